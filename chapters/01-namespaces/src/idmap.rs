@@ -1,0 +1,103 @@
+//! User namespaces: who is who inside.
+//!
+//! A new user namespace starts with no ids mapped: everyone shows up as the "overflow" id 65534.
+//! The parent writes `/proc/PID/uid_map` and `/proc/PID/gid_map` once, each line being
+//! `ID-INSIDE ID-OUTSIDE COUNT` (read `user_namespaces(7)`). Mapping the caller's own uid to 0
+//! makes the process root *inside*: it holds every capability over the namespaces its user
+//! namespace owns, and none over the host.
+
+use crate::error::{Error, Result};
+use crate::explain;
+use nix::unistd::{getegid, geteuid, Pid};
+use std::fmt;
+use std::path::PathBuf;
+
+/// One line of a uid or gid map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdMap {
+    /// First id as seen inside the namespace.
+    pub inside: u32,
+    /// First id as seen outside (in the parent's user namespace).
+    pub outside: u32,
+    /// How many consecutive ids the line maps.
+    pub count: u32,
+}
+
+impl fmt::Display for IdMap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} {}", self.inside, self.outside, self.count)
+    }
+}
+
+/// The uid and gid maps for a new user namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdMappings {
+    pub uids: Vec<IdMap>,
+    pub gids: Vec<IdMap>,
+}
+
+impl IdMappings {
+    /// Map the calling user and group to root inside, one id each. This works without privilege,
+    /// which is what makes rootless containers possible.
+    pub fn caller_as_root() -> Self {
+        IdMappings {
+            uids: vec![IdMap {
+                inside: 0,
+                outside: geteuid().as_raw(),
+                count: 1,
+            }],
+            gids: vec![IdMap {
+                inside: 0,
+                outside: getegid().as_raw(),
+                count: 1,
+            }],
+        }
+    }
+
+    /// Write the maps of process `pid`, which has just created its user namespace.
+    pub fn write_for(&self, pid: Pid) -> Result<()> {
+        // An unprivileged writer may only map its gid after giving up setgroups(2) in the child
+        // namespace, or a process could drop a supplementary group that was denying it access.
+        if !geteuid().is_root() {
+            write_proc(pid, "setgroups", "deny")?;
+        }
+        write_proc(pid, "uid_map", &lines(&self.uids))?;
+        write_proc(pid, "gid_map", &lines(&self.gids))
+    }
+}
+
+fn lines(maps: &[IdMap]) -> String {
+    maps.iter().map(|m| format!("{m}\n")).collect()
+}
+
+fn write_proc(pid: Pid, file: &str, content: &str) -> Result<()> {
+    let path = PathBuf::from(format!("/proc/{pid}/{file}"));
+    explain!("write {:?} to {}", content.trim_end(), path.display());
+    std::fs::write(&path, content).map_err(|source| Error::File {
+        action: "write",
+        path,
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn map_lines_are_inside_outside_count() {
+        let maps = [
+            IdMap {
+                inside: 0,
+                outside: 1000,
+                count: 1,
+            },
+            IdMap {
+                inside: 1,
+                outside: 100000,
+                count: 65536,
+            },
+        ];
+        assert_eq!(lines(&maps), "0 1000 1\n1 100000 65536\n");
+    }
+}

@@ -1,0 +1,107 @@
+//! The probe: a tiny program the tests run *inside* a container to report what it sees.
+//!
+//! It uses the standard library only and is compiled statically by the test harness
+//! (`rustc -C target-feature=+crt-static`), so it runs in any root file system, even one with no
+//! C library. Every report is plain `key: value` lines, stable enough to snapshot.
+//!
+//! ```text
+//! probe pid            pid: 1
+//! probe ns             one line per namespace kind: "pid: pid:[4026532201]"
+//! probe net            the interfaces, and whether 127.0.0.1 answers
+//! probe orphan         leave an orphan behind and count the zombies PID 1 did not reap
+//! probe sleep-ms N     sleep N milliseconds
+//! ```
+
+use std::net::UdpSocket;
+use std::process::{Command, ExitCode};
+use std::time::Duration;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some("pid") => println!("pid: {}", std::process::id()),
+        Some("ns") => namespaces(),
+        Some("net") => network(),
+        Some("orphan") => orphan(),
+        Some("orphan-parent") => orphan_parent(),
+        Some("sleep-ms") => {
+            let ms = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(100);
+            std::thread::sleep(Duration::from_millis(ms));
+        }
+        _ => {
+            eprintln!("usage: probe pid|ns|net|orphan|sleep-ms N");
+            return ExitCode::from(2);
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn namespaces() {
+    for kind in ["cgroup", "ipc", "mnt", "net", "pid", "user", "uts"] {
+        let link = std::fs::read_link(format!("/proc/self/ns/{kind}"))
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|e| format!("unreadable ({e})"));
+        println!("{kind}: {link}");
+    }
+}
+
+fn network() {
+    // /proc/net/dev lists the interfaces of the reader's network namespace.
+    let dev = std::fs::read_to_string("/proc/net/dev").unwrap_or_default();
+    let mut names: Vec<&str> = dev
+        .lines()
+        .skip(2)
+        .filter_map(|line| line.split(':').next())
+        .map(str::trim)
+        .collect();
+    names.sort();
+    println!("interfaces: {}", names.join(" "));
+    println!("loopback: {}", loopback_answers());
+}
+
+/// Send a datagram to ourselves on 127.0.0.1: it only arrives if `lo` is up.
+fn loopback_answers() -> String {
+    let attempt = || -> std::io::Result<()> {
+        let socket = UdpSocket::bind("127.0.0.1:0")?;
+        socket.set_read_timeout(Some(Duration::from_millis(500)))?;
+        socket.send_to(b"ping", socket.local_addr()?)?;
+        let mut buf = [0u8; 4];
+        socket.recv_from(&mut buf)?;
+        Ok(())
+    };
+    match attempt() {
+        Ok(()) => "works".to_string(),
+        Err(e) => format!("fails ({})", e.kind()),
+    }
+}
+
+/// Start a child that starts a grandchild and exits at once: the grandchild is re-parented to
+/// PID 1 and exits a little later. If PID 1 does not reap it, it stays a zombie.
+fn orphan() {
+    let me = std::env::current_exe().expect("/proc/self/exe");
+    let status = Command::new(me).arg("orphan-parent").status();
+    assert!(status.map(|s| s.success()).unwrap_or(false));
+    std::thread::sleep(Duration::from_millis(500));
+    println!("zombies: {}", count_zombies());
+}
+
+fn orphan_parent() {
+    let me = std::env::current_exe().expect("/proc/self/exe");
+    Command::new(me)
+        .args(["sleep-ms", "100"])
+        .spawn()
+        .expect("spawn grandchild");
+}
+
+fn count_zombies() -> usize {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        // The state is the first field after the command name, which is in parentheses.
+        .filter(|stat| stat.rsplit_once(") ").map(|(_, rest)| rest.starts_with('Z')) == Some(true))
+        .count()
+}
