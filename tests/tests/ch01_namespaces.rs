@@ -374,7 +374,7 @@ fn explain_narrates_every_kernel_step() {
             "--hostname",
             "box",
             "--",
-            "true",
+            "/bin/true",
         ],
     );
     assert_snapshot!(report(&output));
