@@ -1,7 +1,8 @@
 //! The test harness every chapter's end-to-end tests share.
 //!
 //! - [`TestEnv`]: a temporary state root, a marker that tags every process a test starts, and
-//!   a leak check when the test ends (no tagged process, no mount under the temp dir).
+//!   a leak check when the test ends (no tagged process, no mount under the temp dir, no
+//!   cgroup with the marker in its name).
 //! - [`TestEnv::cmd`]: a chapter binary, ready to run with `assert_cmd`.
 //! - [`probe`]: the static probe program, compiled once per build, to run inside containers.
 //! - [`busybox_rootfs`]: a busybox root file system fixture, built once per build.
@@ -226,6 +227,29 @@ impl TestEnv {
             .collect()
     }
 
+    /// Cgroup directories (under any hierarchy in /sys/fs/cgroup) whose name contains this
+    /// test's marker. Chapters that create cgroups let tests put the marker in the name.
+    pub fn leaked_cgroups(&self) -> Vec<PathBuf> {
+        let mut found = Vec::new();
+        let mut stack = vec![(PathBuf::from("/sys/fs/cgroup"), 0)];
+        while let Some((dir, depth)) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                if !entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                    continue;
+                }
+                if entry.file_name().to_string_lossy().contains(&self.marker) {
+                    found.push(entry.path());
+                } else if depth < 5 {
+                    stack.push((entry.path(), depth + 1));
+                }
+            }
+        }
+        found
+    }
+
     /// Fail unless everything this test started is gone (processes get two seconds to die).
     pub fn assert_no_leaks(&self) {
         let deadline = Instant::now() + Duration::from_secs(2);
@@ -245,6 +269,8 @@ impl TestEnv {
         );
         let mounts = self.leaked_mounts();
         assert!(mounts.is_empty(), "mounts left behind: {mounts:?}");
+        let cgroups = self.leaked_cgroups();
+        assert!(cgroups.is_empty(), "cgroups left behind: {cgroups:?}");
     }
 }
 
