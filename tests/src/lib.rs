@@ -45,8 +45,13 @@ fn fixtures_dir() -> PathBuf {
 }
 
 /// Build something once per build directory: `make` fills a fresh temporary path, which is
-/// then renamed into place, so concurrent test processes never see half a fixture.
+/// then renamed into place, so concurrent test processes never see half a fixture. Within one
+/// test process a lock makes the other threads wait for the first build.
 fn cached(name: &str, make: impl FnOnce(&Path)) -> PathBuf {
+    static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = BUILDING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let target = fixtures_dir().join(name);
     if target.exists() {
         return target;
@@ -60,6 +65,11 @@ fn cached(name: &str, make: impl FnOnce(&Path)) -> PathBuf {
         let _ = std::fs::remove_dir_all(&scratch);
         let _ = std::fs::remove_file(&scratch);
     }
+    assert!(
+        target.exists(),
+        "fixture {} was not built",
+        target.display()
+    );
     target
 }
 
