@@ -113,6 +113,11 @@ impl NamespaceSet {
         self
     }
 
+    pub fn without(mut self, ns: Namespace) -> Self {
+        self.bits &= !(1 << ns as u8);
+        self
+    }
+
     pub fn contains(&self, ns: Namespace) -> bool {
         self.bits & (1 << ns as u8) != 0
     }
@@ -165,6 +170,8 @@ mod tests {
         assert!(set.contains(Namespace::Pid));
         assert!(set.contains(Namespace::Mount));
         assert!(!set.contains(Namespace::Net));
+        assert!(!set.without(Namespace::Pid).contains(Namespace::Pid));
+        assert!(set.without(Namespace::Pid).contains(Namespace::Mount));
         assert_eq!(
             set.clone_flags(),
             CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS

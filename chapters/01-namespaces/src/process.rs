@@ -298,8 +298,7 @@ impl Container {
             Entry::Create(namespaces) => {
                 // The cgroup namespace comes later, in the first process: its root is the cgroup
                 // the process is in when it unshares, and the parent has not placed it yet.
-                let mut now = *namespaces;
-                now = now.iter().filter(|ns| *ns != Namespace::Cgroup).collect();
+                let now = namespaces.without(Namespace::Cgroup);
                 if now.is_empty() {
                     return Ok(());
                 }
