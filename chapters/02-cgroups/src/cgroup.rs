@@ -1,0 +1,459 @@
+//! One cgroup per container: create it, put processes in it, remove it.
+//!
+//! A cgroup is a directory in a cgroup file system; `mkdir` creates one and the kernel fills it
+//! with the controllers' files, writing a pid to its `cgroup.procs` moves that process (and
+//! its future children) in, and `rmdir` removes it once no process is left (read `cgroups(7)`).
+//! On v1 the container gets one such directory in each hierarchy we use (memory, cpu, cpuacct,
+//! pids); on v2 a single one, after its parents enabled the controllers for their children in
+//! `cgroup.subtree_control`.
+//!
+//! [`ContainerCgroup`] is a guard: dropping it kills whatever still runs in the cgroup and
+//! removes the directories, so a runner that returns early, fails or panics leaves nothing.
+
+use crate::error::{Error, Result};
+use crate::mode::{Controller, Layout, Mode};
+use ch01_namespaces::explain;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The parent of every container's cgroup unless `--cgroup-parent` says otherwise, relative to
+/// the root of each hierarchy (as Docker's `/docker`).
+pub const DEFAULT_PARENT: &str = "baleia";
+
+/// The container's directory in one hierarchy, and the controllers that hierarchy carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CgroupDir {
+    pub path: PathBuf,
+    pub controllers: Vec<Controller>,
+}
+
+/// A container's cgroup (one directory per hierarchy on v1, one on v2).
+#[derive(Debug)]
+pub struct ContainerCgroup {
+    name: String,
+    /// `PARENT/NAME`, the same under every hierarchy.
+    relative: PathBuf,
+    mode: Mode,
+    dirs: Vec<CgroupDir>,
+    /// Whether dropping this handle removes the cgroup (true for one we created).
+    owned: bool,
+}
+
+impl ContainerCgroup {
+    /// Create the cgroup `PARENT/NAME` in every hierarchy of `layout`. Fails with
+    /// [`Error::NameInUse`] if it exists already. Nothing is left behind if this fails.
+    pub fn create(layout: &Layout, parent: &str, name: &str) -> Result<ContainerCgroup> {
+        check_name("container name", name)?;
+        let parent = clean_parent(parent)?;
+        let relative = parent.join(name);
+        let mut cgroup = ContainerCgroup {
+            name: name.to_string(),
+            relative: relative.clone(),
+            mode: layout.mode,
+            dirs: Vec::new(),
+            owned: true,
+        };
+        explain!("cgroup mode: {layout}");
+        for hierarchy in &layout.hierarchies {
+            if layout.mode.is_v2() {
+                enable_controllers_down_to(&hierarchy.dir, &parent, &hierarchy.controllers)?;
+            } else {
+                let parent_dir = hierarchy.dir.join(&parent);
+                std::fs::create_dir_all(&parent_dir)
+                    .map_err(Error::file("mkdir -p", parent_dir))?;
+            }
+            let path = hierarchy.dir.join(&relative);
+            explain!(
+                "mkdir {}: a new cgroup, the kernel fills it with files",
+                path.display()
+            );
+            match std::fs::create_dir(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                    return Err(Error::NameInUse {
+                        name: name.to_string(),
+                        path,
+                    })
+                }
+                Err(e) => return Err(Error::file("mkdir", path)(e)),
+            }
+            cgroup.dirs.push(CgroupDir {
+                path,
+                controllers: hierarchy.controllers.clone(),
+            });
+        }
+        Ok(cgroup)
+    }
+
+    /// The existing cgroup of a running container, to read it (`stats`). Dropping it removes
+    /// nothing.
+    pub fn open(layout: &Layout, parent: &str, name: &str) -> Result<ContainerCgroup> {
+        check_name("container name", name)?;
+        let relative = clean_parent(parent)?.join(name);
+        let mut dirs = Vec::new();
+        for hierarchy in &layout.hierarchies {
+            let path = hierarchy.dir.join(&relative);
+            if !path.is_dir() {
+                return Err(Error::NotRunning {
+                    name: name.to_string(),
+                    path,
+                });
+            }
+            dirs.push(CgroupDir {
+                path,
+                controllers: hierarchy.controllers.clone(),
+            });
+        }
+        Ok(ContainerCgroup {
+            name: name.to_string(),
+            relative,
+            mode: layout.mode,
+            dirs,
+            owned: false,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `PARENT/NAME`, as it appears under each hierarchy.
+    pub fn relative_path(&self) -> &Path {
+        &self.relative
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    pub fn dirs(&self) -> &[CgroupDir] {
+        &self.dirs
+    }
+
+    /// The directory that holds `controller`'s files, if this host has that controller.
+    pub fn dir_of(&self, controller: Controller) -> Option<&Path> {
+        self.dirs
+            .iter()
+            .find(|d| d.controllers.contains(&controller))
+            .map(|d| d.path.as_path())
+    }
+
+    /// What moves a process into this cgroup; it can be handed to a parent-side step.
+    pub fn attacher(&self) -> Attacher {
+        Attacher {
+            procs_files: self
+                .dirs
+                .iter()
+                .map(|d| d.path.join("cgroup.procs"))
+                .collect(),
+        }
+    }
+
+    /// The pids in the cgroup (from every hierarchy, without duplicates).
+    pub fn pids(&self) -> Vec<i32> {
+        let mut pids: Vec<i32> = self
+            .dirs
+            .iter()
+            .filter_map(|d| std::fs::read_to_string(d.path.join("cgroup.procs")).ok())
+            .flat_map(|text| {
+                text.lines()
+                    .filter_map(|l| l.trim().parse().ok())
+                    .collect::<Vec<i32>>()
+            })
+            .collect();
+        pids.sort_unstable();
+        pids.dedup();
+        pids
+    }
+
+    /// Kill whatever still runs in the cgroup, then remove its directories. Without a PID
+    /// namespace a container's children outlive it, and a cgroup with processes cannot be
+    /// removed: so they go too (as `docker stop` does).
+    pub fn remove(&mut self) -> Result<()> {
+        if !self.owned {
+            return Ok(());
+        }
+        self.kill_remaining()?;
+        while let Some(dir) = self.dirs.pop() {
+            explain!("rmdir {}: remove the cgroup", dir.path.display());
+            if let Err(error) = rmdir_when_released(&dir.path) {
+                self.dirs.push(dir);
+                return Err(error);
+            }
+        }
+        self.owned = false;
+        Ok(())
+    }
+
+    fn kill_remaining(&self) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut told = false;
+        loop {
+            let pids = self.pids();
+            if pids.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(Error::Invalid(format!(
+                    "cgroup {}: processes {pids:?} survived SIGKILL for 5 seconds",
+                    self.relative.display()
+                )));
+            }
+            if !told {
+                explain!(
+                    "{} process(es) left in the cgroup: kill(SIGKILL) each",
+                    pids.len()
+                );
+                told = true;
+            }
+            for pid in pids {
+                // ESRCH: it died meanwhile.
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for ContainerCgroup {
+    fn drop(&mut self) {
+        if let Err(error) = self.remove() {
+            eprintln!(
+                "warning: cgroup {} not removed: {error}",
+                self.relative.display()
+            );
+        }
+    }
+}
+
+/// `rmdir` a cgroup. Right after its last process died the kernel may still hold it for a
+/// moment (EBUSY), so try again for a little while, as runc does.
+fn rmdir_when_released(path: &Path) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        match std::fs::remove_dir(path) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => return Err(Error::file("rmdir", path)(e)),
+        }
+    }
+}
+
+/// v2: a controller works in a cgroup only if its parent enabled it for its children, in its
+/// `cgroup.subtree_control`, and so on up to the root. Walk from the root down to `parent`,
+/// creating the directories, and enable what is missing at each level.
+fn enable_controllers_down_to(
+    root: &Path,
+    parent: &Path,
+    controllers: &[Controller],
+) -> Result<()> {
+    let mut dir = root.to_path_buf();
+    let mut levels = vec![dir.clone()];
+    for component in parent.components() {
+        dir.push(component);
+        levels.push(dir.clone());
+    }
+    for level in levels {
+        if !level.is_dir() {
+            explain!("mkdir {}", level.display());
+            std::fs::create_dir(&level).map_err(Error::file("mkdir", level.clone()))?;
+        }
+        let file = level.join("cgroup.subtree_control");
+        let enabled = std::fs::read_to_string(&file).map_err(Error::file("read", file.clone()))?;
+        let missing: Vec<String> = controllers
+            .iter()
+            .filter(|c| !enabled.split_whitespace().any(|e| e == c.name()))
+            .map(|c| format!("+{}", c.name()))
+            .collect();
+        if missing.is_empty() {
+            continue;
+        }
+        let value = missing.join(" ");
+        explain!(
+            "write \"{value}\" to {}: let the children of this cgroup use them",
+            file.display()
+        );
+        std::fs::write(&file, &value).map_err(|e| Error::Write {
+            path: file.clone(),
+            value: value.clone(),
+            reason: e.to_string(),
+        })?;
+    }
+    Ok(())
+}
+
+/// Moves processes into a cgroup by writing their pid to each of its `cgroup.procs` files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attacher {
+    procs_files: Vec<PathBuf>,
+}
+
+impl Attacher {
+    /// The cgroup(s) process `pid` is in, as `/proc/PID/cgroup` lists them, for `exec`: the
+    /// new process joins the target's cgroup in each hierarchy of `layout`.
+    pub fn of_process(layout: &Layout, pid: Pid) -> Result<Attacher> {
+        let path = format!("/proc/{pid}/cgroup");
+        let text = std::fs::read_to_string(&path).map_err(Error::file("read", path.clone()))?;
+        let dirs = cgroup_dirs_of(layout, &text).ok_or_else(|| Error::Parse {
+            path: path.into(),
+            content: text.clone(),
+        })?;
+        Ok(Attacher {
+            procs_files: dirs.iter().map(|d| d.join("cgroup.procs")).collect(),
+        })
+    }
+
+    /// Move `pid` in.
+    pub fn attach(&self, pid: Pid) -> Result<()> {
+        for file in &self.procs_files {
+            explain!(
+                "move pid {pid} into the cgroup: write it to {}",
+                file.display()
+            );
+            std::fs::write(file, pid.to_string()).map_err(|e| Error::Write {
+                path: file.clone(),
+                value: pid.to_string(),
+                reason: e.to_string(),
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Read `/proc/PID/cgroup` (lines `ID:CONTROLLERS:PATH`, read `cgroups(7)`): the directory of
+/// the process's cgroup in each hierarchy of `layout`. On v2 the line is `0::PATH`; on v1 the
+/// line whose controller list has one of the hierarchy's controllers.
+pub fn cgroup_dirs_of(layout: &Layout, proc_cgroup: &str) -> Option<Vec<PathBuf>> {
+    let lines: Vec<(&str, &str)> = proc_cgroup
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.splitn(3, ':');
+            let _id = fields.next()?;
+            Some((fields.next()?, fields.next()?))
+        })
+        .collect();
+    layout
+        .hierarchies
+        .iter()
+        .map(|hierarchy| {
+            let (_, path) = lines.iter().find(|(controllers, _)| {
+                if layout.mode.is_v2() {
+                    controllers.is_empty()
+                } else {
+                    controllers
+                        .split(',')
+                        .any(|c| hierarchy.controllers.iter().any(|h| h.name() == c))
+                }
+            })?;
+            Some(hierarchy.dir.join(path.trim_start_matches('/')))
+        })
+        .collect()
+}
+
+/// Names follow Docker's rule, `[a-zA-Z0-9][a-zA-Z0-9_.-]*`: no `/`, no `..`, nothing that
+/// could climb out of the parent cgroup.
+pub fn check_name(what: &str, name: &str) -> Result<()> {
+    let mut chars = name.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
+    let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+    if first_ok && rest_ok {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!(
+            "invalid {what} {name:?}: use letters, digits and _.- (not first)"
+        )))
+    }
+}
+
+/// `--cgroup-parent`: a path of valid names, taken from the root of each hierarchy (a leading
+/// `/` changes nothing).
+fn clean_parent(parent: &str) -> Result<PathBuf> {
+    let trimmed = parent.trim_matches('/');
+    if trimmed.is_empty() {
+        return Err(Error::Invalid(
+            "--cgroup-parent must not be the root cgroup: containers get a parent of their own"
+                .into(),
+        ));
+    }
+    for part in trimmed.split('/') {
+        check_name("--cgroup-parent component", part)?;
+    }
+    Ok(PathBuf::from(trimmed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mode::Hierarchy;
+
+    fn hybrid() -> Layout {
+        let h = |dir: &str, controllers: &[Controller]| Hierarchy {
+            dir: dir.into(),
+            controllers: controllers.to_vec(),
+        };
+        Layout {
+            mode: Mode::Hybrid,
+            hierarchies: vec![
+                h("/sys/fs/cgroup/memory", &[Controller::Memory]),
+                h("/sys/fs/cgroup/cpu", &[Controller::Cpu]),
+                h("/sys/fs/cgroup/cpuacct", &[Controller::CpuAcct]),
+                h("/sys/fs/cgroup/pids", &[Controller::Pids]),
+            ],
+        }
+    }
+
+    #[test]
+    fn proc_cgroup_gives_the_directory_in_each_v1_hierarchy() {
+        let text = "\
+9:name=systemd:/
+8:pids:/baleia/box
+4:memory:/baleia/box
+2:cpuacct:/baleia/box
+1:cpu:/baleia/box
+0::/
+";
+        let dirs = cgroup_dirs_of(&hybrid(), text).unwrap();
+        assert_eq!(
+            dirs,
+            [
+                "/sys/fs/cgroup/memory/baleia/box",
+                "/sys/fs/cgroup/cpu/baleia/box",
+                "/sys/fs/cgroup/cpuacct/baleia/box",
+                "/sys/fs/cgroup/pids/baleia/box"
+            ]
+            .map(PathBuf::from)
+        );
+    }
+
+    #[test]
+    fn proc_cgroup_on_v2_is_the_single_0_line() {
+        let layout = Layout {
+            mode: Mode::V2,
+            hierarchies: vec![Hierarchy {
+                dir: "/sys/fs/cgroup".into(),
+                controllers: vec![Controller::Memory],
+            }],
+        };
+        let dirs = cgroup_dirs_of(&layout, "0::/baleia/box\n").unwrap();
+        assert_eq!(dirs, [PathBuf::from("/sys/fs/cgroup/baleia/box")]);
+        assert!(cgroup_dirs_of(&hybrid(), "0::/\n").is_none());
+    }
+
+    #[test]
+    fn names_cannot_climb_out_of_the_parent() {
+        assert!(check_name("n", "box-1_a.b").is_ok());
+        for bad in ["", "..", "a/b", ".hidden", "-x", "a b"] {
+            assert!(check_name("n", bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(clean_parent("/baleia/").unwrap(), PathBuf::from("baleia"));
+        assert_eq!(clean_parent("a/b").unwrap(), PathBuf::from("a/b"));
+        assert!(clean_parent("/").is_err());
+        assert!(clean_parent("a/../..").is_err());
+    }
+}
