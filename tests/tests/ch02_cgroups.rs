@@ -323,8 +323,12 @@ fn explain_narrates_which_cgroup_file_gets_which_value() {
         &[
             "--explain",
             "run",
-            "--name",
+            // A parent of its own, so that whether it must be made (and removed) does not
+            // depend on other containers running at the same time.
+            "--cgroup-parent",
             &name(&env, "explain"),
+            "--name",
+            "box",
             "--memory",
             "64m",
             "--cpus",
@@ -363,4 +367,26 @@ fn bad_limits_are_refused_before_anything_runs() {
     let bad_name = run(&env, &["run", "--name", "../x", "--", "true"]);
     text.push_str(&format!("== --name ../x\n{}", report(&bad_name)));
     assert_snapshot!(text);
+}
+
+#[test]
+fn a_cgroup_parent_made_for_a_container_goes_with_it() {
+    let env = TestEnv::new();
+    let parent = format!("{}/nested", name(&env, "parent"));
+    let output = run(
+        &env,
+        &[
+            "run",
+            "--cgroup-parent",
+            &parent,
+            "--name",
+            "box",
+            "--",
+            "grep",
+            "pids",
+            "/proc/self/cgroup",
+        ],
+    );
+    assert_snapshot!(report(&output));
+    assert_eq!(env.leaked_cgroups(), Vec::<std::path::PathBuf>::new());
 }

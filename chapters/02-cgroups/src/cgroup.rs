@@ -11,7 +11,7 @@
 //! removes the directories, so a runner that returns early, fails or panics leaves nothing.
 
 use crate::error::{Error, Result};
-use crate::mode::{Controller, Layout, Mode};
+use crate::mode::{Controller, Hierarchy, Layout, Mode};
 use ch01_namespaces::explain;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -38,6 +38,9 @@ pub struct ContainerCgroup {
     relative: PathBuf,
     mode: Mode,
     dirs: Vec<CgroupDir>,
+    /// Parent directories this container had to make; removed with it if nobody else uses
+    /// them by then.
+    created_parents: Vec<PathBuf>,
     /// Whether dropping this handle removes the cgroup (true for one we created).
     owned: bool,
 }
@@ -48,44 +51,79 @@ impl ContainerCgroup {
     pub fn create(layout: &Layout, parent: &str, name: &str) -> Result<ContainerCgroup> {
         check_name("container name", name)?;
         let parent = clean_parent(parent)?;
-        let relative = parent.join(name);
         let mut cgroup = ContainerCgroup {
             name: name.to_string(),
-            relative: relative.clone(),
+            relative: parent.join(name),
             mode: layout.mode,
             dirs: Vec::new(),
+            created_parents: Vec::new(),
             owned: true,
         };
         explain!("cgroup mode: {layout}");
         for hierarchy in &layout.hierarchies {
-            if layout.mode.is_v2() {
-                enable_controllers_down_to(&hierarchy.dir, &parent, &hierarchy.controllers)?;
-            } else {
-                let parent_dir = hierarchy.dir.join(&parent);
-                std::fs::create_dir_all(&parent_dir)
-                    .map_err(Error::file("mkdir -p", parent_dir))?;
-            }
-            let path = hierarchy.dir.join(&relative);
-            explain!(
-                "mkdir {}: a new cgroup, the kernel fills it with files",
-                path.display()
-            );
-            match std::fs::create_dir(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-                    return Err(Error::NameInUse {
-                        name: name.to_string(),
-                        path,
-                    })
-                }
-                Err(e) => return Err(Error::file("mkdir", path)(e)),
-            }
+            let path = cgroup.create_in(hierarchy, &parent)?;
             cgroup.dirs.push(CgroupDir {
                 path,
                 controllers: hierarchy.controllers.clone(),
             });
         }
         Ok(cgroup)
+    }
+
+    /// Make the missing parent directories, then `PARENT/NAME`, in one hierarchy. A plain
+    /// `mkdir` for the last one: if it exists, the name is taken. If another runner removed a
+    /// parent it had made just before our `mkdir` (ENOENT), make the parent again.
+    fn create_in(&mut self, hierarchy: &Hierarchy, parent: &Path) -> Result<PathBuf> {
+        let path = hierarchy.dir.join(&self.relative);
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            self.make_parents(hierarchy, parent)?;
+            explain!(
+                "mkdir {}: a new cgroup, the kernel fills it with files",
+                path.display()
+            );
+            match std::fs::create_dir(&path) {
+                Ok(()) => return Ok(path),
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                    return Err(Error::NameInUse {
+                        name: self.name.clone(),
+                        path,
+                    })
+                }
+                Err(e) if e.kind() == ErrorKind::NotFound && attempts < 3 => continue,
+                Err(e) => return Err(Error::file("mkdir", path)(e)),
+            }
+        }
+    }
+
+    /// Walk from the hierarchy's root down to `parent`, making the directories that are
+    /// missing (and remembering them, to remove them with the container if they are empty by
+    /// then). On v2, each level must also enable our controllers for its children.
+    fn make_parents(&mut self, hierarchy: &Hierarchy, parent: &Path) -> Result<()> {
+        let mut level = hierarchy.dir.clone();
+        let mut levels = vec![level.clone()];
+        for component in parent.components() {
+            level.push(component);
+            levels.push(level.clone());
+        }
+        for (depth, level) in levels.into_iter().enumerate() {
+            if depth > 0 && !level.is_dir() {
+                explain!(
+                    "mkdir {}: the parent of containers' cgroups",
+                    level.display()
+                );
+                match std::fs::create_dir(&level) {
+                    Ok(()) => self.created_parents.push(level.clone()),
+                    Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(Error::file("mkdir", level)(e)),
+                }
+            }
+            if self.mode.is_v2() {
+                enable_controllers(&level, &hierarchy.controllers)?;
+            }
+        }
+        Ok(())
     }
 
     /// The existing cgroup of a running container, to read it (`stats`). Dropping it removes
@@ -112,6 +150,7 @@ impl ContainerCgroup {
             relative,
             mode: layout.mode,
             dirs,
+            created_parents: Vec::new(),
             owned: false,
         })
     }
@@ -184,6 +223,13 @@ impl ContainerCgroup {
                 return Err(error);
             }
         }
+        while let Some(parent) = self.created_parents.pop() {
+            // Another container may live there by now (ENOTEMPTY, EBUSY), or another runner
+            // removed it already (ENOENT): either way it is not ours to worry about.
+            if std::fs::remove_dir(&parent).is_ok() {
+                explain!("rmdir {}: the parent we made, now empty", parent.display());
+            }
+        }
         self.owned = false;
         Ok(())
     }
@@ -246,46 +292,28 @@ fn rmdir_when_released(path: &Path) -> Result<()> {
 }
 
 /// v2: a controller works in a cgroup only if its parent enabled it for its children, in its
-/// `cgroup.subtree_control`, and so on up to the root. Walk from the root down to `parent`,
-/// creating the directories, and enable what is missing at each level.
-fn enable_controllers_down_to(
-    root: &Path,
-    parent: &Path,
-    controllers: &[Controller],
-) -> Result<()> {
-    let mut dir = root.to_path_buf();
-    let mut levels = vec![dir.clone()];
-    for component in parent.components() {
-        dir.push(component);
-        levels.push(dir.clone());
+/// `cgroup.subtree_control`, and so on up to the root. Enable at `level` what is missing.
+fn enable_controllers(level: &Path, controllers: &[Controller]) -> Result<()> {
+    let file = level.join("cgroup.subtree_control");
+    let enabled = std::fs::read_to_string(&file).map_err(Error::file("read", file.clone()))?;
+    let missing: Vec<String> = controllers
+        .iter()
+        .filter(|c| !enabled.split_whitespace().any(|e| e == c.name()))
+        .map(|c| format!("+{}", c.name()))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
     }
-    for level in levels {
-        if !level.is_dir() {
-            explain!("mkdir {}", level.display());
-            std::fs::create_dir(&level).map_err(Error::file("mkdir", level.clone()))?;
-        }
-        let file = level.join("cgroup.subtree_control");
-        let enabled = std::fs::read_to_string(&file).map_err(Error::file("read", file.clone()))?;
-        let missing: Vec<String> = controllers
-            .iter()
-            .filter(|c| !enabled.split_whitespace().any(|e| e == c.name()))
-            .map(|c| format!("+{}", c.name()))
-            .collect();
-        if missing.is_empty() {
-            continue;
-        }
-        let value = missing.join(" ");
-        explain!(
-            "write \"{value}\" to {}: let the children of this cgroup use them",
-            file.display()
-        );
-        std::fs::write(&file, &value).map_err(|e| Error::Write {
-            path: file.clone(),
-            value: value.clone(),
-            reason: e.to_string(),
-        })?;
-    }
-    Ok(())
+    let value = missing.join(" ");
+    explain!(
+        "write \"{value}\" to {}: let the children of this cgroup use them",
+        file.display()
+    );
+    std::fs::write(&file, &value).map_err(|e| Error::Write {
+        path: file.clone(),
+        value: value.clone(),
+        reason: e.to_string(),
+    })
 }
 
 /// Moves processes into a cgroup by writing their pid to each of its `cgroup.procs` files.
@@ -390,7 +418,6 @@ fn clean_parent(parent: &str) -> Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mode::Hierarchy;
 
     fn hybrid() -> Layout {
         let h = |dir: &str, controllers: &[Controller]| Hierarchy {

@@ -7,6 +7,7 @@ use crate::limits::{check_pids, check_shares, parse_cpus, parse_memory, CpuQuota
 use crate::mode::Layout;
 use crate::stats::Usage;
 use ch01_namespaces::cli::run_to_exit;
+use ch01_namespaces::signals::SignalForwarding;
 use ch01_namespaces::{explain, Container};
 use nix::unistd::Pid;
 use std::io::Read;
@@ -81,6 +82,10 @@ pub fn run_limited(
     args: &CgroupArgs,
     pid_file: Option<&Path>,
 ) -> Result<Finished> {
+    // Hold Ctrl-C and the other forwarded signals from now on, not only once the container
+    // runs: one arriving while the cgroup is being made would kill us before we could remove
+    // it. They stay pending, and `run_to_exit` passes them on to the container.
+    let _held = SignalForwarding::block()?;
     let layout = Layout::detect()?;
     let name = match &args.name {
         Some(name) => name.clone(),

@@ -61,7 +61,7 @@ impl fmt::Display for Mode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Mode::V1 => "v1",
-            Mode::Hybrid => "hybrid (v1 controllers, treated as v1)",
+            Mode::Hybrid => "hybrid",
             Mode::V2 => "v2",
         })
     }
@@ -191,12 +191,22 @@ impl Layout {
 
 impl fmt::Display for Layout {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:", self.mode)?;
-        for h in &self.hierarchies {
-            let names: Vec<_> = h.controllers.iter().map(|c| c.name()).collect();
-            write!(f, " {} [{}]", h.dir.display(), names.join(","))?;
+        write!(f, "{}", self.mode)?;
+        if self.mode == Mode::Hybrid {
+            write!(
+                f,
+                " (our controllers are on v1; the cgroup2 mount is left alone)"
+            )?;
         }
-        Ok(())
+        let hierarchies: Vec<String> = self
+            .hierarchies
+            .iter()
+            .map(|h| {
+                let names: Vec<_> = h.controllers.iter().map(|c| c.name()).collect();
+                format!("{} [{}]", h.dir.display(), names.join(","))
+            })
+            .collect();
+        write!(f, "; hierarchies: {}", hierarchies.join(", "))
     }
 }
 

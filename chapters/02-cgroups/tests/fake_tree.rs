@@ -323,10 +323,34 @@ fn v1_creates_one_directory_per_hierarchy_and_maps_every_limit_to_its_file() {
             "{name}"
         );
         assert!(
-            root.path().join(name).join("baleia").exists(),
-            "the parent stays"
+            !root.path().join(name).join("baleia").exists(),
+            "the parent we made goes with its last container"
         );
     }
+}
+
+#[test]
+fn a_parent_that_is_still_used_stays() {
+    let root = tempfile::tempdir().unwrap();
+    let layout = fake_v1(root.path());
+    let mut first = ContainerCgroup::create(&layout, "team/baleia", "one").unwrap();
+    let mut second = ContainerCgroup::create(&layout, "team/baleia", "two").unwrap();
+    first.remove().unwrap();
+    assert!(root.path().join("pids/team/baleia/two").is_dir());
+    second.remove().unwrap();
+    assert!(
+        root.path().join("pids/team/baleia").is_dir(),
+        "made by the first container, which could not remove it while the second ran"
+    );
+    // A parent that existed before any container is never removed.
+    std::fs::create_dir_all(root.path().join("memory/kept")).unwrap();
+    let mut third = ContainerCgroup::create(&layout, "kept", "three").unwrap();
+    third.remove().unwrap();
+    assert!(root.path().join("memory/kept").is_dir());
+    assert!(
+        !root.path().join("pids/kept").exists(),
+        "made for the third, then removed"
+    );
 }
 
 #[test]
