@@ -390,3 +390,37 @@ fn a_cgroup_parent_made_for_a_container_goes_with_it() {
     assert_snapshot!(report(&output));
     assert_eq!(env.leaked_cgroups(), Vec::<std::path::PathBuf>::new());
 }
+
+/// The runner's guard on the real kernel: a panic while a container runs (here a sleeping
+/// child, put in the cgroup by hand) still kills what runs in the cgroup and removes it.
+#[test]
+fn a_panic_in_the_runner_still_removes_the_cgroup() {
+    use ch02_cgroups::{ContainerCgroup, Layout, DEFAULT_PARENT};
+    use std::os::unix::process::ExitStatusExt;
+    let env = TestEnv::new();
+    let layout = Layout::detect().unwrap();
+    let mut child = std::process::Command::new("sleep")
+        .arg("30")
+        .env("BALEIA_TEST_MARK", env.marker())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    let container = name(&env, "panic");
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let cgroup = ContainerCgroup::create(&layout, DEFAULT_PARENT, &container).unwrap();
+        cgroup
+            .attacher()
+            .attach(nix::unistd::Pid::from_raw(pid))
+            .unwrap();
+        assert_eq!(cgroup.pids(), [pid]);
+        assert_eq!(env.leaked_cgroups().len(), layout.hierarchies.len());
+        panic!("the runner fails while its container runs");
+    }));
+    assert!(result.is_err());
+    assert_eq!(
+        child.wait().unwrap().signal(),
+        Some(9),
+        "the guard killed what was left in the cgroup"
+    );
+    assert_eq!(env.leaked_cgroups(), Vec::<std::path::PathBuf>::new());
+}

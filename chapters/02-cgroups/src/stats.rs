@@ -6,6 +6,7 @@
 //! | memory now / peak   | `memory.usage_in_bytes` / `memory.max_usage_in_bytes` | `memory.current` / `memory.peak` |
 //! | memory limit        | `memory.limit_in_bytes`                 | `memory.max`                    |
 //! | OOM kills           | `memory.oom_control`, key `oom_kill`    | `memory.events`, key `oom_kill` |
+//! | limit reached       | `memory.failcnt`                        | `memory.events`, key `max`      |
 //! | CPU time            | `cpuacct.usage` (ns)                    | `cpu.stat`, key `usage_usec`    |
 //! | processes now/peak  | `pids.current` / `pids.peak`            | the same                        |
 //! | forks refused       | `pids.events`, key `max`                | the same                        |
@@ -27,6 +28,9 @@ pub struct Usage {
     /// `None` also when unlimited.
     pub memory_limit: Option<u64>,
     pub oom_kills: Option<u64>,
+    /// How many times usage hit the memory limit (v1 `memory.failcnt`, v2 `memory.events`
+    /// `max`): the evidence left when a kernel older than 4.13 has no `oom_kill` counter.
+    pub memory_limit_hits: Option<u64>,
     pub cpu_time: Option<Duration>,
     pub pids_current: Option<u64>,
     pub pids_peak: Option<u64>,
@@ -47,11 +51,13 @@ impl Usage {
                 usage.memory_peak = read_number(&dir.join("memory.peak"));
                 usage.memory_limit = read_number(&dir.join("memory.max"));
                 usage.oom_kills = read_key(&dir.join("memory.events"), "oom_kill");
+                usage.memory_limit_hits = read_key(&dir.join("memory.events"), "max");
             } else {
                 usage.memory_current = read_number(&dir.join("memory.usage_in_bytes"));
                 usage.memory_peak = read_number(&dir.join("memory.max_usage_in_bytes"));
                 usage.memory_limit = read_number(&dir.join("memory.limit_in_bytes"));
                 usage.oom_kills = read_key(&dir.join("memory.oom_control"), "oom_kill");
+                usage.memory_limit_hits = read_number(&dir.join("memory.failcnt"));
             }
         }
         usage.cpu_time = if v2 {
@@ -89,7 +95,13 @@ impl Usage {
             Some(kills) if kills > 0 => lines.push(format!(
                 "out of memory: the OOM killer killed {kills} process(es) in the container{limit}"
             )),
-            _ => {}
+            Some(_) => {}
+            None if exit == 137 && self.memory_limit_hits.is_some_and(|hits| hits > 0) => {
+                lines.push(format!(
+                    "killed, after reaching its memory limit: probably out of memory{limit}"
+                ));
+            }
+            None => {}
         }
         if let Some(refused) = self.forks_refused.filter(|n| *n > 0) {
             let limit = self.pids_limit.map_or("?".into(), |l| l.to_string());
@@ -193,5 +205,14 @@ mod tests {
             ["pids limit reached: 81 fork(s) failed (pids.max 20, peak 20 processes)"]
         );
         assert!(Usage::default().events_report(137).is_empty());
+        let old_kernel = Usage {
+            memory_limit_hits: Some(3),
+            ..Usage::default()
+        };
+        assert_eq!(
+            old_kernel.events_report(137),
+            ["killed, after reaching its memory limit: probably out of memory"]
+        );
+        assert!(old_kernel.events_report(0).is_empty());
     }
 }

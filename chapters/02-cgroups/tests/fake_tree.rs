@@ -232,6 +232,7 @@ fn v2_usage_and_events_come_from_the_v2_files() {
             memory_peak: Some(64 << 20),
             memory_limit: Some(64 << 20),
             oom_kills: Some(1),
+            memory_limit_hits: Some(12),
             cpu_time: Some(Duration::from_micros(200_345)),
             pids_current: Some(3),
             pids_peak: Some(20),
@@ -386,6 +387,7 @@ fn v1_usage_and_events_come_from_the_v1_files() {
                 "memory.oom_control",
                 "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n",
             ),
+            ("memory.failcnt", "40\n"),
         ],
     );
     seed(
@@ -409,6 +411,7 @@ fn v1_usage_and_events_come_from_the_v1_files() {
             memory_peak: Some(64 << 20),
             memory_limit: None,
             oom_kills: Some(2),
+            memory_limit_hits: Some(40),
             cpu_time: Some(Duration::from_millis(1500)),
             pids_current: Some(1),
             pids_peak: Some(20),
