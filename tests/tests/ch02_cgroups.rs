@@ -424,3 +424,35 @@ fn a_panic_in_the_runner_still_removes_the_cgroup() {
     );
     assert_eq!(env.leaked_cgroups(), Vec::<std::path::PathBuf>::new());
 }
+
+/// The container is in its cgroup *before* it unshares its cgroup namespace (chapter 01 does
+/// that in the child, after the parent-side steps), so with `--cgroupns` its own cgroup is the
+/// root it sees; without, it sees where it really is.
+#[test]
+fn a_cgroup_namespace_is_rooted_at_the_containers_cgroup() {
+    let env = TestEnv::new();
+    let container = name(&env, "ns");
+    let script = "grep -E ':(memory|pids):' /proc/self/cgroup";
+    let plain = run(
+        &env,
+        &["run", "--name", &container, "--", "sh", "-c", script],
+    );
+    let namespaced = run(
+        &env,
+        &[
+            "run",
+            "--name",
+            &container,
+            "--cgroupns",
+            "--",
+            "sh",
+            "-c",
+            script,
+        ],
+    );
+    assert_snapshot!(format!(
+        "== without --cgroupns\n{}== with --cgroupns\n{}",
+        report(&plain),
+        report(&namespaced)
+    ));
+}
