@@ -10,6 +10,7 @@
 //! [`ContainerCgroup`] is a guard: dropping it kills whatever still runs in the cgroup and
 //! removes the directories, so a runner that returns early, fails or panics leaves nothing.
 
+use crate::attach::Attacher;
 use crate::error::{Error, Result};
 use crate::mode::{Controller, Hierarchy, Layout, Mode};
 use ch01_namespaces::explain;
@@ -182,13 +183,7 @@ impl ContainerCgroup {
 
     /// What moves a process into this cgroup; it can be handed to a parent-side step.
     pub fn attacher(&self) -> Attacher {
-        Attacher {
-            procs_files: self
-                .dirs
-                .iter()
-                .map(|d| d.path.join("cgroup.procs"))
-                .collect(),
-        }
+        Attacher::into_dirs(self.dirs.iter().map(|d| d.path.as_path()))
     }
 
     /// The pids in the cgroup (from every hierarchy, without duplicates).
@@ -316,74 +311,6 @@ fn enable_controllers(level: &Path, controllers: &[Controller]) -> Result<()> {
     })
 }
 
-/// Moves processes into a cgroup by writing their pid to each of its `cgroup.procs` files.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Attacher {
-    procs_files: Vec<PathBuf>,
-}
-
-impl Attacher {
-    /// The cgroup(s) process `pid` is in, as `/proc/PID/cgroup` lists them, for `exec`: the
-    /// new process joins the target's cgroup in each hierarchy of `layout`.
-    pub fn of_process(layout: &Layout, pid: Pid) -> Result<Attacher> {
-        let path = format!("/proc/{pid}/cgroup");
-        let text = std::fs::read_to_string(&path).map_err(Error::file("read", path.clone()))?;
-        let dirs = cgroup_dirs_of(layout, &text).ok_or_else(|| Error::Parse {
-            path: path.into(),
-            content: text.clone(),
-        })?;
-        Ok(Attacher {
-            procs_files: dirs.iter().map(|d| d.join("cgroup.procs")).collect(),
-        })
-    }
-
-    /// Move `pid` in.
-    pub fn attach(&self, pid: Pid) -> Result<()> {
-        for file in &self.procs_files {
-            explain!(
-                "move pid {pid} into the cgroup: write it to {}",
-                file.display()
-            );
-            std::fs::write(file, pid.to_string()).map_err(|e| Error::Write {
-                path: file.clone(),
-                value: pid.to_string(),
-                reason: e.to_string(),
-            })?;
-        }
-        Ok(())
-    }
-}
-
-/// Read `/proc/PID/cgroup` (lines `ID:CONTROLLERS:PATH`, read `cgroups(7)`): the directory of
-/// the process's cgroup in each hierarchy of `layout`. On v2 the line is `0::PATH`; on v1 the
-/// line whose controller list has one of the hierarchy's controllers.
-pub fn cgroup_dirs_of(layout: &Layout, proc_cgroup: &str) -> Option<Vec<PathBuf>> {
-    let lines: Vec<(&str, &str)> = proc_cgroup
-        .lines()
-        .filter_map(|line| {
-            let mut fields = line.splitn(3, ':');
-            let _id = fields.next()?;
-            Some((fields.next()?, fields.next()?))
-        })
-        .collect();
-    layout
-        .hierarchies
-        .iter()
-        .map(|hierarchy| {
-            let (_, path) = lines.iter().find(|(controllers, _)| {
-                if layout.mode.is_v2() {
-                    controllers.is_empty()
-                } else {
-                    controllers
-                        .split(',')
-                        .any(|c| hierarchy.controllers.iter().any(|h| h.name() == c))
-                }
-            })?;
-            Some(hierarchy.dir.join(path.trim_start_matches('/')))
-        })
-        .collect()
-}
-
 /// Names follow Docker's rule, `[a-zA-Z0-9][a-zA-Z0-9_.-]*`: no `/`, no `..`, nothing that
 /// could climb out of the parent cgroup.
 pub fn check_name(what: &str, name: &str) -> Result<()> {
@@ -418,59 +345,6 @@ fn clean_parent(parent: &str) -> Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hybrid() -> Layout {
-        let h = |dir: &str, controllers: &[Controller]| Hierarchy {
-            dir: dir.into(),
-            controllers: controllers.to_vec(),
-        };
-        Layout {
-            mode: Mode::Hybrid,
-            hierarchies: vec![
-                h("/sys/fs/cgroup/memory", &[Controller::Memory]),
-                h("/sys/fs/cgroup/cpu", &[Controller::Cpu]),
-                h("/sys/fs/cgroup/cpuacct", &[Controller::CpuAcct]),
-                h("/sys/fs/cgroup/pids", &[Controller::Pids]),
-            ],
-        }
-    }
-
-    #[test]
-    fn proc_cgroup_gives_the_directory_in_each_v1_hierarchy() {
-        let text = "\
-9:name=systemd:/
-8:pids:/baleia/box
-4:memory:/baleia/box
-2:cpuacct:/baleia/box
-1:cpu:/baleia/box
-0::/
-";
-        let dirs = cgroup_dirs_of(&hybrid(), text).unwrap();
-        assert_eq!(
-            dirs,
-            [
-                "/sys/fs/cgroup/memory/baleia/box",
-                "/sys/fs/cgroup/cpu/baleia/box",
-                "/sys/fs/cgroup/cpuacct/baleia/box",
-                "/sys/fs/cgroup/pids/baleia/box"
-            ]
-            .map(PathBuf::from)
-        );
-    }
-
-    #[test]
-    fn proc_cgroup_on_v2_is_the_single_0_line() {
-        let layout = Layout {
-            mode: Mode::V2,
-            hierarchies: vec![Hierarchy {
-                dir: "/sys/fs/cgroup".into(),
-                controllers: vec![Controller::Memory],
-            }],
-        };
-        let dirs = cgroup_dirs_of(&layout, "0::/baleia/box\n").unwrap();
-        assert_eq!(dirs, [PathBuf::from("/sys/fs/cgroup/baleia/box")]);
-        assert!(cgroup_dirs_of(&hybrid(), "0::/\n").is_none());
-    }
 
     #[test]
     fn names_cannot_climb_out_of_the_parent() {

@@ -1,7 +1,8 @@
 //! The command-line pieces of the chapter binary, public so that later chapters can offer
 //! "everything chapter 02 does" by flattening [`CgroupArgs`] next to chapter 01's `RunArgs`.
 
-use crate::cgroup::{Attacher, ContainerCgroup, DEFAULT_PARENT};
+use crate::attach::Attacher;
+use crate::cgroup::{ContainerCgroup, DEFAULT_PARENT};
 use crate::error::{Error, Result};
 use crate::limits::{check_pids, check_shares, parse_cpus, parse_memory, CpuQuota, Limits};
 use crate::mode::Layout;

@@ -11,9 +11,11 @@
 //! ends. It works on v1, v2 and hybrid hosts ([`Layout`]).
 //!
 //! Read [`mode`] for the cgroup versions, [`cgroup`] for the directories, [`apply`] for which
-//! file takes which limit, and [`stats`] for what the kernel accounts.
+//! file takes which limit, [`attach`] for moving processes in, and [`stats`] for what the
+//! kernel accounts.
 
 pub mod apply;
+pub mod attach;
 pub mod cgroup;
 pub mod cli;
 pub mod error;
@@ -21,7 +23,8 @@ pub mod limits;
 pub mod mode;
 pub mod stats;
 
-pub use cgroup::{Attacher, ContainerCgroup, DEFAULT_PARENT};
+pub use attach::Attacher;
+pub use cgroup::{ContainerCgroup, DEFAULT_PARENT};
 pub use error::{Error, Result};
 pub use limits::{CpuQuota, Limits};
 pub use mode::{Controller, Layout, Mode};
