@@ -10,6 +10,9 @@
 //! probe net            the interfaces, and whether 127.0.0.1 answers
 //! probe orphan         leave an orphan behind and count the zombies PID 1 did not reap
 //! probe sleep-ms N     sleep N milliseconds
+//! probe alloc-mb N     allocate N MiB and touch every page; "allocated: N MiB"
+//! probe spin-ms N      keep a CPU busy for N milliseconds of wall-clock time
+//! probe spawn N        try to start N children that sleep; "started: S" "refused: R"
 //! ```
 
 use std::net::UdpSocket;
@@ -28,8 +31,11 @@ fn main() -> ExitCode {
             let ms = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(100);
             std::thread::sleep(Duration::from_millis(ms));
         }
+        Some("alloc-mb") => allocate(number_arg(&args, 64)),
+        Some("spin-ms") => spin(number_arg(&args, 1000)),
+        Some("spawn") => spawn_sleepers(number_arg(&args, 100)),
         _ => {
-            eprintln!("usage: probe pid|ns|net|orphan|sleep-ms N");
+            eprintln!("usage: probe pid|ns|net|orphan|sleep-ms N|alloc-mb N|spin-ms N|spawn N");
             return ExitCode::from(2);
         }
     }
@@ -104,4 +110,55 @@ fn count_zombies() -> usize {
         // The state is the first field after the command name, which is in parentheses.
         .filter(|stat| stat.rsplit_once(") ").map(|(_, rest)| rest.starts_with('Z')) == Some(true))
         .count()
+}
+
+fn number_arg(args: &[String], default: u64) -> u64 {
+    args.get(2).and_then(|s| s.parse().ok()).unwrap_or(default)
+}
+
+/// Allocate `mib` MiB one at a time and write to every page, so the memory is really used (an
+/// untouched allocation costs nothing until written).
+fn allocate(mib: u64) {
+    let mut blocks: Vec<Vec<u8>> = Vec::new();
+    for _ in 0..mib {
+        let mut block = vec![0u8; 1 << 20];
+        for page in block.chunks_mut(4096) {
+            page[0] = 1;
+        }
+        blocks.push(block);
+    }
+    println!("allocated: {} MiB", blocks.len());
+}
+
+/// Burn CPU until `ms` milliseconds of wall-clock time have passed.
+fn spin(ms: u64) {
+    let start = std::time::Instant::now();
+    let mut x: u64 = 0;
+    while start.elapsed() < Duration::from_millis(ms) {
+        for i in 0..10_000u64 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(i);
+        }
+        std::hint::black_box(x);
+    }
+    println!("spun: {ms} ms");
+}
+
+/// Try to start `count` children that sleep (a bounded fork bomb): count how many the kernel
+/// let us start and how many forks it refused, then stop the children.
+fn spawn_sleepers(count: u64) {
+    let me = std::env::current_exe().expect("/proc/self/exe");
+    let mut children = Vec::new();
+    let mut refused = 0;
+    for _ in 0..count {
+        match Command::new(&me).args(["sleep-ms", "30000"]).spawn() {
+            Ok(child) => children.push(child),
+            Err(_) => refused += 1,
+        }
+    }
+    println!("started: {}", children.len());
+    println!("refused: {refused}");
+    for child in &mut children {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
 }

@@ -56,7 +56,14 @@ fn cached(name: &str, make: impl FnOnce(&Path)) -> PathBuf {
     if target.exists() {
         return target;
     }
-    let scratch = fixtures_dir().join(format!(".{name}.{}", std::process::id()));
+    // Unique per thread too (the tests of one file run in parallel threads of one process),
+    // and without dots: rustc names its temporary object files after the output's stem.
+    static NEXT_SCRATCH: AtomicUsize = AtomicUsize::new(0);
+    let scratch = fixtures_dir().join(format!(
+        ".{name}-{}-{}",
+        std::process::id(),
+        NEXT_SCRATCH.fetch_add(1, Ordering::Relaxed)
+    ));
     let _ = std::fs::remove_dir_all(&scratch);
     let _ = std::fs::remove_file(&scratch);
     make(&scratch);

@@ -1,0 +1,150 @@
+//! Writing a container's limits into its cgroup, before the container runs anything.
+//!
+//! | limit            | v1 file (its hierarchy)                          | v2 file            |
+//! |------------------|--------------------------------------------------|--------------------|
+//! | `--memory 64m`   | `memory.limit_in_bytes` = 67108864               | `memory.max`       |
+//! | (swap, with it)  | `memory.memsw.limit_in_bytes` = the same         | `memory.swap.max` = 0 |
+//! | `--cpus 0.5`     | `cpu.cfs_period_us` = 100000, `cpu.cfs_quota_us` = 50000 | `cpu.max` = `50000 100000` |
+//! | `--cpu-shares N` | `cpu.shares` = N                                 | `cpu.weight` = 1 + (N-2)*9999/262142 |
+//! | `--pids-limit N` | `pids.max` = N                                   | `pids.max` = N     |
+//!
+//! The writes go through the controllers of the `cgroups-rs` crate (`MemController`,
+//! `CpuController`, `PidController`), which know both versions' file names; we narrate each
+//! one with `--explain` and turn its errors into ours, which name the full path.
+//!
+//! Swap: v1's `memsw` counts memory *plus* swap, so setting it to the memory limit means "no
+//! swap beyond the limit"; v2 counts swap on its own, so the same rule is `memory.swap.max = 0`.
+//! (This is `docker run --memory 64m --memory-swap 64m`; plain Docker would allow as much swap
+//! again.) Without it a process over its limit would be swapped out rather than stopped.
+
+use crate::cgroup::ContainerCgroup;
+use crate::error::{Error, Result};
+use crate::limits::{human_bytes, shares_to_weight, Limits};
+use crate::mode::Controller;
+use cgroups_rs::cpu::CpuController;
+use cgroups_rs::memory::MemController;
+use cgroups_rs::pid::PidController;
+use cgroups_rs::MaxValue;
+use ch01_namespaces::explain;
+use std::fmt::Display;
+use std::path::Path;
+
+impl ContainerCgroup {
+    /// Write `limits` into the cgroup's files.
+    pub fn apply(&self, limits: &Limits) -> Result<()> {
+        let v2 = self.mode().is_v2();
+        if let Some(bytes) = limits.memory {
+            let dir = self.needs(Controller::Memory, "--memory")?;
+            let memory = MemController::new(dir.to_path_buf(), v2);
+            let file = if v2 {
+                "memory.max"
+            } else {
+                "memory.limit_in_bytes"
+            };
+            write(dir, file, bytes, &human_bytes(bytes), || {
+                memory.set_limit(bytes as i64)
+            })?;
+            if v2 && dir.join("memory.swap.max").exists() {
+                write(dir, "memory.swap.max", 0, "no swap", || {
+                    memory.set_memswap_limit(0)
+                })?;
+            } else if !v2 && dir.join("memory.memsw.limit_in_bytes").exists() {
+                write(
+                    dir,
+                    "memory.memsw.limit_in_bytes",
+                    bytes,
+                    "memory + swap: no swap beyond the limit",
+                    || memory.set_memswap_limit(bytes as i64),
+                )?;
+            }
+        }
+        if let Some(quota) = limits.cpu_quota {
+            let dir = self.needs(Controller::Cpu, "--cpus")?;
+            let cpu = CpuController::new(dir.to_path_buf(), v2);
+            let why = format!(
+                "{quota}: {} µs of CPU time every {} µs",
+                quota.quota_us, quota.period_us
+            );
+            let set =
+                || cpu.set_cfs_quota_and_period(Some(quota.quota_us as i64), Some(quota.period_us));
+            if v2 {
+                let value = format!("{} {}", quota.quota_us, quota.period_us);
+                write(dir, "cpu.max", value, &why, set)?;
+            } else {
+                // cgroups-rs writes the quota, then the period.
+                explain!(
+                    "write {} to {} and {} to {} ({why})",
+                    quota.quota_us,
+                    dir.join("cpu.cfs_quota_us").display(),
+                    quota.period_us,
+                    dir.join("cpu.cfs_period_us").display()
+                );
+                set().map_err(|e| crate_error(dir.join("cpu.cfs_quota_us"), quota.quota_us, e))?;
+            }
+        }
+        if let Some(shares) = limits.cpu_shares {
+            let dir = self.needs(Controller::Cpu, "--cpu-shares")?;
+            let cpu = CpuController::new(dir.to_path_buf(), v2);
+            if v2 {
+                let weight = shares_to_weight(shares);
+                let why = format!("weight for {shares} shares");
+                write(dir, "cpu.weight", weight, &why, || cpu.set_shares(weight))?;
+            } else {
+                write(dir, "cpu.shares", shares, "relative weight", || {
+                    cpu.set_shares(shares)
+                })?;
+            }
+        }
+        if let Some(max) = limits.pids {
+            let dir = self.needs(Controller::Pids, "--pids-limit")?;
+            let pids = PidController::new(dir.to_path_buf(), v2);
+            write(dir, "pids.max", max, "fork fails beyond this", || {
+                pids.set_pid_max(MaxValue::Value(max as i64))
+            })?;
+        }
+        Ok(())
+    }
+
+    fn needs(&self, controller: Controller, flag: &'static str) -> Result<&Path> {
+        self.dir_of(controller)
+            .ok_or_else(|| Error::MissingController {
+                flag,
+                controller: controller.name(),
+                why: if self.mode().is_v2() {
+                    "the root cgroup's cgroup.controllers does not list".into()
+                } else {
+                    "is not mounted on this host".into()
+                },
+            })
+    }
+}
+
+/// Narrate and perform one write of `value` to `dir/file`.
+fn write(
+    dir: &Path,
+    file: &str,
+    value: impl Display,
+    why: &str,
+    set: impl FnOnce() -> cgroups_rs::error::Result<()>,
+) -> Result<()> {
+    let path = dir.join(file);
+    explain!("write {value} to {} ({why})", path.display());
+    set().map_err(|e| crate_error(path, value, e))
+}
+
+/// cgroups-rs's errors name the file but not its directory, and keep the errno in their
+/// source: rebuild one that says it all.
+fn crate_error(
+    path: std::path::PathBuf,
+    value: impl Display,
+    error: cgroups_rs::error::Error,
+) -> Error {
+    let reason = std::error::Error::source(&error)
+        .map(ToString::to_string)
+        .unwrap_or_else(|| error.kind().to_string());
+    Error::Write {
+        path,
+        value: value.to_string(),
+        reason,
+    }
+}
