@@ -89,13 +89,19 @@ pub fn check_existing_parent(root: &Path, relative: &Path, entry: &str) -> Resul
     let mut dir = root.to_path_buf();
     for component in relative.parent().into_iter().flat_map(Path::components) {
         dir.push(component);
-        let meta = std::fs::symlink_metadata(&dir).map_err(Error::io("lstat", &dir))?;
-        if !meta.is_dir() || meta.file_type().is_symlink() {
-            return Err(Error::unsafe_entry(
-                entry,
-                "the hardlink's target is reached through a symlink or a non-directory; refused",
-            ));
-        }
+        let reason = match std::fs::symlink_metadata(&dir) {
+            Ok(meta) if meta.is_dir() && !meta.file_type().is_symlink() => continue,
+            Ok(meta) if meta.file_type().is_symlink() => "is reached through a symlink",
+            Ok(_) => "is reached through a non-directory",
+            Err(_) => "is not in this layer",
+        };
+        return Err(Error::unsafe_entry(
+            entry,
+            format!(
+                "the hardlink's target {} {reason}; refused",
+                relative.display()
+            ),
+        ));
     }
     Ok(())
 }

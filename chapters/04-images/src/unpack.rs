@@ -152,7 +152,7 @@ fn unpack_entry<R: Read>(
                     return Err(Error::unsafe_entry(
                         &shown,
                         format!(
-                            "hardlink to {:?}, which is not in this layer; refused",
+                            "the hardlink's target {} is not in this layer; refused",
                             String::from_utf8_lossy(&raw_target)
                         ),
                     ))
