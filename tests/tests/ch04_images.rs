@@ -886,3 +886,89 @@ fn rmi_collects_only_what_no_image_or_container_needs() {
     assert!(list_dir(&root(&env).join("layers")).is_empty());
     assert!(list_dir(&root(&env).join("oci/blobs/sha256")).is_empty());
 }
+
+#[test]
+fn layers_keep_modes_owners_xattrs_hardlinks_symlinks_and_times() {
+    let env = TestEnv::new();
+    // A small tree with everything a layer must carry.
+    let src = env.path().join("src");
+    std::fs::create_dir_all(src.join("dir")).unwrap();
+    std::fs::write(src.join("dir/tool"), "#!/bin/sh\n").unwrap();
+    std::fs::hard_link(src.join("dir/tool"), src.join("dir/tool-again")).unwrap();
+    std::os::unix::fs::symlink("dir/tool", src.join("link")).unwrap();
+    nix::unistd::mkfifo(
+        &src.join("pipe"),
+        nix::sys::stat::Mode::from_bits_truncate(0o640),
+    )
+    .unwrap();
+    xattr::set(src.join("dir/tool"), "user.note", b"kept").unwrap();
+    std::os::unix::fs::lchown(src.join("dir/tool"), Some(1000), Some(100)).unwrap();
+    std::fs::set_permissions(
+        src.join("dir/tool"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o4755),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        src.join("dir"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    pin_times(&src);
+
+    let describe = |root: &Path| -> String {
+        let mut out = String::new();
+        for name in ["dir", "dir/tool", "dir/tool-again", "link", "pipe"] {
+            let meta = std::fs::symlink_metadata(root.join(name)).unwrap();
+            let note = xattr::get(root.join(name), "user.note").ok().flatten();
+            out.push_str(&format!(
+                "{name}: mode {:o} owner {}:{} mtime {} links {} xattr {:?}{}\n",
+                meta.mode(),
+                meta.uid(),
+                meta.gid(),
+                meta.mtime(),
+                meta.nlink(),
+                note.map(|n| String::from_utf8_lossy(&n).into_owned()),
+                if meta.file_type().is_symlink() {
+                    format!(
+                        " -> {}",
+                        std::fs::read_link(root.join(name)).unwrap().display()
+                    )
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        out
+    };
+    let expected = describe(&src);
+
+    // Through import (a tar made by GNU tar, with its xattrs)...
+    let tar = env.path().join("src.tar");
+    let status = Command::new("tar")
+        .args(["--xattrs", "--xattrs-include=*", "--numeric-owner", "-C"])
+        .arg(&src)
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    ok(&env, &["import", tar.to_str().unwrap(), "meta:imported"]);
+    let imported = lowerdirs(&env, "meta:imported")[0].clone();
+    assert_eq!(describe(&imported), expected);
+
+    // ...and through commit (our own packer, on top of another image).
+    ok(&env, &["hello-world"]);
+    ok(
+        &env,
+        &[
+            "commit-dir",
+            "hello-world",
+            src.to_str().unwrap(),
+            "meta:committed",
+        ],
+    );
+    let committed = lowerdirs(&env, "meta:committed")[0].clone();
+    assert_eq!(describe(&committed), expected);
+    assert_snapshot!(expected);
+}
