@@ -724,6 +724,13 @@ fn a_hostile_tar_corpus_is_refused_or_contained() {
             ],
         ),
         (
+            "whiteout of \"..\"",
+            vec![
+                raw_entry("d/", dir, "", b"", 0o755),
+                raw_entry("d/.wh...", file, "", b"", 0o644),
+            ],
+        ),
+        (
             "character device",
             vec![raw_entry("dev/mem", chardev, "", b"", 0o600)],
         ),

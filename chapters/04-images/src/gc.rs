@@ -1,7 +1,7 @@
 //! `rmi` and garbage collection: mark and sweep over the content store.
 //!
 //! The roots are the manifests `index.json` lists and the images containers run (see
-//! [`containers`](crate::containers)). Everything reachable from a root is kept: the manifest,
+//! [`containers`]). Everything reachable from a root is kept: the manifest,
 //! its config, its layer blobs, and its unpacked layers (by chain id). Everything else is
 //! garbage: blobs in `blobs/sha256/`, directories in `$ROOT/layers/`, and leftovers of
 //! interrupted writes in `$ROOT/tmp/`. Because layers are shared, removing an image removes only

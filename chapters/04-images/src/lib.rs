@@ -16,6 +16,19 @@
 //! - [`archive`]: `save`/`load` in OCI and Docker archive formats.
 //! - [`gc`]: `rmi` and garbage collection; [`containers`] is what it must not collect.
 //! - [`hello`]: the built-in `hello-world` image.
+//!
+//! ## Running an image (what chapter 03 adds)
+//!
+//! ```text
+//! let store = Store::open(root)?;
+//! let _lock = store.lock()?;
+//! let image = image::resolve(&store, "busybox")?;            // tag, id or id prefix
+//! containers::record_image(&store, &id, &image.manifest_digest)?; // before mounting: gc keeps it
+//! let lower = snapshot::prepare(&store, &image)?;            // top first: lowerdir=a:b:c
+//! drop(_lock);
+//! // mount overlay lowerdir=lower.join(":"), upperdir=$ROOT/containers/<id>/upper, workdir=...
+//! // and run image.config.config(): Env, Entrypoint + Cmd, WorkingDir, User
+//! ```
 
 pub mod archive;
 pub mod commit;

@@ -7,7 +7,7 @@
 //! One pass computes both digests: the diff id over the tar as it is produced, the digest over
 //! the compressed bytes as they land. [`from_tar`] wraps an existing tar (import);
 //! [`from_upper_dir`] turns a container's overlay upper directory into a layer (commit),
-//! translating overlay whiteouts back into the tar form (see [`whiteout`](crate::whiteout)).
+//! translating overlay whiteouts back into the tar form (see [`whiteout`]).
 
 use crate::digest::HashingWriter;
 use crate::error::{Error, Result};

@@ -1,7 +1,7 @@
 //! Unpack one layer tar into a directory, as overlayfs wants to see a lower layer.
 //!
 //! Every entry goes through the tar-slip checks of [`safepath`](crate::safepath); whiteouts
-//! become overlay whiteouts ([`whiteout`](crate::whiteout)); file modes, owners, extended
+//! become overlay whiteouts ([`whiteout`]); file modes, owners, extended
 //! attributes, symlinks, hardlinks and modification times are kept.
 //!
 //! Decisions, for hostile input:
@@ -11,6 +11,7 @@
 //! - Block and character devices: **refused**. A layer is data; device nodes are the runtime's
 //!   business (chapter 03 gives a container a fresh `/dev`). A device node smuggled into an image
 //!   is a way to reach host hardware if the device cgroup ever lets it through. FIFOs are fine.
+//! - A whiteout of `.` or `..` (`.wh..`, `.wh...`): refused.
 //! - `trusted.overlay.*` xattrs in the tar: dropped. They steer overlayfs itself (opaque dirs,
 //!   redirects) and must only come from whiteout markers we translate ourselves.
 //!
@@ -76,6 +77,10 @@ fn unpack_entry<R: Read>(
 
     match whiteout::classify(file_name) {
         EntryName::AufsMeta => return Ok(()),
+        EntryName::BadWhiteout => return Err(Error::unsafe_entry(
+            shown,
+            "a whiteout of nothing, \".\" or \"..\" would delete outside its directory; refused",
+        )),
         EntryName::Opaque => {
             xattr::set(&parent, whiteout::OPAQUE_XATTR, whiteout::OPAQUE_VALUE)
                 .map_err(Error::io("setxattr trusted.overlay.opaque on", &parent))?;

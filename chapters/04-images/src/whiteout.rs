@@ -36,6 +36,9 @@ pub enum EntryName {
     Opaque,
     /// Another `.wh..wh.*` name: aufs bookkeeping, meaningless here; skipped.
     AufsMeta,
+    /// `.wh.`, `.wh..`, `.wh...`: a whiteout of nothing, of the directory itself, or of its
+    /// parent. Never legitimate; following it would delete outside the entry's directory.
+    BadWhiteout,
 }
 
 /// Classify the last component of a tar entry's path.
@@ -46,7 +49,10 @@ pub fn classify(file_name: &OsStr) -> EntryName {
     } else if bytes.starts_with(b".wh..wh.") {
         EntryName::AufsMeta
     } else if let Some(target) = bytes.strip_prefix(PREFIX.as_bytes()) {
-        EntryName::Whiteout(OsString::from_vec(target.to_vec()))
+        match target {
+            b"" | b"." | b".." => EntryName::BadWhiteout,
+            _ => EntryName::Whiteout(OsString::from_vec(target.to_vec())),
+        }
     } else {
         EntryName::Plain
     }
@@ -78,6 +84,9 @@ mod tests {
         );
         assert_eq!(classify(OsStr::new(".wh..wh..opq")), EntryName::Opaque);
         assert_eq!(classify(OsStr::new(".wh..wh.plnk")), EntryName::AufsMeta);
+        for bad in [".wh.", ".wh..", ".wh..."] {
+            assert_eq!(classify(OsStr::new(bad)), EntryName::BadWhiteout, "{bad}");
+        }
         assert_eq!(classify(OsStr::new(".whatever")), EntryName::Plain);
         // A whiteout of a dot file keeps the dot.
         assert_eq!(
