@@ -979,3 +979,38 @@ fn layers_keep_modes_owners_xattrs_hardlinks_symlinks_and_times() {
     assert_eq!(describe(&committed), expected);
     assert_snapshot!(expected);
 }
+
+/// Temporary names (`blob-Ab3xYz`, `unpack-Q58d3b`) are random: label them like digests.
+fn redact_temporary_names(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = ["blob-", "unpack-"]
+        .iter()
+        .filter_map(|p| rest.find(p).map(|i| (i, p.len())))
+        .min()
+    {
+        let (index, prefix) = at;
+        out.push_str(&rest[..index + prefix]);
+        rest = &rest[index + prefix..];
+        let random = rest.chars().take_while(|c| c.is_ascii_alphanumeric()).count();
+        out.push_str("[RANDOM]");
+        rest = &rest[random..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn explain_narrates_blobs_whiteouts_and_renames() {
+    let env = TestEnv::new();
+    import_busybox(&env);
+    let (id, upper) = fake_container(&env, "busybox");
+    std::fs::create_dir(upper.join("etc")).unwrap();
+    whiteout(&upper.join("etc/passwd"));
+    std::fs::create_dir(upper.join("usr")).unwrap();
+    xattr::set(upper.join("usr"), "trusted.overlay.opaque", b"y").unwrap();
+    pin_times(&upper);
+    let output = run(&env, &["--explain", "commit", &id, "busy:explained"]);
+    assert!(output.status.success(), "{}", report(&output));
+    assert_snapshot!(redact_temporary_names(&snapshot_text(&report(&output))));
+}

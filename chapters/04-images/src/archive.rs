@@ -284,11 +284,8 @@ const METADATA: [&str; 4] = ["index.json", "oci-layout", "manifest.json", "repos
 fn read_archive(store: &Store, input: impl Read) -> Result<ArchiveFiles> {
     let mut files = ArchiveFiles::default();
     let mut archive = tar::Archive::new(input);
-    for entry in archive
-        .entries()
-        .map_err(Error::io("read archive", "input"))?
-    {
-        let mut entry = entry.map_err(Error::io("read archive entry", "input"))?;
+    for entry in archive.entries().map_err(crate::unpack::not_a_tar)? {
+        let mut entry = entry.map_err(crate::unpack::not_a_tar)?;
         let path = clean(&String::from_utf8_lossy(&entry.path_bytes()));
         match entry.header().entry_type() {
             tar::EntryType::Symlink => {

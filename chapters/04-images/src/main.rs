@@ -170,13 +170,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let source = file.file_name().map_or("-".into(), |n| n.to_string_lossy());
             explain!("import {}: gzip it into a layer blob", file.display());
             let layer = pack::from_tar(&store, &mut input)?;
+            let file_name = file.display().to_string();
             let provenance = Provenance {
                 created_by: format!("import {source}"),
                 comment: message,
                 ..Provenance::default()
             };
             let image =
-                create::add_layer(&store, None, layer, provenance, &changes, tag.as_deref())?;
+                create::add_layer(&store, None, layer, provenance, &changes, tag.as_deref())
+                    .with_context(|| format!("import {file_name}"))?;
             writeln!(out, "{}", image.id())?;
         }
         Command::Images => write!(out, "{}", report::images(&image::list(&store)?))?,
@@ -262,7 +264,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let file =
                 std::fs::File::open(&input).with_context(|| format!("open {}", input.display()))?;
             let _lock = store.lock()?;
-            for name in archive::load(&store, std::io::BufReader::new(file))? {
+            let loaded = archive::load(&store, std::io::BufReader::new(file))
+                .with_context(|| format!("load {}", input.display()))?;
+            for name in loaded {
                 writeln!(out, "Loaded image: {name}")?;
             }
         }

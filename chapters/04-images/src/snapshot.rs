@@ -76,7 +76,10 @@ pub fn ensure_layer(
     );
     let blob = BufReader::new(store.open_blob(layer.digest())?);
     let mut tar_stream = HashingReader::new(decompressor(layer.media_type(), blob)?);
-    let stats = unpack(&mut tar_stream, scratch.path())?;
+    let stats = unpack(&mut tar_stream, scratch.path()).map_err(|error| match error {
+        Error::Invalid(reason) => Error::Invalid(format!("layer {}: {reason}", layer.digest())),
+        other => other,
+    })?;
     // Read what follows the end-of-archive marker too, so the diff id covers every byte.
     std::io::copy(&mut tar_stream, &mut std::io::sink())
         .map_err(Error::io("read layer", store.blob_path(layer.digest())))?;

@@ -264,6 +264,7 @@ impl Store {
             .write(true)
             .open(&path)
             .map_err(Error::io("open", &path))?;
+        explain!("flock({}, LOCK_EX)", path.display());
         let lock = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).map_err(
             |(_, errno)| Error::Io {
                 action: "flock(LOCK_EX)",
@@ -336,7 +337,7 @@ impl BlobWriter {
         file.as_file()
             .sync_all()
             .map_err(Error::io("fsync", file.path()))?;
-        explain!("rename({}, {})", file.path().display(), target.display());
+        explain!("fsync, rename({}, {})", file.path().display(), target.display());
         file.persist(&target).map_err(|e| Error::Io {
             action: "rename blob into",
             path: target.clone(),

@@ -19,6 +19,7 @@
 //! temporary one and renames it into place only after a complete, successful unpack).
 
 use crate::error::{Error, Result};
+use crate::explain;
 use crate::safepath::{check_existing_parent, entry_path, prepare_parent};
 use crate::whiteout::{self, EntryName};
 use nix::sys::stat::{mknod, Mode, SFlag};
@@ -45,9 +46,9 @@ pub fn unpack(reader: impl Read, target: &Path) -> Result<UnpackStats> {
     let mut stats = UnpackStats::default();
     // Directory times are set last: creating files inside a directory changes its mtime.
     let mut dir_times: Vec<(PathBuf, u64)> = Vec::new();
-    let entries = archive.entries().map_err(Error::io("read tar", target))?;
+    let entries = archive.entries().map_err(not_a_tar)?;
     for entry in entries {
-        let mut entry = entry.map_err(Error::io("read tar entry in", target))?;
+        let mut entry = entry.map_err(not_a_tar)?;
         unpack_entry(&mut entry, target, &mut stats, &mut dir_times)?;
         stats.entries += 1;
     }
@@ -82,6 +83,10 @@ fn unpack_entry<R: Read>(
             "a whiteout of nothing, \".\" or \"..\" would delete outside its directory; refused",
         )),
         EntryName::Opaque => {
+            explain!(
+                "{shown}: setxattr({}, trusted.overlay.opaque, y)",
+                relative.parent().unwrap_or(root).display()
+            );
             xattr::set(&parent, whiteout::OPAQUE_XATTR, whiteout::OPAQUE_VALUE)
                 .map_err(Error::io("setxattr trusted.overlay.opaque on", &parent))?;
             stats.opaque_dirs += 1;
@@ -91,6 +96,10 @@ fn unpack_entry<R: Read>(
             let path = parent.join(hidden);
             remove_existing(&path)?;
             // An overlay whiteout is a character device with device number 0/0 (needs root).
+            explain!(
+                "{shown}: mknod({}, S_IFCHR, 0/0)",
+                path.strip_prefix(root).unwrap_or(&path).display()
+            );
             mknod(&path, SFlag::S_IFCHR, Mode::empty(), 0)
                 .map_err(|errno| Error::io("mknod (whiteout) c 0 0", &path)(errno.into()))?;
             stats.whiteouts += 1;
@@ -192,6 +201,18 @@ fn unpack_entry<R: Read>(
         set_mtime(&path, mtime)?;
     }
     Ok(())
+}
+
+/// A tar stream that cannot be read, as an error a person can read: the tar parser's message
+/// may quote raw bytes of the damaged header, so only printable text of it is kept.
+pub fn not_a_tar(error: io::Error) -> Error {
+    let reason: String = error
+        .to_string()
+        .chars()
+        .filter(|c| c.is_ascii_graphic() || *c == ' ')
+        .take(60)
+        .collect();
+    Error::Invalid(format!("not a valid tar archive ({})", reason.trim()))
 }
 
 /// Owner, extended attributes, then mode (in that order: chown clears set-user-id bits).
