@@ -250,6 +250,25 @@ impl Overlay {
     }
 }
 
+impl Overlay {
+    /// Overlay explicit lower directories (top first).
+    fn mount_dirs(env: &TestEnv, lower: &[PathBuf], name: &str) -> Overlay {
+        let target = env.path().join(name);
+        std::fs::create_dir_all(&target).unwrap();
+        let lower: Vec<String> = lower.iter().map(|p| p.display().to_string()).collect();
+        let options = format!("lowerdir={}", lower.join(":"));
+        nix::mount::mount(
+            Some("overlay"),
+            &target,
+            Some("overlay"),
+            nix::mount::MsFlags::MS_RDONLY,
+            Some(options.as_str()),
+        )
+        .unwrap();
+        Overlay(target)
+    }
+}
+
 impl Drop for Overlay {
     fn drop(&mut self) {
         let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
@@ -992,7 +1011,10 @@ fn redact_temporary_names(text: &str) -> String {
         let (index, prefix) = at;
         out.push_str(&rest[..index + prefix]);
         rest = &rest[index + prefix..];
-        let random = rest.chars().take_while(|c| c.is_ascii_alphanumeric()).count();
+        let random = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .count();
         out.push_str("[RANDOM]");
         rest = &rest[random..];
     }
@@ -1013,4 +1035,45 @@ fn explain_narrates_blobs_whiteouts_and_renames() {
     let output = run(&env, &["--explain", "commit", &id, "busy:explained"]);
     assert!(output.status.success(), "{}", report(&output));
     assert_snapshot!(redact_temporary_names(&snapshot_text(&report(&output))));
+}
+
+#[test]
+fn a_whiteout_hides_only_what_lower_layers_have() {
+    let env = TestEnv::new();
+    import_busybox(&env);
+    let (file, dir) = (b'0', b'5');
+    // One layer, as the OCI spec allows it: whiteouts mixed with entries of the same names.
+    let layer = raw_tar(&[
+        // /etc deleted, then made again with one file: only that file must show.
+        raw_entry(".wh.etc", file, "", b"", 0o644),
+        raw_entry("etc/", dir, "", b"", 0o755),
+        raw_entry("etc/new", file, "", b"new\n", 0o644),
+        // /var made by this layer, then a whiteout of it: it hides the lower /var only.
+        raw_entry("var/", dir, "", b"", 0o755),
+        raw_entry("var/kept", file, "", b"kept\n", 0o644),
+        raw_entry(".wh.var", file, "", b"", 0o644),
+        // /sbin simply deleted.
+        raw_entry(".wh.sbin", file, "", b"", 0o644),
+    ]);
+    let tar = env.path().join("mixed.tar");
+    std::fs::write(&tar, layer).unwrap();
+    ok(&env, &["import", tar.to_str().unwrap(), "mixed"]);
+    let top = lowerdirs(&env, "mixed")[0].clone();
+    for opaque in ["etc", "var"] {
+        assert_eq!(
+            xattr::get(top.join(opaque), "trusted.overlay.opaque").unwrap(),
+            Some(b"y".to_vec()),
+            "{opaque} is opaque"
+        );
+    }
+    let sbin = std::fs::symlink_metadata(top.join("sbin")).unwrap();
+    assert!(sbin.file_type().is_char_device() && sbin.rdev() == 0);
+
+    // Stacked on busybox, as if it were busybox's next layer.
+    let base = lowerdirs(&env, "busybox")[0].clone();
+    let merged = Overlay::mount_dirs(&env, &[top, base], "merged");
+    assert_eq!(list_dir(&merged.0.join("etc")), ["new"]);
+    assert_eq!(list_dir(&merged.0.join("var")), ["kept"]);
+    assert!(!merged.0.join("sbin").exists());
+    assert!(merged.0.join("bin/busybox").exists());
 }

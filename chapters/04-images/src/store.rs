@@ -337,7 +337,11 @@ impl BlobWriter {
         file.as_file()
             .sync_all()
             .map_err(Error::io("fsync", file.path()))?;
-        explain!("fsync, rename({}, {})", file.path().display(), target.display());
+        explain!(
+            "fsync, rename({}, {})",
+            file.path().display(),
+            target.display()
+        );
         file.persist(&target).map_err(|e| Error::Io {
             action: "rename blob into",
             path: target.clone(),

@@ -83,25 +83,29 @@ fn unpack_entry<R: Read>(
             "a whiteout of nothing, \".\" or \"..\" would delete outside its directory; refused",
         )),
         EntryName::Opaque => {
-            explain!(
-                "{shown}: setxattr({}, trusted.overlay.opaque, y)",
-                relative.parent().unwrap_or(root).display()
-            );
-            xattr::set(&parent, whiteout::OPAQUE_XATTR, whiteout::OPAQUE_VALUE)
-                .map_err(Error::io("setxattr trusted.overlay.opaque on", &parent))?;
+            make_opaque(&parent, &shown, root)?;
             stats.opaque_dirs += 1;
             return Ok(());
         }
         EntryName::Whiteout(hidden) => {
             let path = parent.join(hidden);
-            remove_existing(&path)?;
-            // An overlay whiteout is a character device with device number 0/0 (needs root).
-            explain!(
-                "{shown}: mknod({}, S_IFCHR, 0/0)",
-                path.strip_prefix(root).unwrap_or(&path).display()
-            );
-            mknod(&path, SFlag::S_IFCHR, Mode::empty(), 0)
-                .map_err(|errno| Error::io("mknod (whiteout) c 0 0", &path)(errno.into()))?;
+            // A whiteout hides what the layers *below* have; what this layer itself put there
+            // stays (OCI image spec, layer.md). A directory of ours must still hide the lower
+            // directory's contents: that is an opaque directory. A file of ours hides on its own.
+            match std::fs::symlink_metadata(&path) {
+                Ok(meta) if meta.is_dir() => make_opaque(&path, &shown, root)?,
+                Ok(_) => {}
+                Err(_) => {
+                    // An overlay whiteout is a character device with device number 0/0.
+                    explain!(
+                        "{shown}: mknod({}, S_IFCHR, 0/0)",
+                        path.strip_prefix(root).unwrap_or(&path).display()
+                    );
+                    mknod(&path, SFlag::S_IFCHR, Mode::empty(), 0).map_err(|errno| {
+                        Error::io("mknod (whiteout) c 0 0", &path)(errno.into())
+                    })?;
+                }
+            }
             stats.whiteouts += 1;
             return Ok(());
         }
@@ -116,10 +120,15 @@ fn unpack_entry<R: Read>(
     match kind {
         EntryType::Directory => {
             match std::fs::symlink_metadata(&path) {
-                Ok(meta) if meta.is_dir() && !meta.file_type().is_symlink() => {}
-                Ok(_) => {
+                Ok(meta) if meta.is_dir() => {}
+                Ok(meta) => {
                     remove_existing(&path)?;
                     std::fs::create_dir(&path).map_err(Error::io("mkdir", &path))?;
+                    // Deleted (whited out) earlier in this layer and made again: the new
+                    // directory must not show the lower one's contents.
+                    if whiteout::is_overlay_whiteout(&meta) {
+                        make_opaque(&path, &shown, root)?;
+                    }
                 }
                 Err(_) => std::fs::create_dir(&path).map_err(Error::io("mkdir", &path))?,
             }
@@ -249,6 +258,16 @@ fn apply_metadata<R: Read>(
             .map_err(Error::io("chmod", path))?;
     }
     Ok(())
+}
+
+/// Mark a directory opaque: overlayfs then shows none of the lower layers' entries in it.
+fn make_opaque(dir: &Path, shown: &str, root: &Path) -> Result<()> {
+    explain!(
+        "{shown}: setxattr({}, trusted.overlay.opaque, y)",
+        dir.strip_prefix(root).unwrap_or(dir).display()
+    );
+    xattr::set(dir, whiteout::OPAQUE_XATTR, whiteout::OPAQUE_VALUE)
+        .map_err(Error::io("setxattr trusted.overlay.opaque on", dir))
 }
 
 /// Remove whatever is at `path` (a later entry replaces an earlier one of the same name).
