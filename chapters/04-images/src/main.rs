@@ -235,10 +235,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             format,
             images,
         } => {
-            let images = images
-                .iter()
-                .map(|i| image::resolve(&store, i))
-                .collect::<Result<Vec<_>, _>>()?;
+            let mut chosen: Vec<ch04_images::Image> = Vec::new();
+            for wanted in &images {
+                let image = image::resolve(&store, wanted)?;
+                if !chosen
+                    .iter()
+                    .any(|c| c.manifest_digest == image.manifest_digest)
+                {
+                    chosen.push(image);
+                }
+            }
+            let images = chosen;
             let format = match format {
                 ArchiveFormat::Oci => Format::Oci,
                 ArchiveFormat::Docker => Format::Docker,

@@ -53,7 +53,10 @@ pub fn unpack(reader: impl Read, target: &Path) -> Result<UnpackStats> {
         stats.entries += 1;
     }
     for (dir, mtime) in dir_times.iter().rev() {
-        set_mtime(dir, *mtime)?;
+        // A later entry may have replaced the directory with something else.
+        if std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()) {
+            set_mtime(dir, *mtime)?;
+        }
     }
     Ok(stats)
 }
