@@ -402,6 +402,28 @@ mod tests {
     }
 
     #[test]
+    fn an_unfinished_blob_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut writer = store.blob_writer().unwrap();
+        writer.write_all(b"half a layer").unwrap();
+        assert_eq!(std::fs::read_dir(store.tmp_dir()).unwrap().count(), 1);
+        drop(writer); // as if the copy failed half way
+        assert_eq!(std::fs::read_dir(store.tmp_dir()).unwrap().count(), 0);
+        assert!(store.blobs().unwrap().is_empty());
+    }
+
+    #[test]
+    fn storing_the_same_content_twice_keeps_one_blob() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let first = store.put_blob(&mut &b"layer"[..], None).unwrap();
+        let second = store.put_blob(&mut &b"layer"[..], None).unwrap();
+        assert_eq!(first, second);
+        assert_eq!(store.blobs().unwrap().len(), 1);
+    }
+
+    #[test]
     fn tags_live_in_index_json_annotations() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
