@@ -75,7 +75,7 @@ enum Command {
     },
     /// Make a new image from a container's changes (its overlay upper directory).
     Commit {
-        /// The container: its id, an unique prefix of it, or its name.
+        /// The container: its id, a unique prefix of it, or its name.
         container: String,
         /// NAME[:TAG] of the new image.
         reference: String,
@@ -95,8 +95,10 @@ enum Command {
         upper: PathBuf,
         /// NAME[:TAG] of the new image.
         reference: String,
+        /// Who made the change.
         #[arg(long, short = 'a')]
         author: Option<String>,
+        /// Why.
         #[arg(long, short = 'm')]
         message: Option<String>,
     },
