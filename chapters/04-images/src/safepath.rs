@@ -19,6 +19,7 @@
 use crate::error::{Error, Result};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 
 /// Turn a tar entry's raw name into a safe relative path, or refuse it. `None` means the entry
@@ -75,7 +76,10 @@ pub fn prepare_parent(root: &Path, relative: &Path, entry: &str) -> Result<PathB
                 ))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                // 0755 whatever the umask: a directory the tar did not describe is readable.
                 std::fs::create_dir(&dir).map_err(Error::io("mkdir", &dir))?;
+                std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))
+                    .map_err(Error::io("chmod", &dir))?;
             }
             Err(e) => return Err(Error::io("lstat", &dir)(e)),
         }
