@@ -1,0 +1,74 @@
+//! The errors of this chapter. Each one says what failed on what: the operation, the path (or
+//! the blob, or the tar entry), and the cause the kernel or the parser gave.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file system operation failed: `rename /var/lib/baleia/tmp/blob-1 to ...: EXDEV`.
+    /// (`cause` is shown in the message rather than chained as a `source`, so that a chain of
+    /// errors printed with `{:#}` does not repeat it.)
+    #[error("{action} {}: {cause}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        cause: std::io::Error,
+    },
+
+    /// A blob's content does not hash to the digest it was announced with. Nothing was stored.
+    #[error("blob {expected}: content does not match its digest (it hashes to {actual})")]
+    DigestMismatch { expected: String, actual: String },
+
+    /// A tar entry that would write outside the layer directory, or that we refuse to create
+    /// (see `unpack`): `layer entry "../etc/passwd": a ".." component could leave the layer`.
+    #[error("layer entry {entry:?}: {reason}")]
+    UnsafeEntry { entry: String, reason: String },
+
+    /// A JSON document (manifest, config, index, archive manifest) that does not parse.
+    #[error("{what}: {cause}")]
+    Json {
+        what: String,
+        cause: serde_json::Error,
+    },
+
+    /// No image answers to this name, tag or id.
+    #[error("no such image: {0}")]
+    NoSuchImage(String),
+
+    /// No container answers to this id or name.
+    #[error("no such container: {0} (looked for {1})")]
+    NoSuchContainer(String, PathBuf),
+
+    /// An image a container still uses cannot be removed.
+    #[error("image {image} is in use by container {container}: remove the container first")]
+    InUse { image: String, container: String },
+
+    /// Input we cannot make sense of (a bad reference, an archive of an unknown format...).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Error {
+    /// Wrap an `io::Error` with the operation and the path it was about.
+    pub fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.into();
+        move |cause| Error::Io {
+            action,
+            path,
+            cause,
+        }
+    }
+
+    /// An unsafe tar entry, refused.
+    pub fn unsafe_entry(entry: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::UnsafeEntry {
+            entry: entry.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
