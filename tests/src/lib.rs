@@ -299,8 +299,35 @@ impl Default for TestEnv {
 
 impl Drop for TestEnv {
     fn drop(&mut self) {
-        if !std::thread::panicking() {
+        if std::thread::panicking() {
+            // The test failed already; don't let its leftovers break the tests that follow.
+            self.clean_up_after_failure();
+        } else {
             self.assert_no_leaks();
+        }
+    }
+}
+
+impl TestEnv {
+    /// Best effort: kill this test's processes, lazily unmount what is mounted under its
+    /// directory (deepest first), remove its cgroups.
+    fn clean_up_after_failure(&self) {
+        for pid in self.leaked_processes() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        let mut mounts = self.leaked_mounts();
+        mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        for mount_point in mounts {
+            let _ = nix::mount::umount2(mount_point.as_str(), nix::mount::MntFlags::MNT_DETACH);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        let mut cgroups = self.leaked_cgroups();
+        cgroups.sort_by_key(|c| std::cmp::Reverse(c.as_os_str().len()));
+        for cgroup in cgroups {
+            let _ = std::fs::remove_dir(cgroup);
         }
     }
 }
