@@ -1,0 +1,99 @@
+//! The command-line pieces of the chapter binary, public so that later chapters can offer
+//! "everything chapter 03 does" by flattening [`FsArgs`].
+
+use crate::dirs::{random_id, ContainerDirs};
+use crate::error::{Error, Result};
+use crate::rootfs::RootFs;
+use ch01_namespaces::cli::RunArgs;
+use ch01_namespaces::explain;
+use ch02_cgroups::cli::{run_limited, CgroupArgs, Finished};
+use std::path::PathBuf;
+
+/// Where state lives unless `--root` or `BALEIA_ROOT` says otherwise.
+pub const DEFAULT_ROOT: &str = "/var/lib/baleia";
+
+/// The state root flag every stateful binary shares.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RootArg {
+    /// The state root (containers, images, layers).
+    #[arg(long = "root", env = "BALEIA_ROOT", value_name = "DIR", default_value = DEFAULT_ROOT)]
+    pub root: PathBuf,
+}
+
+/// The flags that give a container its root file system.
+#[derive(Debug, Clone, clap::Args)]
+pub struct FsArgs {
+    /// The image: a directory used as a read-only lower layer. Repeat it for more layers,
+    /// topmost first.
+    #[arg(long = "image-dir", value_name = "DIR", required = true)]
+    pub image_dirs: Vec<PathBuf>,
+    /// Keep the container's write layer after it exits (for `diff`, and chapter 04's commit).
+    #[arg(long)]
+    pub keep: bool,
+    /// Mount the root file system read-only.
+    #[arg(long)]
+    pub read_only: bool,
+}
+
+/// A container started by [`run_in_root_fs`], once it has ended.
+pub struct Ended {
+    pub id: String,
+    pub finished: Finished,
+}
+
+/// Run `run`'s command in a new container whose root is an overlay of `fs.image_dirs`, in a
+/// cgroup as chapter 02 makes it. The container always gets mount, PID and UTS namespaces: a
+/// root file system needs its own mount table, its /proc its own PID namespace, and its
+/// /etc/hostname a host name of its own. Unless `--keep`, its directories are removed after.
+pub fn run_in_root_fs(
+    state_root: &std::path::Path,
+    fs: &FsArgs,
+    cgroup: &CgroupArgs,
+    run: &RunArgs,
+) -> Result<Ended> {
+    if run.user || run.all {
+        return Err(Error::Invalid(
+            "user namespaces are not supported with an image root yet: overlayfs in a user \
+             namespace ignores the trusted.overlay.* attributes image layers rely on"
+                .into(),
+        ));
+    }
+    // Absolute paths: the overlay's options are read after we leave this working directory,
+    // and `diff` reads them back from anywhere.
+    let mut image = Vec::new();
+    for dir in &fs.image_dirs {
+        if !dir.is_dir() {
+            return Err(Error::Invalid(format!(
+                "--image-dir {}: not a directory",
+                dir.display()
+            )));
+        }
+        image.push(std::fs::canonicalize(dir).map_err(Error::file("resolve", dir))?);
+    }
+    let mut run = run.clone();
+    (run.mount, run.pid, run.uts) = (true, true, true);
+    let id = random_id()?;
+    let hostname = run.hostname.clone().unwrap_or_else(|| id[..12].to_string());
+    let mut cgroup = cgroup.clone();
+    let name = cgroup.name.replace(id.clone());
+    cgroup.name = Some(name.clone().unwrap_or_else(|| id.clone()));
+
+    let dirs = ContainerDirs::at(state_root, &id);
+    explain!("container {id}");
+    dirs.create(&image, name.as_deref(), &hostname)?;
+    let rootfs = RootFs::for_container(&dirs, &image, fs.read_only, run.ipc);
+    let result = run.container().map_err(Error::from).and_then(|container| {
+        let container = container.hostname(&hostname).mount_proc(false).child_step(
+            "mount the root file system and pivot_root into it",
+            move || rootfs.enter().map_err(Into::into),
+        );
+        Ok(run_limited(container, &cgroup, run.pid_file.as_deref())?)
+    });
+    if !fs.keep || result.is_err() {
+        dirs.remove()?;
+    }
+    Ok(Ended {
+        id,
+        finished: result?,
+    })
+}

@@ -1,0 +1,97 @@
+//! `/dev`: a small tmpfs with only the devices a process expects, never the host's whole /dev
+//! (which would hand the container the host's disks).
+
+use crate::error::{Error, Result};
+use crate::mounts::mount_fs;
+use ch01_namespaces::explain;
+use nix::mount::MsFlags;
+use nix::sys::stat::{makedev, mknod, Mode, SFlag};
+use std::path::Path;
+
+/// The character devices every container gets: name, major, minor (read `devices.txt` in the
+/// kernel's documentation: 1 is "memory devices", 5/0 is the controlling terminal).
+pub const DEVICES: [(&str, u64, u64); 6] = [
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+];
+
+/// Symlinks a program expects in /dev: the standard streams, and the pty multiplexer of the
+/// container's own devpts instance.
+const LINKS: [(&str, &str); 5] = [
+    ("fd", "/proc/self/fd"),
+    ("stdin", "/proc/self/fd/0"),
+    ("stdout", "/proc/self/fd/1"),
+    ("stderr", "/proc/self/fd/2"),
+    ("ptmx", "pts/ptmx"),
+];
+
+/// Build the container's /dev at `dev` (inside the new root, before pivot_root).
+/// `own_ipc`: the container has its own IPC namespace, so it gets its own mqueue file system.
+pub fn populate(dev: &Path, own_ipc: bool) -> Result<()> {
+    mount_fs(
+        "tmpfs",
+        dev,
+        "tmpfs",
+        MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
+        Some("mode=755,size=65536k"),
+    )?;
+    for (name, major, minor) in DEVICES {
+        let path = dev.join(name);
+        explain!("mknod({:?}, S_IFCHR|0666, {major}:{minor})", path);
+        mknod(
+            &path,
+            SFlag::S_IFCHR,
+            Mode::from_bits_truncate(0o666),
+            makedev(major, minor),
+        )
+        .map_err(|errno| Error::syscall("mknod", path.display().to_string(), errno))?;
+        // mknod's mode is filtered by the umask; devices must really be 0666.
+        nix::sys::stat::fchmodat(
+            None,
+            &path,
+            Mode::from_bits_truncate(0o666),
+            nix::sys::stat::FchmodatFlags::FollowSymlink,
+        )
+        .map_err(|errno| Error::syscall("chmod", path.display().to_string(), errno))?;
+    }
+    for (name, target) in LINKS {
+        let path = dev.join(name);
+        std::os::unix::fs::symlink(target, &path).map_err(Error::file("symlink", &path))?;
+    }
+    for dir in ["pts", "shm", "mqueue"] {
+        let path = dev.join(dir);
+        std::fs::create_dir(&path).map_err(Error::file("create", &path))?;
+    }
+    // A new devpts instance: the container's ptys are its own, not numbered among the host's.
+    mount_fs(
+        "devpts",
+        &dev.join("pts"),
+        "devpts",
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some("newinstance,ptmxmode=0666,mode=0620"),
+    )?;
+    mount_fs(
+        "shm",
+        &dev.join("shm"),
+        "tmpfs",
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        Some("mode=1777,size=65536k"),
+    )?;
+    if own_ipc {
+        // mqueue shows the message queues of the mounter's IPC namespace.
+        mount_fs(
+            "mqueue",
+            &dev.join("mqueue"),
+            "mqueue",
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            None,
+        )?;
+    } else {
+        explain!("no IPC namespace of its own: /dev/mqueue stays empty rather than show the host's queues");
+    }
+    Ok(())
+}

@@ -1,0 +1,98 @@
+//! overlayfs: one merged view of read-only image layers plus a writable layer on top.
+//!
+//! ```text
+//!   merged/   what the container sees as /
+//!     ▲
+//!   upper/    read-write: new files, modified copies ("copy-up"), whiteouts for deletions
+//!   lower 1   read-only, topmost image layer (here: the init layer)
+//!   lower 2   read-only, the image ...
+//! ```
+//!
+//! Reading a file takes it from the highest layer that has it. Writing to a file that lives in
+//! a lower layer first copies it up into `upper/` whole. Deleting one leaves a *whiteout* in
+//! `upper/`: a character device with device number 0/0 that hides the name below. A directory
+//! that replaces one below is marked *opaque* (xattr `trusted.overlay.opaque=y`): nothing below
+//! it shows through. Read the kernel's `Documentation/filesystems/overlayfs.rst`.
+
+use crate::error::{Error, Result};
+use crate::mounts::mount_fs;
+use nix::mount::MsFlags;
+use std::path::{Path, PathBuf};
+
+/// The directories of one overlay mount.
+#[derive(Debug, Clone)]
+pub struct Overlay {
+    /// Read-only layers, topmost first (the order overlayfs's `lowerdir=` wants).
+    pub lowers: Vec<PathBuf>,
+    pub upper: PathBuf,
+    pub work: PathBuf,
+}
+
+impl Overlay {
+    /// The `data` argument of mount(2): `lowerdir=A:B,upperdir=U,workdir=W`.
+    pub fn options(&self) -> Result<String> {
+        if self.lowers.is_empty() {
+            return Err(Error::Invalid(
+                "an overlay needs at least one lower directory".into(),
+            ));
+        }
+        for dir in self.lowers.iter().chain([&self.upper, &self.work]) {
+            let text = dir.to_string_lossy();
+            // ':' separates lowerdirs and ',' separates options: the kernel has no escape for
+            // either in this syntax.
+            if text.contains(':') || text.contains(',') {
+                return Err(Error::Invalid(format!(
+                    "overlay directory {text:?} contains ':' or ',', which mount options cannot carry"
+                )));
+            }
+        }
+        let lowers: Vec<String> = self
+            .lowers
+            .iter()
+            .map(|l| l.display().to_string())
+            .collect();
+        Ok(format!(
+            "lowerdir={},upperdir={},workdir={}",
+            lowers.join(":"),
+            self.upper.display(),
+            self.work.display()
+        ))
+    }
+
+    /// Mount the overlay at `target`, read-only if asked (writes then fail with EROFS).
+    pub fn mount(&self, target: &Path, read_only: bool) -> Result<()> {
+        let mut flags = MsFlags::empty();
+        if read_only {
+            flags |= MsFlags::MS_RDONLY;
+        }
+        mount_fs("overlay", target, "overlay", flags, Some(&self.options()?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_list_lowers_top_first() {
+        let overlay = Overlay {
+            lowers: vec!["/c/init".into(), "/img/top".into(), "/img/base".into()],
+            upper: "/c/upper".into(),
+            work: "/c/work".into(),
+        };
+        assert_eq!(
+            overlay.options().unwrap(),
+            "lowerdir=/c/init:/img/top:/img/base,upperdir=/c/upper,workdir=/c/work"
+        );
+    }
+
+    #[test]
+    fn separators_in_paths_are_refused() {
+        let overlay = Overlay {
+            lowers: vec!["/img/a:b".into()],
+            upper: "/u".into(),
+            work: "/w".into(),
+        };
+        assert!(overlay.options().is_err());
+    }
+}

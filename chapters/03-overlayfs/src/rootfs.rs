@@ -1,0 +1,88 @@
+//! The child-side step that gives the container its own root file system.
+//!
+//! It runs in the container's first process, inside its new mount namespace (already made
+//! private by chapter 01) and before the command starts. Every mount is made under the new
+//! root *before* `pivot_root`, while the host's files (the device nodes, the engine's
+//! /etc files) can still be reached; afterwards, only the container's tree is left.
+
+use crate::devices;
+use crate::dirs::ContainerDirs;
+use crate::error::Result;
+use crate::masked;
+use crate::mounts::{bind, mount_fs};
+use crate::overlay::Overlay;
+use crate::pivot::pivot_into;
+use nix::mount::MsFlags;
+use std::path::PathBuf;
+
+/// Everything needed to set up one container's root.
+#[derive(Debug, Clone)]
+pub struct RootFs {
+    pub overlay: Overlay,
+    /// Where the overlay is mounted; becomes `/`.
+    pub merged: PathBuf,
+    /// The directory holding the engine's `hostname`, `hosts` and `resolv.conf`.
+    pub etc_files: PathBuf,
+    /// Mount the root read-only (`--read-only`).
+    pub read_only: bool,
+    /// The container has its own IPC namespace (then it gets its own /dev/mqueue).
+    pub own_ipc: bool,
+}
+
+impl RootFs {
+    /// The root of the container in `dirs`, on top of the image directories `image` (top
+    /// first). The init layer sits between the image and the write layer.
+    pub fn for_container(
+        dirs: &ContainerDirs,
+        image: &[PathBuf],
+        read_only: bool,
+        own_ipc: bool,
+    ) -> Self {
+        let mut lowers = vec![dirs.init()];
+        lowers.extend(image.iter().cloned());
+        RootFs {
+            overlay: Overlay {
+                lowers,
+                upper: dirs.upper(),
+                work: dirs.work(),
+            },
+            merged: dirs.merged(),
+            etc_files: dirs.dir.clone(),
+            read_only,
+            own_ipc,
+        }
+    }
+
+    /// Mount everything and switch into it. Call from a child-side step.
+    pub fn enter(&self) -> Result<()> {
+        let root = &self.merged;
+        self.overlay.mount(root, self.read_only)?;
+        // procfs shows the PID namespace of its mounter: ours.
+        mount_fs(
+            "proc",
+            &root.join("proc"),
+            "proc",
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            None,
+        )?;
+        mount_fs(
+            "sysfs",
+            &root.join("sys"),
+            "sysfs",
+            MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            None,
+        )?;
+        devices::populate(&root.join("dev"), self.own_ipc)?;
+        // The engine owns these three files; bind mounts keep them out of the write layer
+        // (and writable even on a read-only root, as in Docker).
+        for file in ["hostname", "hosts", "resolv.conf"] {
+            bind(
+                &self.etc_files.join(file),
+                &root.join("etc").join(file),
+                MsFlags::empty(),
+            )?;
+        }
+        masked::apply(root)?;
+        pivot_into(root)
+    }
+}

@@ -1,0 +1,262 @@
+//! Chapter 03 — the container's file system. Each test runs `ch03-overlayfs` with the busybox
+//! fixture as the image and checks what the container sees and what is left on the host. Run:
+//! `cargo test -p baleia-tests --test ch03_overlayfs` (as root).
+
+use harness::{assert_snapshot, busybox_rootfs, report, TestEnv};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+const BIN: &str = "ch03-overlayfs";
+
+/// `ch03-overlayfs run --image-dir BUSYBOX --name MARKER-NAME [flags] -- sh -c SCRIPT`
+fn run_sh(env: &TestEnv, name: &str, flags: &[&str], script: &str) -> Output {
+    let image = busybox_rootfs();
+    let name = format!("{}-{name}", env.marker());
+    env.cmd(BIN)
+        .arg("run")
+        .arg("--image-dir")
+        .arg(&image)
+        .args(["--name", &name])
+        .args(flags)
+        .args(["--", "sh", "-c", script])
+        .output()
+        .expect("run ch03-overlayfs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn containers_dir(env: &TestEnv) -> PathBuf {
+    env.path().join("root/containers")
+}
+
+/// The only kept container's directory.
+fn kept_container(env: &TestEnv) -> PathBuf {
+    let mut dirs: Vec<_> = std::fs::read_dir(containers_dir(env))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(dirs.len(), 1, "exactly one kept container: {dirs:?}");
+    dirs.pop().unwrap()
+}
+
+/// Every path under `dir` with its size and mode, to prove a directory did not change.
+fn fingerprint(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let meta = entry.path().symlink_metadata().unwrap();
+            out.push(format!(
+                "{} {} {:o} {}",
+                entry.path().display(),
+                meta.len(),
+                meta.mode(),
+                meta.mtime()
+            ));
+            if meta.is_dir() {
+                stack.push(entry.path());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn the_container_sees_the_image_as_root_and_only_its_own_processes() {
+    let env = TestEnv::new();
+    let output = run_sh(
+        &env,
+        "see",
+        &["--hostname", "box"],
+        "ls /; echo; ls /proc | grep -c '^[0-9]'; cat /etc/hostname; ls /dev",
+    );
+    assert_snapshot!(report(&output));
+    assert!(
+        !containers_dir(&env).exists()
+            || std::fs::read_dir(containers_dir(&env)).unwrap().count() == 0,
+        "without --keep the container's directories are removed"
+    );
+}
+
+#[test]
+fn writes_land_in_the_write_layer_never_in_the_image_and_die_with_the_container() {
+    let env = TestEnv::new();
+    let image = busybox_rootfs();
+    let before = fingerprint(&image);
+
+    let first = run_sh(
+        &env,
+        "writer",
+        &["--keep"],
+        "echo written > /hello && echo extra >> /etc/passwd && cat /hello",
+    );
+    assert_eq!(stdout(&first), "written\n", "{}", report(&first));
+    let container = kept_container(&env);
+    assert_eq!(
+        std::fs::read_to_string(container.join("upper/hello")).unwrap(),
+        "written\n"
+    );
+    assert!(container.join("upper/etc/passwd").exists(), "copied up");
+    assert_eq!(fingerprint(&image), before, "the image directory changed");
+
+    let second = run_sh(
+        &env,
+        "reader",
+        &[],
+        "cat /hello 2>&1; grep -c extra /etc/passwd",
+    );
+    assert_snapshot!(
+        "a_second_container_does_not_see_the_first_ones_writes",
+        report(&second)
+    );
+
+    let removed = env
+        .cmd(BIN)
+        .args(["rm", &format!("{}-writer", env.marker())])
+        .output()
+        .unwrap();
+    assert!(removed.status.success(), "{}", report(&removed));
+    assert!(
+        !container.exists(),
+        "rm removes the container's directories"
+    );
+    assert_eq!(
+        fingerprint(&image),
+        before,
+        "rm touched the image directory"
+    );
+}
+
+#[test]
+fn deleting_an_image_file_leaves_a_whiteout_and_diff_lists_the_changes() {
+    let env = TestEnv::new();
+    let script = "rm /etc/group && mkdir -p /srv/app && echo hi > /srv/app/index.html \
+                  && echo tweak >> /etc/passwd && rm -r /var";
+    let output = run_sh(&env, "differ", &["--keep"], script);
+    assert!(output.status.success(), "{}", report(&output));
+    let container = kept_container(&env);
+    let whiteout = std::fs::symlink_metadata(container.join("upper/etc/group")).unwrap();
+    assert!(
+        whiteout.file_type().is_char_device() && whiteout.rdev() == 0,
+        "a deleted image file is a 0/0 character device in upper"
+    );
+    let diff = env
+        .cmd(BIN)
+        .args(["diff", &format!("{}-differ", env.marker())])
+        .output()
+        .unwrap();
+    assert_snapshot!(report(&diff));
+    let removed = env
+        .cmd(BIN)
+        .args(["rm", &format!("{}-differ", env.marker())])
+        .output()
+        .unwrap();
+    assert!(removed.status.success(), "{}", report(&removed));
+}
+
+#[test]
+fn read_only_rejects_writes_to_the_root() {
+    let env = TestEnv::new();
+    let output = run_sh(
+        &env,
+        "ro",
+        &["--read-only"],
+        "touch /new 2>&1; echo \"touch exit $?\"; echo box > /etc/hostname && echo 'engine files stay writable'",
+    );
+    assert_snapshot!(report(&output));
+}
+
+#[test]
+fn masked_paths_read_empty_and_kernel_settings_are_read_only() {
+    let env = TestEnv::new();
+    let script = "\
+        for f in /proc/timer_list /proc/keys /proc/interrupts; do echo \"$f: $(wc -c < $f) bytes\"; done; \
+        echo \"/sys/firmware: $(ls /sys/firmware | wc -l) entries\"; \
+        echo 1 > /proc/sys/kernel/ns_last_pid 2>/dev/null; echo \"write /proc/sys: exit $?\"; \
+        echo h > /proc/sysrq-trigger 2>/dev/null; echo \"write /proc/sysrq-trigger: exit $?\"; \
+        touch /sys/x 2>/dev/null; echo \"write /sys: exit $?\"";
+    let output = run_sh(&env, "masked", &[], script);
+    assert_snapshot!(report(&output));
+}
+
+#[test]
+fn the_hosts_root_is_gone_after_pivot_root() {
+    let env = TestEnv::new();
+    let secret = env.path().join("host-secret");
+    std::fs::write(&secret, "the host's file\n").unwrap();
+    let script = format!(
+        "cat {} 2>&1; \
+         echo \"mounts at /: $(awk '$5 == \"/\"' /proc/self/mountinfo | wc -l)\"; \
+         echo \"root file system: $(awk '$5 == \"/\"' /proc/self/mountinfo | sed 's/.* - //' | cut -d' ' -f1)\"",
+        secret.display()
+    );
+    let output = run_sh(&env, "escape", &[], &script);
+    assert_snapshot!(report(&output));
+}
+
+#[test]
+fn explain_narrates_every_mount_and_the_pivot() {
+    let env = TestEnv::new();
+    let output = env
+        .cmd(BIN)
+        .arg("--explain")
+        .arg("run")
+        .arg("--image-dir")
+        .arg(busybox_rootfs())
+        .args(["--name", &format!("{}-explain", env.marker())])
+        .args(["--", "/bin/true"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", report(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for step in [
+        "mount(\"overlay\"",
+        "\"overlay\", 0, \"lowerdir=",
+        "mount(\"proc\"",
+        "mount(\"sysfs\"",
+        "mknod(",
+        "\"devpts\"",
+        "pivot_root(\".\", \".\")",
+        "umount2(\".\", MNT_DETACH)",
+        "execve(\"/bin/true\"",
+    ] {
+        assert!(
+            stderr.contains(step),
+            "--explain does not narrate {step:?}:\n{stderr}"
+        );
+    }
+}
+
+#[test]
+fn bad_input_is_refused_with_a_clear_error() {
+    let env = TestEnv::new();
+    let missing = env
+        .cmd(BIN)
+        .args(["run", "--image-dir", "/no/such/image", "--", "true"])
+        .output()
+        .unwrap();
+    let no_container = env
+        .cmd(BIN)
+        .args(["diff", "nothing-here"])
+        .output()
+        .unwrap();
+    let user = env
+        .cmd(BIN)
+        .arg("run")
+        .arg("--image-dir")
+        .arg(busybox_rootfs())
+        .args(["--user", "--", "true"])
+        .output()
+        .unwrap();
+    assert_snapshot!(format!(
+        "== missing image dir\n{}== unknown container\n{}== user namespace\n{}",
+        report(&missing),
+        report(&no_container),
+        report(&user)
+    ));
+}
