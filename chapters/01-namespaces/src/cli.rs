@@ -43,8 +43,9 @@ pub struct RunArgs {
     /// Write the container's pid (as the host sees it) to FILE while it runs.
     #[arg(long, value_name = "FILE")]
     pub pid_file: Option<PathBuf>,
-    /// The command to run, after `--`.
-    #[arg(last = true, required = true, value_name = "CMD")]
+    /// The command to run, after `--`. (Not required by the parser: a later chapter's image
+    /// may supply it; without one, starting the container fails with "no command given".)
+    #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
 }
 

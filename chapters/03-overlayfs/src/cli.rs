@@ -5,7 +5,7 @@ use crate::dirs::{random_id, ContainerDirs};
 use crate::error::{Error, Result};
 use crate::rootfs::RootFs;
 use ch01_namespaces::cli::RunArgs;
-use ch01_namespaces::explain;
+use ch01_namespaces::{explain, Container};
 use ch02_cgroups::cli::{run_limited, CgroupArgs, Finished};
 use std::path::PathBuf;
 
@@ -42,22 +42,13 @@ pub struct Ended {
 }
 
 /// Run `run`'s command in a new container whose root is an overlay of `fs.image_dirs`, in a
-/// cgroup as chapter 02 makes it. The container always gets mount, PID and UTS namespaces: a
-/// root file system needs its own mount table, its /proc its own PID namespace, and its
-/// /etc/hostname a host name of its own. Unless `--keep`, its directories are removed after.
+/// cgroup as chapter 02 makes it (see [`run_container`]).
 pub fn run_in_root_fs(
     state_root: &std::path::Path,
     fs: &FsArgs,
     cgroup: &CgroupArgs,
     run: &RunArgs,
 ) -> Result<Ended> {
-    if run.user || run.all {
-        return Err(Error::Invalid(
-            "user namespaces are not supported with an image root yet: overlayfs in a user \
-             namespace ignores the trusted.overlay.* attributes image layers rely on"
-                .into(),
-        ));
-    }
     // Absolute paths: the overlay's options are read after we leave this working directory,
     // and `diff` reads them back from anywhere.
     let mut image = Vec::new();
@@ -70,6 +61,33 @@ pub fn run_in_root_fs(
         }
         image.push(std::fs::canonicalize(dir).map_err(Error::file("resolve", dir))?);
     }
+    run_container(state_root, &image, fs, cgroup, run, |_, container| {
+        Ok(container)
+    })
+}
+
+/// Run `run`'s command in a new container on top of the absolute image directories `image`
+/// (topmost first). `customize` sees the container's directories once they exist and may add
+/// steps to the container before it starts (chapter 04 applies the image's config here).
+///
+/// The container always gets mount, PID and UTS namespaces: a root file system needs its own
+/// mount table, its /proc its own PID namespace, and its /etc/hostname a host name of its own.
+/// Unless `fs.keep`, its directories are removed after it ends.
+pub fn run_container(
+    state_root: &std::path::Path,
+    image: &[PathBuf],
+    fs: &FsArgs,
+    cgroup: &CgroupArgs,
+    run: &RunArgs,
+    customize: impl FnOnce(&ContainerDirs, Container) -> Result<Container>,
+) -> Result<Ended> {
+    if run.user || run.all {
+        return Err(Error::Invalid(
+            "user namespaces are not supported with an image root yet: overlayfs in a user \
+             namespace ignores the trusted.overlay.* attributes image layers rely on"
+                .into(),
+        ));
+    }
     let mut run = run.clone();
     (run.mount, run.pid, run.uts) = (true, true, true);
     let id = random_id()?;
@@ -80,13 +98,14 @@ pub fn run_in_root_fs(
 
     let dirs = ContainerDirs::at(state_root, &id);
     explain!("container {id}");
-    dirs.create(&image, name.as_deref(), &hostname)?;
-    let rootfs = RootFs::for_container(&dirs, &image, fs.read_only, run.ipc);
+    dirs.create(image, name.as_deref(), &hostname)?;
+    let rootfs = RootFs::for_container(&dirs, image, fs.read_only, run.ipc);
     let result = run.container().map_err(Error::from).and_then(|container| {
         let container = container.hostname(&hostname).mount_proc(false).child_step(
             "mount the root file system and pivot_root into it",
             move || rootfs.enter().map_err(Into::into),
         );
+        let container = customize(&dirs, container)?;
         Ok(run_limited(container, &cgroup, run.pid_file.as_deref())?)
     });
     if !fs.keep || result.is_err() {
