@@ -1077,3 +1077,97 @@ fn a_whiteout_hides_only_what_lower_layers_have() {
     assert!(!merged.0.join("sbin").exists());
     assert!(merged.0.join("bin/busybox").exists());
 }
+
+/// `ch04-images run --name MARKER-NAME [flags] IMAGE [-- CMD...]`
+fn run_image(env: &TestEnv, name: &str, flags: &[&str], image: &str, command: &[&str]) -> Output {
+    let name = format!("{}-{name}", env.marker());
+    let mut args = vec!["run", "--name", &name];
+    args.extend_from_slice(flags);
+    args.push(image);
+    if !command.is_empty() {
+        args.push("--");
+        args.extend_from_slice(command);
+    }
+    run(env, &args)
+}
+
+#[test]
+fn run_applies_the_image_config_env_workdir_user_and_cmd() {
+    let env = TestEnv::new();
+    let tar = busybox_tar(&env);
+    ok(
+        &env,
+        &[
+            "import",
+            tar.to_str().unwrap(),
+            "configured:1",
+            "--change",
+            "ENV GREETING=hello",
+            "--change",
+            "WORKDIR /srv/app",
+            "--change",
+            "USER nobody",
+            "--change",
+            r#"CMD ["sh", "-c", "echo \"$GREETING from $(pwd) as uid $(id -u), HOME=$HOME, PATH=$PATH\"; echo \"caller's variables: $(env | grep -c BALEIA)\""]"#,
+        ],
+    );
+    let with_cmd = run_image(&env, "config", &[], "configured:1", &[]);
+    let replaced = run_image(
+        &env,
+        "replaced",
+        &[],
+        "configured:1",
+        &["echo", "my command"],
+    );
+    assert_snapshot!(format!(
+        "== the image's Cmd\n{}== a command replaces Cmd\n{}",
+        report(&with_cmd),
+        report(&replaced)
+    ));
+}
+
+#[test]
+fn a_container_commit_gives_v2_that_has_its_changes_and_v1_does_not() {
+    let env = TestEnv::new();
+    import_busybox(&env);
+    let script = "echo 'written in the container' > /hello.txt && rm /etc/group";
+    let first = run_image(&env, "box", &["--keep"], "busybox", &["sh", "-c", script]);
+    assert!(first.status.success(), "{}", report(&first));
+    let name = format!("{}-box", env.marker());
+    ok(
+        &env,
+        &["commit", &name, "busy:v2", "--message", "hello.txt"],
+    );
+
+    let check = "cat /hello.txt 2>&1; ls /etc/group 2>&1";
+    let v2 = run_image(&env, "v2", &[], "busy:v2", &["sh", "-c", check]);
+    let v1 = run_image(&env, "v1", &[], "busybox", &["sh", "-c", check]);
+    assert_snapshot!(format!(
+        "== busy:v2\n{}== busybox (v1)\n{}",
+        report(&v2),
+        report(&v1)
+    ));
+    assert_eq!(
+        lowerdirs(&env, "busy:v2").last(),
+        lowerdirs(&env, "busybox").last(),
+        "v2 runs on the same unpacked base layer as v1"
+    );
+    let removed = env
+        .cmd("ch03-overlayfs")
+        .args(["rm", &name])
+        .output()
+        .unwrap();
+    assert!(removed.status.success(), "{}", report(&removed));
+}
+
+#[test]
+fn hello_world_runs_as_a_container() {
+    let env = TestEnv::new();
+    ok(&env, &["hello-world"]);
+    let output = run_image(&env, "hello", &[], "hello-world", &[]);
+    assert!(output.status.success(), "{}", report(&output));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("Hello from baleia!"), "{text}");
+    let missing = run_image(&env, "nope", &[], "hello-world", &["no-such-command"]);
+    assert_eq!(missing.status.code(), Some(127), "{}", report(&missing));
+}

@@ -27,6 +27,13 @@ pub struct FsArgs {
     /// topmost first.
     #[arg(long = "image-dir", value_name = "DIR", required = true)]
     pub image_dirs: Vec<PathBuf>,
+    #[command(flatten)]
+    pub layer: LayerArgs,
+}
+
+/// What becomes of the container's write layer.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LayerArgs {
     /// Keep the container's write layer after it exits (for `diff`, and chapter 04's commit).
     #[arg(long)]
     pub keep: bool,
@@ -61,9 +68,14 @@ pub fn run_in_root_fs(
         }
         image.push(std::fs::canonicalize(dir).map_err(Error::file("resolve", dir))?);
     }
-    run_container(state_root, &image, fs, cgroup, run, |_, container| {
-        Ok(container)
-    })
+    run_container(
+        state_root,
+        &image,
+        &fs.layer,
+        cgroup,
+        run,
+        |_, container| Ok(container),
+    )
 }
 
 /// Run `run`'s command in a new container on top of the absolute image directories `image`
@@ -76,7 +88,7 @@ pub fn run_in_root_fs(
 pub fn run_container(
     state_root: &std::path::Path,
     image: &[PathBuf],
-    fs: &FsArgs,
+    fs: &LayerArgs,
     cgroup: &CgroupArgs,
     run: &RunArgs,
     customize: impl FnOnce(&ContainerDirs, Container) -> Result<Container>,

@@ -121,6 +121,13 @@ impl ContainerDirs {
         std::fs::write(&path, content).map_err(Error::file("write", &path))
     }
 
+    /// The container's host name, as recorded at creation.
+    pub fn hostname(&self) -> Result<String> {
+        let path = self.dir.join("hostname");
+        let text = std::fs::read_to_string(&path).map_err(Error::file("read", &path))?;
+        Ok(text.trim_end().to_string())
+    }
+
     /// The image directories recorded at creation, top first.
     pub fn lowers(&self) -> Result<Vec<PathBuf>> {
         let path = self.dir.join("lowers");

@@ -84,7 +84,7 @@ fn main() {
                 if flags.cgroup.summary {
                     eprintln!("{PROGRAM}: {}", ended.finished.usage.summary());
                 }
-                if flags.fs.keep {
+                if flags.fs.layer.keep {
                     eprintln!("{PROGRAM}: kept container {}", ended.id);
                 }
                 ended.finished.exit_code

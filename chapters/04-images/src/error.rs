@@ -46,6 +46,10 @@ pub enum Error {
     /// Input we cannot make sense of (a bad reference, an archive of an unknown format...).
     #[error("{0}")]
     Invalid(String),
+
+    /// Running a container failed (chapters 01 to 03).
+    #[error(transparent)]
+    Container(#[from] ch03_overlayfs::Error),
 }
 
 impl Error {
@@ -59,6 +63,15 @@ impl Error {
             action,
             path,
             cause,
+        }
+    }
+
+    /// As an `anyhow::Error` whose innermost error is chapter 01's when a container failed to
+    /// start there, so the binary exits 126/127 for a command that cannot run.
+    pub fn into_anyhow(self) -> anyhow::Error {
+        match self {
+            Error::Container(inner) => inner.into_anyhow(),
+            other => other.into(),
         }
     }
 

@@ -16,8 +16,9 @@
 //! - [`archive`]: `save`/`load` in OCI and Docker archive formats.
 //! - [`gc`]: `rmi` and garbage collection; [`containers`] is what it must not collect.
 //! - [`hello`]: the built-in `hello-world` image.
+//! - [`run`]: an image as a chapter 03 container, its config applied.
 //!
-//! ## Running an image (what chapter 03 adds)
+//! ## Running an image ([`run`], on chapter 03)
 //!
 //! ```text
 //! let store = Store::open(root)?;
@@ -42,6 +43,7 @@ pub mod image;
 pub mod pack;
 pub mod reference;
 pub mod report;
+pub mod run;
 pub mod safepath;
 pub mod snapshot;
 pub mod store;

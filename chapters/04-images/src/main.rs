@@ -11,11 +11,13 @@
 //! ch04-images rmi busy:v2
 //! ```
 //!
-//! Running an image needs chapter 03's overlay mount; this binary prints the mount's
-//! `lowerdir=` list (`lowerdirs IMAGE`) but does not run anything.
+//! ch04-images run busybox -- sh -c 'echo hi > /hello.txt'   (chapter 03's container on the image)
+//! ch04-images run --keep --name box busybox -- sh -c 'echo hi > /hello.txt'; ch04-images commit box busy:v2
 
 use anyhow::Context;
-use ch01_namespaces::cli::{exit_with, parse_or_exit};
+use ch01_namespaces::cli::{exit_with, parse_or_exit, RunArgs};
+use ch02_cgroups::cli::CgroupArgs;
+use ch03_overlayfs::cli::LayerArgs;
 use ch04_images::archive::{self, Format};
 use ch04_images::commit::{self, CommitOptions};
 use ch04_images::create::{self, Change, Provenance};
@@ -45,8 +47,24 @@ struct Cli {
     command: Command,
 }
 
+/// `run`'s flags: the image, and chapters 03, 02 and 01's flags.
+#[derive(clap::Args)]
+struct RunFlags {
+    /// The image: NAME[:TAG], id, or unique id prefix.
+    image: String,
+    #[command(flatten)]
+    layer: LayerArgs,
+    #[command(flatten)]
+    cgroup: CgroupArgs,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
 #[derive(Subcommand)]
 enum Command {
+    /// Run an image: its layers as the overlay's lower layers, its config (Env, Entrypoint +
+    /// Cmd, WorkingDir, User) applied. The command after `--` replaces the image's Cmd.
+    Run(Box<RunFlags>),
     /// Make a one-layer image from a root file system tar (like `docker import`).
     Import {
         /// The tar file (`-` for standard input).
@@ -141,14 +159,37 @@ fn main() {
     if cli.explain {
         ch01_namespaces::explain::enable();
     }
-    let result = run(cli).map(|()| 0);
+    let result = match cli.command {
+        Command::Run(flags) => run_image(&cli.root, &flags),
+        command => run(&cli.root, command).map(|()| 0),
+    };
     exit_with("ch04-images", result)
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
-    let store = Store::open(&cli.root)?;
+fn run_image(root: &Path, flags: &RunFlags) -> anyhow::Result<i32> {
+    let store = Store::open(root)?;
+    let ended = ch04_images::run::run_image(
+        &store,
+        &flags.image,
+        &flags.layer,
+        &flags.cgroup,
+        &flags.run,
+    )
+    .map_err(|e| e.into_anyhow())?;
+    for line in ended.finished.usage.events_report(ended.finished.exit_code) {
+        eprintln!("ch04-images: {line}");
+    }
+    if flags.layer.keep {
+        eprintln!("ch04-images: kept container {}", ended.id);
+    }
+    Ok(ended.finished.exit_code)
+}
+
+fn run(root: &Path, command: Command) -> anyhow::Result<()> {
+    let store = Store::open(root)?;
     let mut out = std::io::stdout().lock();
-    match cli.command {
+    match command {
+        Command::Run(_) => unreachable!("run is handled by run_image"),
         Command::Import {
             file,
             reference,
