@@ -10,6 +10,8 @@
 //! probe net            the interfaces, and whether 127.0.0.1 answers
 //! probe orphan         leave an orphan behind and count the zombies PID 1 did not reap
 //! probe sleep-ms N     sleep N milliseconds
+//! probe chroot-escape PATH
+//!                      try the classic chroot escape, then say whether PATH is reachable
 //! probe alloc-mb N     allocate N MiB and touch every page; "allocated: N MiB"
 //! probe spin-ms N      keep a CPU busy for N milliseconds of wall-clock time
 //! probe spawn N        try to start N children that sleep; "started: S" "refused: R"
@@ -27,6 +29,7 @@ fn main() -> ExitCode {
         Some("net") => network(),
         Some("orphan") => orphan(),
         Some("orphan-parent") => orphan_parent(),
+        Some("chroot-escape") => chroot_escape(args.get(2).map_or("/", String::as_str)),
         Some("sleep-ms") => {
             let ms = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(100);
             std::thread::sleep(Duration::from_millis(ms));
@@ -35,7 +38,7 @@ fn main() -> ExitCode {
         Some("spin-ms") => spin(number_arg(&args, 1000)),
         Some("spawn") => spawn_sleepers(number_arg(&args, 100)),
         _ => {
-            eprintln!("usage: probe pid|ns|net|orphan|sleep-ms N|alloc-mb N|spin-ms N|spawn N");
+            eprintln!("usage: probe pid|ns|net|orphan|sleep-ms N|alloc-mb N|spin-ms N|spawn N|chroot-escape PATH");
             return ExitCode::from(2);
         }
     }
@@ -160,5 +163,32 @@ fn spawn_sleepers(count: u64) {
     for child in &mut children {
         let _ = child.kill();
         let _ = child.wait();
+    }
+}
+
+/// The classic escape from a `chroot(2)` jail, as root: chroot into a subdirectory *without*
+/// changing directory, so the current directory is now outside our root, where `..` is not
+/// stopped at the root; walk up as far as it goes and chroot there. In a plain chroot that is
+/// the host's `/`. After `pivot_root` in a mount namespace whose old root was unmounted, the
+/// walk ends at the container's own root: the host's files are not in its mount table at all.
+fn chroot_escape(marker: &str) {
+    let attempt = || -> std::io::Result<()> {
+        std::fs::create_dir_all("/.escape")?;
+        std::os::unix::fs::chroot("/.escape")?;
+        for _ in 0..64 {
+            std::env::set_current_dir("..")?;
+        }
+        std::os::unix::fs::chroot(".")?;
+        std::env::set_current_dir("/")
+    };
+    match attempt() {
+        Ok(()) => {
+            let reachable = std::path::Path::new(marker).exists();
+            println!(
+                "after the escape, {marker} is {}",
+                if reachable { "reachable" } else { "not reachable" }
+            );
+        }
+        Err(e) => println!("escape failed: {e}"),
     }
 }

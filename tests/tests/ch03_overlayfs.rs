@@ -260,3 +260,43 @@ fn bad_input_is_refused_with_a_clear_error() {
         report(&user)
     ));
 }
+
+#[test]
+fn the_classic_chroot_escape_reaches_the_host_from_a_chroot_but_not_from_a_container() {
+    let env = TestEnv::new();
+    let secret = env.path().join("host-secret");
+    std::fs::write(&secret, "the host's file\n").unwrap();
+    let secret = secret.display().to_string();
+    // A one-file layer holding the static probe, on top of busybox.
+    let probe_layer = env.path().join("probe-layer");
+    std::fs::create_dir_all(&probe_layer).unwrap();
+    std::fs::copy(harness::probe(), probe_layer.join("probe")).unwrap();
+
+    // Control: from a plain chroot jail the escape works, so the test can tell.
+    let jailed = std::process::Command::new("chroot")
+        .arg(&probe_layer)
+        .args(["/probe", "chroot-escape", &secret])
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&jailed),
+        format!("after the escape, {secret} is reachable\n"),
+        "{}",
+        report(&jailed)
+    );
+    let _ = std::fs::remove_dir(probe_layer.join(".escape"));
+
+    let image = busybox_rootfs();
+    let contained = env
+        .cmd(BIN)
+        .arg("run")
+        .arg("--image-dir")
+        .arg(&probe_layer)
+        .arg("--image-dir")
+        .arg(&image)
+        .args(["--name", &format!("{}-escape", env.marker())])
+        .args(["--", "/probe", "chroot-escape", &secret])
+        .output()
+        .unwrap();
+    assert_snapshot!(report(&contained));
+}
