@@ -160,13 +160,21 @@ fn deleting_an_image_file_leaves_a_whiteout_and_diff_lists_the_changes() {
 }
 
 #[test]
-fn read_only_rejects_writes_to_the_root() {
+fn read_only_rejects_writes_to_the_root_but_not_to_a_tmpfs() {
     let env = TestEnv::new();
     let output = run_sh(
         &env,
         "ro",
-        &["--read-only"],
-        "touch /new 2>&1; echo \"touch exit $?\"; echo box > /etc/hostname && echo 'engine files stay writable'",
+        &[
+            "--read-only",
+            "--tmpfs",
+            "/tmp",
+            "--tmpfs",
+            "/var/cache/app",
+        ],
+        "touch /new 2>&1; echo \"touch exit $?\"; \
+         echo box > /etc/hostname && echo 'engine files stay writable'; \
+         touch /tmp/scratch /var/cache/app/x && echo 'tmpfs dirs are writable'",
     );
     assert_snapshot!(report(&output));
 }
@@ -245,6 +253,14 @@ fn bad_input_is_refused_with_a_clear_error() {
         .args(["diff", "nothing-here"])
         .output()
         .unwrap();
+    let relative_tmpfs = env
+        .cmd(BIN)
+        .arg("run")
+        .arg("--image-dir")
+        .arg(busybox_rootfs())
+        .args(["--tmpfs", "../tmp", "--", "true"])
+        .output()
+        .unwrap();
     let user = env
         .cmd(BIN)
         .arg("run")
@@ -254,9 +270,10 @@ fn bad_input_is_refused_with_a_clear_error() {
         .output()
         .unwrap();
     assert_snapshot!(format!(
-        "== missing image dir\n{}== unknown container\n{}== user namespace\n{}",
+        "== missing image dir\n{}== unknown container\n{}== tmpfs outside the container\n{}== user namespace\n{}",
         report(&missing),
         report(&no_container),
+        report(&relative_tmpfs),
         report(&user)
     ));
 }

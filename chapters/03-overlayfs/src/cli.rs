@@ -40,6 +40,31 @@ pub struct LayerArgs {
     /// Mount the root file system read-only.
     #[arg(long)]
     pub read_only: bool,
+    /// Mount an empty tmpfs at DIR (an absolute path), e.g. /tmp on a --read-only root.
+    #[arg(long = "tmpfs", value_name = "DIR")]
+    pub tmpfs: Vec<PathBuf>,
+}
+
+impl LayerArgs {
+    /// The --tmpfs directories, checked: absolute, and made of plain names only.
+    pub fn tmpfs_dirs(&self) -> Result<Vec<PathBuf>> {
+        self.tmpfs
+            .iter()
+            .map(|dir| {
+                let plain = dir
+                    .components()
+                    .skip(1)
+                    .all(|c| matches!(c, std::path::Component::Normal(_)));
+                if !dir.is_absolute() || !plain || dir.parent().is_none() {
+                    return Err(Error::Invalid(format!(
+                        "--tmpfs {}: give an absolute path inside the container, without `..`",
+                        dir.display()
+                    )));
+                }
+                Ok(dir.clone())
+            })
+            .collect()
+    }
 }
 
 /// A container started by [`run_in_root_fs`], once it has ended.
@@ -110,8 +135,10 @@ pub fn run_container(
 
     let dirs = ContainerDirs::at(state_root, &id);
     explain!("container {id}");
-    dirs.create(image, name.as_deref(), &hostname)?;
-    let rootfs = RootFs::for_container(&dirs, image, fs.read_only, run.ipc);
+    let tmpfs = fs.tmpfs_dirs()?;
+    dirs.create(image, name.as_deref(), &hostname, &tmpfs)?;
+    let mut rootfs = RootFs::for_container(&dirs, image, fs.read_only, run.ipc);
+    rootfs.tmpfs = tmpfs;
     let result = run.container().map_err(Error::from).and_then(|container| {
         let container = container.hostname(&hostname).mount_proc(false).child_step(
             "mount the root file system and pivot_root into it",

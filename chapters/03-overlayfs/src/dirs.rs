@@ -79,8 +79,15 @@ impl ContainerDirs {
         self.dir.join("init")
     }
 
-    /// Create the directories and the engine's files for a new container.
-    pub fn create(&self, lowers: &[PathBuf], name: Option<&str>, hostname: &str) -> Result<()> {
+    /// Create the directories and the engine's files for a new container. `mount_points` are
+    /// extra directories (absolute, as the container sees them) the init layer must provide.
+    pub fn create(
+        &self,
+        lowers: &[PathBuf],
+        name: Option<&str>,
+        hostname: &str,
+        mount_points: &[PathBuf],
+    ) -> Result<()> {
         if self.dir.exists() {
             return Err(Error::Invalid(format!(
                 "container {} exists already at {}",
@@ -94,6 +101,12 @@ impl ContainerDirs {
         }
         for dir in INIT_DIRS {
             let path = self.init().join(dir);
+            std::fs::create_dir_all(&path).map_err(Error::file("create", &path))?;
+        }
+        // In the init layer these are real directories, above the image: even if the image has
+        // a symlink there, the mount lands inside the container's tree.
+        for dir in mount_points {
+            let path = self.init().join(dir.strip_prefix("/").unwrap_or(dir));
             std::fs::create_dir_all(&path).map_err(Error::file("create", &path))?;
         }
         for file in INIT_FILES {
@@ -180,10 +193,16 @@ mod tests {
     fn create_lays_out_the_init_layer_and_remove_takes_it_all() {
         let root = tempfile::tempdir().unwrap();
         let dirs = ContainerDirs::at(root.path(), "abc123");
-        dirs.create(&[PathBuf::from("/images/busybox")], Some("web"), "abc123")
-            .unwrap();
+        dirs.create(
+            &[PathBuf::from("/images/busybox")],
+            Some("web"),
+            "abc123",
+            &[PathBuf::from("/var/cache")],
+        )
+        .unwrap();
         assert!(dirs.init().join("etc/hostname").is_file());
         assert!(dirs.init().join("proc").is_dir());
+        assert!(dirs.init().join("var/cache").is_dir());
         assert_eq!(dirs.lowers().unwrap(), [PathBuf::from("/images/busybox")]);
         assert_eq!(
             ContainerDirs::find(root.path(), "web").unwrap().id,
@@ -194,7 +213,7 @@ mod tests {
             "abc123"
         );
         assert!(ContainerDirs::find(root.path(), "zzz").is_err());
-        assert!(dirs.create(&[], None, "x").is_err(), "ids are unique");
+        assert!(dirs.create(&[], None, "x", &[]).is_err(), "ids are unique");
         dirs.remove().unwrap();
         assert!(!dirs.dir.exists());
     }

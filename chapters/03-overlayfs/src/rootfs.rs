@@ -27,6 +27,8 @@ pub struct RootFs {
     pub read_only: bool,
     /// The container has its own IPC namespace (then it gets its own /dev/mqueue).
     pub own_ipc: bool,
+    /// Directories (absolute, as the container sees them) that get an empty tmpfs.
+    pub tmpfs: Vec<PathBuf>,
 }
 
 impl RootFs {
@@ -50,6 +52,7 @@ impl RootFs {
             etc_files: dirs.dir.clone(),
             read_only,
             own_ipc,
+            tmpfs: Vec::new(),
         }
     }
 
@@ -73,6 +76,15 @@ impl RootFs {
             None,
         )?;
         devices::populate(&root.join("dev"), self.own_ipc)?;
+        for dir in &self.tmpfs {
+            mount_fs(
+                "tmpfs",
+                &root.join(dir.strip_prefix("/").unwrap_or(dir)),
+                "tmpfs",
+                MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+                Some("mode=1777"),
+            )?;
+        }
         // The engine owns these three files; bind mounts keep them out of the write layer
         // (and writable even on a read-only root, as in Docker).
         for file in ["hostname", "hosts", "resolv.conf"] {
