@@ -349,6 +349,24 @@ fn is_zombie_of_ours(pid: u32) -> bool {
     state == Some("Z") && ppid == Some(std::process::id())
 }
 
+/// Wait (up to 10 s) for a `--pid-file` to be written, and return the pid in it.
+pub fn wait_for_pid_file(path: &Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            if text.ends_with('\n') {
+                return text.trim().to_string();
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no pid file at {}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// A command's outcome as one text block: exit code, standard output, standard error.
 pub fn report(output: &Output) -> String {
     format!(

@@ -2,7 +2,7 @@
 //! without a namespace, and checks what changes. Run: `cargo test -p baleia-tests --test
 //! ch01_namespaces` (as root).
 
-use harness::{assert_snapshot, probe, report, TestEnv};
+use harness::{assert_snapshot, probe, report, wait_for_pid_file, TestEnv};
 use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
@@ -272,23 +272,6 @@ fn exit_codes_follow_docker() {
         ));
     }
     assert_snapshot!(text);
-}
-
-fn wait_for_pid_file(path: &Path) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Ok(text) = std::fs::read_to_string(path) {
-            if text.ends_with('\n') {
-                return text.trim().to_string();
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no pid file at {}",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 fn sigterm(pid: u32) {

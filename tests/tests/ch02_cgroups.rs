@@ -4,10 +4,8 @@
 //! marker, so `TestEnv` finds any cgroup left behind. Run: `cargo test -p baleia-tests --test
 //! ch02_cgroups` (as root).
 
-use harness::{assert_snapshot, probe, report, TestEnv};
-use std::path::Path;
+use harness::{assert_snapshot, probe, report, wait_for_pid_file, TestEnv};
 use std::process::Output;
-use std::time::{Duration, Instant};
 
 const BIN: &str = "ch02-cgroups";
 
@@ -30,23 +28,6 @@ fn probe_arg() -> String {
 /// A container name with the test's marker in it (so its cgroup directory has it too).
 fn name(env: &TestEnv, what: &str) -> String {
     format!("{}-{what}", env.marker())
-}
-
-fn wait_for_pid_file(path: &Path) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Ok(text) = std::fs::read_to_string(path) {
-            if text.ends_with('\n') {
-                return text.trim().to_string();
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no pid file at {}",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 fn signal(pid: u32, signal: nix::sys::signal::Signal) {

@@ -49,6 +49,23 @@ pub struct RunArgs {
     pub command: Vec<String>,
 }
 
+/// The arguments of `exec`: which running container, and what to run in it.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ExecArgs {
+    /// The pid (as the host sees it) of a process in the container, e.g. from --pid-file.
+    #[arg(long, value_name = "PID")]
+    pub target: i32,
+    /// The command to run, after `--`.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+impl ExecArgs {
+    pub fn target_pid(&self) -> nix::unistd::Pid {
+        nix::unistd::Pid::from_raw(self.target)
+    }
+}
+
 impl RunArgs {
     /// The namespace kinds the flags ask for.
     pub fn namespaces(&self) -> NamespaceSet {

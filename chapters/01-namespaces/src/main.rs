@@ -6,10 +6,9 @@
 //! ch01-namespaces --explain run --pid --mount -- ps
 //! ```
 
-use ch01_namespaces::cli::{exit_with, parse_or_exit, run_to_exit, RunArgs};
+use ch01_namespaces::cli::{exit_with, parse_or_exit, run_to_exit, ExecArgs, RunArgs};
 use ch01_namespaces::{explain, Container};
 use clap::{Parser, Subcommand};
-use nix::unistd::Pid;
 
 #[derive(Parser)]
 #[command(
@@ -29,14 +28,7 @@ enum Command {
     /// Run a command in new namespaces.
     Run(RunArgs),
     /// Run a command inside the namespaces of a running process (like `docker exec`).
-    Exec {
-        /// The pid (as the host sees it) of a process in the container, e.g. from --pid-file.
-        #[arg(long, value_name = "PID")]
-        target: i32,
-        /// The command to run, after `--`.
-        #[arg(last = true, required = true, value_name = "CMD")]
-        command: Vec<String>,
-    },
+    Exec(ExecArgs),
 }
 
 fn main() {
@@ -49,7 +41,7 @@ fn main() {
             .container()
             .and_then(|container| run_to_exit(container, args.pid_file.as_deref()))
             .map_err(Into::into),
-        Command::Exec { target, command } => Container::join(Pid::from_raw(target), &command)
+        Command::Exec(exec) => Container::join(exec.target_pid(), &exec.command)
             .and_then(|container| run_to_exit(container, None))
             .map_err(Into::into),
     };

@@ -8,12 +8,11 @@
 //! ch02-cgroups --explain run --memory 64m -- true
 //! ```
 
-use ch01_namespaces::cli::{exit_with, parse_or_exit, RunArgs};
+use ch01_namespaces::cli::{exit_with, parse_or_exit, ExecArgs, RunArgs};
 use ch01_namespaces::explain;
 use ch02_cgroups::cli::{exec_limited, run_limited, CgroupArgs};
 use ch02_cgroups::{ContainerCgroup, Layout, Usage, DEFAULT_PARENT};
 use clap::{Parser, Subcommand};
-use nix::unistd::Pid;
 
 const PROGRAM: &str = "ch02-cgroups";
 
@@ -40,14 +39,7 @@ enum Command {
         run: RunArgs,
     },
     /// Run a command inside the namespaces and cgroups of a running process (`docker exec`).
-    Exec {
-        /// The pid (as the host sees it) of a process in the container, e.g. from --pid-file.
-        #[arg(long, value_name = "PID")]
-        target: i32,
-        /// The command to run, after `--`.
-        #[arg(last = true, required = true, value_name = "CMD")]
-        command: Vec<String>,
-    },
+    Exec(ExecArgs),
     /// Show what a running container uses: memory, CPU time, processes (`docker stats`).
     Stats {
         /// The container's --name.
@@ -65,8 +57,8 @@ fn main() {
     }
     let result = match cli.command {
         Command::Run { cgroup, run } => run_command(&cgroup, &run),
-        Command::Exec { target, command } => {
-            exec_limited(Pid::from_raw(target), &command).map_err(|e| e.into_anyhow())
+        Command::Exec(exec) => {
+            exec_limited(exec.target_pid(), &exec.command).map_err(|e| e.into_anyhow())
         }
         Command::Stats {
             name,

@@ -8,13 +8,12 @@
 //! ch03-overlayfs rm box
 //! ```
 
-use ch01_namespaces::cli::{exit_with, parse_or_exit, RunArgs};
+use ch01_namespaces::cli::{exit_with, parse_or_exit, ExecArgs, RunArgs};
 use ch01_namespaces::explain;
 use ch02_cgroups::cli::{exec_limited, CgroupArgs};
 use ch03_overlayfs::cli::{run_in_root_fs, FsArgs, RootArg};
 use ch03_overlayfs::{diff, ContainerDirs};
 use clap::{Parser, Subcommand};
-use nix::unistd::Pid;
 
 const PROGRAM: &str = "ch03-overlayfs";
 
@@ -49,14 +48,7 @@ enum Command {
     /// Run a command with an image directory as its root file system.
     Run(Box<RunFlags>),
     /// Run a command inside a running container (`docker exec`).
-    Exec {
-        /// The pid (as the host sees it) of a process in the container, e.g. from --pid-file.
-        #[arg(long, value_name = "PID")]
-        target: i32,
-        /// The command to run, after `--`.
-        #[arg(last = true, required = true, value_name = "CMD")]
-        command: Vec<String>,
-    },
+    Exec(ExecArgs),
     /// List what a kept container added (A), changed (C) and deleted (D), like `docker diff`.
     Diff {
         /// Container id, unique id prefix, or name.
@@ -90,8 +82,8 @@ fn main() {
                 ended.finished.exit_code
             })
             .map_err(|e| e.into_anyhow()),
-        Command::Exec { target, command } => {
-            exec_limited(Pid::from_raw(target), &command).map_err(|e| e.into_anyhow())
+        Command::Exec(exec) => {
+            exec_limited(exec.target_pid(), &exec.command).map_err(|e| e.into_anyhow())
         }
         Command::Diff { container } => show_diff(&root, &container).map_err(|e| e.into_anyhow()),
         Command::Rm { container } => ContainerDirs::find(&root, &container)
