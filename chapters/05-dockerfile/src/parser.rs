@@ -169,3 +169,122 @@ fn check_stage_order(instructions: &[Instruction]) -> Result<(), Problem> {
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ast::CommandLine;
+
+    fn commands(text: &str) -> Vec<Command> {
+        parse("Dockerfile", text)
+            .unwrap()
+            .instructions
+            .into_iter()
+            .map(|i| i.command)
+            .collect()
+    }
+
+    fn error(text: &str) -> (usize, usize, String) {
+        let e = parse("Dockerfile", text).unwrap_err();
+        (e.pos.line, e.pos.column, e.message)
+    }
+
+    #[test]
+    fn directives_count_only_at_the_top() {
+        let df = parse("Dockerfile", "# escape=`\nFROM a\nRUN x `\n  y\n").unwrap();
+        assert_eq!(df.directives.escape, '`');
+        let df = parse("Dockerfile", "\n# escape=`\nFROM a\n").unwrap();
+        assert_eq!(
+            df.directives.escape, '\\',
+            "a blank line ends the directives"
+        );
+        let df = parse("Dockerfile", "FROM a\n# escape=`\n").unwrap();
+        assert_eq!(df.directives.escape, '\\');
+    }
+
+    #[test]
+    fn positions_and_end_lines() {
+        let df = parse(
+            "Dockerfile",
+            "FROM a\n\n  RUN <<EOF\nx\nEOF\nCMD b \\\n  c\n",
+        )
+        .unwrap();
+        let spans: Vec<_> = df
+            .instructions
+            .iter()
+            .map(|i| (i.line, i.column, i.end_line))
+            .collect();
+        assert_eq!(spans, [(1, 1, 1), (3, 3, 5), (6, 1, 7)]);
+    }
+
+    #[test]
+    fn onbuild_stores_its_trigger_and_refuses_some() {
+        let Command::Onbuild(onbuild) = &commands("FROM a\nONBUILD RUN make\n")[1] else {
+            panic!("not ONBUILD");
+        };
+        assert_eq!(onbuild.trigger, "RUN make");
+        assert!(matches!(*onbuild.command, Command::Run(_)));
+        for bad in ["ONBUILD", "FROM", "MAINTAINER"] {
+            let (_, column, message) = error(&format!("FROM a\nONBUILD {bad} x\n"));
+            assert_eq!(column, 9);
+            assert!(
+                message.contains("not allowed as an ONBUILD trigger"),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_arg_may_come_before_from() {
+        assert!(parse("Dockerfile", "ARG A\nARG B=1\nFROM a\n").is_ok());
+        assert_eq!(error("ENV A=1\nFROM a\n").0, 1);
+        assert_eq!(
+            error("").2,
+            "the Dockerfile has no instructions (it needs at least a FROM)"
+        );
+    }
+
+    #[test]
+    fn env_forms() {
+        let Command::Env(env) = &commands("FROM a\nENV A \"b c\"  d\n")[1] else {
+            panic!("not ENV");
+        };
+        assert!(env.legacy_form);
+        assert_eq!(env.pairs[0].value, "\"b c\"  d");
+        assert_eq!(
+            error("FROM a\nENV A\n").2,
+            "ENV A has no value: write ENV A=VALUE"
+        );
+    }
+
+    #[test]
+    fn exec_and_shell_forms() {
+        let cmds = commands("FROM a\nCMD [\"a\"]\nCMD [a]\nRUN <<X [\"no\"]\nbody\nX\n");
+        let forms: Vec<_> = cmds[1..]
+            .iter()
+            .map(|c| match c {
+                Command::Cmd(c) => c.command.clone(),
+                Command::Run(r) => r.command.clone(),
+                _ => panic!(),
+            })
+            .collect();
+        assert_eq!(
+            forms[0],
+            CommandLine::Exec {
+                argv: vec!["a".into()]
+            }
+        );
+        assert_eq!(forms[1], CommandLine::Shell { text: "[a]".into() });
+        assert!(
+            matches!(forms[2], CommandLine::Shell { .. }),
+            "heredoc lines are shell"
+        );
+    }
+
+    #[test]
+    fn heredoc_as_copy_destination_is_refused() {
+        let (line, column, message) = error("FROM a\nCOPY x <<EOF\nbody\nEOF\n");
+        assert_eq!((line, column), (2, 8));
+        assert!(message.contains("cannot be the destination"));
+    }
+}

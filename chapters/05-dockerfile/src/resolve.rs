@@ -648,3 +648,132 @@ fn is_signal(signal: &str) -> bool {
     let name = upper.strip_prefix("SIG").unwrap_or(&upper);
     NAMES.contains(&name) || name == "SYS" || name.starts_with("RTMIN") || name.starts_with("RTMAX")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse;
+
+    fn build(text: &str, args: &[(&str, &str)]) -> Result<Build, ParseError> {
+        let args: Vec<(String, String)> = args
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        resolve(&parse("Dockerfile", text).unwrap(), &args)
+    }
+
+    fn workdir(build: &Build, stage: usize) -> String {
+        build.stages[stage]
+            .instructions
+            .iter()
+            .find_map(|i| match &i.command {
+                Command::Workdir(w) => Some(w.path.clone()),
+                _ => None,
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn a_global_arg_is_seen_in_a_stage_only_when_declared_again() {
+        let text = "ARG V=1\nFROM a:$V\nWORKDIR /$V\nFROM b\nARG V\nWORKDIR /$V\n";
+        let b = build(text, &[]).unwrap();
+        assert_eq!(
+            b.stages[0].base,
+            Base::Image {
+                reference: "a:1".into()
+            }
+        );
+        assert_eq!(workdir(&b, 0), "/");
+        assert_eq!(workdir(&b, 1), "/1");
+        let b = build(text, &[("V", "2")]).unwrap();
+        assert_eq!(workdir(&b, 1), "/2");
+        assert!(b.unused_build_args.is_empty());
+    }
+
+    #[test]
+    fn env_wins_over_arg_and_env_pairs_see_the_old_values() {
+        let b = build("FROM a\nARG X=arg\nENV X=env\nWORKDIR /$X\n", &[]).unwrap();
+        assert_eq!(workdir(&b, 0), "/env");
+        let b = build(
+            "FROM a\nENV abc=hello\nENV abc=bye def=$abc\nWORKDIR /$def\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(workdir(&b, 0), "/hello");
+    }
+
+    #[test]
+    fn the_base_image_environment_can_be_supplied() {
+        let df = parse("Dockerfile", "FROM a\nENV PATH=/app:$PATH\nWORKDIR $PATH\n").unwrap();
+        let b = resolve_with_base_env(&df, &[], &|_| vec![("PATH".into(), "/bin".into())]).unwrap();
+        assert_eq!(workdir(&b, 0), "/app:/bin");
+    }
+
+    #[test]
+    fn copy_from_binding() {
+        let b = build(
+            "FROM a AS one\nFROM b\nCOPY --from=ONE x y\nCOPY --from=0 x y\nCOPY --from=c:1 x y\n",
+            &[],
+        )
+        .unwrap();
+        let froms: Vec<_> = b.stages[1]
+            .instructions
+            .iter()
+            .filter_map(|i| match &i.command {
+                Command::Copy(c) => Some(c.from.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            froms[0],
+            CopyFrom::Stage {
+                index: 0,
+                name: Some("one".into())
+            }
+        );
+        assert_eq!(
+            froms[1],
+            CopyFrom::Stage {
+                index: 0,
+                name: Some("one".into())
+            }
+        );
+        assert_eq!(
+            froms[2],
+            CopyFrom::Image {
+                reference: "c:1".into()
+            }
+        );
+        let e = build("FROM a AS s\nCOPY --from=s x y\n", &[]).unwrap_err();
+        assert_eq!(e.message, "circular dependency detected on stage: s");
+        assert_eq!((e.pos.line, e.pos.column), (2, 6));
+        let e = build("FROM a\nCOPY --from=0 x y\n", &[]).unwrap_err();
+        assert!(e.message.contains("circular dependency"), "{}", e.message);
+    }
+
+    #[test]
+    fn maintainer_becomes_a_label_and_ports_are_normalised() {
+        let b = build("FROM a\nMAINTAINER Ana\nARG P=80\nEXPOSE $P 53/UDP\n", &[]).unwrap();
+        let commands: Vec<_> = b.stages[0]
+            .instructions
+            .iter()
+            .map(|i| &i.command)
+            .collect();
+        let Command::Label(label) = commands[1] else {
+            panic!()
+        };
+        assert_eq!(
+            label.pairs[0],
+            KeyValue {
+                key: "maintainer".into(),
+                value: "Ana".into()
+            }
+        );
+        let Command::Expose(expose) = commands[3] else {
+            panic!()
+        };
+        assert_eq!(expose.ports, ["80/tcp", "53/udp"]);
+        let e = build("FROM a\nARG P=x\nEXPOSE $P\n", &[]).unwrap_err();
+        assert_eq!((e.pos.line, e.pos.column), (3, 8));
+    }
+}

@@ -62,6 +62,7 @@ pub fn expand(
         quotes,
         lookup,
         used: Vec::new(),
+        depth: 0,
     };
     let text = lexer.word(None)?;
     Ok(Expanded {
@@ -83,7 +84,12 @@ struct Lexer<'a> {
     quotes: Quotes,
     lookup: &'a dyn Fn(&str) -> Option<String>,
     used: Vec<Use>,
+    /// How many `${...:-` we are inside: bounded, so no input can exhaust the stack.
+    depth: usize,
 }
+
+/// Deeper nesting than this is refused rather than recursed into.
+const MAX_DEPTH: usize = 32;
 
 impl Lexer<'_> {
     fn peek(&self) -> Option<char> {
@@ -243,7 +249,13 @@ impl Lexer<'_> {
                 ));
             }
         };
-        let word = self.word(Some('}'))?;
+        if self.depth >= MAX_DEPTH {
+            return Err(Self::error(dollar, "substitutions nested too deeply"));
+        }
+        self.depth += 1;
+        let word = self.word(Some('}'));
+        self.depth -= 1;
+        let word = word?;
         self.i += 1; // the closing brace
         let value = self.value_of(&name);
         let counts_as_set = if colon {
@@ -363,6 +375,14 @@ mod tests {
             .message
             .contains("unsupported modifier '#'"));
         assert!(fail("${X:-abc").message.contains("missing '}'"));
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let deep = "${A:-".repeat(10_000) + &"}".repeat(10_000);
+        assert_eq!(fail(&deep).message, "substitutions nested too deeply");
+        let fine = "${A:-".repeat(5) + "x" + &"}".repeat(5);
+        assert_eq!(sub(&fine), "x");
     }
 
     #[test]
