@@ -33,6 +33,7 @@ pub mod parser;
 pub mod reference;
 pub mod resolve;
 pub mod substitute;
+pub mod values;
 pub mod words;
 
 pub use ast::{Command, CommandLine, Effect, Instruction};

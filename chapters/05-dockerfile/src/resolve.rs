@@ -16,10 +16,10 @@
 
 use crate::ast::*;
 use crate::error::{ParseError, Problem};
-use crate::instruction::{add_source, normalize_port};
 use crate::parser::Dockerfile;
 use crate::reference;
 use crate::substitute::{self, Quotes};
+use crate::values::{add_source, is_signal, normalize_port};
 use ch01_namespaces::explain;
 use serde::Serialize;
 
@@ -632,21 +632,6 @@ fn check_cycles(_dockerfile: &Dockerfile, stages: &[Stage]) -> Result<(), Proble
         }
     }
     Ok(())
-}
-
-/// `SIGTERM`, `TERM`, `15` (1 to 64), or `SIGRTMIN+3`.
-fn is_signal(signal: &str) -> bool {
-    const NAMES: [&str; 31] = [
-        "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "IOT", "BUS", "FPE", "KILL", "USR1", "SEGV",
-        "USR2", "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU",
-        "URG", "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR",
-    ];
-    if let Ok(n) = signal.parse::<u32>() {
-        return (1..=64).contains(&n);
-    }
-    let upper = signal.to_ascii_uppercase();
-    let name = upper.strip_prefix("SIG").unwrap_or(&upper);
-    NAMES.contains(&name) || name == "SYS" || name.starts_with("RTMIN") || name.starts_with("RTMAX")
 }
 
 #[cfg(test)]
