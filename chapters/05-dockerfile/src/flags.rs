@@ -6,7 +6,7 @@
 //! Docker. Values are kept as written; substitution happens later, with the variables in
 //! scope.
 
-use crate::words::split_blanks;
+use crate::words::split_shell_words;
 
 /// What a flag takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,15 +60,18 @@ pub struct FlagProblem {
 
 /// Take the leading flags of `args` (which starts at byte `base` of the logical line).
 /// Returns them and the byte offset (in the logical line) where the other arguments start.
+/// A flag's value may be quoted (`--chown="app user"`); the quotes are removed later, with
+/// substitution.
 pub fn extract(
     args: &str,
     base: usize,
+    escape: char,
     instruction: &str,
     accepted: &[(&str, Kind)],
 ) -> Result<(Flags, usize), FlagProblem> {
     let mut flags = Flags::default();
     let mut rest = base + args.len();
-    for word in split_blanks(args, base) {
+    for word in split_shell_words(args, base, escape) {
         let Some(body) = word.text.strip_prefix("--") else {
             rest = word.offset;
             break;
@@ -134,7 +137,7 @@ mod tests {
     #[test]
     fn flags_then_arguments() {
         let args = "--from=build --link --exclude=a --exclude=b src dst";
-        let (flags, rest) = extract(args, 5, "COPY", COPY).unwrap();
+        let (flags, rest) = extract(args, 5, '\\', "COPY", COPY).unwrap();
         assert_eq!(flags.value("from").as_deref(), Some("build"));
         assert!(flags.enabled("link"));
         assert_eq!(flags.all("exclude").len(), 2);
@@ -142,34 +145,48 @@ mod tests {
     }
 
     #[test]
+    fn flag_values_may_be_quoted() {
+        let (flags, rest) = extract(
+            r#"--chown="a b" src dst"#,
+            0,
+            '\\',
+            "COPY",
+            &[("chown", Kind::Value)],
+        )
+        .unwrap();
+        assert_eq!(flags.value("chown").as_deref(), Some("\"a b\""));
+        assert_eq!(rest, 14);
+    }
+
+    #[test]
     fn a_lone_double_dash_ends_the_flags() {
-        let (flags, rest) = extract("-- --x y", 0, "COPY", COPY).unwrap();
+        let (flags, rest) = extract("-- --x y", 0, '\\', "COPY", COPY).unwrap();
         assert!(flags.0.is_empty());
         assert_eq!(rest, 2);
     }
 
     #[test]
     fn bad_flags_are_refused_with_their_offset() {
-        let err = extract("a --nope", 0, "COPY", COPY).map(|(_, r)| r);
+        let err = extract("a --nope", 0, '\\', "COPY", COPY).map(|(_, r)| r);
         assert_eq!(err, Ok(0));
-        let err = extract(" --nope x", 10, "COPY", COPY).unwrap_err();
+        let err = extract(" --nope x", 10, '\\', "COPY", COPY).unwrap_err();
         assert_eq!(err.offset, 11);
         assert!(err
             .message
             .contains("unknown flag --nope (COPY accepts --from"));
-        assert!(extract("--from x", 0, "COPY", COPY)
+        assert!(extract("--from x", 0, '\\', "COPY", COPY)
             .unwrap_err()
             .message
             .contains("needs a value"));
-        assert!(extract("--link=yes x", 0, "COPY", COPY)
+        assert!(extract("--link=yes x", 0, '\\', "COPY", COPY)
             .unwrap_err()
             .message
             .contains("true or false"));
-        assert!(extract("--from=a --from=b x", 0, "COPY", COPY)
+        assert!(extract("--from=a --from=b x", 0, '\\', "COPY", COPY)
             .unwrap_err()
             .message
             .contains("twice"));
-        assert!(extract("--help", 0, "CMD", &[])
+        assert!(extract("--help", 0, '\\', "CMD", &[])
             .unwrap_err()
             .message
             .contains("CMD takes no flags"));

@@ -66,6 +66,7 @@ impl Parser<'_, '_> {
         let (flags, rest) = flags::extract(
             &self.text()[self.input.args_offset..],
             self.input.args_offset,
+            self.input.escape,
             self.name(),
             self.input.keyword.flags(),
         )

@@ -676,6 +676,22 @@ mod tests {
     }
 
     #[test]
+    fn automatic_platform_args_are_global() {
+        let b = build(
+            "FROM --platform=$BUILDPLATFORM a AS x\nARG TARGETOS\nWORKDIR /$TARGETOS\n",
+            &[],
+        )
+        .unwrap();
+        let platform = platform_args()
+            .into_iter()
+            .find(|(n, _)| n == "BUILDPLATFORM")
+            .unwrap()
+            .1;
+        assert_eq!(b.stages[0].platform, Some(platform));
+        assert_eq!(workdir(&b, 0), "/linux");
+    }
+
+    #[test]
     fn env_wins_over_arg_and_env_pairs_see_the_old_values() {
         let b = build("FROM a\nARG X=arg\nENV X=env\nWORKDIR /$X\n", &[]).unwrap();
         assert_eq!(workdir(&b, 0), "/env");
