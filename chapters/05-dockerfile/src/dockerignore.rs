@@ -14,6 +14,8 @@
 //! The Dockerfile and `.dockerignore` themselves are always read by the builder, even when
 //! ignored (they are just not copied by `COPY .`).
 
+use crate::glob::{path_match, validate};
+
 /// A line of `.dockerignore` that is not a valid pattern.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(".dockerignore:{line}: {message}")]
@@ -95,120 +97,11 @@ pub fn clean(path: &str) -> String {
 }
 
 fn matches_or_parent_matches(pattern: &str, path: &str) -> bool {
-    if glob_match(pattern, path) {
+    if path_match(pattern, path) {
         return true;
     }
     path.match_indices('/')
-        .any(|(i, _)| glob_match(pattern, &path[..i]))
-}
-
-/// Check a pattern's syntax: classes closed, no dangling escape.
-fn validate(pattern: &str) -> Result<(), String> {
-    let chars: Vec<char> = pattern.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        match chars[i] {
-            '\\' if i + 1 >= chars.len() => return Err("ends with an escape".into()),
-            '\\' => i += 2,
-            '[' => {
-                i = class_end(&chars, i).ok_or("unterminated character class [")?;
-            }
-            _ => i += 1,
-        }
-    }
-    Ok(())
-}
-
-/// The index after the `]` closing the class that starts at `start`.
-fn class_end(chars: &[char], start: usize) -> Option<usize> {
-    let mut i = start + 1;
-    if matches!(chars.get(i), Some('^') | Some('!')) {
-        i += 1;
-    }
-    let mut first = true;
-    while i < chars.len() {
-        match chars[i] {
-            ']' if !first => return Some(i + 1),
-            '\\' => i += 2,
-            _ => i += 1,
-        }
-        first = false;
-    }
-    None
-}
-
-/// Whether the whole of `text` matches `pattern`.
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    match_at(&p, &t)
-}
-
-fn match_at(p: &[char], t: &[char]) -> bool {
-    let Some(&first) = p.first() else {
-        return t.is_empty();
-    };
-    match first {
-        '*' if p.get(1) == Some(&'*') => {
-            // `**/` matches zero or more whole directories; `**` alone anything at all.
-            let (rest, whole_dirs) = if p.get(2) == Some(&'/') {
-                (&p[3..], true)
-            } else {
-                (&p[2..], false)
-            };
-            (0..=t.len()).any(|i| {
-                let boundary = !whole_dirs || i == 0 || t[i - 1] == '/';
-                boundary && match_at(rest, &t[i..])
-            })
-        }
-        '*' => {
-            let rest = &p[1..];
-            (0..=t.len())
-                .take_while(|&i| i == 0 || t[i - 1] != '/')
-                .any(|i| match_at(rest, &t[i..]))
-        }
-        '?' => t.first().is_some_and(|c| *c != '/') && match_at(&p[1..], &t[1..]),
-        '[' => {
-            let Some(end) = class_end(p, 0) else {
-                return false;
-            };
-            t.first()
-                .is_some_and(|c| *c != '/' && class_matches(&p[1..end - 1], *c))
-                && match_at(&p[end..], &t[1..])
-        }
-        '\\' => p.get(1).is_some_and(|c| t.first() == Some(c)) && match_at(&p[2..], &t[1..]),
-        c => t.first() == Some(&c) && match_at(&p[1..], &t[1..]),
-    }
-}
-
-/// `class` is what is between `[` and `]`.
-fn class_matches(class: &[char], c: char) -> bool {
-    let (negated, class) = match class.first() {
-        Some('^') | Some('!') => (true, &class[1..]),
-        _ => (false, class),
-    };
-    let mut i = 0;
-    let mut found = false;
-    while i < class.len() {
-        let mut low = class[i];
-        if low == '\\' && i + 1 < class.len() {
-            i += 1;
-            low = class[i];
-        }
-        if class.get(i + 1) == Some(&'-') && i + 2 < class.len() {
-            let mut high = class[i + 2];
-            if high == '\\' && i + 3 < class.len() {
-                i += 1;
-                high = class[i + 2];
-            }
-            found |= low <= c && c <= high;
-            i += 3;
-        } else {
-            found |= low == c;
-            i += 1;
-        }
-    }
-    found != negated
+        .any(|(i, _)| path_match(pattern, &path[..i]))
 }
 
 #[cfg(test)]
@@ -221,25 +114,25 @@ mod tests {
 
     #[test]
     fn globs_follow_go_filepath_match() {
-        assert!(glob_match("*.md", "README.md"));
-        assert!(!glob_match("*.md", "docs/README.md"));
-        assert!(glob_match("a?c", "abc"));
-        assert!(!glob_match("a?c", "a/c"));
-        assert!(glob_match("[a-c]x", "bx"));
-        assert!(!glob_match("[^a-c]x", "bx"));
-        assert!(glob_match("[!a-c]x", "dx"));
-        assert!(glob_match(r"\*x", "*x"));
-        assert!(!glob_match(r"\*x", "ax"));
+        assert!(path_match("*.md", "README.md"));
+        assert!(!path_match("*.md", "docs/README.md"));
+        assert!(path_match("a?c", "abc"));
+        assert!(!path_match("a?c", "a/c"));
+        assert!(path_match("[a-c]x", "bx"));
+        assert!(!path_match("[^a-c]x", "bx"));
+        assert!(path_match("[!a-c]x", "dx"));
+        assert!(path_match(r"\*x", "*x"));
+        assert!(!path_match(r"\*x", "ax"));
     }
 
     #[test]
     fn double_star_matches_any_number_of_directories() {
-        assert!(glob_match("**/*.go", "main.go"));
-        assert!(glob_match("**/*.go", "a/b/main.go"));
-        assert!(glob_match("a/**/b", "a/b"));
-        assert!(glob_match("a/**/b", "a/x/y/b"));
-        assert!(!glob_match("a/**/b", "a/xb"));
-        assert!(glob_match("**", "anything/at/all"));
+        assert!(path_match("**/*.go", "main.go"));
+        assert!(path_match("**/*.go", "a/b/main.go"));
+        assert!(path_match("a/**/b", "a/b"));
+        assert!(path_match("a/**/b", "a/x/y/b"));
+        assert!(!path_match("a/**/b", "a/xb"));
+        assert!(path_match("**", "anything/at/all"));
     }
 
     #[test]

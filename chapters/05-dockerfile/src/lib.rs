@@ -24,6 +24,7 @@ pub mod dockerignore;
 pub mod duration;
 pub mod error;
 pub mod flags;
+pub mod glob;
 pub mod heredoc;
 pub mod instruction;
 pub mod json_form;

@@ -13,9 +13,16 @@
 //! | `${VAR:+a}` | (empty) | (empty) | a |
 //! | `${VAR+a}`  | (empty) | a | a |
 //!
+//! And the pattern forms of newer Dockerfile syntax: `${VAR#pat}` / `${VAR##pat}` remove the
+//! shortest / longest matching prefix, `${VAR%pat}` / `${VAR%%pat}` a suffix,
+//! `${VAR/pat/rep}` replaces the first match and `${VAR//pat/rep}` all of them (`*`, `?`,
+//! `[...]` as in the shell; a quoted `*` in a pattern is still a wildcard here).
+//!
 //! The Dockerfile substitutes in ADD, COPY, ENV, EXPOSE, FROM, LABEL, STOPSIGNAL, USER, VOLUME,
 //! WORKDIR (and in their flags); *not* in RUN, CMD or ENTRYPOINT: there the shell does it
 //! when the container runs.
+
+use crate::glob::word_match;
 
 /// A variable used during a substitution, and the value it had (`None`: unset).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,7 +71,7 @@ pub fn expand(
         used: Vec::new(),
         depth: 0,
     };
-    let text = lexer.word(None)?;
+    let text = lexer.word(&[])?;
     Ok(Expanded {
         text,
         used: lexer.used,
@@ -113,18 +120,19 @@ impl Lexer<'_> {
         }
     }
 
-    /// Text up to the end, or up to (not including) `stop` for the word inside `${VAR:-...}`.
-    fn word(&mut self, stop: Option<char>) -> Result<String, WordError> {
+    /// Text up to the end, or up to (not including) one of `stops`, for the words inside
+    /// `${VAR:-...}` (stop at `}`) or `${VAR/pattern/...}` (stop at `/` or `}`).
+    fn word(&mut self, stops: &[char]) -> Result<String, WordError> {
         let mut out = String::new();
         loop {
             let offset = self.offset();
             let Some(c) = self.peek() else {
-                return match stop {
-                    Some(_) => Err(Self::error(offset, "missing '}' in ${...}")),
-                    None => Ok(out),
+                return match stops.is_empty() {
+                    false => Err(Self::error(offset, "missing '}' in ${...}")),
+                    true => Ok(out),
                 };
             };
-            if Some(c) == stop {
+            if stops.contains(&c) {
                 return Ok(out);
             }
             self.i += 1;
@@ -230,34 +238,66 @@ impl Lexer<'_> {
                 "bad substitution: ${ must be followed by a name",
             ));
         }
-        let (colon, operator) = match self.bump() {
-            None => return Err(Self::error(dollar, format!("missing '}}' in ${{{name}"))),
-            Some('}') => return Ok(self.value_of(&name).unwrap_or_default()),
-            Some(':') => (true, self.bump()),
-            Some(c) => (false, Some(c)),
-        };
-        let operator = match operator {
-            Some(op @ ('-' | '+' | '?')) => op,
-            other => {
-                let shown = other.map(String::from).unwrap_or_default();
-                let colon = if colon { ":" } else { "" };
-                return Err(Self::error(
-                    dollar,
-                    format!(
-                        "unsupported modifier '{colon}{shown}' in ${{{name}...}}: use :- - :+ + :? or ?"
-                    ),
-                ));
+        match self.bump() {
+            None => Err(Self::error(dollar, format!("missing '}}' in ${{{name}"))),
+            Some('}') => Ok(self.value_of(&name).unwrap_or_default()),
+            Some(':') => match self.bump() {
+                Some(op @ ('-' | '+' | '?')) => {
+                    self.default_or_alternative(dollar, &name, true, op)
+                }
+                other => Err(Self::unsupported(dollar, &name, ":", other)),
+            },
+            Some(op @ ('-' | '+' | '?')) => self.default_or_alternative(dollar, &name, false, op),
+            Some(op @ ('#' | '%')) => {
+                let longest = self.peek() == Some(op);
+                if longest {
+                    self.i += 1;
+                }
+                self.remove_affix(dollar, &name, op, longest)
             }
-        };
+            Some('/') => {
+                let all = self.peek() == Some('/');
+                if all {
+                    self.i += 1;
+                }
+                self.replace(dollar, &name, all)
+            }
+            other => Err(Self::unsupported(dollar, &name, "", other)),
+        }
+    }
+
+    fn unsupported(dollar: usize, name: &str, colon: &str, op: Option<char>) -> WordError {
+        let shown = op.map(String::from).unwrap_or_default();
+        Self::error(
+            dollar,
+            format!(
+                "unsupported modifier '{colon}{shown}' in ${{{name}...}}: use :- - :+ + :? ? # ## % %% / or //"
+            ),
+        )
+    }
+
+    /// The word inside `${...}`, up to one of `stops` (not consumed); nesting is bounded.
+    fn nested(&mut self, dollar: usize, stops: &[char]) -> Result<String, WordError> {
         if self.depth >= MAX_DEPTH {
             return Err(Self::error(dollar, "substitutions nested too deeply"));
         }
         self.depth += 1;
-        let word = self.word(Some('}'));
+        let word = self.word(stops);
         self.depth -= 1;
-        let word = word?;
+        word
+    }
+
+    /// `${VAR:-word}`, `${VAR-word}`, `${VAR:+word}`, `${VAR+word}`, `${VAR:?word}`, `${VAR?word}`.
+    fn default_or_alternative(
+        &mut self,
+        dollar: usize,
+        name: &str,
+        colon: bool,
+        operator: char,
+    ) -> Result<String, WordError> {
+        let word = self.nested(dollar, &['}'])?;
         self.i += 1; // the closing brace
-        let value = self.value_of(&name);
+        let value = self.value_of(name);
         let counts_as_set = if colon {
             value.as_deref().is_some_and(|v| !v.is_empty())
         } else {
@@ -278,6 +318,76 @@ impl Lexer<'_> {
                 return Err(Self::error(dollar, format!("{name}: {message}")));
             }
         })
+    }
+
+    /// `${VAR#pattern}` / `${VAR##pattern}` remove the shortest / longest prefix matching the
+    /// pattern; `%` and `%%` do the same with a suffix.
+    fn remove_affix(
+        &mut self,
+        dollar: usize,
+        name: &str,
+        operator: char,
+        longest: bool,
+    ) -> Result<String, WordError> {
+        let pattern: Vec<char> = self.nested(dollar, &['}'])?.chars().collect();
+        self.i += 1; // the closing brace
+        let value: Vec<char> = self.value_of(name).unwrap_or_default().chars().collect();
+        let n = value.len();
+        let mut lengths: Vec<usize> = (0..=n).collect();
+        if longest {
+            lengths.reverse();
+        }
+        for length in lengths {
+            let (removed, kept) = if operator == '#' {
+                (&value[..length], &value[length..])
+            } else {
+                (&value[n - length..], &value[..n - length])
+            };
+            if word_match(&pattern, removed) {
+                return Ok(kept.iter().collect());
+            }
+        }
+        Ok(value.iter().collect())
+    }
+
+    /// `${VAR/pattern/replacement}` replaces the first longest match; `//` replaces them all.
+    fn replace(&mut self, dollar: usize, name: &str, all: bool) -> Result<String, WordError> {
+        let pattern: Vec<char> = self.nested(dollar, &['/', '}'])?.chars().collect();
+        let replacement = if self.peek() == Some('/') {
+            self.i += 1;
+            self.nested(dollar, &['}'])?
+        } else {
+            String::new()
+        };
+        self.i += 1; // the closing brace
+        let value: Vec<char> = self.value_of(name).unwrap_or_default().chars().collect();
+        if pattern.is_empty() {
+            return Ok(value.iter().collect());
+        }
+        let mut out = String::new();
+        let mut i = 0;
+        let mut replaced = false;
+        while i < value.len() {
+            let found = (!replaced || all)
+                .then(|| {
+                    (1..=value.len() - i)
+                        .rev()
+                        .find(|&l| word_match(&pattern, &value[i..i + l]))
+                })
+                .flatten();
+            match found {
+                Some(length) => {
+                    out.push_str(&replacement);
+                    i += length;
+                    replaced = true;
+                }
+                None => {
+                    out.push(value[i]);
+                    i += 1;
+                }
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -371,10 +481,33 @@ mod tests {
         assert_eq!(fail("'x").message, "unterminated single quote");
         assert_eq!(fail("a${X").message, "missing '}' in ${X");
         assert_eq!(fail("a${}").offset, 1);
-        assert!(fail("${X#pat}")
-            .message
-            .contains("unsupported modifier '#'"));
+        assert!(fail("${X^^}").message.contains("unsupported modifier '^'"));
+        assert!(fail("${X:#}").message.contains("unsupported modifier ':#'"));
+        assert!(fail("${X/a").message.contains("missing '}'"));
         assert!(fail("${X:-abc").message.contains("missing '}'"));
+    }
+
+    #[test]
+    fn pattern_modifiers() {
+        let path = |name: &str| match name {
+            "P" => Some("/usr/local/bin/app.tar.gz".to_string()),
+            _ => None,
+        };
+        let sub = |word: &str| expand(word, '\\', Quotes::Process, &path).unwrap().text;
+        assert_eq!(sub("${P#*/}"), "usr/local/bin/app.tar.gz");
+        assert_eq!(sub("${P##*/}"), "app.tar.gz");
+        assert_eq!(sub("${P%.*}"), "/usr/local/bin/app.tar");
+        assert_eq!(sub("${P%%.*}"), "/usr/local/bin/app");
+        assert_eq!(sub("${P/local/opt}"), "/usr/opt/bin/app.tar.gz");
+        assert_eq!(sub("${P//[.\\/]/_}"), "_usr_local_bin_app_tar_gz");
+        assert_eq!(
+            sub("${P/l*l/L}"),
+            "/usr/L/bin/app.tar.gz",
+            "the longest match"
+        );
+        assert_eq!(sub("${P/a}"), "/usr/locl/bin/app.tar.gz");
+        assert_eq!(sub("${P#nomatch}"), "/usr/local/bin/app.tar.gz");
+        assert_eq!(sub("${NOPE##*}"), "");
     }
 
     #[test]
