@@ -125,6 +125,15 @@ fn a_required_build_arg_is_an_error_until_it_is_given() {
     let dir = fixtures().join("invalid");
     let missing = run_in(&dir, &["parse", "required-arg.Dockerfile"]);
     assert_eq!(missing.status.code(), Some(1));
+    // A bare NAME takes the value from the environment, as docker build does.
+    let from_env = assert_cmd::Command::new(chapter_binary(BIN))
+        .current_dir(&dir)
+        .env("VERSION", "1.35")
+        .args(["parse", "required-arg.Dockerfile", "--build-arg", "VERSION"])
+        .output()
+        .unwrap();
+    assert!(from_env.status.success(), "{}", report(&from_env));
+    assert!(stdout(&from_env).contains("\"reference\": \"busybox:1.35\""));
     let given = run_in(
         &dir,
         &[

@@ -35,9 +35,10 @@ enum Command {
     Parse {
         /// The Dockerfile.
         file: PathBuf,
-        /// A build argument, NAME=VALUE (repeatable), as `docker build --build-arg`.
+        /// A build argument, NAME=VALUE (repeatable), as `docker build --build-arg`; a bare
+        /// NAME takes its value from the environment (and is skipped if that has none).
         #[arg(long = "build-arg", value_name = "NAME=VALUE", value_parser = build_arg)]
-        build_args: Vec<(String, String)>,
+        build_args: Vec<(String, Option<String>)>,
         /// Print the instructions as written (no substitution, no stages).
         #[arg(long)]
         raw: bool,
@@ -52,11 +53,15 @@ enum Command {
     },
 }
 
-fn build_arg(text: &str) -> Result<(String, String), String> {
-    text.split_once('=')
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .filter(|(k, _)| !k.is_empty())
-        .ok_or_else(|| format!("{text:?}: write NAME=VALUE"))
+fn build_arg(text: &str) -> Result<(String, Option<String>), String> {
+    let (name, value) = match text.split_once('=') {
+        Some((name, value)) => (name, Some(value.to_string())),
+        None => (text, std::env::var(text).ok()),
+    };
+    if name.is_empty() {
+        return Err(format!("{text:?}: write NAME=VALUE or NAME"));
+    }
+    Ok((name.to_string(), value))
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -69,6 +74,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("read {}", file.display()))?;
             let dockerfile = parse(&file.display().to_string(), &text)?;
+            let build_args: Vec<(String, String)> = build_args
+                .into_iter()
+                .filter_map(|(name, value)| value.map(|v| (name, v)))
+                .collect();
             let json = if raw {
                 serde_json::to_string_pretty(&dockerfile)?
             } else {
