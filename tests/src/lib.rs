@@ -36,6 +36,17 @@ pub fn build_dir() -> PathBuf {
         .to_path_buf()
 }
 
+/// A chapter binary's path, for tests that need no root and no [`TestEnv`] (parsers, say).
+pub fn chapter_binary(name: &str) -> PathBuf {
+    let path = build_dir().join(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run `cargo build --workspace --bins` first (scripts/test does)",
+        path.display()
+    );
+    path
+}
+
 /// Where fixtures built by the harness are cached (inside the build directory, so `cargo
 /// clean` removes them).
 fn fixtures_dir() -> PathBuf {
