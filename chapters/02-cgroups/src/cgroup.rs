@@ -39,8 +39,9 @@ pub struct ContainerCgroup {
     relative: PathBuf,
     mode: Mode,
     dirs: Vec<CgroupDir>,
-    /// Parent directories this container had to make; removed with it if nobody else uses
-    /// them by then.
+    /// Parent directories removed with the container if nobody else uses them by then: those
+    /// it had to make, and the engine's own default parent (`baleia`) in any case, so the last
+    /// container out leaves no empty `baleia` cgroup behind whoever made it.
     created_parents: Vec<PathBuf>,
     /// Whether dropping this handle removes the cgroup (true for one we created).
     owned: bool,
@@ -119,6 +120,12 @@ impl ContainerCgroup {
                     Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
                     Err(e) => return Err(Error::file("mkdir", level)(e)),
                 }
+            }
+            if depth == 1
+                && parent == Path::new(DEFAULT_PARENT)
+                && !self.created_parents.contains(&level)
+            {
+                self.created_parents.push(level.clone());
             }
             if self.mode.is_v2() {
                 enable_controllers(&level, &hierarchy.controllers)?;
@@ -222,7 +229,7 @@ impl ContainerCgroup {
             // Another container may live there by now (ENOTEMPTY, EBUSY), or another runner
             // removed it already (ENOENT): either way it is not ours to worry about.
             if std::fs::remove_dir(&parent).is_ok() {
-                explain!("rmdir {}: the parent we made, now empty", parent.display());
+                explain!("rmdir {}: a parent of ours, now empty", parent.display());
             }
         }
         self.owned = false;
