@@ -114,7 +114,9 @@ impl Identity {
         Self::resolve_in(user, &passwd, &group)
     }
 
-    fn resolve_in(user: &str, passwd: &str, group: &str) -> Result<Self> {
+    /// The same, from the text of a `passwd` and a `group` file (the engine reads them from an
+    /// image's layers before the container exists).
+    pub fn resolve_in(user: &str, passwd: &str, group: &str) -> Result<Self> {
         let (who, group_name) = match user.split_once(':') {
             Some((who, g)) => (who, Some(g)),
             None => (user, None),

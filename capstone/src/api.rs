@@ -1,0 +1,395 @@
+//! The Docker Engine API: paths to engine calls, engine results to Docker's JSON and status
+//! codes. Paths arrive without their `/v1.NN` prefix (see [`crate::http`]).
+//!
+//! Calls that belong to chapters still being written (build, pull, push, volumes, networks)
+//! answer 501 with a message saying so.
+
+use crate::engine::record::CreateBody;
+use crate::engine::{containers::POLL, images, ApiError, ApiResult, Engine};
+use crate::http::{Request, Response, API_VERSION, MIN_API_VERSION};
+use crate::logs;
+use serde_json::{json, Value};
+use std::io::Write;
+use std::sync::Arc;
+
+/// Answer one request.
+pub fn handle(engine: &Arc<Engine>, request: Request) -> Response {
+    match route(engine, &request) {
+        Ok(response) => response,
+        Err(error) => Response::json(error.status, &json!({ "message": error.message })),
+    }
+}
+
+fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
+    let method = req.method.as_str();
+    let parts: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
+    match (method, parts.as_slice()) {
+        ("GET" | "HEAD", ["_ping"]) => Ok(Response::text(200, "OK")),
+        ("GET", ["version"]) => Ok(Response::json(200, &version())),
+        ("GET", ["info"]) => Ok(Response::json(200, &info(engine))),
+
+        ("GET", ["containers", "json"]) => {
+            let filters = filters(req)?;
+            let all = req.flag("all");
+            let mut list: Vec<Value> = engine
+                .all()
+                .iter()
+                .rev()
+                .filter(|f| all || f.running())
+                .filter(|f| crate::engine::views::matches(f, &filters))
+                .map(|f| f.summary())
+                .collect();
+            if let Some(limit) = req.query("limit").and_then(|l| l.parse::<usize>().ok()) {
+                if limit > 0 {
+                    list.truncate(limit);
+                }
+            }
+            Ok(Response::json(200, &json!(list)))
+        }
+        ("POST", ["containers", "create"]) => {
+            let body: CreateBody = serde_json::from_slice(&req.body)
+                .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+            let id = engine.create(req.query("name"), body)?;
+            Ok(Response::json(201, &json!({ "Id": id, "Warnings": [] })))
+        }
+        ("GET", ["containers", id, "json"]) => {
+            Ok(Response::json(200, &engine.find(id)?.inspect(engine)))
+        }
+        ("POST", ["containers", id, "start"]) => Ok(if engine.start(id)? {
+            Response::no_content()
+        } else {
+            Response::json(304, &json!({}))
+        }),
+        ("POST", ["containers", id, "stop"]) => {
+            let timeout = req
+                .query("t")
+                .or(req.query("timeout"))
+                .and_then(|t| t.parse().ok());
+            Ok(if engine.stop(id, timeout, req.query("signal"))? {
+                Response::no_content()
+            } else {
+                Response::json(304, &json!({}))
+            })
+        }
+        ("POST", ["containers", id, "kill"]) => {
+            engine.kill(id, req.query("signal"))?;
+            Ok(Response::no_content())
+        }
+        ("DELETE", ["containers", id]) => {
+            engine.remove(id, req.flag("force"))?;
+            Ok(Response::no_content())
+        }
+        ("POST", ["containers", id, "wait"]) => wait(engine, id, req),
+        ("GET", ["containers", id, "logs"]) => container_logs(engine, id, req),
+        ("POST", ["containers", id, "attach"]) => attach(engine, id, req),
+        ("POST", ["containers", _, "resize"]) => Ok(Response::json(200, &json!({}))),
+
+        ("GET", ["images", "json"]) => Ok(Response::json(200, &engine.images(&filters(req)?)?)),
+        ("GET", ["images", rest @ ..]) if rest.last() == Some(&"json") => {
+            let name = rest[..rest.len() - 1].join("/");
+            Ok(Response::json(200, &images::inspect(&engine.image(&name)?)))
+        }
+        ("GET", ["images", rest @ ..]) if rest.last() == Some(&"history") => {
+            let name = rest[..rest.len() - 1].join("/");
+            Ok(Response::json(200, &images::history(&engine.image(&name)?)))
+        }
+        ("POST", ["images", rest @ ..]) if rest.last() == Some(&"tag") => {
+            let name = rest[..rest.len() - 1].join("/");
+            engine.tag(
+                &name,
+                req.query("repo").unwrap_or_default(),
+                req.query("tag").unwrap_or_default(),
+            )?;
+            Ok(Response::json(201, &json!({})))
+        }
+        ("DELETE", ["images", rest @ ..]) if !rest.is_empty() => {
+            Ok(Response::json(200, &engine.remove_image(&rest.join("/"))?))
+        }
+
+        // Not Docker's: chapter 04's layer tree, for `baleia tree`.
+        ("GET", ["baleia", "tree"]) => {
+            let _lock = engine.store.lock()?;
+            let images = ch04_images::image::list(&engine.store)?;
+            Ok(Response::text(200, &ch04_images::report::tree(&images)?))
+        }
+        (_, ["images", "create"]) => pending("pulling images (docker pull)", "chapter 06"),
+        (_, ["images", .., "push"]) => pending("pushing images (docker push)", "chapter 06"),
+        (_, ["build"]) => pending("building images (docker build)", "chapter 05's builder"),
+        (_, ["volumes", ..]) => pending("volumes", "chapter 07"),
+        (_, ["networks", ..]) => pending("networks", "chapter 07"),
+        (_, ["containers", _, "exec"]) | (_, ["exec", ..]) => {
+            pending("exec", "the capstone's phase 2")
+        }
+        _ => Err(ApiError::not_found(format!(
+            "page not found: {method} {}",
+            req.path
+        ))),
+    }
+}
+
+fn pending(what: &str, chapter: &str) -> ApiResult<Response> {
+    Err(ApiError::not_implemented(format!(
+        "{what}: not implemented yet in baleia (it comes with {chapter})"
+    )))
+}
+
+/// The `filters` query parameter: a JSON object.
+fn filters(req: &Request) -> ApiResult<Value> {
+    match req.query("filters") {
+        None | Some("") => Ok(json!({})),
+        Some(text) => serde_json::from_str(text)
+            .map_err(|e| ApiError::bad_request(format!("invalid filters: {e}"))),
+    }
+}
+
+fn version() -> Value {
+    let uname = nix::sys::utsname::uname().ok();
+    let kernel = uname
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let version = env!("CARGO_PKG_VERSION");
+    json!({
+        "Platform": { "Name": "baleia" },
+        "Components": [{
+            "Name": "Engine",
+            "Version": version,
+            "Details": {
+                "ApiVersion": API_VERSION,
+                "MinAPIVersion": MIN_API_VERSION,
+                "Os": "linux",
+                "Arch": std::env::consts::ARCH,
+                "KernelVersion": kernel,
+            },
+        }],
+        "Version": version,
+        "ApiVersion": API_VERSION,
+        "MinAPIVersion": MIN_API_VERSION,
+        "GitCommit": "",
+        "GoVersion": "rust",
+        "Os": "linux",
+        "Arch": go_arch(),
+        "KernelVersion": kernel,
+        "BuildTime": "",
+    })
+}
+
+fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+fn info(engine: &Engine) -> Value {
+    let all = engine.all();
+    let running = all.iter().filter(|f| f.running()).count();
+    let images = ch04_images::image::list(&engine.store)
+        .map(|l| l.len())
+        .unwrap_or(0);
+    let uname = nix::sys::utsname::uname().ok();
+    let field = |f: fn(&nix::sys::utsname::UtsName) -> &std::ffi::OsStr| {
+        uname
+            .as_ref()
+            .map(|u| f(u).to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let os = std::fs::read_to_string("/etc/os-release")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+        .map(|v| v.trim_matches('"').to_string())
+        .unwrap_or_else(|| "Linux".into());
+    let mem_total: u64 = std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .unwrap_or(0)
+        * 1024;
+    json!({
+        "ID": "",
+        "Containers": all.len(),
+        "ContainersRunning": running,
+        "ContainersPaused": 0,
+        "ContainersStopped": all.len() - running,
+        "Images": images,
+        "Driver": "overlay",
+        "DriverStatus": [["Backing Filesystem", "overlayfs layers unpacked by chapter 04"]],
+        "Plugins": { "Volume": [], "Network": [], "Authorization": null, "Log": ["json-file"] },
+        "MemoryLimit": true,
+        "SwapLimit": true,
+        "CpuCfsPeriod": true,
+        "CpuCfsQuota": true,
+        "CPUShares": true,
+        "PidsLimit": true,
+        "IPv4Forwarding": false,
+        "Debug": false,
+        "NFd": 0,
+        "NGoroutines": 0,
+        "SystemTime": crate::time::rfc3339_nanos(crate::time::now_nanos()),
+        "LoggingDriver": "json-file",
+        "CgroupDriver": "cgroupfs",
+        "CgroupVersion": if engine.cgroup_v2 { "2" } else { "1" },
+        "KernelVersion": field(|u| u.release()),
+        "OperatingSystem": os,
+        "OSType": "linux",
+        "Architecture": field(|u| u.machine()),
+        "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "MemTotal": mem_total,
+        "IndexServerAddress": "",
+        "DockerRootDir": engine.root,
+        "Name": field(|u| u.nodename()),
+        "Labels": [],
+        "ExperimentalBuild": false,
+        "ServerVersion": env!("CARGO_PKG_VERSION"),
+        "Runtimes": { "baleia": { "path": engine.exe } },
+        "DefaultRuntime": "baleia",
+        "Swarm": { "LocalNodeState": "inactive", "ControlAvailable": false },
+        "LiveRestoreEnabled": true,
+        "Isolation": "",
+        "InitBinary": "",
+        "SecurityOptions": [],
+        "Warnings": [],
+    })
+}
+
+/// `POST /containers/{id}/wait`: the headers go out at once (clients wait for them before
+/// they start the container), the body when the condition is met.
+fn wait(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Response> {
+    let baseline = engine.find(id)?;
+    let condition = req.query("condition").unwrap_or("not-running").to_string();
+    if !matches!(condition.as_str(), "not-running" | "next-exit" | "removed") {
+        return Err(ApiError::bad_request(format!(
+            "invalid condition: {condition}"
+        )));
+    }
+    let engine = engine.clone();
+    Ok(Response::Stream {
+        status: 200,
+        content_type: "application/json".into(),
+        body: Box::new(move |out| {
+            let code = engine.wait(&baseline, &condition);
+            let body = json!({ "StatusCode": code, "Error": null });
+            out.write_all(format!("{body}\n").as_bytes())
+        }),
+    })
+}
+
+/// The content type of multiplexed streams (API 1.42 named it; older clients know raw-stream).
+fn stream_type(req: &Request) -> String {
+    let _ = req;
+    "application/vnd.docker.multiplexed-stream".into()
+}
+
+/// `GET /containers/{id}/logs`: from `container.log`, framed; `follow` keeps going until the
+/// container ends.
+fn container_logs(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Response> {
+    let found = engine.find(id)?;
+    let (stdout, stderr) = (req.flag("stdout"), req.flag("stderr"));
+    if !stdout && !stderr {
+        return Err(ApiError::bad_request(
+            "Bad parameters: you must choose at least one stream",
+        ));
+    }
+    let follow = req.flag("follow");
+    let timestamps = req.flag("timestamps");
+    let tail: Option<usize> = req.query("tail").and_then(|t| t.parse().ok());
+    let engine = engine.clone();
+    Ok(Response::Stream {
+        status: 200,
+        content_type: stream_type(req),
+        body: Box::new(move |out| {
+            let path = found.dir.log();
+            let mut reader = logs::Reader::open(&path, false);
+            let mut first = reader.next_entries(&path);
+            if let Some(n) = tail {
+                first.drain(..first.len().saturating_sub(n));
+            }
+            let send = |out: &mut dyn Write, entries: Vec<logs::Entry>| -> std::io::Result<()> {
+                for entry in entries {
+                    let wanted = if entry.stream_id() == 2 { stderr } else { stdout };
+                    if !wanted {
+                        continue;
+                    }
+                    let text = if timestamps {
+                        format!("{} {}", entry.time, entry.log)
+                    } else {
+                        entry.log.clone()
+                    };
+                    out.write_all(&logs::frame(entry.stream_id(), text.as_bytes()))?;
+                }
+                out.flush()
+            };
+            send(out, first)?;
+            while follow {
+                let still_running = engine
+                    .dir_of(found.id())
+                    .read_state()
+                    .map(|s| s.status == crate::engine::record::Status::Running)
+                    .unwrap_or(false);
+                send(out, reader.next_entries(&path))?;
+                if !still_running {
+                    break;
+                }
+                std::thread::sleep(POLL);
+            }
+            Ok(())
+        }),
+    })
+}
+
+/// `POST /containers/{id}/attach`: hijack the connection and stream the container's output
+/// as it is written to its log, from now until its run ends. (No standard input yet.)
+fn attach(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Response> {
+    let found = engine.find(id)?;
+    if req.flag("stdin") && found.record.config.open_stdin {
+        return pending("attaching standard input", "the capstone's phase 2");
+    }
+    let (stdout, stderr) = (req.flag("stdout"), req.flag("stderr"));
+    let engine = engine.clone();
+    Ok(Response::Upgrade {
+        content_type: stream_type(req),
+        body: Box::new(move |out| {
+            let path = found.dir.log();
+            let mut reader = logs::Reader::open(&path, true);
+            let baseline = found.state.clone();
+            loop {
+                let dir = engine.dir_of(found.id());
+                let state = if dir.0.exists() {
+                    dir.read_state().ok()
+                } else {
+                    None
+                };
+                for entry in reader.next_entries(&path) {
+                    let wanted = if entry.stream_id() == 2 { stderr } else { stdout };
+                    if wanted {
+                        out.write_all(&logs::frame(entry.stream_id(), entry.log.as_bytes()))?;
+                    }
+                }
+                out.flush()?;
+                let done = match &state {
+                    None => true,
+                    Some(s) => {
+                        let ended = s.status != crate::engine::record::Status::Running;
+                        let new_run = s.runs > baseline.runs
+                            || baseline.status == crate::engine::record::Status::Running;
+                        let failed = !s.error.is_empty() && s.error != baseline.error;
+                        ended && (new_run || failed)
+                    }
+                };
+                if done {
+                    // One last read: the supervisor writes the log before the state.
+                    for entry in reader.next_entries(&path) {
+                        let wanted = if entry.stream_id() == 2 { stderr } else { stdout };
+                        if wanted {
+                            out.write_all(&logs::frame(entry.stream_id(), entry.log.as_bytes()))?;
+                        }
+                    }
+                    return out.flush();
+                }
+                std::thread::sleep(POLL);
+            }
+        }),
+    })
+}

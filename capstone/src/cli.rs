@@ -1,0 +1,466 @@
+//! The `baleia` client commands: Docker's CLI, over the API.
+
+use crate::client::{demux, encode, Client, DaemonError};
+use anyhow::{bail, Result};
+use ch04_images::report::{human_size, table};
+use serde_json::{json, Value};
+use std::io::Write;
+
+/// `run`'s (and `create`'s) flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunFlags {
+    /// Run in the background and print the container's id.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Remove the container when it exits.
+    #[arg(long)]
+    pub rm: bool,
+    /// The container's name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Set an environment variable (NAME=VALUE, or NAME to take it from here).
+    #[arg(short, long = "env", value_name = "NAME[=VALUE]")]
+    pub env: Vec<String>,
+    /// The working directory inside the container.
+    #[arg(short, long)]
+    pub workdir: Option<String>,
+    /// The user (name, uid, name:group, uid:gid) from the image's /etc/passwd.
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Replace the image's ENTRYPOINT.
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    /// The container's host name (default: the first 12 digits of its id).
+    #[arg(long)]
+    pub hostname: Option<String>,
+    /// Mount the root file system read-only.
+    #[arg(long)]
+    pub read_only: bool,
+    /// Memory limit, e.g. 64m.
+    #[arg(short, long, value_parser = ch02_cgroups::limits::parse_memory)]
+    pub memory: Option<u64>,
+    /// CPUs, e.g. 0.5.
+    #[arg(long)]
+    pub cpus: Option<f64>,
+    /// Relative CPU weight.
+    #[arg(long)]
+    pub cpu_shares: Option<i64>,
+    /// Most processes at once.
+    #[arg(long)]
+    pub pids_limit: Option<i64>,
+    /// Mount an empty tmpfs at DIR.
+    #[arg(long, value_name = "DIR")]
+    pub tmpfs: Vec<String>,
+    /// host or none (user-defined networks come with chapter 07).
+    #[arg(long)]
+    pub network: Option<String>,
+    /// The signal `stop` sends first.
+    #[arg(long)]
+    pub stop_signal: Option<String>,
+    /// Seconds `stop` waits before SIGKILL.
+    #[arg(long)]
+    pub stop_timeout: Option<i64>,
+    /// A label, KEY=VALUE.
+    #[arg(short, long = "label")]
+    pub labels: Vec<String>,
+    /// The image.
+    pub image: String,
+    /// The command and its arguments (replace the image's CMD).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+impl RunFlags {
+    /// The body of `POST /containers/create`.
+    pub fn body(&self) -> Value {
+        let env: Vec<String> = self
+            .env
+            .iter()
+            .filter_map(|e| match e.contains('=') {
+                true => Some(e.clone()),
+                false => std::env::var(e).ok().map(|v| format!("{e}={v}")),
+            })
+            .collect();
+        let labels: serde_json::Map<String, Value> = self
+            .labels
+            .iter()
+            .map(|l| {
+                let (k, v) = l.split_once('=').unwrap_or((l, ""));
+                (k.to_string(), json!(v))
+            })
+            .collect();
+        let tmpfs: serde_json::Map<String, Value> =
+            self.tmpfs.iter().map(|d| (d.clone(), json!(""))).collect();
+        json!({
+            "Image": self.image,
+            "Cmd": if self.command.is_empty() { Value::Null } else { json!(self.command) },
+            "Entrypoint": self.entrypoint.as_ref().map(|e| if e.is_empty() { json!([]) } else { json!([e]) }),
+            "Env": env,
+            "WorkingDir": self.workdir.clone().unwrap_or_default(),
+            "User": self.user.clone().unwrap_or_default(),
+            "Hostname": self.hostname.clone().unwrap_or_default(),
+            "Labels": labels,
+            "StopSignal": self.stop_signal,
+            "StopTimeout": self.stop_timeout,
+            "AttachStdout": !self.detach,
+            "AttachStderr": !self.detach,
+            "HostConfig": {
+                "AutoRemove": self.rm,
+                "ReadonlyRootfs": self.read_only,
+                "Memory": self.memory.unwrap_or(0),
+                "NanoCpus": self.cpus.map(|c| (c * 1e9) as i64).unwrap_or(0),
+                "CpuShares": self.cpu_shares.unwrap_or(0),
+                "PidsLimit": self.pids_limit,
+                "Tmpfs": tmpfs,
+                "NetworkMode": self.network.clone().unwrap_or_default(),
+            },
+        })
+    }
+}
+
+/// Docker's exit code for a failed start: 127 not found, 126 cannot run, 125 otherwise.
+pub fn start_failure_code(message: &str) -> i32 {
+    if message.contains("executable file not found") || message.contains("no such file or directory")
+    {
+        127
+    } else if message.contains("permission denied")
+        || message.contains("is a directory")
+        || message.contains("exec format error")
+    {
+        126
+    } else {
+        125
+    }
+}
+
+/// An error that should end the program with a given exit code after its message.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Exit {
+    pub code: i32,
+    pub message: String,
+}
+
+fn create(client: &Client, flags: &RunFlags) -> Result<String> {
+    let mut path = "/containers/create".to_string();
+    if let Some(name) = &flags.name {
+        path.push_str(&format!("?name={}", encode(name)));
+    }
+    let reply = client.call("POST", &path, Some(&flags.body()))?;
+    Ok(reply["Id"].as_str().unwrap_or_default().to_string())
+}
+
+/// `run`: create, then either start and print the id (`-d`), or attach, wait, start, stream
+/// the output and exit with the container's code, as `docker run` does.
+pub fn run(client: &Client, flags: &RunFlags) -> Result<i32> {
+    let id = create(client, flags)?;
+    if flags.detach {
+        start_or_exit(client, &id)?;
+        println!("{id}");
+        return Ok(0);
+    }
+    let mut attach = client.request(
+        "POST",
+        &format!("/containers/{id}/attach?stream=1&stdout=1&stderr=1"),
+        None,
+        true,
+    )?;
+    if attach.status >= 400 {
+        attach.json()?;
+        bail!("attach failed");
+    }
+    let condition = if flags.rm { "removed" } else { "next-exit" };
+    let wait = client.request(
+        "POST",
+        &format!("/containers/{id}/wait?condition={condition}"),
+        None,
+        false,
+    )?;
+    let output = std::thread::spawn(move || demux(&mut attach.reader));
+    if let Err(error) = start_or_exit(client, &id) {
+        if flags.rm {
+            let _ = wait.json();
+        }
+        return Err(error);
+    }
+    let _ = output.join();
+    let status = wait.json()?;
+    Ok(status["StatusCode"].as_i64().unwrap_or(125) as i32)
+}
+
+fn start_or_exit(client: &Client, id: &str) -> Result<()> {
+    match client.call("POST", &format!("/containers/{id}/start"), None) {
+        Ok(_) => Ok(()),
+        Err(error) => {
+            let message = error.to_string();
+            let code = match error.downcast_ref::<DaemonError>() {
+                Some(e) if e.status == 400 => start_failure_code(&e.message),
+                _ => 125,
+            };
+            Err(Exit { code, message }.into())
+        }
+    }
+}
+
+/// `ps`.
+pub fn ps(client: &Client, all: bool, quiet: bool, no_trunc: bool, filters: &[String]) -> Result<()> {
+    let mut map = serde_json::Map::new();
+    for filter in filters {
+        let (k, v) = filter.split_once('=').unwrap_or((filter, ""));
+        map.entry(k.to_string())
+            .or_insert_with(|| json!([]))
+            .as_array_mut()
+            .map(|a| a.push(json!(v)));
+    }
+    let path = format!(
+        "/containers/json?all={}&filters={}",
+        all as u8,
+        encode(&Value::Object(map).to_string())
+    );
+    let list = client.call("GET", &path, None)?;
+    let list = list.as_array().cloned().unwrap_or_default();
+    let short = |id: &str| -> String {
+        if no_trunc {
+            id.to_string()
+        } else {
+            id.chars().take(12).collect()
+        }
+    };
+    if quiet {
+        for c in &list {
+            println!("{}", short(c["Id"].as_str().unwrap_or_default()));
+        }
+        return Ok(());
+    }
+    let now = crate::time::now_nanos() / 1_000_000_000;
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|c| {
+            let mut command = c["Command"].as_str().unwrap_or_default().to_string();
+            if !no_trunc && command.chars().count() > 19 {
+                command = command.chars().take(19).collect::<String>() + "…";
+            }
+            vec![
+                short(c["Id"].as_str().unwrap_or_default()),
+                c["Image"].as_str().unwrap_or_default().to_string(),
+                format!("\"{command}\""),
+                format!(
+                    "{} ago",
+                    crate::time::human_duration(now - c["Created"].as_i64().unwrap_or(now))
+                ),
+                c["Status"].as_str().unwrap_or_default().to_string(),
+                String::new(),
+                c["Names"][0]
+                    .as_str()
+                    .unwrap_or_default()
+                    .trim_start_matches('/')
+                    .to_string(),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        table(
+            &["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"],
+            &rows
+        )
+    );
+    Ok(())
+}
+
+/// `logs`.
+pub fn logs(client: &Client, id: &str, follow: bool, tail: Option<&str>, timestamps: bool) -> Result<()> {
+    let path = format!(
+        "/containers/{}/logs?stdout=1&stderr=1&follow={}&timestamps={}&tail={}",
+        encode(id),
+        follow as u8,
+        timestamps as u8,
+        encode(tail.unwrap_or("all"))
+    );
+    let mut reply = client.request("GET", &path, None, false)?;
+    if reply.status >= 400 {
+        reply.json()?;
+        return Ok(());
+    }
+    demux(&mut reply.reader)
+}
+
+/// `images`.
+pub fn images(client: &Client, quiet: bool, reference: Option<&str>) -> Result<()> {
+    let mut path = "/images/json".to_string();
+    if let Some(r) = reference {
+        path.push_str(&format!(
+            "?filters={}",
+            encode(&json!({ "reference": [r] }).to_string())
+        ));
+    }
+    let list = client.call("GET", &path, None)?;
+    let now = crate::time::now_nanos() / 1_000_000_000;
+    let mut rows = Vec::new();
+    for image in list.as_array().cloned().unwrap_or_default() {
+        let id = image["Id"].as_str().unwrap_or_default();
+        let short: String = id.trim_start_matches("sha256:").chars().take(12).collect();
+        if quiet {
+            println!("{short}");
+            continue;
+        }
+        let tags: Vec<String> = image["RepoTags"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|t| t.as_str().map(String::from)).collect())
+            .unwrap_or_default();
+        let tags = if tags.is_empty() {
+            vec!["<none>:<none>".to_string()]
+        } else {
+            tags
+        };
+        for tag in tags {
+            let (repo, t) = ch04_images::reference::split(&tag);
+            let created = image["Created"].as_i64().unwrap_or(0);
+            rows.push(vec![
+                repo.to_string(),
+                t.to_string(),
+                short.clone(),
+                format!("{} ago", crate::time::human_duration(now - created)),
+                human_size(image["Size"].as_u64().unwrap_or(0)),
+            ]);
+        }
+    }
+    if !quiet {
+        print!(
+            "{}",
+            table(&["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], &rows)
+        );
+    }
+    Ok(())
+}
+
+/// `history`.
+pub fn history(client: &Client, image: &str) -> Result<()> {
+    let list = client.call("GET", &format!("/images/{image}/history"), None)?;
+    let now = crate::time::now_nanos() / 1_000_000_000;
+    let rows: Vec<Vec<String>> = list
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|h| {
+            let id = h["Id"].as_str().unwrap_or_default();
+            vec![
+                if id.starts_with("sha256:") {
+                    id[7..19].to_string()
+                } else {
+                    id.to_string()
+                },
+                format!(
+                    "{} ago",
+                    crate::time::human_duration(now - h["Created"].as_i64().unwrap_or(now))
+                ),
+                h["CreatedBy"].as_str().unwrap_or_default().to_string(),
+                human_size(h["Size"].as_u64().unwrap_or(0)),
+                h["Comment"].as_str().unwrap_or_default().to_string(),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        table(&["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"], &rows)
+    );
+    Ok(())
+}
+
+/// `inspect`: containers first, then images, as `docker inspect` does.
+pub fn inspect(client: &Client, names: &[String]) -> Result<i32> {
+    let mut out = Vec::new();
+    let mut code = 0;
+    for name in names {
+        match client.call("GET", &format!("/containers/{}/json", encode(name)), None) {
+            Ok(v) => out.push(v),
+            Err(_) => match client.call("GET", &format!("/images/{name}/json"), None) {
+                Ok(v) => out.push(v),
+                Err(_) => {
+                    eprintln!("Error: No such object: {name}");
+                    code = 1;
+                }
+            },
+        }
+    }
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(code)
+}
+
+/// `rmi`.
+pub fn rmi(client: &Client, names: &[String]) -> Result<()> {
+    for name in names {
+        let list = client.call("DELETE", &format!("/images/{name}"), None)?;
+        for entry in list.as_array().cloned().unwrap_or_default() {
+            if let Some(t) = entry["Untagged"].as_str() {
+                println!("Untagged: {t}");
+            }
+            if let Some(d) = entry["Deleted"].as_str() {
+                println!("Deleted: {d}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `tag SOURCE TARGET`.
+pub fn tag(client: &Client, source: &str, target: &str) -> Result<()> {
+    let normal = ch04_images::reference::normalize(target)?;
+    let (repo, t) = ch04_images::reference::split(&normal);
+    client.call(
+        "POST",
+        &format!("/images/{source}/tag?repo={}&tag={}", encode(repo), encode(t)),
+        None,
+    )?;
+    Ok(())
+}
+
+/// `info`.
+pub fn info(client: &Client) -> Result<()> {
+    let i = client.call("GET", "/info", None)?;
+    let s = |k: &str| match &i[k] {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "Server:")?;
+    for (label, key) in [
+        ("Containers", "Containers"),
+        (" Running", "ContainersRunning"),
+        (" Stopped", "ContainersStopped"),
+        ("Images", "Images"),
+        ("Server Version", "ServerVersion"),
+        ("Storage Driver", "Driver"),
+        ("Logging Driver", "LoggingDriver"),
+        ("Cgroup Driver", "CgroupDriver"),
+        ("Cgroup Version", "CgroupVersion"),
+        ("Default Runtime", "DefaultRuntime"),
+        ("Kernel Version", "KernelVersion"),
+        ("Operating System", "OperatingSystem"),
+        ("Architecture", "Architecture"),
+        ("CPUs", "NCPU"),
+        ("Total Memory", "MemTotal"),
+        ("Root Dir", "DockerRootDir"),
+    ] {
+        writeln!(out, " {label}: {}", s(key))?;
+    }
+    Ok(())
+}
+
+/// `version`.
+pub fn version(client: &Client) -> Result<()> {
+    println!("Client:");
+    println!(" Version:     {}", env!("CARGO_PKG_VERSION"));
+    println!(" API version: {}", crate::http::API_VERSION);
+    let v = client.call("GET", "/version", None)?;
+    println!("Server:");
+    println!(" Version:     {}", v["Version"].as_str().unwrap_or_default());
+    println!(
+        " API version: {} (minimum {})",
+        v["ApiVersion"].as_str().unwrap_or_default(),
+        v["MinAPIVersion"].as_str().unwrap_or_default()
+    );
+    println!(" Kernel:      {}", v["KernelVersion"].as_str().unwrap_or_default());
+    Ok(())
+}

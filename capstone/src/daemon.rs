@@ -1,0 +1,103 @@
+//! `baleia daemon`: the engine behind a unix socket.
+//!
+//! On start it re-adopts the containers whose supervisors kept them running while no daemon
+//! was there (and marks the ones that ended), then serves the API, one thread per connection.
+//! Stopping the daemon (SIGTERM, SIGINT, even SIGKILL) leaves the containers running: they
+//! belong to their supervisors, not to the daemon.
+
+use crate::engine::Engine;
+use anyhow::{bail, Context, Result};
+use ch04_images::Store;
+use std::collections::HashMap;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// `unix:///run/baleia/baleia.sock` or a plain path → the path.
+pub fn socket_path(host: &str) -> Result<PathBuf> {
+    match host.strip_prefix("unix://") {
+        Some(path) => Ok(PathBuf::from(path)),
+        None if host.starts_with('/') => Ok(PathBuf::from(host)),
+        None => bail!("-H {host}: only unix sockets are supported (unix:///path/to.sock)"),
+    }
+}
+
+pub struct Options {
+    pub root: PathBuf,
+    pub socket: PathBuf,
+    pub cgroup_parent: String,
+}
+
+pub fn run(options: Options) -> Result<()> {
+    let exe = std::env::current_exe().context("find our own executable")?;
+    std::fs::create_dir_all(&options.root)
+        .with_context(|| format!("create {}", options.root.display()))?;
+    let store = Store::open(&options.root)?;
+    let layout = ch02_cgroups::Layout::detect()?;
+    let engine = Arc::new(Engine {
+        root: options.root.clone(),
+        store,
+        cgroup_parent: options.cgroup_parent,
+        exe,
+        cgroup_v2: layout.mode.is_v2(),
+        names: Mutex::new(()),
+        removed: Mutex::new(HashMap::new()),
+    });
+    let listener = listen(&options.socket)?;
+    stop_on_signals(options.socket.clone())?;
+    engine.adopt();
+    eprintln!(
+        "baleia daemon: API {} on unix://{} (state in {})",
+        crate::http::API_VERSION,
+        options.socket.display(),
+        options.root.display()
+    );
+    for stream in listener.incoming() {
+        let Ok(stream) = stream else { continue };
+        let engine = engine.clone();
+        std::thread::spawn(move || {
+            crate::http::serve(stream, &|request| crate::api::handle(&engine, request))
+        });
+    }
+    Ok(())
+}
+
+/// Bind the socket. A socket file nobody answers on is a leftover of a daemon that was
+/// killed: replace it. One that answers belongs to a running daemon: refuse.
+fn listen(socket: &Path) -> Result<UnixListener> {
+    if let Some(dir) = socket.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    }
+    if socket.exists() {
+        if UnixStream::connect(socket).is_ok() {
+            bail!("a daemon is already listening on {}", socket.display());
+        }
+        std::fs::remove_file(socket)
+            .with_context(|| format!("remove stale socket {}", socket.display()))?;
+    }
+    let listener =
+        UnixListener::bind(socket).with_context(|| format!("bind {}", socket.display()))?;
+    // Like /var/run/docker.sock: whoever may use this socket may run anything as root.
+    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o660))?;
+    Ok(listener)
+}
+
+/// SIGTERM and SIGINT: remove the socket and exit. Containers keep running.
+fn stop_on_signals(socket: PathBuf) -> Result<()> {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGTERM);
+    set.add(Signal::SIGINT);
+    // Blocked here, before any other thread exists, so every thread inherits the mask and
+    // only the waiting thread below receives them. (Supervisors are started with
+    // `Command`, which resets the mask.)
+    set.thread_block()?;
+    std::thread::spawn(move || {
+        let _ = set.wait();
+        let _ = std::fs::remove_file(&socket);
+        eprintln!("baleia daemon: stopping; containers keep running");
+        std::process::exit(0);
+    });
+    Ok(())
+}

@@ -1,0 +1,507 @@
+//! The life of a container: create, start (through a supervisor), stop, kill, wait, remove;
+//! and, when the daemon starts, re-adopting containers whose supervisors kept them running.
+
+use super::record::{write_json, CreateBody, Dir, Record, Status};
+use super::spec::{self, Inputs};
+use super::{ApiError, ApiResult, Engine, Found};
+use crate::time::now_nanos;
+use ch03_overlayfs::ContainerDirs;
+use ch04_images::{containers as image_records, hello, image, snapshot};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use std::io::Read;
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How often the daemon looks at a supervisor's `state.json` while it waits for a change.
+pub const POLL: Duration = Duration::from_millis(20);
+
+/// Docker's rule for names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    name.len() >= 2
+        && chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+}
+
+/// A name like Docker's `brave_whale` for containers created without `--name`.
+fn generated_name(id: &str, taken: impl Fn(&str) -> bool) -> String {
+    const ADJECTIVES: [&str; 16] = [
+        "brave", "calm", "eager", "fancy", "gentle", "happy", "jolly", "keen", "lucid", "merry",
+        "nimble", "proud", "quiet", "sharp", "witty", "zen",
+    ];
+    const NAMES: [&str; 16] = [
+        "whale", "orca", "dolphin", "narwhal", "beluga", "manatee", "seal", "otter", "walrus",
+        "porpoise", "krill", "squid", "turtle", "marlin", "tuna", "shark",
+    ];
+    let bytes: Vec<u8> = (0..4)
+        .map(|i| u8::from_str_radix(&id[i * 2..i * 2 + 2], 16).unwrap_or(0))
+        .collect();
+    let base = format!(
+        "{}_{}",
+        ADJECTIVES[bytes[0] as usize % 16],
+        NAMES[bytes[1] as usize % 16]
+    );
+    if !taken(&base) {
+        return base;
+    }
+    (1..)
+        .map(|n| format!("{base}{n}"))
+        .find(|n| !taken(n))
+        .unwrap_or(base)
+}
+
+/// Is this supervisor process alive, and really the supervisor of `id` (not a reused pid)?
+pub fn shim_alive(shim_pid: i32, id: &str) -> bool {
+    if shim_pid <= 0 {
+        return false;
+    }
+    let cmdline = std::fs::read(format!("/proc/{shim_pid}/cmdline")).unwrap_or_default();
+    let stat = std::fs::read_to_string(format!("/proc/{shim_pid}/stat")).unwrap_or_default();
+    let zombie = stat
+        .rsplit_once(") ")
+        .is_some_and(|(_, rest)| rest.starts_with('Z'));
+    !zombie
+        && cmdline
+            .split(|b| *b == 0)
+            .any(|arg| arg == id.as_bytes())
+}
+
+impl Engine {
+    /// `POST /containers/create`.
+    pub fn create(&self, name: Option<&str>, body: CreateBody) -> ApiResult<String> {
+        let CreateBody {
+            config,
+            host_config,
+        } = body;
+        spec::check_supported(&config, &host_config)?;
+        if config.image.is_empty() {
+            return Err(ApiError::bad_request("no image given (Config.Image is empty)"));
+        }
+        let _names = self.names.lock().unwrap_or_else(|e| e.into_inner());
+        let existing = self.all();
+        let taken = |n: &str| existing.iter().find(|f| f.record.name == n).cloned();
+        let id = ch03_overlayfs::dirs::random_id().map_err(ApiError::internal)?;
+        let name = match name.map(|n| n.trim_start_matches('/')).filter(|n| !n.is_empty()) {
+            Some(name) => {
+                if !valid_name(name) {
+                    return Err(ApiError::bad_request(format!(
+                        "Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+                    )));
+                }
+                if let Some(other) = taken(name) {
+                    return Err(ApiError::conflict(format!(
+                        "Conflict. The container name \"/{name}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
+                        other.record.id
+                    )));
+                }
+                name.to_string()
+            }
+            None => generated_name(&id, |n| taken(n).is_some()),
+        };
+
+        let lock = self.store.lock()?;
+        let image = self.resolve_image(&config.image)?;
+        let lowers = snapshot::prepare(&self.store, &image)?;
+        let hostname = match config.hostname.as_str() {
+            "" => id[..12].to_string(),
+            mine => mine.to_string(),
+        };
+        let tmpfs: Vec<PathBuf> = host_config
+            .tmpfs
+            .iter()
+            .flat_map(|t| t.keys().map(PathBuf::from))
+            .collect();
+        let dirs = ContainerDirs::at(&self.root, &id);
+        let dir = Dir(dirs.dir.clone());
+        let made = (|| -> ApiResult<Record> {
+            let spec = spec::build(&Inputs {
+                id: &id,
+                config: &config,
+                host: &host_config,
+                image: &image.config,
+                lowers: &lowers,
+                bundle: &dirs.dir,
+                hostname: &hostname,
+                cgroup_parent: &self.cgroup_parent,
+                cgroup_v2: self.cgroup_v2,
+            })?;
+            dirs.create(&lowers, Some(&name), &hostname, &tmpfs)
+                .map_err(ApiError::internal)?;
+            image_records::record_image(&self.store, &id, &image.manifest_digest)?;
+            write_json(&dir.spec(), &spec)?;
+            let argv = spec
+                .process()
+                .as_ref()
+                .and_then(|p| p.args().clone())
+                .unwrap_or_default();
+            let mut config = config.clone();
+            config.hostname = hostname.clone();
+            config.image = config.image.clone();
+            if config.env.is_none() {
+                config.env = Some(Vec::new());
+            }
+            config.env = spec.process().as_ref().and_then(|p| p.env().clone());
+            if config.cmd.is_none() {
+                config.cmd = image.config.config().as_ref().and_then(|c| c.cmd().clone());
+            }
+            if config.entrypoint.is_none() {
+                config.entrypoint = image
+                    .config
+                    .config()
+                    .as_ref()
+                    .and_then(|c| c.entrypoint().clone());
+            }
+            let record = Record {
+                id: id.clone(),
+                name: name.clone(),
+                created: now_nanos(),
+                image_id: image.id().to_string(),
+                path: argv.first().cloned().unwrap_or_default(),
+                args: argv.iter().skip(1).cloned().collect(),
+                config,
+                host_config: host_config.clone(),
+            };
+            // Written last: a directory without it is a container still being made.
+            write_json(&dir.record(), &record)?;
+            Ok(record)
+        })();
+        drop(lock);
+        match made {
+            Ok(_) => Ok(id),
+            Err(error) => {
+                if dirs.dir.exists() {
+                    let _ = dirs.remove();
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Resolve an image reference; `hello-world` is made on first use, offline (chapter 04).
+    /// Call with the store locked.
+    pub fn resolve_image(&self, reference: &str) -> ApiResult<ch04_images::Image> {
+        match image::resolve(&self.store, reference) {
+            Ok(image) => Ok(image),
+            Err(ch04_images::Error::NoSuchImage(_))
+                if ch04_images::reference::normalize(reference).is_ok_and(|r| r == hello::TAG) =>
+            {
+                Ok(hello::create(&self.store)?)
+            }
+            Err(ch04_images::Error::NoSuchImage(_)) => {
+                let shown = ch04_images::reference::normalize(reference)
+                    .unwrap_or_else(|_| reference.to_string());
+                Err(ApiError::not_found(format!("No such image: {shown}")))
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// `POST /containers/{id}/start`: hand the container to a new supervisor and wait until
+    /// it says the program runs (or why it does not). `Ok(false)`: it was running already.
+    pub fn start(self: &Arc<Self>, wanted: &str) -> ApiResult<bool> {
+        let found = self.find(wanted)?;
+        if found.running() && shim_alive(found.state.shim_pid, found.id()) {
+            return Ok(false);
+        }
+        let result = self.spawn_shim(&found);
+        match result {
+            Ok(()) => {
+                self.watch(found.id().to_string());
+                Ok(true)
+            }
+            Err(error) => {
+                if found.record.host_config.auto_remove {
+                    let code = found.dir.read_state().map(|s| s.exit_code).unwrap_or(125);
+                    self.remember_removed(found.id(), code);
+                    let _ = self.remove(found.id(), true);
+                }
+                Err(error)
+            }
+        }
+    }
+
+    fn spawn_shim(&self, found: &Found) -> ApiResult<()> {
+        let (read_end, write_end) = nix::unistd::pipe().map_err(ApiError::internal)?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(found.dir.shim_log())
+            .map_err(ApiError::internal)?;
+        let mut command = std::process::Command::new(&self.exe);
+        command
+            .arg("--root")
+            .arg(&self.root)
+            .args(["shim", found.id()])
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone().map_err(ApiError::internal)?)
+            .stderr(log);
+        if ch01_namespaces::explain::enabled() {
+            command.arg("--explain");
+        }
+        let fd = write_end.as_raw_fd();
+        // SAFETY: dup2 is async-signal-safe; it puts the pipe on fd 3 without close-on-exec.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::dup2(fd, crate::shim::HANDSHAKE_FD) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut child = command.spawn().map_err(ApiError::internal)?;
+        drop(write_end);
+        // The first process forks the supervisor and exits at once.
+        let _ = child.wait();
+        let mut reply = String::new();
+        std::fs::File::from(read_end)
+            .read_to_string(&mut reply)
+            .map_err(ApiError::internal)?;
+        let reply: serde_json::Value = serde_json::from_str(reply.trim()).map_err(|_| {
+            let log = std::fs::read_to_string(found.dir.shim_log()).unwrap_or_default();
+            ApiError::internal(format!(
+                "the supervisor of {} ended without starting it: {}",
+                found.id(),
+                log.lines().last().unwrap_or("(no message)")
+            ))
+        })?;
+        if let Some(message) = reply["error"].as_str() {
+            // Docker answers 400 for a program that is missing or cannot run; its CLI reads
+            // the words "executable file not found", "no such file or directory" and
+            // "permission denied" in the message to exit with 127 or 126.
+            let status = if reply["exit_code"].as_i64().unwrap_or(125) == 125 {
+                500
+            } else {
+                400
+            };
+            return Err(ApiError::new(status, message.to_lowercase_errno()));
+        }
+        Ok(())
+    }
+
+    /// Follow a running container from the daemon: when its supervisor has recorded its end,
+    /// remove it if it was created with `--rm` (AutoRemove). A supervisor that died without
+    /// recording the end is marked exited, with Docker's 255.
+    pub fn watch(self: &Arc<Self>, id: String) {
+        let engine = self.clone();
+        std::thread::spawn(move || loop {
+            std::thread::sleep(POLL * 5);
+            let dir = engine.dir_of(&id);
+            let Ok(record) = dir.read_record() else {
+                return;
+            };
+            let Ok(mut state) = dir.read_state() else {
+                return;
+            };
+            if state.status == Status::Running {
+                if shim_alive(state.shim_pid, &id) {
+                    continue;
+                }
+                // Read again: it may have written its last state just before it exited.
+                state = dir.read_state().unwrap_or(state);
+                if state.status == Status::Running {
+                    state.status = Status::Exited;
+                    state.exit_code = 255;
+                    state.error = "the container's supervisor died".into();
+                    state.finished_at = now_nanos();
+                    let _ = dir.write_state(&state);
+                }
+            }
+            if record.host_config.auto_remove {
+                engine.remember_removed(&id, state.exit_code);
+                let _ = engine.remove(&id, true);
+            }
+            return;
+        });
+    }
+
+    fn remember_removed(&self, id: &str, code: i32) {
+        if let Ok(mut removed) = self.removed.lock() {
+            removed.insert(id.to_string(), code);
+        }
+    }
+
+    /// On daemon start: watch what still runs, mark what ended while no daemon was there,
+    /// and remove ended `--rm` containers.
+    pub fn adopt(self: &Arc<Self>) {
+        for found in self.all() {
+            if found.running() {
+                self.watch(found.id().to_string());
+            } else if found.record.host_config.auto_remove && found.state.runs > 0 {
+                let _ = self.remove(found.id(), true);
+            }
+        }
+    }
+
+    /// Send a signal to the container's first process.
+    pub fn signal(&self, found: &Found, signal: Signal) -> ApiResult<()> {
+        if !found.running() || found.state.pid <= 0 {
+            return Err(ApiError::conflict(format!(
+                "Container {} is not running",
+                found.id()
+            )));
+        }
+        kill(Pid::from_raw(found.state.pid), signal).map_err(|errno| {
+            ApiError::internal(format!("kill({}, {signal}): {errno}", found.state.pid))
+        })
+    }
+
+    /// `POST /containers/{id}/kill`.
+    pub fn kill(&self, wanted: &str, signal: Option<&str>) -> ApiResult<()> {
+        let found = self.find(wanted)?;
+        let signal = parse_signal(signal.unwrap_or("SIGKILL"))?;
+        self.signal(&found, signal)
+    }
+
+    /// Wait until the container is not running any more, up to `timeout`; true if it ended.
+    fn wait_stopped(&self, id: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let dir = self.dir_of(id);
+            match dir.read_state() {
+                Ok(state) if state.status == Status::Running => {
+                    if !shim_alive(state.shim_pid, id) {
+                        return true;
+                    }
+                }
+                _ => return true,
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// `POST /containers/{id}/stop`: the stop signal (the container's STOPSIGNAL, else
+    /// SIGTERM), then after `timeout` seconds (default 10) SIGKILL. `Ok(false)`: it was not
+    /// running (Docker answers 304).
+    pub fn stop(&self, wanted: &str, timeout: Option<i64>, signal: Option<&str>) -> ApiResult<bool> {
+        let found = self.find(wanted)?;
+        if !found.running() {
+            return Ok(false);
+        }
+        let config = &found.record.config;
+        let signal = parse_signal(
+            signal
+                .or(config.stop_signal.as_deref())
+                .unwrap_or("SIGTERM"),
+        )?;
+        let timeout = timeout.or(config.stop_timeout).unwrap_or(10);
+        let _ = self.signal(&found, signal);
+        if timeout >= 0 && self.wait_stopped(found.id(), Duration::from_secs(timeout as u64)) {
+            return Ok(true);
+        }
+        let _ = self.signal(&found, Signal::SIGKILL);
+        self.wait_stopped(found.id(), Duration::from_secs(30));
+        Ok(true)
+    }
+
+    /// `DELETE /containers/{id}`.
+    pub fn remove(&self, wanted: &str, force: bool) -> ApiResult<()> {
+        let found = self.find(wanted)?;
+        if found.running() && shim_alive(found.state.shim_pid, found.id()) {
+            if !force {
+                return Err(ApiError::conflict(format!(
+                    "You cannot remove a running container {}. Stop the container before attempting removal or force remove",
+                    found.id()
+                )));
+            }
+            let _ = self.signal(&found, Signal::SIGKILL);
+            self.wait_stopped(found.id(), Duration::from_secs(30));
+        }
+        let _names = self.names.lock().unwrap_or_else(|e| e.into_inner());
+        let dirs = ContainerDirs {
+            id: found.id().to_string(),
+            dir: found.dir.0.clone(),
+        };
+        if dirs.dir.exists() {
+            dirs.remove().map_err(ApiError::internal)?;
+        }
+        Ok(())
+    }
+
+    /// Block until the container is in the state `condition` asks for, and return its exit
+    /// code. Conditions as Docker's: `not-running` (default), `next-exit`, `removed`.
+    /// `baseline` is the container as it was when the request came (see [`Engine::find`]).
+    pub fn wait(&self, baseline: &Found, condition: &str) -> i32 {
+        let id = baseline.id().to_string();
+        let start_runs = baseline.state.runs;
+        let mut last_code = baseline.state.exit_code;
+        loop {
+            let dir = self.dir_of(&id);
+            let state = if dir.0.exists() {
+                dir.read_state().ok()
+            } else {
+                None
+            };
+            let Some(state) = state else {
+                // Gone: removed. Its exit code was remembered if it was removed with --rm.
+                let removed = self.removed.lock().ok().and_then(|r| r.get(&id).copied());
+                return removed.unwrap_or(last_code);
+            };
+            last_code = state.exit_code;
+            let ended = state.status != Status::Running || !shim_alive(state.shim_pid, &id);
+            let failed_start = !state.error.is_empty() && state.error != baseline.state.error;
+            let done = match condition {
+                "removed" => false,
+                "next-exit" => {
+                    ended && (state.runs > start_runs || baseline.running() || failed_start)
+                }
+                _ => ended,
+            };
+            if done {
+                return state.exit_code;
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+}
+
+/// `SIGTERM`, `TERM`, `15`.
+pub fn parse_signal(text: &str) -> ApiResult<Signal> {
+    if let Ok(number) = text.parse::<i32>() {
+        return Signal::try_from(number)
+            .map_err(|_| ApiError::bad_request(format!("Invalid signal: {text}")));
+    }
+    let upper = text.to_ascii_uppercase();
+    let name = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    Signal::from_str(&name).map_err(|_| ApiError::bad_request(format!("Invalid signal: {text}")))
+}
+
+trait DockerWords {
+    fn to_lowercase_errno(&self) -> String;
+}
+
+impl DockerWords for str {
+    /// nix prints errnos as `EACCES: Permission denied`; Docker's CLI looks for Go's lower-case
+    /// "permission denied" to choose exit code 126.
+    fn to_lowercase_errno(&self) -> String {
+        self.replace("Permission denied", "permission denied")
+            .replace("Is a directory", "is a directory")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_signals() {
+        assert!(valid_name("web-1.a_b"));
+        assert!(!valid_name("-x") && !valid_name("a") && !valid_name("a/b"));
+        assert_eq!(parse_signal("TERM").unwrap(), Signal::SIGTERM);
+        assert_eq!(parse_signal("9").unwrap(), Signal::SIGKILL);
+        assert!(parse_signal("NOPE").is_err());
+        let name = generated_name(&"ab".repeat(32), |n| n == "witty_shark");
+        assert!(name.contains('_'));
+    }
+}

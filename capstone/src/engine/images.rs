@@ -1,0 +1,202 @@
+//! Images through the API, from chapter 04's store: list, inspect, history, tag, remove.
+//! Sizes are the layers as stored (compressed), as chapter 04 reports them.
+
+use super::{ApiError, ApiResult, Engine};
+use ch04_images::{gc, image, reference, Image};
+use serde_json::{json, Value};
+
+/// Seconds since the epoch of an RFC 3339 time (`2026-11-28T17:00:00Z`), 0 if unparsable.
+fn unix_seconds(text: Option<&str>) -> i64 {
+    let Some(text) = text else { return 0 };
+    let num = |range: std::ops::Range<usize>| text.get(range).and_then(|s| s.parse::<i64>().ok());
+    let (Some(y), Some(m), Some(d), Some(h), Some(mi), Some(s)) = (
+        num(0..4),
+        num(5..7),
+        num(8..10),
+        num(11..13),
+        num(14..16),
+        num(17..19),
+    ) else {
+        return 0;
+    };
+    // Days from civil (Howard Hinnant's algorithm), the inverse of chapter 04's.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    days * 86_400 + h * 3600 + mi * 60 + s
+}
+
+fn config_labels(image: &Image) -> Value {
+    json!(image
+        .config
+        .config()
+        .as_ref()
+        .and_then(|c| c.labels().clone())
+        .unwrap_or_default())
+}
+
+/// One entry of `GET /images/json`.
+pub fn summary(image: &Image) -> Value {
+    json!({
+        "Id": image.id().to_string(),
+        "ParentId": "",
+        "RepoTags": image.tags,
+        "RepoDigests": [],
+        "Created": unix_seconds(image.config.created().as_deref()),
+        "Size": image.size(),
+        "VirtualSize": image.size(),
+        "SharedSize": -1,
+        "Labels": config_labels(image),
+        "Containers": -1,
+    })
+}
+
+/// `GET /images/{name}/json`.
+pub fn inspect(image: &Image) -> Value {
+    let run = image.config.config().clone().unwrap_or_default();
+    let config = json!({
+        "Hostname": "", "Domainname": "", "User": run.user().clone().unwrap_or_default(),
+        "AttachStdin": false, "AttachStdout": false, "AttachStderr": false,
+        "Tty": false, "OpenStdin": false, "StdinOnce": false,
+        "Env": run.env().clone(),
+        "Cmd": run.cmd().clone(),
+        "Entrypoint": run.entrypoint().clone(),
+        "Image": "",
+        "Volumes": run.volumes().clone().map(|v| v.into_iter().map(|k| (k, json!({}))).collect::<serde_json::Map<_, _>>()),
+        "WorkingDir": run.working_dir().clone().unwrap_or_default(),
+        "Labels": config_labels(image),
+        "StopSignal": run.stop_signal().clone(),
+        "ExposedPorts": run.exposed_ports().clone().map(|v| v.into_iter().map(|k| (k, json!({}))).collect::<serde_json::Map<_, _>>()),
+    });
+    json!({
+        "Id": image.id().to_string(),
+        "RepoTags": image.tags,
+        "RepoDigests": [],
+        "Parent": "",
+        "Comment": "",
+        "Created": image.config.created().clone().unwrap_or_default(),
+        "DockerVersion": "",
+        "Author": image.config.author().clone().unwrap_or_default(),
+        "Config": config,
+        "Architecture": image.config.architecture().to_string(),
+        "Os": image.config.os().to_string(),
+        "Size": image.size(),
+        "VirtualSize": image.size(),
+        "GraphDriver": { "Name": "overlay", "Data": null },
+        "RootFS": { "Type": "layers", "Layers": image.config.rootfs().diff_ids() },
+        "Metadata": { "LastTagTime": "0001-01-01T00:00:00Z" },
+        "Descriptor": {
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": image.manifest_digest.to_string(),
+        },
+    })
+}
+
+/// `GET /images/{name}/history`: newest first, as Docker lists it.
+pub fn history(image: &Image) -> Value {
+    let entries = image.config.history().clone().unwrap_or_default();
+    let mut layer = image.layers().len();
+    let mut out = Vec::new();
+    for (i, entry) in entries.iter().rev().enumerate() {
+        let size = if entry.empty_layer().unwrap_or(false) || layer == 0 {
+            0
+        } else {
+            layer -= 1;
+            image.layers()[layer].size()
+        };
+        out.push(json!({
+            "Id": if i == 0 { image.id().to_string() } else { "<missing>".to_string() },
+            "Created": unix_seconds(entry.created().as_deref()),
+            "CreatedBy": entry.created_by().clone().unwrap_or_default(),
+            "Tags": if i == 0 { json!(image.tags) } else { Value::Null },
+            "Size": size,
+            "Comment": entry.comment().clone().unwrap_or_default(),
+        }));
+    }
+    json!(out)
+}
+
+impl Engine {
+    /// `GET /images/json`; `reference` filters like `docker images busybox`.
+    pub fn images(&self, filters: &Value) -> ApiResult<Value> {
+        let images = image::list(&self.store)?;
+        let wanted: Vec<String> = filters["reference"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+            .or_else(|| filters["reference"].as_object().map(|o| o.keys().cloned().collect()))
+            .unwrap_or_default();
+        let dangling = filters["dangling"].to_string().contains("true");
+        Ok(json!(images
+            .iter()
+            .filter(|i| {
+                wanted.is_empty()
+                    || i.tags.iter().any(|t| {
+                        wanted.iter().any(|w| {
+                            reference::normalize(w).is_ok_and(|n| n == *t)
+                                || reference::split(t).0 == w.as_str()
+                        })
+                    })
+            })
+            .filter(|i| !dangling || i.tags.is_empty())
+            .map(summary)
+            .collect::<Vec<_>>()))
+    }
+
+    pub fn image(&self, name: &str) -> ApiResult<Image> {
+        let _lock = self.store.lock()?;
+        self.resolve_image(name)
+    }
+
+    /// `POST /images/{name}/tag?repo=R&tag=T`.
+    pub fn tag(&self, name: &str, repo: &str, tag: &str) -> ApiResult<()> {
+        let _lock = self.store.lock()?;
+        let image = self.resolve_image(name)?;
+        let full = if tag.is_empty() {
+            repo.to_string()
+        } else {
+            format!("{repo}:{tag}")
+        };
+        let normal = reference::normalize(&full).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let descriptor = image.descriptor(&self.store)?;
+        self.store.set_tag(&normal, &descriptor)?;
+        Ok(())
+    }
+
+    /// `DELETE /images/{name}`: Docker's list of `Untagged` and `Deleted` entries.
+    pub fn remove_image(&self, name: &str) -> ApiResult<Value> {
+        let _lock = self.store.lock()?;
+        let image = self.resolve_image(name)?;
+        let removed = gc::remove_image(&self.store, name).map_err(|e| match e {
+            ch04_images::Error::InUse { container, .. } => ApiError::conflict(format!(
+                "conflict: unable to remove repository reference \"{name}\" (must force) - container {container} is using its referenced image {}",
+                &image.id().digest()[..12]
+            )),
+            other => other.into(),
+        })?;
+        let mut out: Vec<Value> = removed
+            .untagged
+            .iter()
+            .map(|t| json!({ "Untagged": t }))
+            .collect();
+        if removed.blobs.iter().any(|b| b == image.id()) {
+            out.push(json!({ "Deleted": image.id().to_string() }));
+        }
+        for blob in removed.blobs.iter().filter(|b| *b != image.id()) {
+            out.push(json!({ "Deleted": blob.to_string() }));
+        }
+        Ok(json!(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rfc3339_to_unix() {
+        assert_eq!(super::unix_seconds(Some("2025-11-28T00:00:00Z")), 1_764_288_000);
+        assert_eq!(super::unix_seconds(None), 0);
+    }
+}

@@ -1,0 +1,363 @@
+//! The engine's half of "engine + runtime": turn an image's config and the create options
+//! (Docker's `Config` + `HostConfig`) into an OCI runtime spec, `config.json`, the one input
+//! the runtime takes. Everything Docker decides above the runtime is decided here: which
+//! program runs (Entrypoint + Cmd), its environment, working directory and user (looked up in
+//! the image's own /etc/passwd), the namespaces, the cgroup and its limits.
+//!
+//! Read the OCI runtime spec's `config.md` and `config-linux.md` for the fields.
+
+use super::record::{Config, HostConfig};
+use super::ApiError;
+use ch01_namespaces::exec::DEFAULT_PATH;
+use ch04_images::run::Identity;
+use oci_spec::image::ImageConfiguration;
+use oci_spec::runtime::{
+    LinuxBuilder, LinuxCpuBuilder, LinuxMemoryBuilder, LinuxNamespaceBuilder, LinuxNamespaceType,
+    LinuxPidsBuilder, LinuxResourcesBuilder, Mount, MountBuilder, ProcessBuilder, RootBuilder,
+    Spec, UserBuilder,
+};
+use std::path::{Path, PathBuf};
+
+/// What the spec is made from.
+pub struct Inputs<'a> {
+    pub id: &'a str,
+    pub config: &'a Config,
+    pub host: &'a HostConfig,
+    pub image: &'a ImageConfiguration,
+    /// The image's unpacked layers, top first: where /etc/passwd is looked up.
+    pub lowers: &'a [PathBuf],
+    /// The container's directory (the bundle): `merged/` is the root, the /etc files are here.
+    pub bundle: &'a Path,
+    pub hostname: &'a str,
+    /// The cgroup parent of every container of this daemon (`--cgroup-parent`).
+    pub cgroup_parent: &'a str,
+    /// Whether the host's cgroups are v2 (then the container gets a cgroup namespace too, as
+    /// Docker does; on v1 it sees the host's).
+    pub cgroup_v2: bool,
+}
+
+/// Docker's rule for the command: the user's Entrypoint replaces the image's and then drops
+/// the image's Cmd; the user's Cmd replaces the image's Cmd.
+pub fn command(config: &Config, image: &ImageConfiguration) -> Result<Vec<String>, ApiError> {
+    let image_run = image.config().clone().unwrap_or_default();
+    let (entrypoint, image_cmd) = match &config.entrypoint {
+        Some(mine) => (mine.clone(), Vec::new()),
+        None => (
+            image_run.entrypoint().clone().unwrap_or_default(),
+            image_run.cmd().clone().unwrap_or_default(),
+        ),
+    };
+    let cmd = match &config.cmd {
+        Some(cmd) if !cmd.is_empty() => cmd.clone(),
+        _ => image_cmd,
+    };
+    let argv: Vec<String> = entrypoint.into_iter().chain(cmd).collect();
+    if argv.is_empty() || argv[0].is_empty() {
+        return Err(ApiError::bad_request("no command specified"));
+    }
+    Ok(argv)
+}
+
+/// Refuse what this engine does not do yet, with a clear message, instead of ignoring it.
+pub fn check_supported(config: &Config, host: &HostConfig) -> Result<(), ApiError> {
+    let pending = |what: &str, chapter: &str| {
+        Err(ApiError::not_implemented(format!(
+            "{what} is not implemented yet (it comes with {chapter})"
+        )))
+    };
+    if host.binds.as_ref().is_some_and(|b| !b.is_empty())
+        || host.mounts.as_ref().is_some_and(|m| !m.is_empty())
+    {
+        return pending("volumes (-v, --mount)", "chapter 07");
+    }
+    if host.port_bindings.as_ref().is_some_and(|p| {
+        p.values()
+            .any(|v| v.as_array().is_some_and(|a| !a.is_empty()))
+    }) || host.publish_all_ports
+    {
+        return pending("publishing ports (-p, -P)", "chapter 07");
+    }
+    if !matches!(
+        host.network_mode.as_str(),
+        "" | "default" | "bridge" | "none" | "host"
+    ) {
+        return pending("user-defined networks (--network NAME)", "chapter 07");
+    }
+    if !matches!(host.restart_policy.name.as_str(), "" | "no") {
+        return pending("restart policies (--restart)", "the capstone's phase 2");
+    }
+    if config.tty || config.open_stdin {
+        return pending(
+            "interactive containers (-i, -t)",
+            "the capstone's phase 2",
+        );
+    }
+    if host.privileged {
+        return Err(ApiError::bad_request(
+            "--privileged is not supported: baleia always drops to a container's view",
+        ));
+    }
+    Ok(())
+}
+
+/// The environment: the image's `Env`, the user's `-e` over it (same name wins), then the
+/// defaults Docker adds: PATH, HOSTNAME, HOME.
+fn environment(inputs: &Inputs, home: &str) -> Vec<String> {
+    let image_env = inputs
+        .image
+        .config()
+        .as_ref()
+        .and_then(|c| c.env().clone())
+        .unwrap_or_default();
+    let mut env: Vec<String> = Vec::new();
+    let user_env = inputs.config.env.clone().unwrap_or_default();
+    for pair in image_env.into_iter().chain(user_env) {
+        let key = pair.split('=').next().unwrap_or_default().to_string();
+        if !pair.contains('=') {
+            // `-e NAME` without a value: the client fills it in from its own environment; a
+            // bare name left here means it was unset there, and Docker drops it.
+            continue;
+        }
+        env.retain(|p| p.split('=').next() != Some(key.as_str()));
+        env.push(pair);
+    }
+    let has = |env: &[String], key: &str| env.iter().any(|p| p.starts_with(&format!("{key}=")));
+    for (key, value) in [
+        ("PATH", DEFAULT_PATH),
+        ("HOSTNAME", inputs.hostname),
+        ("HOME", home),
+    ] {
+        if !has(&env, key) {
+            env.push(format!("{key}={value}"));
+        }
+    }
+    env
+}
+
+/// Read `etc/NAME` from the topmost layer that has it, as the container will see it. Only a
+/// regular file counts: a symlink in an image must never make the engine read a host file.
+fn image_file(lowers: &[PathBuf], name: &str) -> String {
+    for lower in lowers {
+        let path = lower.join("etc").join(name);
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_file() => {
+                return std::fs::read_to_string(&path).unwrap_or_default()
+            }
+            // A whiteout (character device) or anything else hides lower layers' copies.
+            Ok(_) => return String::new(),
+            Err(_) => continue,
+        }
+    }
+    String::new()
+}
+
+/// Build the spec.
+pub fn build(inputs: &Inputs) -> Result<Spec, ApiError> {
+    let argv = command(inputs.config, inputs.image)?;
+    let image_run = inputs.image.config().clone().unwrap_or_default();
+    let user = match inputs.config.user.as_str() {
+        "" => image_run.user().clone().unwrap_or_default(),
+        mine => mine.to_string(),
+    };
+    let identity = if user.is_empty() {
+        Identity {
+            uid: 0,
+            gid: 0,
+            home: "/root".into(),
+        }
+    } else {
+        Identity::resolve_in(
+            &user,
+            &image_file(inputs.lowers, "passwd"),
+            &image_file(inputs.lowers, "group"),
+        )
+        .map_err(|e| ApiError::bad_request(format!("unable to find user {user}: {e}")))?
+    };
+    let cwd = match inputs.config.working_dir.as_str() {
+        "" => image_run
+            .working_dir()
+            .clone()
+            .filter(|d| !d.is_empty())
+            .unwrap_or_else(|| "/".into()),
+        mine => mine.to_string(),
+    };
+    if !cwd.starts_with('/') {
+        return Err(ApiError::bad_request(format!(
+            "the working directory '{cwd}' is invalid, it needs to be an absolute path"
+        )));
+    }
+    let process = ProcessBuilder::default()
+        .args(argv)
+        .env(environment(inputs, &identity.home))
+        .cwd(cwd)
+        .user(
+            UserBuilder::default()
+                .uid(identity.uid)
+                .gid(identity.gid)
+                .build()
+                .map_err(ApiError::internal)?,
+        )
+        .terminal(false)
+        .build()
+        .map_err(ApiError::internal)?;
+
+    let mut kinds = vec![
+        LinuxNamespaceType::Pid,
+        LinuxNamespaceType::Mount,
+        LinuxNamespaceType::Uts,
+        LinuxNamespaceType::Ipc,
+    ];
+    if inputs.host.network_mode != "host" {
+        kinds.push(LinuxNamespaceType::Network);
+    }
+    if inputs.cgroup_v2 {
+        kinds.push(LinuxNamespaceType::Cgroup);
+    }
+    let namespaces = kinds
+        .into_iter()
+        .map(|typ| LinuxNamespaceBuilder::default().typ(typ).build())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ApiError::internal)?;
+
+    let linux = LinuxBuilder::default()
+        .namespaces(namespaces)
+        .resources(resources(inputs.host)?)
+        .cgroups_path(PathBuf::from(format!(
+            "/{}/{}",
+            inputs.cgroup_parent.trim_matches('/'),
+            inputs.id
+        )))
+        .build()
+        .map_err(ApiError::internal)?;
+
+    let mut spec = Spec::default();
+    spec.set_process(Some(process));
+    spec.set_hostname(Some(inputs.hostname.to_string()));
+    spec.set_root(Some(
+        RootBuilder::default()
+            .path(inputs.bundle.join("merged"))
+            .readonly(inputs.host.readonly_rootfs)
+            .build()
+            .map_err(ApiError::internal)?,
+    ));
+    spec.set_mounts(Some(mounts(inputs)?));
+    spec.set_linux(Some(linux));
+    spec.set_annotations(None);
+    Ok(spec)
+}
+
+/// Docker's default mounts (oci-spec's defaults are runc's: /proc, /dev, /dev/pts, /dev/shm,
+/// /dev/mqueue, /sys, /sys/fs/cgroup), the engine's /etc files, and the `--tmpfs` mounts.
+fn mounts(inputs: &Inputs) -> Result<Vec<Mount>, ApiError> {
+    let mut mounts = oci_spec::runtime::get_default_mounts();
+    for file in ["hostname", "hosts", "resolv.conf"] {
+        mounts.push(
+            MountBuilder::default()
+                .destination(format!("/etc/{file}"))
+                .typ("bind")
+                .source(inputs.bundle.join(file))
+                .options(vec!["rbind".to_string(), "rprivate".to_string()])
+                .build()
+                .map_err(ApiError::internal)?,
+        );
+    }
+    for dir in inputs.host.tmpfs.iter().flat_map(|t| t.keys()) {
+        if !dir.starts_with('/') || dir.split('/').any(|c| c == "..") {
+            return Err(ApiError::bad_request(format!(
+                "--tmpfs {dir}: give an absolute path inside the container, without `..`"
+            )));
+        }
+        mounts.push(
+            MountBuilder::default()
+                .destination(dir)
+                .typ("tmpfs")
+                .source("tmpfs")
+                .options(vec!["nosuid".into(), "nodev".into(), "mode=1777".into()])
+                .build()
+                .map_err(ApiError::internal)?,
+        );
+    }
+    Ok(mounts)
+}
+
+/// `-m`, `--cpus` (or `--cpu-quota`/`--cpu-period`), `--cpu-shares`, `--pids-limit`.
+fn resources(host: &HostConfig) -> Result<oci_spec::runtime::LinuxResources, ApiError> {
+    let mut resources = LinuxResourcesBuilder::default();
+    if host.memory > 0 {
+        if (host.memory as u64) < ch02_cgroups::limits::MIN_MEMORY {
+            return Err(ApiError::bad_request(
+                "Minimum memory limit allowed is 6MB",
+            ));
+        }
+        // Swap is limited with memory (memory + swap = the limit), as chapter 02 does.
+        resources = resources.memory(
+            LinuxMemoryBuilder::default()
+                .limit(host.memory)
+                .swap(host.memory)
+                .build()
+                .map_err(ApiError::internal)?,
+        );
+    }
+    let mut cpu = LinuxCpuBuilder::default();
+    let mut any_cpu = false;
+    if host.nano_cpus > 0 {
+        let period = ch02_cgroups::limits::CPU_PERIOD_US;
+        cpu = cpu
+            .quota(host.nano_cpus * period as i64 / 1_000_000_000)
+            .period(period);
+        any_cpu = true;
+    } else if host.cpu_quota > 0 {
+        let period = if host.cpu_period > 0 {
+            host.cpu_period as u64
+        } else {
+            ch02_cgroups::limits::CPU_PERIOD_US
+        };
+        cpu = cpu.quota(host.cpu_quota).period(period);
+        any_cpu = true;
+    }
+    if host.cpu_shares > 0 {
+        cpu = cpu.shares(host.cpu_shares as u64);
+        any_cpu = true;
+    }
+    if any_cpu {
+        resources = resources.cpu(cpu.build().map_err(ApiError::internal)?);
+    }
+    if let Some(limit) = host.pids_limit.filter(|l| *l > 0) {
+        resources = resources.pids(
+            LinuxPidsBuilder::default()
+                .limit(limit)
+                .build()
+                .map_err(ApiError::internal)?,
+        );
+    }
+    resources.build().map_err(ApiError::internal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image(entrypoint: Option<&[&str]>, cmd: Option<&[&str]>) -> ImageConfiguration {
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let mut run = oci_spec::image::Config::default();
+        run.set_entrypoint(entrypoint.map(strings));
+        run.set_cmd(cmd.map(strings));
+        let mut config = ImageConfiguration::default();
+        config.set_config(Some(run));
+        config
+    }
+
+    #[test]
+    fn the_command_follows_docker() {
+        let img = image(Some(&["/entry"]), Some(&["default"]));
+        let mut config = Config::default();
+        assert_eq!(command(&config, &img).unwrap(), ["/entry", "default"]);
+        config.cmd = Some(vec!["mine".into()]);
+        assert_eq!(command(&config, &img).unwrap(), ["/entry", "mine"]);
+        config.cmd = None;
+        config.entrypoint = Some(vec!["/bin/sh".into()]);
+        assert_eq!(command(&config, &img).unwrap(), ["/bin/sh"], "drops image Cmd");
+        config.entrypoint = Some(vec![]);
+        assert!(command(&config, &img).is_err(), "an empty entrypoint and no cmd");
+    }
+}

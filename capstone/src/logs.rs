@@ -1,0 +1,186 @@
+//! Container logs in Docker's `json-file` format, and the stream framing of the API.
+//!
+//! The supervisor appends one JSON object per line to `container.log`:
+//!
+//! ```text
+//! {"log":"hello\n","stream":"stdout","time":"2026-11-29T02:10:00.123456789Z"}
+//! ```
+//!
+//! A line of output becomes one entry (with its `\n`); a partial line is flushed as its own
+//! entry once 16 KiB without a newline have piled up, as Docker does. The daemon reads the file
+//! for `logs` and follows it for `attach`, so output survives the daemon.
+//!
+//! Without a TTY, the API multiplexes stdout and stderr on one connection with an 8-byte header
+//! per frame: `[stream, 0, 0, 0, size as u32 big-endian]` then `size` bytes; stream 1 is
+//! stdout, 2 is stderr (read the Engine API's "Attach to a container" section).
+
+use serde::{Deserialize, Serialize};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// Docker's cut-off for a line without a newline.
+const MAX_PARTIAL: usize = 16 * 1024;
+
+/// One entry of the log.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Entry {
+    pub log: String,
+    pub stream: String,
+    pub time: String,
+}
+
+impl Entry {
+    /// The API's stream number: 1 for stdout, 2 for stderr.
+    pub fn stream_id(&self) -> u8 {
+        if self.stream == "stderr" {
+            2
+        } else {
+            1
+        }
+    }
+}
+
+/// Copy everything `source` (one end of a pipe) produces into the log as `stream`, line by
+/// line, until end of file. Several copiers share one file (hence the lock), so lines of stdout
+/// and stderr are interleaved in the order they were read.
+pub fn copy_into(source: impl Read, stream: &'static str, log: Arc<Mutex<File>>) {
+    let mut reader = BufReader::new(source);
+    let mut pending: Vec<u8> = Vec::new();
+    loop {
+        let chunk = match reader.fill_buf() {
+            Ok([]) | Err(_) => break,
+            Ok(chunk) => chunk.to_vec(),
+        };
+        reader.consume(chunk.len());
+        pending.extend_from_slice(&chunk);
+        while let Some(newline) = pending.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=newline).collect();
+            append(&log, stream, &line);
+        }
+        if pending.len() >= MAX_PARTIAL {
+            append(&log, stream, &std::mem::take(&mut pending));
+        }
+    }
+    if !pending.is_empty() {
+        append(&log, stream, &pending);
+    }
+}
+
+fn append(log: &Mutex<File>, stream: &str, bytes: &[u8]) {
+    let entry = Entry {
+        log: String::from_utf8_lossy(bytes).into_owned(),
+        stream: stream.to_string(),
+        time: crate::time::rfc3339_nanos(crate::time::now_nanos()),
+    };
+    let mut line = serde_json::to_vec(&entry).unwrap_or_default();
+    line.push(b'\n');
+    if let Ok(mut file) = log.lock() {
+        let _ = file.write_all(&line);
+    }
+}
+
+/// A reader of the log from some offset on, entry by entry; entries that are still being
+/// written (no newline yet) are left for the next call.
+pub struct Reader {
+    file: Option<BufReader<File>>,
+    partial: Vec<u8>,
+}
+
+impl Reader {
+    /// From the start of the log (or from its current end, `at_end`: what `attach` wants).
+    pub fn open(path: &Path, at_end: bool) -> Reader {
+        let file = File::open(path).ok().map(|mut file| {
+            if at_end {
+                let _ = file.seek(SeekFrom::End(0));
+            }
+            BufReader::new(file)
+        });
+        Reader {
+            file,
+            partial: Vec::new(),
+        }
+    }
+
+    /// The complete entries written since the last call.
+    pub fn next_entries(&mut self, path: &Path) -> Vec<Entry> {
+        if self.file.is_none() {
+            // The log did not exist yet when we started (a container never started).
+            self.file = File::open(path).ok().map(BufReader::new);
+        }
+        let Some(file) = self.file.as_mut() else {
+            return Vec::new();
+        };
+        let mut entries = Vec::new();
+        loop {
+            let mut line = std::mem::take(&mut self.partial);
+            match file.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => {
+                    self.partial = line;
+                    break;
+                }
+                Ok(_) if !line.ends_with(b"\n") => {
+                    self.partial = line;
+                    break;
+                }
+                Ok(_) => {
+                    if let Ok(entry) = serde_json::from_slice::<Entry>(&line) {
+                        entries.push(entry);
+                    }
+                }
+            }
+        }
+        entries
+    }
+}
+
+/// One multiplexed frame.
+pub fn frame(stream: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + payload.len());
+    out.extend_from_slice(&[stream, 0, 0, 0]);
+    out.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+/// Split a multiplexed stream back into (stream, payload) frames: the client's side.
+pub fn read_frame(reader: &mut impl Read) -> std::io::Result<Option<(u8, Vec<u8>)>> {
+    let mut header = [0u8; 8];
+    match reader.read_exact(&mut header) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let size = u32::from_be_bytes([header[4], header[5], header[6], header[7]]) as usize;
+    let mut payload = vec![0u8; size];
+    reader.read_exact(&mut payload)?;
+    Ok(Some((header[0], payload)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_become_entries_and_frames_round_trip() {
+        let dir = tempfile_dir();
+        let path = dir.join("log");
+        let file = Arc::new(Mutex::new(File::create(&path).unwrap()));
+        copy_into(&b"one\ntwo\nthree"[..], "stdout", file.clone());
+        let mut reader = Reader::open(&path, false);
+        let entries = reader.next_entries(&path);
+        let logs: Vec<&str> = entries.iter().map(|e| e.log.as_str()).collect();
+        assert_eq!(logs, ["one\n", "two\n", "three"]);
+        let bytes = frame(2, b"oops\n");
+        let (stream, payload) = read_frame(&mut &bytes[..]).unwrap().unwrap();
+        assert_eq!((stream, payload.as_slice()), (2, &b"oops\n"[..]));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    fn tempfile_dir() -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("baleia-logs-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+}

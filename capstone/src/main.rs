@@ -1,0 +1,254 @@
+//! `baleia`: a small Docker-compatible container engine built from the course's chapters.
+//!
+//! ```text
+//! baleia run hello-world                 the client; starts a daemon if none runs
+//! baleia run -d --name web busybox httpd -f
+//! baleia ps / logs / stop / rm / images / rmi / tag / inspect / history / tree / info
+//! baleia daemon [-H unix:///run/baleia/baleia.sock]   the engine, serving the Docker API
+//! DOCKER_HOST=unix:///run/baleia/baleia.sock docker ps   the real docker CLI works too
+//! ```
+//!
+//! Read capstone/README.md for how it fits together: client → API → engine → supervisor →
+//! runtime (chapters 01-04) → kernel.
+
+// serde_json::json! of /info nests deeper than the default limit.
+#![recursion_limit = "256"]
+
+mod api;
+mod cli;
+mod client;
+mod daemon;
+mod engine;
+mod http;
+mod logs;
+mod runtime;
+mod shim;
+mod time;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use client::Client;
+use std::path::PathBuf;
+
+const DEFAULT_HOST: &str = "unix:///run/baleia/baleia.sock";
+
+#[derive(Parser)]
+#[command(name = "baleia", version, about = "A small Docker-compatible engine built from the baleia course's chapters")]
+struct Cli {
+    /// The daemon's socket.
+    #[arg(short = 'H', long, global = true, env = "BALEIA_HOST", default_value = DEFAULT_HOST)]
+    host: String,
+    /// The state root (containers, images, layers).
+    #[arg(long, global = true, env = "BALEIA_ROOT", default_value = ch03_overlayfs::cli::DEFAULT_ROOT)]
+    root: PathBuf,
+    /// Narrate every kernel-level step (the daemon passes it on to supervisors, whose
+    /// narration goes to each container's shim.log).
+    #[arg(long, global = true)]
+    explain: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the Docker Engine API on a unix socket.
+    Daemon {
+        /// The cgroup parent of every container's cgroup.
+        #[arg(long, default_value = ch02_cgroups::DEFAULT_PARENT)]
+        cgroup_parent: String,
+    },
+    /// (internal) Supervise one container: started by the daemon.
+    #[command(hide = true)]
+    Shim { id: String },
+    /// Create and run a container.
+    Run(Box<cli::RunFlags>),
+    /// List containers.
+    Ps {
+        #[arg(short, long)]
+        all: bool,
+        #[arg(short, long)]
+        quiet: bool,
+        #[arg(long)]
+        no_trunc: bool,
+        /// KEY=VALUE: status, name, id, ancestor, exited, label.
+        #[arg(short, long = "filter")]
+        filters: Vec<String>,
+    },
+    /// A container's output.
+    Logs {
+        container: String,
+        #[arg(short, long)]
+        follow: bool,
+        #[arg(short = 'n', long)]
+        tail: Option<String>,
+        #[arg(short, long)]
+        timestamps: bool,
+    },
+    /// Stop containers: their stop signal, then SIGKILL after a timeout.
+    Stop {
+        #[arg(short = 't', long = "time")]
+        time: Option<i64>,
+        #[arg(short, long)]
+        signal: Option<String>,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Send a signal to containers (default SIGKILL).
+    Kill {
+        #[arg(short, long)]
+        signal: Option<String>,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Remove containers.
+    Rm {
+        #[arg(short, long)]
+        force: bool,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Wait for containers to end; print their exit codes.
+    Wait {
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Low-level information on containers or images, as JSON.
+    Inspect {
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// List images.
+    Images {
+        #[arg(short, long)]
+        quiet: bool,
+        reference: Option<String>,
+    },
+    /// Remove images.
+    Rmi {
+        #[arg(required = true)]
+        images: Vec<String>,
+    },
+    /// Give an image another name.
+    Tag { source: String, target: String },
+    /// An image's history.
+    History { image: String },
+    /// The layers of every image as one tree (chapter 04).
+    Tree,
+    /// The engine, system-wide.
+    Info,
+    /// Client and server versions.
+    Version,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if cli.explain {
+        ch01_namespaces::explain::enable();
+    }
+    let result = dispatch(cli);
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(error) => {
+            let code = error.downcast_ref::<cli::Exit>().map_or(125, |e| e.code);
+            eprintln!("baleia: {error:#}");
+            std::process::exit(code)
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<i32> {
+    let client = Client {
+        socket: daemon::socket_path(&cli.host)?,
+        host: cli.host.clone(),
+        root: cli.root.clone(),
+    };
+    let each = |names: &[String], f: &dyn Fn(&str) -> Result<()>| -> Result<i32> {
+        let mut code = 0;
+        for name in names {
+            match f(name) {
+                Ok(()) => println!("{name}"),
+                Err(error) => {
+                    eprintln!("baleia: {error:#}");
+                    code = 1;
+                }
+            }
+        }
+        Ok(code)
+    };
+    match cli.command {
+        Command::Daemon { cgroup_parent } => {
+            daemon::run(daemon::Options {
+                root: cli.root,
+                socket: client.socket,
+                cgroup_parent,
+            })?;
+            Ok(0)
+        }
+        Command::Shim { id } => shim::main(&cli.root, &id),
+        Command::Run(flags) => cli::run(&client, &flags),
+        Command::Ps {
+            all,
+            quiet,
+            no_trunc,
+            filters,
+        } => cli::ps(&client, all, quiet, no_trunc, &filters).map(|()| 0),
+        Command::Logs {
+            container,
+            follow,
+            tail,
+            timestamps,
+        } => cli::logs(&client, &container, follow, tail.as_deref(), timestamps).map(|()| 0),
+        Command::Stop {
+            time,
+            signal,
+            containers,
+        } => each(&containers, &|c| {
+            let mut path = format!("/containers/{}/stop?", client::encode(c));
+            if let Some(t) = time {
+                path.push_str(&format!("t={t}&"));
+            }
+            if let Some(s) = &signal {
+                path.push_str(&format!("signal={}", client::encode(s)));
+            }
+            client.call("POST", &path, None).map(|_| ())
+        }),
+        Command::Kill { signal, containers } => each(&containers, &|c| {
+            let signal = signal.as_deref().unwrap_or("KILL");
+            let path = format!("/containers/{}/kill?signal={}", client::encode(c), client::encode(signal));
+            client.call("POST", &path, None).map(|_| ())
+        }),
+        Command::Rm { force, containers } => each(&containers, &|c| {
+            let path = format!("/containers/{}?force={}", client::encode(c), force as u8);
+            client.call("DELETE", &path, None).map(|_| ())
+        }),
+        Command::Wait { containers } => {
+            let mut code = 0;
+            for c in &containers {
+                let path = format!("/containers/{}/wait", client::encode(c));
+                match client.call("POST", &path, None) {
+                    Ok(v) => println!("{}", v["StatusCode"]),
+                    Err(error) => {
+                        eprintln!("baleia: {error:#}");
+                        code = 1;
+                    }
+                }
+            }
+            Ok(code)
+        }
+        Command::Inspect { names } => cli::inspect(&client, &names),
+        Command::Images { quiet, reference } => {
+            cli::images(&client, quiet, reference.as_deref()).map(|()| 0)
+        }
+        Command::Rmi { images } => cli::rmi(&client, &images).map(|()| 0),
+        Command::Tag { source, target } => cli::tag(&client, &source, &target).map(|()| 0),
+        Command::History { image } => cli::history(&client, &image).map(|()| 0),
+        Command::Tree => {
+            let reply = client.request("GET", "/baleia/tree", None, false)?;
+            let body = reply.body()?;
+            print!("{}", String::from_utf8_lossy(&body));
+            Ok(0)
+        }
+        Command::Info => cli::info(&client).map(|()| 0),
+        Command::Version => cli::version(&client).map(|()| 0),
+    }
+}

@@ -1,0 +1,128 @@
+//! The supervisor ("shim"): one small process per running container, as containerd has one
+//! `containerd-shim` per container. It is `baleia` itself, started by the daemon as the hidden
+//! subcommand `baleia shim ID`.
+//!
+//! Why not let the daemon be the container's parent? Because then the container would die, or
+//! lose its output and its exit status, whenever the daemon stops, crashes or is upgraded. The
+//! shim is the container's parent instead: it
+//! - detaches from the daemon (a fork, so the daemon's child exits at once, then `setsid(2)`:
+//!   a session of its own, reparented to init), so killing the daemon does not touch it;
+//! - starts the container through the runtime (the OCI spec in `config.json`);
+//! - owns its standard output and error (pipes) and writes them to `container.log`;
+//! - waits for it (`waitpid(2)`: only a parent can), and records its exit code and end time
+//!   in `state.json`; then removes its cgroup and exits.
+//!
+//! The daemon learns whether the start worked through a pipe on fd 3 (one JSON line, then
+//! end-of-file): `{"pid":N}` or `{"error":"...","exit_code":127}`.
+
+use crate::engine::record::{Dir, State, Status};
+use crate::logs;
+use crate::runtime::{self, Stdio};
+use crate::time::now_nanos;
+use anyhow::{Context, Result};
+use nix::fcntl::OFlag;
+use nix::unistd::{fork, setsid, ForkResult};
+use oci_spec::runtime::Spec;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::fd::FromRawFd;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// The file descriptor on which the daemon waits to hear how the start went.
+pub const HANDSHAKE_FD: i32 = 3;
+
+/// `baleia shim ID`: detach, then supervise the container until it ends.
+pub fn main(root: &Path, id: &str) -> ! {
+    // SAFETY: we are single-threaded here (nothing has started a thread yet).
+    match unsafe { fork() } {
+        Ok(ForkResult::Parent { .. }) => std::process::exit(0),
+        Ok(ForkResult::Child) => {}
+        Err(errno) => {
+            eprintln!("shim: fork: {errno}");
+            std::process::exit(125)
+        }
+    }
+    // Our parent has exited; we are not a process group leader, so setsid works.
+    let _ = setsid();
+    // SAFETY: the daemon put the write end of the handshake pipe on fd 3 for us.
+    let handshake = unsafe { File::from_raw_fd(HANDSHAKE_FD) };
+    let dir = Dir(root.join("containers").join(id));
+    match supervise(&dir, handshake) {
+        Ok(()) => std::process::exit(0),
+        Err(error) => {
+            eprintln!("shim {id}: {error:#}");
+            std::process::exit(1)
+        }
+    }
+}
+
+fn supervise(dir: &Dir, mut handshake: File) -> Result<()> {
+    let spec = Spec::load(dir.spec()).context("load config.json")?;
+    let (out_r, out_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).context("pipe2")?;
+    let (err_r, err_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).context("pipe2")?;
+    let log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.log())
+        .with_context(|| format!("open {}", dir.log().display()))?;
+    let mut state = dir.read_state()?;
+    let stdio = Stdio {
+        stdout: out_w,
+        stderr: err_w,
+    };
+    let started = match runtime::start(&spec, &dir.0, stdio) {
+        Ok(started) => started,
+        Err(error) => {
+            let exit_code = error
+                .downcast_ref::<ch01_namespaces::Error>()
+                .map(ch01_namespaces::Error::exit_code)
+                .unwrap_or(125);
+            let message = format!("failed to create task for container: {error:#}");
+            state.exit_code = exit_code;
+            state.error = message.clone();
+            state.pid = 0;
+            if state.runs > 0 {
+                state.status = Status::Exited;
+                state.finished_at = now_nanos();
+            }
+            dir.write_state(&state)?;
+            let reply = serde_json::json!({ "error": message, "exit_code": exit_code });
+            let _ = writeln!(handshake, "{reply}");
+            return Ok(());
+        }
+    };
+    let pid = started.process.pid().as_raw();
+    state = State {
+        status: Status::Running,
+        pid,
+        shim_pid: std::process::id() as i32,
+        started_at: now_nanos(),
+        runs: state.runs + 1,
+        ..State::default()
+    };
+    dir.write_state(&state)?;
+    let _ = writeln!(handshake, "{}", serde_json::json!({ "pid": pid }));
+    drop(handshake);
+
+    let log = Arc::new(Mutex::new(log));
+    let copiers = [(out_r, "stdout"), (err_r, "stderr")].map(|(fd, stream)| {
+        let log = log.clone();
+        std::thread::spawn(move || logs::copy_into(File::from(fd), stream, log))
+    });
+    let exit_code = started.process.wait()?;
+    // Every writer is gone once PID 1 of the namespace is: the copiers reach end-of-file.
+    for copier in copiers {
+        let _ = copier.join();
+    }
+    let usage = ch02_cgroups::Usage::read(&started.cgroup);
+    let mut cgroup = started.cgroup;
+    if let Err(error) = cgroup.remove() {
+        eprintln!("shim: remove cgroup: {error}");
+    }
+    state.status = Status::Exited;
+    state.exit_code = exit_code;
+    state.oom_killed = usage.oom_kills.is_some_and(|k| k > 0);
+    state.finished_at = now_nanos();
+    dir.write_state(&state)
+}
