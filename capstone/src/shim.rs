@@ -43,10 +43,17 @@ pub fn main(root: &Path, id: &str) -> ! {
             std::process::exit(125)
         }
     }
+    close_inherited_fds();
     // Our parent has exited; we are not a process group leader, so setsid works.
     let _ = setsid();
     // SAFETY: the daemon put the write end of the handshake pipe on fd 3 for us.
     let handshake = unsafe { File::from_raw_fd(HANDSHAKE_FD) };
+    // Close-on-exec, or the container's program would inherit the pipe and the daemon would
+    // wait for its end-of-file as long as the container runs.
+    let _ = nix::fcntl::fcntl(
+        HANDSHAKE_FD,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    );
     let dir = Dir(root.join("containers").join(id));
     match supervise(&dir, handshake) {
         Ok(()) => std::process::exit(0),
@@ -125,4 +132,21 @@ fn supervise(dir: &Dir, mut handshake: File) -> Result<()> {
     state.oom_killed = usage.oom_kills.is_some_and(|k| k > 0);
     state.finished_at = now_nanos();
     dir.write_state(&state)
+}
+
+/// Close every file descriptor but standard input, output, error and the handshake: whatever
+/// else the daemon's process held (its clients' sockets, its own parent's pipes) must not be
+/// kept open for as long as the container runs.
+fn close_inherited_fds() {
+    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    for fd in fds.into_iter().filter(|fd| *fd > HANDSHAKE_FD) {
+        let _ = nix::unistd::close(fd);
+    }
 }

@@ -185,6 +185,7 @@ impl Engine {
     /// Resolve an image reference; `hello-world` is made on first use, offline (chapter 04).
     /// Call with the store locked.
     pub fn resolve_image(&self, reference: &str) -> ApiResult<ch04_images::Image> {
+        let reference = super::images::familiar(reference);
         match image::resolve(&self.store, reference) {
             Ok(image) => Ok(image),
             Err(ch04_images::Error::NoSuchImage(_))
@@ -226,7 +227,10 @@ impl Engine {
     }
 
     fn spawn_shim(&self, found: &Found) -> ApiResult<()> {
-        let (read_end, write_end) = nix::unistd::pipe().map_err(ApiError::internal)?;
+        // Close-on-exec: a start running at the same time in another thread must not pass our
+        // pipe on to its supervisor (only fd 3, made by dup2 below, crosses the exec).
+        let (read_end, write_end) =
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(ApiError::internal)?;
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)

@@ -120,6 +120,15 @@ pub fn history(image: &Image) -> Value {
     json!(out)
 }
 
+/// Docker's clients may send the full name of a Docker Hub image (`docker.io/library/busybox`);
+/// the store keeps the familiar one (`busybox`), as `docker images` shows it.
+pub fn familiar(reference: &str) -> &str {
+    reference
+        .strip_prefix("docker.io/library/")
+        .or_else(|| reference.strip_prefix("docker.io/"))
+        .unwrap_or(reference)
+}
+
 impl Engine {
     /// `GET /images/json`; `reference` filters like `docker images busybox`.
     pub fn images(&self, filters: &Value) -> ApiResult<Value> {
@@ -155,6 +164,7 @@ impl Engine {
     pub fn tag(&self, name: &str, repo: &str, tag: &str) -> ApiResult<()> {
         let _lock = self.store.lock()?;
         let image = self.resolve_image(name)?;
+        let repo = familiar(repo);
         let full = if tag.is_empty() {
             repo.to_string()
         } else {
@@ -170,7 +180,7 @@ impl Engine {
     pub fn remove_image(&self, name: &str) -> ApiResult<Value> {
         let _lock = self.store.lock()?;
         let image = self.resolve_image(name)?;
-        let removed = gc::remove_image(&self.store, name).map_err(|e| match e {
+        let removed = gc::remove_image(&self.store, familiar(name)).map_err(|e| match e {
             ch04_images::Error::InUse { container, .. } => ApiError::conflict(format!(
                 "conflict: unable to remove repository reference \"{name}\" (must force) - container {container} is using its referenced image {}",
                 &image.id().digest()[..12]
