@@ -308,7 +308,11 @@ fn container_logs(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Re
             }
             let send = |out: &mut dyn Write, entries: Vec<logs::Entry>| -> std::io::Result<()> {
                 for entry in entries {
-                    let wanted = if entry.stream_id() == 2 { stderr } else { stdout };
+                    let wanted = if entry.stream_id() == 2 {
+                        stderr
+                    } else {
+                        stdout
+                    };
                     if !wanted {
                         continue;
                     }
@@ -322,17 +326,19 @@ fn container_logs(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Re
                 out.flush()
             };
             send(out, first)?;
-            while follow {
-                let still_running = engine
-                    .dir_of(found.id())
-                    .read_state()
-                    .map(|s| s.status == crate::engine::record::Status::Running)
-                    .unwrap_or(false);
-                send(out, reader.next_entries(&path))?;
-                if !still_running {
-                    break;
+            if follow {
+                loop {
+                    let still_running = engine
+                        .dir_of(found.id())
+                        .read_state()
+                        .map(|s| s.status == crate::engine::record::Status::Running)
+                        .unwrap_or(false);
+                    send(out, reader.next_entries(&path))?;
+                    if !still_running {
+                        break;
+                    }
+                    std::thread::sleep(POLL);
                 }
-                std::thread::sleep(POLL);
             }
             Ok(())
         }),
@@ -362,7 +368,11 @@ fn attach(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Response> 
                     None
                 };
                 for entry in reader.next_entries(&path) {
-                    let wanted = if entry.stream_id() == 2 { stderr } else { stdout };
+                    let wanted = if entry.stream_id() == 2 {
+                        stderr
+                    } else {
+                        stdout
+                    };
                     if wanted {
                         out.write_all(&logs::frame(entry.stream_id(), entry.log.as_bytes()))?;
                     }
@@ -381,7 +391,11 @@ fn attach(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Response> 
                 if done {
                     // One last read: the supervisor writes the log before the state.
                     for entry in reader.next_entries(&path) {
-                        let wanted = if entry.stream_id() == 2 { stderr } else { stdout };
+                        let wanted = if entry.stream_id() == 2 {
+                            stderr
+                        } else {
+                            stdout
+                        };
                         if wanted {
                             out.write_all(&logs::frame(entry.stream_id(), entry.log.as_bytes()))?;
                         }

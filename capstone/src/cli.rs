@@ -120,7 +120,8 @@ impl RunFlags {
 
 /// Docker's exit code for a failed start: 127 not found, 126 cannot run, 125 otherwise.
 pub fn start_failure_code(message: &str) -> i32 {
-    if message.contains("executable file not found") || message.contains("no such file or directory")
+    if message.contains("executable file not found")
+        || message.contains("no such file or directory")
     {
         127
     } else if message.contains("permission denied")
@@ -203,14 +204,23 @@ fn start_or_exit(client: &Client, id: &str) -> Result<()> {
 }
 
 /// `ps`.
-pub fn ps(client: &Client, all: bool, quiet: bool, no_trunc: bool, filters: &[String]) -> Result<()> {
+pub fn ps(
+    client: &Client,
+    all: bool,
+    quiet: bool,
+    no_trunc: bool,
+    filters: &[String],
+) -> Result<()> {
     let mut map = serde_json::Map::new();
     for filter in filters {
         let (k, v) = filter.split_once('=').unwrap_or((filter, ""));
-        map.entry(k.to_string())
+        if let Some(values) = map
+            .entry(k.to_string())
             .or_insert_with(|| json!([]))
             .as_array_mut()
-            .map(|a| a.push(json!(v)));
+        {
+            values.push(json!(v));
+        }
     }
     let path = format!(
         "/containers/json?all={}&filters={}",
@@ -261,7 +271,15 @@ pub fn ps(client: &Client, all: bool, quiet: bool, no_trunc: bool, filters: &[St
     print!(
         "{}",
         table(
-            &["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"],
+            &[
+                "CONTAINER ID",
+                "IMAGE",
+                "COMMAND",
+                "CREATED",
+                "STATUS",
+                "PORTS",
+                "NAMES"
+            ],
             &rows
         )
     );
@@ -269,7 +287,13 @@ pub fn ps(client: &Client, all: bool, quiet: bool, no_trunc: bool, filters: &[St
 }
 
 /// `logs`.
-pub fn logs(client: &Client, id: &str, follow: bool, tail: Option<&str>, timestamps: bool) -> Result<()> {
+pub fn logs(
+    client: &Client,
+    id: &str,
+    follow: bool,
+    tail: Option<&str>,
+    timestamps: bool,
+) -> Result<()> {
     let path = format!(
         "/containers/{}/logs?stdout=1&stderr=1&follow={}&timestamps={}&tail={}",
         encode(id),
@@ -306,7 +330,11 @@ pub fn images(client: &Client, quiet: bool, reference: Option<&str>) -> Result<(
         }
         let tags: Vec<String> = image["RepoTags"]
             .as_array()
-            .map(|a| a.iter().filter_map(|t| t.as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|t| t.as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default();
         let tags = if tags.is_empty() {
             vec!["<none>:<none>".to_string()]
@@ -363,7 +391,10 @@ pub fn history(client: &Client, image: &str) -> Result<()> {
         .collect();
     print!(
         "{}",
-        table(&["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"], &rows)
+        table(
+            &["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"],
+            &rows
+        )
     );
     Ok(())
 }
@@ -410,7 +441,11 @@ pub fn tag(client: &Client, source: &str, target: &str) -> Result<()> {
     let (repo, t) = ch04_images::reference::split(&normal);
     client.call(
         "POST",
-        &format!("/images/{source}/tag?repo={}&tag={}", encode(repo), encode(t)),
+        &format!(
+            "/images/{source}/tag?repo={}&tag={}",
+            encode(repo),
+            encode(t)
+        ),
         None,
     )?;
     Ok(())
@@ -455,12 +490,18 @@ pub fn version(client: &Client) -> Result<()> {
     println!(" API version: {}", crate::http::API_VERSION);
     let v = client.call("GET", "/version", None)?;
     println!("Server:");
-    println!(" Version:     {}", v["Version"].as_str().unwrap_or_default());
+    println!(
+        " Version:     {}",
+        v["Version"].as_str().unwrap_or_default()
+    );
     println!(
         " API version: {} (minimum {})",
         v["ApiVersion"].as_str().unwrap_or_default(),
         v["MinAPIVersion"].as_str().unwrap_or_default()
     );
-    println!(" Kernel:      {}", v["KernelVersion"].as_str().unwrap_or_default());
+    println!(
+        " Kernel:      {}",
+        v["KernelVersion"].as_str().unwrap_or_default()
+    );
     Ok(())
 }

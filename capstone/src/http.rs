@@ -145,7 +145,10 @@ fn read_request(reader: &mut BufReader<UnixStream>) -> io::Result<Option<Request
             return if head.is_empty() {
                 Ok(None)
             } else {
-                Err(io::Error::new(io::ErrorKind::UnexpectedEof, "truncated request"))
+                Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "truncated request",
+                ))
             };
         }
         if head.len() > 64 * 1024 {
@@ -238,7 +241,10 @@ fn read_chunked(reader: &mut impl BufRead) -> io::Result<Vec<u8>> {
 fn strip_version(path: &str) -> String {
     if let Some(rest) = path.strip_prefix("/v") {
         if let Some((version, tail)) = rest.split_once('/') {
-            if version.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit())) {
+            if version
+                .split('.')
+                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+            {
                 return format!("/{tail}");
             }
         }

@@ -33,7 +33,11 @@ use std::path::PathBuf;
 const DEFAULT_HOST: &str = "unix:///run/baleia/baleia.sock";
 
 #[derive(Parser)]
-#[command(name = "baleia", version, about = "A small Docker-compatible engine built from the baleia course's chapters")]
+#[command(
+    name = "baleia",
+    version,
+    about = "A small Docker-compatible engine built from the baleia course's chapters"
+)]
 struct Cli {
     /// The daemon's socket.
     #[arg(short = 'H', long, global = true, env = "BALEIA_HOST", default_value = DEFAULT_HOST)]
@@ -141,7 +145,8 @@ enum Command {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    // Usage errors exit with 125, as docker's do.
+    let cli: Cli = ch01_namespaces::cli::parse_or_exit();
     if cli.explain {
         ch01_namespaces::explain::enable();
     }
@@ -214,7 +219,11 @@ fn dispatch(cli: Cli) -> Result<i32> {
         }),
         Command::Kill { signal, containers } => each(&containers, &|c| {
             let signal = signal.as_deref().unwrap_or("KILL");
-            let path = format!("/containers/{}/kill?signal={}", client::encode(c), client::encode(signal));
+            let path = format!(
+                "/containers/{}/kill?signal={}",
+                client::encode(c),
+                client::encode(signal)
+            );
             client.call("POST", &path, None).map(|_| ())
         }),
         Command::Rm { force, containers } => each(&containers, &|c| {

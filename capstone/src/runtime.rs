@@ -40,7 +40,10 @@ pub struct Stdio {
 /// error carries Docker's exit code: 126 cannot run, 127 not found).
 pub fn start(spec: &Spec, bundle: &Path, stdio: Stdio) -> Result<Started> {
     let process = spec.process().as_ref().context("the spec has no process")?;
-    let linux = spec.linux().as_ref().context("the spec has no linux section")?;
+    let linux = spec
+        .linux()
+        .as_ref()
+        .context("the spec has no linux section")?;
     let mut namespaces = NamespaceSet::empty();
     for ns in linux.namespaces().iter().flatten() {
         if ns.path().is_some() {
@@ -101,11 +104,12 @@ pub fn start(spec: &Spec, bundle: &Path, stdio: Stdio) -> Result<Started> {
             }
             Ok(())
         })
-        .child_step("mount the root file system and pivot_root into it", move || {
-            rootfs.enter().map_err(Into::into)
-        })
+        .child_step(
+            "mount the root file system and pivot_root into it",
+            move || rootfs.enter().map_err(Into::into),
+        )
         .child_step("apply the process's environment, cwd and user", move || {
-            apply_process(&env, &cwd, uid, gid).map_err(|e| e.to_string().into())
+            apply_process(&env, &cwd, uid, gid).map_err(|e| format!("{e:#}").into())
         });
     if !hostname.is_empty() {
         container = container.hostname(hostname);
@@ -143,7 +147,10 @@ fn tmpfs_mounts(spec: &Spec, bundle: &Path) -> Result<Vec<PathBuf>> {
 
 /// `linux.cgroupsPath` `/PARENT/NAME` and `linux.resources`, as chapter 02's cgroup.
 fn cgroup_for(spec: &Spec) -> Result<ContainerCgroup> {
-    let linux = spec.linux().as_ref().context("the spec has no linux section")?;
+    let linux = spec
+        .linux()
+        .as_ref()
+        .context("the spec has no linux section")?;
     let path = linux
         .cgroups_path()
         .clone()

@@ -12,6 +12,8 @@
 //! The tests need root: namespaces, mounts and cgroups are what they test. Without it they fail
 //! at once with a message saying so; they never pass by skipping.
 
+pub mod capstone;
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::atomic::{AtomicUsize, Ordering};

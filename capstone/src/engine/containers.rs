@@ -65,10 +65,7 @@ pub fn shim_alive(shim_pid: i32, id: &str) -> bool {
     let zombie = stat
         .rsplit_once(") ")
         .is_some_and(|(_, rest)| rest.starts_with('Z'));
-    !zombie
-        && cmdline
-            .split(|b| *b == 0)
-            .any(|arg| arg == id.as_bytes())
+    !zombie && cmdline.split(|b| *b == 0).any(|arg| arg == id.as_bytes())
 }
 
 impl Engine {
@@ -80,13 +77,18 @@ impl Engine {
         } = body;
         spec::check_supported(&config, &host_config)?;
         if config.image.is_empty() {
-            return Err(ApiError::bad_request("no image given (Config.Image is empty)"));
+            return Err(ApiError::bad_request(
+                "no image given (Config.Image is empty)",
+            ));
         }
         let _names = self.names.lock().unwrap_or_else(|e| e.into_inner());
         let existing = self.all();
         let taken = |n: &str| existing.iter().find(|f| f.record.name == n).cloned();
         let id = ch03_overlayfs::dirs::random_id().map_err(ApiError::internal)?;
-        let name = match name.map(|n| n.trim_start_matches('/')).filter(|n| !n.is_empty()) {
+        let name = match name
+            .map(|n| n.trim_start_matches('/'))
+            .filter(|n| !n.is_empty())
+        {
             Some(name) => {
                 if !valid_name(name) {
                     return Err(ApiError::bad_request(format!(
@@ -111,11 +113,17 @@ impl Engine {
             "" => id[..12].to_string(),
             mine => mine.to_string(),
         };
-        let tmpfs: Vec<PathBuf> = host_config
+        // Mount points and the working directory are made in the init layer, above the image,
+        // so they exist even on a --read-only root (Docker creates the working directory too).
+        let mut mount_points: Vec<PathBuf> = host_config
             .tmpfs
             .iter()
             .flat_map(|t| t.keys().map(PathBuf::from))
             .collect();
+        let cwd = config.working_dir.trim_end_matches('/');
+        if cwd.starts_with('/') && !cwd.split('/').any(|c| c == "..") && cwd.len() > 1 {
+            mount_points.push(PathBuf::from(cwd));
+        }
         let dirs = ContainerDirs::at(&self.root, &id);
         let dir = Dir(dirs.dir.clone());
         let made = (|| -> ApiResult<Record> {
@@ -130,7 +138,7 @@ impl Engine {
                 cgroup_parent: &self.cgroup_parent,
                 cgroup_v2: self.cgroup_v2,
             })?;
-            dirs.create(&lowers, Some(&name), &hostname, &tmpfs)
+            dirs.create(&lowers, Some(&name), &hostname, &mount_points)
                 .map_err(ApiError::internal)?;
             image_records::record_image(&self.store, &id, &image.manifest_digest)?;
             write_json(&dir.spec(), &spec)?;
@@ -384,7 +392,12 @@ impl Engine {
     /// `POST /containers/{id}/stop`: the stop signal (the container's STOPSIGNAL, else
     /// SIGTERM), then after `timeout` seconds (default 10) SIGKILL. `Ok(false)`: it was not
     /// running (Docker answers 304).
-    pub fn stop(&self, wanted: &str, timeout: Option<i64>, signal: Option<&str>) -> ApiResult<bool> {
+    pub fn stop(
+        &self,
+        wanted: &str,
+        timeout: Option<i64>,
+        signal: Option<&str>,
+    ) -> ApiResult<bool> {
         let found = self.find(wanted)?;
         if !found.running() {
             return Ok(false);

@@ -135,8 +135,16 @@ impl Engine {
         let images = image::list(&self.store)?;
         let wanted: Vec<String> = filters["reference"]
             .as_array()
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
-            .or_else(|| filters["reference"].as_object().map(|o| o.keys().cloned().collect()))
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            })
+            .or_else(|| {
+                filters["reference"]
+                    .as_object()
+                    .map(|o| o.keys().cloned().collect())
+            })
             .unwrap_or_default();
         let dangling = filters["dangling"].to_string().contains("true");
         Ok(json!(images
@@ -170,7 +178,8 @@ impl Engine {
         } else {
             format!("{repo}:{tag}")
         };
-        let normal = reference::normalize(&full).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let normal =
+            reference::normalize(&full).map_err(|e| ApiError::bad_request(e.to_string()))?;
         let descriptor = image.descriptor(&self.store)?;
         self.store.set_tag(&normal, &descriptor)?;
         Ok(())
@@ -206,7 +215,10 @@ impl Engine {
 mod tests {
     #[test]
     fn rfc3339_to_unix() {
-        assert_eq!(super::unix_seconds(Some("2025-11-28T00:00:00Z")), 1_764_288_000);
+        assert_eq!(
+            super::unix_seconds(Some("2025-11-28T00:00:00Z")),
+            1_764_288_000
+        );
         assert_eq!(super::unix_seconds(None), 0);
     }
 }

@@ -145,9 +145,7 @@ impl Engine {
             .collect();
         match prefixed.as_slice() {
             [one] => Ok((*one).clone()),
-            [] => Err(ApiError::not_found(format!(
-                "No such container: {wanted}"
-            ))),
+            [] => Err(ApiError::not_found(format!("No such container: {wanted}"))),
             _ => Err(ApiError::bad_request(format!(
                 "multiple IDs found with provided prefix: {wanted}"
             ))),

@@ -87,10 +87,7 @@ pub fn check_supported(config: &Config, host: &HostConfig) -> Result<(), ApiErro
         return pending("restart policies (--restart)", "the capstone's phase 2");
     }
     if config.tty || config.open_stdin {
-        return pending(
-            "interactive containers (-i, -t)",
-            "the capstone's phase 2",
-        );
+        return pending("interactive containers (-i, -t)", "the capstone's phase 2");
     }
     if host.privileged {
         return Err(ApiError::bad_request(
@@ -285,9 +282,7 @@ fn resources(host: &HostConfig) -> Result<oci_spec::runtime::LinuxResources, Api
     let mut resources = LinuxResourcesBuilder::default();
     if host.memory > 0 {
         if (host.memory as u64) < ch02_cgroups::limits::MIN_MEMORY {
-            return Err(ApiError::bad_request(
-                "Minimum memory limit allowed is 6MB",
-            ));
+            return Err(ApiError::bad_request("Minimum memory limit allowed is 6MB"));
         }
         // Swap is limited with memory (memory + swap = the limit), as chapter 02 does.
         resources = resources.memory(
@@ -356,8 +351,15 @@ mod tests {
         assert_eq!(command(&config, &img).unwrap(), ["/entry", "mine"]);
         config.cmd = None;
         config.entrypoint = Some(vec!["/bin/sh".into()]);
-        assert_eq!(command(&config, &img).unwrap(), ["/bin/sh"], "drops image Cmd");
+        assert_eq!(
+            command(&config, &img).unwrap(),
+            ["/bin/sh"],
+            "drops image Cmd"
+        );
         config.entrypoint = Some(vec![]);
-        assert!(command(&config, &img).is_err(), "an empty entrypoint and no cmd");
+        assert!(
+            command(&config, &img).is_err(),
+            "an empty entrypoint and no cmd"
+        );
     }
 }

@@ -144,7 +144,10 @@ pub fn matches(found: &Found, filters: &Value) -> bool {
     filters.iter().all(|(key, wanted)| {
         // Filters come as {"key": ["v1", "v2"]} or, from old clients, {"key": {"v1": true}}.
         let values: Vec<String> = match wanted {
-            Value::Array(a) => a.iter().filter_map(|v| v.as_str().map(String::from)).collect(),
+            Value::Array(a) => a
+                .iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect(),
             Value::Object(o) => o.keys().cloned().collect(),
             _ => Vec::new(),
         };
@@ -161,9 +164,11 @@ pub fn matches(found: &Found, filters: &Value) -> bool {
                     found.record.config.image == *v
                         || ch04_images::reference::normalize(v).ok()
                             == ch04_images::reference::normalize(&found.record.config.image).ok()
-                        || found.record.image_id.trim_start_matches("sha256:").starts_with(
-                            v.trim_start_matches("sha256:"),
-                        )
+                        || found
+                            .record
+                            .image_id
+                            .trim_start_matches("sha256:")
+                            .starts_with(v.trim_start_matches("sha256:"))
                 }
                 "label" => {
                     let labels = found.record.config.labels.clone().unwrap_or_default();

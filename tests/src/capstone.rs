@@ -1,0 +1,224 @@
+//! For the capstone's tests: a `baleia daemon` of the test's own (its socket and state root in
+//! the test's temp dir, its containers' cgroups under a parent named after the test's marker),
+//! and a busybox image in its store.
+//!
+//! When the [`Daemon`] is dropped, every container is removed (`rm -f`), then the daemon is
+//! killed: supervisors carry the marker (they inherit the daemon's environment), so the
+//! harness's leak check would name any that survived.
+
+use crate::{busybox_rootfs, TestEnv};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
+
+pub struct Daemon<'a> {
+    pub env: &'a TestEnv,
+    pub socket: PathBuf,
+    child: Option<Child>,
+}
+
+impl<'a> Daemon<'a> {
+    /// Start a daemon and wait until it answers.
+    pub fn start(env: &'a TestEnv) -> Self {
+        let mut daemon = Daemon {
+            env,
+            socket: env.path().join("baleia.sock"),
+            child: None,
+        };
+        daemon.restart();
+        daemon
+    }
+
+    /// The `-H` value for clients.
+    pub fn host(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+
+    /// The cgroup parent of this test's containers (it carries the marker).
+    pub fn cgroup_parent(&self) -> String {
+        format!("baleia-{}", self.env.marker())
+    }
+
+    /// (Re)start the daemon process.
+    pub fn restart(&mut self) {
+        let log = std::fs::File::create(self.env.path().join("daemon.log")).unwrap();
+        let child = self
+            .env
+            .std_cmd("baleia")
+            .args(["daemon", "-H", &self.host(), "--cgroup-parent"])
+            .arg(self.cgroup_parent())
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start baleia daemon");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while UnixStream::connect(&self.socket).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "the daemon did not come up: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Kill the daemon with SIGKILL, as a crash would (its containers must survive).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.env.path().join("daemon.log")).unwrap_or_default()
+    }
+
+    /// `baleia ARGS...` against this daemon.
+    pub fn baleia(&self, args: &[&str]) -> Output {
+        self.env
+            .cmd("baleia")
+            .env("BALEIA_HOST", self.host())
+            .args(args)
+            .output()
+            .expect("run baleia")
+    }
+
+    /// The real `docker` CLI against this daemon, with a config dir of its own.
+    pub fn docker(&self, args: &[&str]) -> Output {
+        let docker = which("docker").expect(
+            "the docker CLI is missing: scripts/install-test-deps installs Debian's docker.io",
+        );
+        let mut cmd = assert_cmd::Command::new(docker);
+        cmd.env("DOCKER_HOST", self.host())
+            .env("DOCKER_CONFIG", self.env.path().join("docker-config"))
+            .env("BALEIA_TEST_MARK", self.env.marker())
+            .env_remove("DOCKER_CONTEXT")
+            .timeout(Duration::from_secs(60))
+            .args(args);
+        cmd.output().expect("run docker")
+    }
+
+    /// Import the busybox fixture as `busybox:latest` with chapter 04's `import`, into the
+    /// daemon's store (the store is files under the root: the daemon sees it at once).
+    pub fn import_busybox(&self) {
+        let tar = self.env.path().join("busybox.tar");
+        let status = Command::new("tar")
+            .args([
+                "--sort=name",
+                "--mtime=@0",
+                "--owner=0",
+                "--group=0",
+                "--numeric-owner",
+            ])
+            .arg("-C")
+            .arg(busybox_rootfs())
+            .arg("-cf")
+            .arg(&tar)
+            .arg(".")
+            .status()
+            .expect("run tar");
+        assert!(status.success());
+        let output = self
+            .env
+            .cmd("ch04-images")
+            .env("SOURCE_DATE_EPOCH", "1764349200")
+            .args([
+                "import",
+                tar.to_str().unwrap(),
+                "busybox:latest",
+                "--change",
+                "CMD [\"sh\"]",
+            ])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", crate::report(&output));
+    }
+}
+
+impl Drop for Daemon<'_> {
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            let ids = self.baleia(&["ps", "-aq", "--no-trunc"]);
+            for id in String::from_utf8_lossy(&ids.stdout).lines() {
+                let _ = self.baleia(&["rm", "-f", id]);
+            }
+        }
+        self.kill();
+    }
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|dir| PathBuf::from(dir).join(program))
+        .find(|p| p.is_file())
+}
+
+/// Replace container/image ids (64 and 12 hex digits) and ages ("3 seconds ago", "Up 2
+/// seconds") so tables can be snapshotted.
+pub fn redact(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        let words: Vec<String> = line
+            .split(' ')
+            .map(|w| {
+                let hex = w.trim_start_matches("sha256:");
+                if (hex.len() == 64 || hex.len() == 12)
+                    && hex
+                        .chars()
+                        .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+                {
+                    if hex.len() == 64 {
+                        "<ID-64>".into()
+                    } else {
+                        "<ID-12>".into()
+                    }
+                } else {
+                    w.to_string()
+                }
+            })
+            .collect();
+        // Sizes ("1.04 MB", "548.79 kB") depend on the busybox and compiler versions.
+        let mut words = words;
+        for i in 1..words.len() {
+            if ["B", "kB", "MB", "GB"].contains(&words[i].as_str())
+                && words[i - 1].parse::<f64>().is_ok()
+            {
+                words[i - 1] = "<SIZE>".into();
+                words[i].clear();
+            }
+        }
+        for word in words.iter_mut() {
+            let number = word.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+            if word.ends_with('B') && number != word.as_str() && number.parse::<f64>().is_ok() {
+                *word = "<SIZE>".into();
+            }
+        }
+        words.retain(|w| !w.is_empty());
+        out.push_str(&words.join(" "));
+        out.push('\n');
+    }
+    // Ages and durations.
+    let mut text = out;
+    for unit in [
+        "seconds", "second", "minutes", "hours", "days", "months", "weeks", "years",
+    ] {
+        for n in (1..=60).rev() {
+            text = text.replace(&format!("{n} {unit}"), "N ago-unit");
+        }
+    }
+    let mut text = text
+        .replace("Less than a second", "N ago-unit")
+        .replace("About a minute", "N ago-unit")
+        .replace("About an hour", "N ago-unit");
+    // Table columns are as wide as their widest cell, which the redactions changed.
+    while text.contains("   ") {
+        text = text.replace("   ", "  ");
+    }
+    text
+}

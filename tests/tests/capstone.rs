@@ -1,0 +1,258 @@
+//! The capstone — `baleia`, the client, against a daemon each test starts on its own socket in
+//! its own temp state root. Run: `cargo test -p baleia-tests --test capstone` (as root).
+//!
+//! Ids and ages are redacted in snapshots (see `harness::capstone::redact`).
+
+use harness::capstone::{redact, Daemon};
+use harness::{assert_snapshot, report, TestEnv};
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Run, insist on success, return standard output.
+fn ok(daemon: &Daemon, args: &[&str]) -> String {
+    let output = daemon.baleia(args);
+    assert!(output.status.success(), "{args:?}\n{}", report(&output));
+    stdout(&output)
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn hello_world_runs_offline_and_the_client_starts_a_daemon_when_none_runs() {
+    let env = TestEnv::new();
+    let socket = env.path().join("auto.sock");
+    let output = env
+        .cmd("baleia")
+        .env("BALEIA_HOST", format!("unix://{}", socket.display()))
+        .args(["run", "--rm", "hello-world"])
+        .output()
+        .unwrap();
+    // The daemon the client started: stop it (it is found by the marker if this fails).
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let pid: i32 = stderr
+        .split("(pid ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no daemon pid in: {stderr}"));
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    assert!(output.status.success(), "{}", report(&output));
+    assert!(stdout(&output).contains("Hello from baleia!"));
+    assert!(stderr.contains("no daemon was running"), "{stderr}");
+    wait_until("the daemon to stop", || !socket.exists());
+}
+
+#[test]
+fn run_detached_then_ps_logs_stop_inspect_and_rm() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    let id = ok(
+        &daemon,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "ticker",
+            "busybox",
+            "sh",
+            "-c",
+            "echo started; echo oops >&2; exec sleep 100",
+        ],
+    );
+    let id = id.trim();
+    assert_eq!(id.len(), 64, "{id}");
+    wait_until("the output", || {
+        ok(&daemon, &["logs", "ticker"]).contains("started")
+    });
+    assert_snapshot!("ps_running", redact(&ok(&daemon, &["ps"])));
+    let logs = daemon.baleia(&["logs", &id[..12]]);
+    assert_eq!(stdout(&logs), "started\n");
+    assert_eq!(String::from_utf8_lossy(&logs.stderr), "oops\n");
+    // sleep as PID 1 ignores SIGTERM: stop waits 1 s, then SIGKILL.
+    let started = Instant::now();
+    assert_eq!(ok(&daemon, &["stop", "-t", "1", "ticker"]), "ticker\n");
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    assert_eq!(ok(&daemon, &["ps", "-q"]), "");
+    assert_snapshot!("ps_all_exited", redact(&ok(&daemon, &["ps", "-a"])));
+    let inspect: serde_json::Value =
+        serde_json::from_str(&ok(&daemon, &["inspect", "ticker"])).unwrap();
+    let c = &inspect[0];
+    assert_snapshot!(
+        "inspect_fields",
+        format!(
+            "Name {}\nPath {}\nArgs {}\nState.Status {}\nState.ExitCode {}\nState.Running {}\nConfig.Image {}\nConfig.Env {}\nHostConfig.NetworkMode {}\n",
+            c["Name"], c["Path"], c["Args"], c["State"]["Status"], c["State"]["ExitCode"],
+            c["State"]["Running"], c["Config"]["Image"], c["Config"]["Env"], c["HostConfig"]["NetworkMode"]
+        )
+        .replace(&id[..12], "<ID-12>")
+    );
+    assert_eq!(c["Id"], id);
+    let refused = daemon.baleia(&["rm", "nosuch"]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("No such container: nosuch"));
+    ok(&daemon, &["rm", "ticker"]);
+    assert_eq!(ok(&daemon, &["ps", "-aq"]), "");
+    assert!(!env.path().join("root/containers").join(id).exists());
+}
+
+#[test]
+fn exit_codes_follow_docker() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    let code = |args: &[&str]| daemon.baleia(args).status.code();
+    assert_eq!(
+        code(&["run", "--rm", "busybox", "sh", "-c", "exit 3"]),
+        Some(3)
+    );
+    assert_eq!(code(&["run", "--rm", "busybox", "nosuch"]), Some(127));
+    assert_eq!(code(&["run", "--rm", "busybox", "/etc"]), Some(126));
+    assert_eq!(code(&["run", "--rm", "no-such-image"]), Some(125));
+    assert_eq!(
+        code(&["run", "--rm", "-v", "/a:/b", "busybox"]),
+        Some(125),
+        "unknown flag"
+    );
+    // --rm removed them all, even those that failed to start.
+    wait_until("--rm to remove everything", || {
+        ok(&daemon, &["ps", "-aq"]).is_empty()
+    });
+}
+
+#[test]
+fn run_options_reach_the_container() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    let output = ok(
+        &daemon,
+        &[
+            "run", "--rm", "-u", "nobody", "-w", "/work", "-e", "GREETING=hi", "--hostname", "box",
+            "--read-only", "--tmpfs", "/scratch", "busybox", "sh", "-c",
+            "id; pwd; echo $GREETING $HOSTNAME $HOME; hostname; touch /x 2>&1; touch /scratch/y && echo tmpfs ok",
+        ],
+    );
+    assert_snapshot!("options", output);
+    let entry = ok(
+        &daemon,
+        &[
+            "run",
+            "--rm",
+            "--entrypoint",
+            "echo",
+            "busybox",
+            "from",
+            "entrypoint",
+        ],
+    );
+    assert_eq!(entry, "from entrypoint\n");
+    // Limits: read back from the container's cgroup on the host while it runs.
+    let id = ok(
+        &daemon,
+        &[
+            "run",
+            "-d",
+            "-m",
+            "64m",
+            "--cpus",
+            "0.5",
+            "--pids-limit",
+            "20",
+            "busybox",
+            "sleep",
+            "100",
+        ],
+    );
+    let id = id.trim();
+    let layout = ch02_cgroups::Layout::detect().unwrap();
+    let cgroup = ch02_cgroups::ContainerCgroup::open(&layout, &daemon.cgroup_parent(), id).unwrap();
+    let read = |controller, v1: &str, v2: &str| {
+        let dir = cgroup.dir_of(controller).unwrap();
+        let file = if layout.mode.is_v2() { v2 } else { v1 };
+        std::fs::read_to_string(dir.join(file))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    use ch02_cgroups::Controller;
+    assert_eq!(
+        read(Controller::Memory, "memory.limit_in_bytes", "memory.max"),
+        "67108864"
+    );
+    assert_eq!(read(Controller::Pids, "pids.max", "pids.max"), "20");
+    let cpu = read(Controller::Cpu, "cpu.cfs_quota_us", "cpu.max");
+    assert!(cpu.starts_with("50000"), "{cpu}");
+    drop(cgroup);
+    ok(&daemon, &["rm", "-f", id]);
+}
+
+#[test]
+fn containers_survive_a_killed_daemon_and_are_adopted_by_the_next() {
+    let env = TestEnv::new();
+    let mut daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    ok(
+        &daemon,
+        &["run", "-d", "--name", "counter", "busybox", "sh", "-c",
+          "trap 'echo bye; exit 0' TERM; i=0; while true; do echo line $i; i=$((i+1)); sleep 0.1; done"],
+    );
+    wait_until("some output", || {
+        ok(&daemon, &["logs", "counter"]).contains("line 3")
+    });
+    daemon.kill();
+    // While no daemon runs, the container keeps printing into its log.
+    std::thread::sleep(Duration::from_millis(500));
+    daemon.restart();
+    assert_snapshot!("ps_after_restart", redact(&ok(&daemon, &["ps"])));
+    ok(&daemon, &["stop", "counter"]);
+    let logs = ok(&daemon, &["logs", "counter"]);
+    let lines: Vec<&str> = logs.lines().collect();
+    assert_eq!(lines.last(), Some(&"bye"), "the TERM trap ran: {logs}");
+    for (n, line) in lines[..lines.len() - 1].iter().enumerate() {
+        assert_eq!(
+            *line,
+            format!("line {n}"),
+            "no line lost while the daemon was away"
+        );
+    }
+    assert!(lines.len() > 8, "it printed while no daemon ran: {logs}");
+    let ps = ok(&daemon, &["ps", "-a", "--filter", "exited=0"]);
+    assert!(ps.contains("Exited (0)"), "{ps}");
+}
+
+#[test]
+fn images_tag_history_tree_and_rmi() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    ok(&daemon, &["run", "--rm", "hello-world"]);
+    ok(&daemon, &["tag", "busybox", "mybox:v1"]);
+    assert_snapshot!("images", redact(&ok(&daemon, &["images"])));
+    assert_snapshot!("history", redact(&ok(&daemon, &["history", "mybox:v1"])));
+    assert_snapshot!("tree", redact(&ok(&daemon, &["tree"])));
+    assert_eq!(ok(&daemon, &["rmi", "mybox:v1"]), "Untagged: mybox:v1\n");
+    let inspect: serde_json::Value =
+        serde_json::from_str(&ok(&daemon, &["inspect", "busybox"])).unwrap();
+    assert_eq!(
+        inspect[0]["RepoTags"],
+        serde_json::json!(["busybox:latest"])
+    );
+    assert_eq!(inspect[0]["Config"]["Cmd"], serde_json::json!(["sh"]));
+    let info = ok(&daemon, &["info"]);
+    assert!(info.contains("Images: 2"), "{info}");
+    let version = ok(&daemon, &["version"]);
+    assert!(version.contains("API version: 1.47"), "{version}");
+}

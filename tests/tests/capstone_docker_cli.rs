@@ -1,0 +1,163 @@
+//! The capstone through the real `docker` CLI (28.x, or Debian's docker.io: API 1.41), with
+//! `DOCKER_HOST` pointing at a baleia daemon the test starts. Run:
+//! `cargo test -p baleia-tests --test capstone_docker_cli` (as root).
+
+use harness::capstone::{redact, Daemon};
+use harness::{assert_snapshot, report, TestEnv};
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+fn ok(daemon: &Daemon, args: &[&str]) -> String {
+    let output = daemon.docker(args);
+    assert!(
+        output.status.success(),
+        "docker {args:?}\n{}",
+        report(&output)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn version_info_and_images() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    let version = ok(
+        &daemon,
+        &[
+            "version",
+            "--format",
+            "{{.Server.Version}} {{.Server.APIVersion}} {{.Server.Os}}",
+        ],
+    );
+    assert_eq!(version, "0.1.0 1.47 linux\n");
+    let info = ok(
+        &daemon,
+        &[
+            "info",
+            "--format",
+            "{{.Images}} {{.Driver}} {{.LoggingDriver}} {{.ServerVersion}}",
+        ],
+    );
+    assert_eq!(info, "1 overlay json-file 0.1.0\n");
+    assert_snapshot!("docker_images", redact(&ok(&daemon, &["images"])));
+}
+
+#[test]
+fn run_rm_gives_output_and_exit_code() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    let out: Output = daemon.docker(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo to stdout; echo to stderr >&2; exit 5",
+    ]);
+    assert_eq!(out.status.code(), Some(5), "{}", report(&out));
+    assert_eq!(text(&out.stdout), "to stdout\n");
+    assert_eq!(text(&out.stderr), "to stderr\n");
+    let missing = daemon.docker(&["run", "--rm", "busybox", "nosuch"]);
+    assert_eq!(missing.status.code(), Some(127), "{}", report(&missing));
+    assert!(text(&missing.stderr).contains("executable file not found"));
+    let hello = ok(&daemon, &["run", "--rm", "hello-world"]);
+    assert!(hello.contains("Hello from baleia!"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ok(&daemon, &["ps", "-aq"]).is_empty() {
+        assert!(Instant::now() < deadline, "--rm left containers");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn run_detached_ps_logs_stop_inspect_rm() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    let id = ok(
+        &daemon,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "web",
+            "busybox",
+            "sh",
+            "-c",
+            "echo ready; exec sleep 100",
+        ],
+    );
+    let id = id.trim().to_string();
+    assert_eq!(id.len(), 64);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ok(&daemon, &["logs", "web"]).contains("ready") {
+        assert!(Instant::now() < deadline, "no output");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_snapshot!("docker_ps", redact(&ok(&daemon, &["ps"])));
+    assert_eq!(
+        ok(
+            &daemon,
+            &[
+                "ps",
+                "--filter",
+                "name=web",
+                "--format",
+                "{{.Names}} {{.State}}"
+            ]
+        ),
+        "web running\n"
+    );
+    let status = ok(
+        &daemon,
+        &[
+            "inspect",
+            "--format",
+            "{{.State.Status}} {{.State.Running}} {{.Name}} {{.Config.Image}}",
+            "web",
+        ],
+    );
+    assert_eq!(status, "running true /web busybox\n");
+    assert_eq!(ok(&daemon, &["stop", "-t", "1", "web"]), "web\n");
+    let status = ok(
+        &daemon,
+        &[
+            "inspect",
+            "--format",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            &id[..12],
+        ],
+    );
+    assert_eq!(status, "exited 137\n");
+    assert_eq!(ok(&daemon, &["rm", "web"]), "web\n");
+    let gone = daemon.docker(&["inspect", "web"]);
+    assert!(!gone.status.success());
+}
+
+#[test]
+fn tag_inspect_and_rmi() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    ok(&daemon, &["tag", "busybox", "mybox:v1"]);
+    let tags = ok(
+        &daemon,
+        &[
+            "image",
+            "inspect",
+            "--format",
+            "{{.RepoTags}} {{.Config.Cmd}}",
+            "mybox:v1",
+        ],
+    );
+    assert_eq!(tags, "[busybox:latest mybox:v1] [sh]\n");
+    assert_eq!(ok(&daemon, &["rmi", "mybox:v1"]), "Untagged: mybox:v1\n");
+    let images = ok(&daemon, &["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert_eq!(images, "busybox:latest\n");
+}
