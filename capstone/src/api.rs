@@ -71,6 +71,12 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
                 Response::json(304, &json!({}))
             })
         }
+        ("POST", ["containers", id, "restart"]) => {
+            let timeout = req.query("t").and_then(|t| t.parse().ok());
+            engine.stop(id, timeout, req.query("signal"))?;
+            engine.start(id)?;
+            Ok(Response::no_content())
+        }
         ("POST", ["containers", id, "kill"]) => {
             engine.kill(id, req.query("signal"))?;
             Ok(Response::no_content())

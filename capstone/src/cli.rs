@@ -142,7 +142,8 @@ pub struct Exit {
     pub message: String,
 }
 
-fn create(client: &Client, flags: &RunFlags) -> Result<String> {
+/// `POST /containers/create`; returns the id.
+pub fn create(client: &Client, flags: &RunFlags) -> Result<String> {
     let mut path = "/containers/create".to_string();
     if let Some(name) = &flags.name {
         path.push_str(&format!("?name={}", encode(name)));
@@ -189,7 +190,8 @@ pub fn run(client: &Client, flags: &RunFlags) -> Result<i32> {
     Ok(status["StatusCode"].as_i64().unwrap_or(125) as i32)
 }
 
-fn start_or_exit(client: &Client, id: &str) -> Result<()> {
+/// Start a container; a failed start ends the program with Docker's 125, 126 or 127.
+pub fn start_or_exit(client: &Client, id: &str) -> Result<()> {
     match client.call("POST", &format!("/containers/{id}/start"), None) {
         Ok(_) => Ok(()),
         Err(error) => {

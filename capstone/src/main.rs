@@ -66,6 +66,20 @@ enum Command {
     Shim { id: String },
     /// Create and run a container.
     Run(Box<cli::RunFlags>),
+    /// Create a container without starting it; print its id.
+    Create(Box<cli::RunFlags>),
+    /// Start created or stopped containers (in the background).
+    Start {
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Stop, then start containers.
+    Restart {
+        #[arg(short = 't', long = "time")]
+        time: Option<i64>,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
     /// List containers.
     Ps {
         #[arg(short, long)]
@@ -191,6 +205,24 @@ fn dispatch(cli: Cli) -> Result<i32> {
         }
         Command::Shim { id } => shim::main(&cli.root, &id),
         Command::Run(flags) => cli::run(&client, &flags),
+        Command::Create(flags) => {
+            println!("{}", cli::create(&client, &flags)?);
+            Ok(0)
+        }
+        Command::Start { containers } => {
+            for c in &containers {
+                cli::start_or_exit(&client, c)?;
+                println!("{c}");
+            }
+            Ok(0)
+        }
+        Command::Restart { time, containers } => each(&containers, &|c| {
+            let mut path = format!("/containers/{}/restart", client::encode(c));
+            if let Some(t) = time {
+                path.push_str(&format!("?t={t}"));
+            }
+            client.call("POST", &path, None).map(|_| ())
+        }),
         Command::Ps {
             all,
             quiet,

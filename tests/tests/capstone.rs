@@ -256,3 +256,38 @@ fn images_tag_history_tree_and_rmi() {
     let version = ok(&daemon, &["version"]);
     assert!(version.contains("API version: 1.47"), "{version}");
 }
+
+#[test]
+fn create_start_restart_kill_and_wait() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    let id = ok(
+        &daemon,
+        &[
+            "create",
+            "--name",
+            "job",
+            "busybox",
+            "sh",
+            "-c",
+            "echo run; sleep 30",
+        ],
+    );
+    assert_eq!(id.trim().len(), 64);
+    assert!(ok(&daemon, &["ps", "-a"]).contains("Created"));
+    assert_eq!(ok(&daemon, &["start", "job"]), "job\n");
+    wait_until("the first run's output", || {
+        ok(&daemon, &["logs", "job"]) == "run\n"
+    });
+    ok(&daemon, &["restart", "-t", "0", "job"]);
+    wait_until("the second run's output", || {
+        ok(&daemon, &["logs", "job"]) == "run\nrun\n"
+    });
+    assert_eq!(ok(&daemon, &["kill", "job"]), "job\n");
+    assert_eq!(ok(&daemon, &["wait", "job"]), "137\n");
+    let refused = daemon.baleia(&["kill", "job"]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("is not running"));
+    let taken = daemon.baleia(&["create", "--name", "job", "busybox"]);
+    assert!(String::from_utf8_lossy(&taken.stderr).contains("is already in use"));
+}
