@@ -37,7 +37,9 @@ pub struct Stdio {
 
 /// Start the container the spec describes, in the bundle directory `bundle`. Returns once its
 /// program runs (its `execve` succeeded), or with the error that stopped it (whose chapter 01
-/// error carries Docker's exit code: 126 cannot run, 127 not found).
+/// error carries Docker's exit code: 126 cannot run, 127 not found). Standard output and error
+/// are connected last, so that `--explain` narrates the steps before into the supervisor's
+/// log, not into the container's.
 pub fn start(spec: &Spec, bundle: &Path, stdio: Stdio) -> Result<Started> {
     let process = spec.process().as_ref().context("the spec has no process")?;
     let linux = spec
@@ -98,18 +100,18 @@ pub fn start(spec: &Spec, bundle: &Path, stdio: Stdio) -> Result<Started> {
         .parent_step("put the process in its cgroup", move |pid| {
             attacher.attach(pid).map_err(Into::into)
         })
-        .child_step("connect standard output and error", move || {
-            for (fd, target) in [(&stdio.stdout, 1), (&stdio.stderr, 2)] {
-                nix::unistd::dup2(fd.as_raw_fd(), target)?;
-            }
-            Ok(())
-        })
         .child_step(
             "mount the root file system and pivot_root into it",
             move || rootfs.enter().map_err(Into::into),
         )
         .child_step("apply the process's environment, cwd and user", move || {
             apply_process(&env, &cwd, uid, gid).map_err(|e| format!("{e:#}").into())
+        })
+        .child_step("connect standard output and error", move || {
+            for (fd, target) in [(&stdio.stdout, 1), (&stdio.stderr, 2)] {
+                nix::unistd::dup2(fd.as_raw_fd(), target)?;
+            }
+            Ok(())
         });
     if !hostname.is_empty() {
         container = container.hostname(hostname);

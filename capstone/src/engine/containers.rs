@@ -142,6 +142,10 @@ impl Engine {
                 .map_err(ApiError::internal)?;
             image_records::record_image(&self.store, &id, &image.manifest_digest)?;
             write_json(&dir.spec(), &spec)?;
+            ch01_namespaces::explain!(
+                "container {id} ({name}): OCI runtime spec written to {}",
+                dir.spec().display()
+            );
             let argv = spec
                 .process()
                 .as_ref()
@@ -265,6 +269,12 @@ impl Engine {
                 Ok(())
             });
         }
+        ch01_namespaces::explain!(
+            "start the supervisor: {} --root {} shim {} (handshake pipe on fd 3)",
+            self.exe.display(),
+            self.root.display(),
+            found.id()
+        );
         let mut child = command.spawn().map_err(ApiError::internal)?;
         drop(write_end);
         // The first process forks the supervisor and exits at once.
