@@ -89,6 +89,11 @@ impl<'a> Daemon<'a> {
 
     /// The real `docker` CLI against this daemon, with a config dir of its own.
     pub fn docker(&self, args: &[&str]) -> Output {
+        self.docker_with(&[], args)
+    }
+
+    /// The same, with more environment (`DOCKER_API_VERSION=1.41` plays Debian's client).
+    pub fn docker_with(&self, env: &[(&str, &str)], args: &[&str]) -> Output {
         let docker = which("docker").expect(
             "the docker CLI is missing: scripts/install-test-deps installs Debian's docker.io",
         );
@@ -98,6 +103,7 @@ impl<'a> Daemon<'a> {
             .env("BALEIA_TEST_MARK", self.env.marker())
             .env_remove("DOCKER_CONTEXT")
             .timeout(Duration::from_secs(60))
+            .envs(env.iter().copied())
             .args(args);
         cmd.output().expect("run docker")
     }

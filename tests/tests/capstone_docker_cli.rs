@@ -161,3 +161,31 @@ fn tag_inspect_and_rmi() {
     let images = ok(&daemon, &["images", "--format", "{{.Repository}}:{{.Tag}}"]);
     assert_eq!(images, "busybox:latest\n");
 }
+
+/// Debian's docker.io speaks API 1.41: the same calls under `/v1.41/` must work.
+#[test]
+fn an_api_1_41_client_works_too() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    let old = [("DOCKER_API_VERSION", "1.41")];
+    let version = daemon.docker_with(&old, &["version", "--format", "{{.Client.APIVersion}}"]);
+    assert_eq!(text(&version.stdout), "1.41\n", "{}", report(&version));
+    let run = daemon.docker_with(
+        &old,
+        &[
+            "run",
+            "--rm",
+            "busybox",
+            "sh",
+            "-c",
+            "echo old client; exit 2",
+        ],
+    );
+    assert_eq!(run.status.code(), Some(2), "{}", report(&run));
+    assert_eq!(text(&run.stdout), "old client\n");
+    let images = daemon.docker_with(&old, &["images", "--format", "{{.Repository}}"]);
+    assert_eq!(text(&images.stdout), "busybox\n", "{}", report(&images));
+    let ps = daemon.docker_with(&old, &["ps", "-a", "--format", "{{.Names}}"]);
+    assert!(ps.status.success(), "{}", report(&ps));
+}
