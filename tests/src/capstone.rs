@@ -154,6 +154,17 @@ impl Drop for Daemon<'_> {
             }
         }
         self.kill();
+        // The daemon's cgroup parent (like Docker's /docker): chapter 02 removes it with the
+        // container that made it, unless another container was still in it then. The daemon
+        // is gone now, so its parent goes too; a container cgroup left inside would keep it
+        // (rmdir fails on a non-empty cgroup) and the leak check would report it.
+        let parent = self.cgroup_parent();
+        if let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") {
+            for entry in entries.flatten() {
+                let _ = std::fs::remove_dir(entry.path().join(&parent));
+            }
+        }
+        let _ = std::fs::remove_dir(PathBuf::from("/sys/fs/cgroup").join(&parent));
     }
 }
 
