@@ -388,10 +388,9 @@ fn attach(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Response> 
                     None => true,
                     Some(s) => {
                         let ended = s.status != crate::engine::record::Status::Running;
-                        let new_run = s.runs > baseline.runs
+                        let next = s.attempts > baseline.attempts
                             || baseline.status == crate::engine::record::Status::Running;
-                        let failed = !s.error.is_empty() && s.error != baseline.error;
-                        ended && (new_run || failed)
+                        ended && next
                     }
                 };
                 if done {

@@ -74,6 +74,7 @@ fn supervise(dir: &Dir, mut handshake: File) -> Result<()> {
         .open(dir.log())
         .with_context(|| format!("open {}", dir.log().display()))?;
     let mut state = dir.read_state()?;
+    state.attempts += 1;
     let stdio = Stdio {
         stdout: out_w,
         stderr: err_w,
@@ -106,6 +107,7 @@ fn supervise(dir: &Dir, mut handshake: File) -> Result<()> {
         shim_pid: std::process::id() as i32,
         started_at: now_nanos(),
         runs: state.runs + 1,
+        attempts: state.attempts,
         ..State::default()
     };
     dir.write_state(&state)?;

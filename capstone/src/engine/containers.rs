@@ -457,7 +457,7 @@ impl Engine {
     /// `baseline` is the container as it was when the request came (see [`Engine::find`]).
     pub fn wait(&self, baseline: &Found, condition: &str) -> i32 {
         let id = baseline.id().to_string();
-        let start_runs = baseline.state.runs;
+        let attempts = baseline.state.attempts;
         let mut last_code = baseline.state.exit_code;
         loop {
             let dir = self.dir_of(&id);
@@ -473,12 +473,9 @@ impl Engine {
             };
             last_code = state.exit_code;
             let ended = state.status != Status::Running || !shim_alive(state.shim_pid, &id);
-            let failed_start = !state.error.is_empty() && state.error != baseline.state.error;
             let done = match condition {
                 "removed" => false,
-                "next-exit" => {
-                    ended && (state.runs > start_runs || baseline.running() || failed_start)
-                }
+                "next-exit" => ended && (state.attempts > attempts || baseline.running()),
                 _ => ended,
             };
             if done {

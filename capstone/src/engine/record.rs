@@ -136,8 +136,11 @@ pub struct State {
     pub oom_killed: bool,
     pub started_at: i64,
     pub finished_at: i64,
-    /// How many times it has been started: `wait?condition=next-exit` waits for this run's end.
+    /// How many times it has been started (successfully).
     pub runs: u64,
+    /// How many starts were attempted, failed ones included: `wait?condition=next-exit` and
+    /// `attach` wait for the end of the attempt after the one they saw.
+    pub attempts: u64,
 }
 
 /// A container's directory and the names of its files.
