@@ -60,6 +60,9 @@ pub struct RunFlags {
     /// Seconds `stop` waits before SIGKILL.
     #[arg(long)]
     pub stop_timeout: Option<i64>,
+    /// Restart policy: no, always, unless-stopped, on-failure[:N].
+    #[arg(long, default_value = "no")]
+    pub restart: String,
     /// A label, KEY=VALUE.
     #[arg(short, long = "label")]
     pub labels: Vec<String>,
@@ -113,6 +116,14 @@ impl RunFlags {
                 "PidsLimit": self.pids_limit,
                 "Tmpfs": tmpfs,
                 "NetworkMode": self.network.clone().unwrap_or_default(),
+                "RestartPolicy": {
+                    "Name": self.restart.split(':').next().unwrap_or_default(),
+                    "MaximumRetryCount": self
+                        .restart
+                        .split_once(':')
+                        .and_then(|(_, n)| n.parse::<i64>().ok())
+                        .unwrap_or(0),
+                },
             },
         })
     }

@@ -315,16 +315,20 @@ fn write_response(
             body,
         } => {
             let connection = if keep_alive { "keep-alive" } else { "close" };
+            // 204 and 304 never have a body (RFC 9110); HEAD gets the headers only.
+            let body = if method == "HEAD" || status == 204 || status == 304 {
+                Vec::new()
+            } else {
+                body
+            };
             let head = format!(
                 "HTTP/1.1 {status} {}\r\n{}Content-Type: {content_type}\r\nContent-Length: {}\r\nConnection: {connection}\r\n\r\n",
                 reason(status),
                 common_headers(),
-                if method == "HEAD" { 0 } else { body.len() },
+                body.len(),
             );
             out.write_all(head.as_bytes())?;
-            if method != "HEAD" && status != 204 && status != 304 {
-                out.write_all(&body)?;
-            }
+            out.write_all(&body)?;
             out.flush()
         }
         Response::Stream {

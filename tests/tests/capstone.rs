@@ -291,3 +291,54 @@ fn create_start_restart_kill_and_wait() {
     let taken = daemon.baleia(&["create", "--name", "job", "busybox"]);
     assert!(String::from_utf8_lossy(&taken.stderr).contains("is already in use"));
 }
+
+#[test]
+fn restart_policies_restart_what_ends_on_its_own_but_not_what_the_user_stopped() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    ok(
+        &daemon,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "flaky",
+            "--restart",
+            "on-failure:2",
+            "busybox",
+            "sh",
+            "-c",
+            "echo try; exit 3",
+        ],
+    );
+    wait_until("two restarts", || {
+        let inspect: serde_json::Value =
+            serde_json::from_str(&ok(&daemon, &["inspect", "flaky"])).unwrap();
+        inspect[0]["RestartCount"] == 2 && inspect[0]["State"]["Status"] == "exited"
+    });
+    assert_eq!(ok(&daemon, &["logs", "flaky"]), "try\ntry\ntry\n");
+    ok(
+        &daemon,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "always",
+            "--restart",
+            "always",
+            "busybox",
+            "sh",
+            "-c",
+            "echo up; sleep 0.2",
+        ],
+    );
+    wait_until("a restart", || {
+        ok(&daemon, &["logs", "always"]).lines().count() >= 2
+    });
+    assert_eq!(ok(&daemon, &["stop", "always"]), "always\n");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(ok(&daemon, &["ps", "-a", "--filter", "name=always"]).contains("Exited"));
+    let conflict = daemon.baleia(&["run", "--rm", "--restart", "always", "busybox", "true"]);
+    assert!(String::from_utf8_lossy(&conflict.stderr).contains("Conflicting options"));
+}

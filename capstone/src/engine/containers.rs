@@ -221,6 +221,7 @@ impl Engine {
         if found.running() && shim_alive(found.state.shim_pid, found.id()) {
             return Ok(false);
         }
+        let _ = std::fs::remove_file(found.dir.stopped_by_user());
         let result = self.spawn_shim(&found);
         match result {
             Ok(()) => {
@@ -336,9 +337,46 @@ impl Engine {
             if record.host_config.auto_remove {
                 engine.remember_removed(&id, state.exit_code);
                 let _ = engine.remove(&id, true);
+            } else if let Some(delay) = engine.restart_delay(&dir, &record, &state) {
+                std::thread::sleep(delay);
+                // Stopped or removed by the user while we waited?
+                if dir.record().exists() && !dir.stopped_by_user().exists() {
+                    let count = dir.restart_count() + 1;
+                    let _ = std::fs::write(dir.restart_count_file(), format!("{count}\n"));
+                    let _ = engine.start(&id);
+                }
             }
             return;
         });
+    }
+
+    /// Docker's restart policies, when a container has ended on its own: `always` and
+    /// `unless-stopped` restart it, `on-failure[:N]` when its exit code is not 0 (at most N
+    /// times); none restarts a container the user stopped. The delay doubles from 100 ms with
+    /// each restart (up to a minute), as Docker's does, so a crashing program cannot spin.
+    fn restart_delay(
+        &self,
+        dir: &Dir,
+        record: &Record,
+        state: &super::record::State,
+    ) -> Option<Duration> {
+        let policy = &record.host_config.restart_policy;
+        let count = dir.restart_count();
+        if dir.stopped_by_user().exists() || state.runs == 0 {
+            return None;
+        }
+        let again = match policy.name.as_str() {
+            "always" | "unless-stopped" => true,
+            "on-failure" => {
+                state.exit_code != 0
+                    && (policy.maximum_retry_count <= 0
+                        || count < policy.maximum_retry_count as u64)
+            }
+            _ => false,
+        };
+        again.then(|| {
+            (POLL * 5 * 2u32.saturating_pow(count.min(10) as u32)).min(Duration::from_secs(60))
+        })
     }
 
     fn remember_removed(&self, id: &str, code: i32) {
@@ -351,10 +389,19 @@ impl Engine {
     /// and remove ended `--rm` containers.
     pub fn adopt(self: &Arc<Self>) {
         for found in self.all() {
+            let policy = found.record.host_config.restart_policy.name.as_str();
+            let manual = found.dir.stopped_by_user().exists();
             if found.running() {
                 self.watch(found.id().to_string());
             } else if found.record.host_config.auto_remove && found.state.runs > 0 {
                 let _ = self.remove(found.id(), true);
+            } else if found.state.runs > 0
+                && (policy == "always" || (policy == "unless-stopped" && !manual))
+            {
+                // Docker starts `always` containers with the daemon, even ones stopped by hand.
+                let _ = self.start(found.id());
+            } else if !manual && policy == "on-failure" && found.state.exit_code != 0 {
+                self.watch(found.id().to_string());
             }
         }
     }
@@ -376,6 +423,9 @@ impl Engine {
     pub fn kill(&self, wanted: &str, signal: Option<&str>) -> ApiResult<()> {
         let found = self.find(wanted)?;
         let signal = parse_signal(signal.unwrap_or("SIGKILL"))?;
+        if found.running() && matches!(signal, Signal::SIGKILL | Signal::SIGTERM) {
+            mark_stopped_by_user(&found);
+        }
         self.signal(&found, signal)
     }
 
@@ -409,6 +459,8 @@ impl Engine {
         signal: Option<&str>,
     ) -> ApiResult<bool> {
         let found = self.find(wanted)?;
+        // Before anything else: a restart policy must not start it again meanwhile.
+        mark_stopped_by_user(&found);
         if !found.running() {
             return Ok(false);
         }
@@ -484,6 +536,10 @@ impl Engine {
             std::thread::sleep(POLL);
         }
     }
+}
+
+fn mark_stopped_by_user(found: &Found) {
+    let _ = std::fs::write(found.dir.stopped_by_user(), "");
 }
 
 /// `SIGTERM`, `TERM`, `15`.

@@ -163,6 +163,21 @@ impl Dir {
     pub fn shim_log(&self) -> PathBuf {
         self.0.join("shim.log")
     }
+    /// Present while the user has stopped (or killed) the container: restart policies leave
+    /// it alone. Written by the daemon; removed by the next `start`.
+    pub fn stopped_by_user(&self) -> PathBuf {
+        self.0.join("stopped-by-user")
+    }
+    /// How many times a restart policy restarted it (one number).
+    pub fn restart_count_file(&self) -> PathBuf {
+        self.0.join("restart-count")
+    }
+    pub fn restart_count(&self) -> u64 {
+        std::fs::read_to_string(self.restart_count_file())
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(0)
+    }
 
     pub fn read_record(&self) -> Result<Record> {
         read_json(&self.record())

@@ -83,8 +83,24 @@ pub fn check_supported(config: &Config, host: &HostConfig) -> Result<(), ApiErro
     ) {
         return pending("user-defined networks (--network NAME)", "chapter 07");
     }
-    if !matches!(host.restart_policy.name.as_str(), "" | "no") {
-        return pending("restart policies (--restart)", "the capstone's phase 2");
+    match host.restart_policy.name.as_str() {
+        "" | "no" | "on-failure" => {}
+        "always" | "unless-stopped" if host.auto_remove => {
+            return Err(ApiError::bad_request(
+                "Conflicting options: --restart and --rm",
+            ))
+        }
+        "always" | "unless-stopped" => {}
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "invalid restart policy '{other}'"
+            )))
+        }
+    }
+    if host.restart_policy.maximum_retry_count != 0 && host.restart_policy.name != "on-failure" {
+        return Err(ApiError::bad_request(
+            "maximum retry count can only be used with 'on-failure'",
+        ));
     }
     if config.tty || config.open_stdin {
         return pending("interactive containers (-i, -t)", "the capstone's phase 2");

@@ -94,7 +94,7 @@ impl Found {
             "HostsPath": file("hosts"),
             "LogPath": file("container.log"),
             "Name": format!("/{}", r.name),
-            "RestartCount": 0,
+            "RestartCount": self.dir.restart_count(),
             "Driver": "overlay",
             "Platform": "linux",
             "MountLabel": "",
