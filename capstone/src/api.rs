@@ -88,6 +88,33 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
         ("POST", ["containers", id, "wait"]) => wait(engine, id, req),
         ("GET", ["containers", id, "logs"]) => container_logs(engine, id, req),
         ("POST", ["containers", id, "attach"]) => attach(engine, id, req),
+        ("GET", ["containers", id, "changes"]) => Ok(Response::json(200, &engine.changes(id)?)),
+        ("POST", ["commit"]) => {
+            let id = engine.commit(
+                req.query("container").unwrap_or_default(),
+                req.query("repo").unwrap_or_default(),
+                req.query("tag").unwrap_or_default(),
+                req.query("author"),
+                req.query("comment"),
+            )?;
+            Ok(Response::json(201, &json!({ "Id": id })))
+        }
+        ("GET", ["images", "get"]) => save(engine, &req.query_all("names")),
+        ("GET", ["images", rest @ ..]) if rest.last() == Some(&"get") => {
+            save(engine, &[rest[..rest.len() - 1].join("/").as_str()])
+        }
+        ("POST", ["images", "load"]) => {
+            let names = engine.load(&req.body)?;
+            let lines: String = names
+                .iter()
+                .map(|n| format!("{}\n", json!({ "stream": format!("Loaded image: {n}\n") })))
+                .collect();
+            Ok(Response::Full {
+                status: 200,
+                content_type: "application/json",
+                body: lines.into_bytes(),
+            })
+        }
         ("POST", ["containers", _, "resize"]) => Ok(Response::json(200, &json!({}))),
 
         ("GET", ["images", "json"]) => Ok(Response::json(200, &engine.images(&filters(req)?)?)),
@@ -131,6 +158,16 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
             req.path
         ))),
     }
+}
+
+/// `docker save`: a Docker-format archive (chapter 04), which `docker load` reads too.
+fn save(engine: &Arc<Engine>, names: &[&str]) -> ApiResult<Response> {
+    let body = engine.save(names)?;
+    Ok(Response::Full {
+        status: 200,
+        content_type: "application/x-tar",
+        body,
+    })
 }
 
 fn pending(what: &str, chapter: &str) -> ApiResult<Response> {

@@ -146,8 +146,19 @@ impl Client {
         body: Option<&Value>,
         upgrade: bool,
     ) -> Result<Reply> {
-        let mut stream = self.connect()?;
         let body = body.map(|b| b.to_string()).unwrap_or_default();
+        self.send(method, path, "application/json", body.as_bytes(), upgrade)
+    }
+
+    fn send(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+        upgrade: bool,
+    ) -> Result<Reply> {
+        let mut stream = self.connect()?;
         let mut head = format!(
             "{method} /v{}{path} HTTP/1.1\r\nHost: baleia\r\nUser-Agent: baleia-cli/{}\r\n",
             crate::http::API_VERSION,
@@ -159,11 +170,11 @@ impl Client {
             head.push_str("Connection: close\r\n");
         }
         if !body.is_empty() {
-            head.push_str("Content-Type: application/json\r\n");
+            head.push_str(&format!("Content-Type: {content_type}\r\n"));
         }
         head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
         stream.write_all(head.as_bytes())?;
-        stream.write_all(body.as_bytes())?;
+        stream.write_all(body)?;
         let mut reader = BufReader::new(stream);
         let mut raw = Vec::new();
         loop {
@@ -190,6 +201,11 @@ impl Client {
             reader,
             content_length,
         })
+    }
+
+    /// A request with a raw body (an archive for `load`).
+    pub fn request_bytes(&self, method: &str, path: &str, body: &[u8]) -> Result<Reply> {
+        self.send(method, path, "application/x-tar", body, false)
     }
 
     /// A request with a JSON answer.

@@ -39,6 +39,15 @@ impl Request {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every value of a repeated query parameter (`names=a&names=b`).
+    pub fn query_all(&self, key: &str) -> Vec<&str> {
+        self.query
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
     /// A boolean query parameter: `1`, `true` (Docker's clients send either).
     pub fn flag(&self, key: &str) -> bool {
         matches!(self.query(key), Some("1" | "true" | "True"))

@@ -150,6 +150,30 @@ enum Command {
     Tag { source: String, target: String },
     /// An image's history.
     History { image: String },
+    /// A container's write layer as a new image.
+    Commit {
+        #[arg(short, long)]
+        author: Option<String>,
+        #[arg(short, long)]
+        message: Option<String>,
+        container: String,
+        /// NAME[:TAG]
+        reference: String,
+    },
+    /// What a container changed: A added, C changed, D deleted.
+    Diff { container: String },
+    /// Write images to a Docker-format archive.
+    Save {
+        #[arg(short, long)]
+        output: PathBuf,
+        #[arg(required = true)]
+        images: Vec<String>,
+    },
+    /// Load images from an archive (Docker or OCI format).
+    Load {
+        #[arg(short, long)]
+        input: PathBuf,
+    },
     /// The layers of every image as one tree (chapter 04).
     Tree,
     /// The engine, system-wide.
@@ -283,6 +307,78 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Rmi { images } => cli::rmi(&client, &images).map(|()| 0),
         Command::Tag { source, target } => cli::tag(&client, &source, &target).map(|()| 0),
         Command::History { image } => cli::history(&client, &image).map(|()| 0),
+        Command::Commit {
+            author,
+            message,
+            container,
+            reference,
+        } => {
+            let normal = ch04_images::reference::normalize(&reference)?;
+            let (repo, tag) = ch04_images::reference::split(&normal);
+            let mut path = format!(
+                "/commit?container={}&repo={}&tag={}",
+                client::encode(&container),
+                client::encode(repo),
+                client::encode(tag)
+            );
+            if let Some(a) = author {
+                path.push_str(&format!("&author={}", client::encode(&a)));
+            }
+            if let Some(m) = message {
+                path.push_str(&format!("&comment={}", client::encode(&m)));
+            }
+            let reply = client.call("POST", &path, None)?;
+            println!("{}", reply["Id"].as_str().unwrap_or_default());
+            Ok(0)
+        }
+        Command::Diff { container } => {
+            let path = format!("/containers/{}/changes", client::encode(&container));
+            for change in client
+                .call("GET", &path, None)?
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                let letter = match change["Kind"].as_i64() {
+                    Some(1) => 'A',
+                    Some(2) => 'D',
+                    _ => 'C',
+                };
+                println!("{letter} {}", change["Path"].as_str().unwrap_or_default());
+            }
+            Ok(0)
+        }
+        Command::Save { output, images } => {
+            let names: Vec<String> = images
+                .iter()
+                .map(|i| format!("names={}", client::encode(i)))
+                .collect();
+            let reply = client.request(
+                "GET",
+                &format!("/images/get?{}", names.join("&")),
+                None,
+                false,
+            )?;
+            if reply.status >= 400 {
+                reply.json()?;
+                return Ok(1);
+            }
+            std::fs::write(&output, reply.body()?)?;
+            Ok(0)
+        }
+        Command::Load { input } => {
+            let archive = std::fs::read(&input)?;
+            let reply = client.request_bytes("POST", "/images/load", &archive)?;
+            let body = reply.body()?;
+            for line in String::from_utf8_lossy(&body).lines() {
+                let v: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
+                if let Some(m) = v["message"].as_str() {
+                    anyhow::bail!("Error response from daemon: {m}");
+                }
+                print!("{}", v["stream"].as_str().unwrap_or_default());
+            }
+            Ok(0)
+        }
         Command::Tree => {
             let reply = client.request("GET", "/baleia/tree", None, false)?;
             let body = reply.body()?;

@@ -315,7 +315,9 @@ fn restart_policies_restart_what_ends_on_its_own_but_not_what_the_user_stopped()
     wait_until("two restarts", || {
         let inspect: serde_json::Value =
             serde_json::from_str(&ok(&daemon, &["inspect", "flaky"])).unwrap();
-        inspect[0]["RestartCount"] == 2 && inspect[0]["State"]["Status"] == "exited"
+        inspect[0]["RestartCount"] == 2
+            && inspect[0]["State"]["Status"] == "exited"
+            && ok(&daemon, &["logs", "flaky"]).lines().count() == 3
     });
     assert_eq!(ok(&daemon, &["logs", "flaky"]), "try\ntry\ntry\n");
     ok(
@@ -341,4 +343,54 @@ fn restart_policies_restart_what_ends_on_its_own_but_not_what_the_user_stopped()
     assert!(ok(&daemon, &["ps", "-a", "--filter", "name=always"]).contains("Exited"));
     let conflict = daemon.baleia(&["run", "--rm", "--restart", "always", "busybox", "true"]);
     assert!(String::from_utf8_lossy(&conflict.stderr).contains("Conflicting options"));
+}
+
+#[test]
+fn diff_commit_save_and_load() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    ok(
+        &daemon,
+        &[
+            "run",
+            "--name",
+            "maker",
+            "busybox",
+            "sh",
+            "-c",
+            "echo hello > /greeting; rm /etc/group",
+        ],
+    );
+    assert_eq!(
+        ok(&daemon, &["diff", "maker"]),
+        "C /etc\nD /etc/group\nA /greeting\n"
+    );
+    let id = ok(
+        &daemon,
+        &["commit", "-m", "add greeting", "maker", "busy:v2"],
+    );
+    assert!(id.starts_with("sha256:"), "{id}");
+    assert_eq!(
+        ok(&daemon, &["run", "--rm", "busy:v2", "cat", "/greeting"]),
+        "hello\n"
+    );
+    let archive = env.path().join("busy.tar");
+    ok(
+        &daemon,
+        &["save", "-o", archive.to_str().unwrap(), "busy:v2"],
+    );
+    ok(&daemon, &["rm", "maker"]);
+    ok(&daemon, &["rmi", "busy:v2"]);
+    assert_eq!(
+        ok(&daemon, &["load", "-i", archive.to_str().unwrap()]),
+        "Loaded image: busy:v2\n"
+    );
+    let inspect: serde_json::Value =
+        serde_json::from_str(&ok(&daemon, &["inspect", "busy:v2"])).unwrap();
+    assert_eq!(
+        inspect[0]["Id"].as_str(),
+        Some(id.trim()),
+        "the id survives save and load"
+    );
 }

@@ -342,8 +342,9 @@ impl Engine {
                 // Stopped or removed by the user while we waited?
                 if dir.record().exists() && !dir.stopped_by_user().exists() {
                     let count = dir.restart_count() + 1;
-                    let _ = std::fs::write(dir.restart_count_file(), format!("{count}\n"));
-                    let _ = engine.start(&id);
+                    if engine.start(&id).is_ok() {
+                        let _ = std::fs::write(dir.restart_count_file(), format!("{count}\n"));
+                    }
                 }
             }
             return;
@@ -540,6 +541,32 @@ impl Engine {
 
 fn mark_stopped_by_user(found: &Found) {
     let _ = std::fs::write(found.dir.stopped_by_user(), "");
+}
+
+impl Engine {
+    /// `GET /containers/{id}/changes`: what the container changed, from its write layer
+    /// (chapter 03's diff). Docker's kinds: 0 changed, 1 added, 2 deleted.
+    pub fn changes(&self, wanted: &str) -> ApiResult<serde_json::Value> {
+        let found = self.find(wanted)?;
+        let dirs = ContainerDirs {
+            id: found.id().to_string(),
+            dir: found.dir.0.clone(),
+        };
+        let lowers = dirs.lowers().map_err(ApiError::internal)?;
+        let changes =
+            ch03_overlayfs::diff::changes(&dirs.upper(), &lowers).map_err(ApiError::internal)?;
+        Ok(serde_json::json!(changes
+            .iter()
+            .map(|c| {
+                let kind = match c.kind {
+                    ch03_overlayfs::diff::Kind::Changed => 0,
+                    ch03_overlayfs::diff::Kind::Added => 1,
+                    ch03_overlayfs::diff::Kind::Deleted => 2,
+                };
+                serde_json::json!({ "Path": c.path, "Kind": kind })
+            })
+            .collect::<Vec<_>>()))
+    }
 }
 
 /// `SIGTERM`, `TERM`, `15`.

@@ -185,6 +185,62 @@ impl Engine {
         Ok(())
     }
 
+    /// `POST /commit`: the container's write layer (chapter 03's upper dir) as a new layer
+    /// on its image (chapter 04's commit). The container keeps running (Docker would pause
+    /// it; baleia has no freezer yet).
+    pub fn commit(
+        &self,
+        container: &str,
+        repo: &str,
+        tag: &str,
+        author: Option<&str>,
+        comment: Option<&str>,
+    ) -> ApiResult<String> {
+        let found = self.find(container)?;
+        if repo.is_empty() {
+            return Err(ApiError::bad_request(
+                "commit needs a repository name: untagged commits are not supported yet",
+            ));
+        }
+        let full = match tag {
+            "" => familiar(repo).to_string(),
+            t => format!("{}:{t}", familiar(repo)),
+        };
+        let normal =
+            reference::normalize(&full).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let _lock = self.store.lock()?;
+        let options = ch04_images::commit::CommitOptions {
+            author: author.filter(|a| !a.is_empty()).map(String::from),
+            message: comment.filter(|c| !c.is_empty()).map(String::from),
+        };
+        let image =
+            ch04_images::commit::commit_container(&self.store, found.id(), &normal, &options)?;
+        Ok(image.id().to_string())
+    }
+
+    /// `docker save`: the images as one Docker-format archive.
+    pub fn save(&self, names: &[&str]) -> ApiResult<Vec<u8>> {
+        let _lock = self.store.lock()?;
+        let images = names
+            .iter()
+            .map(|n| self.resolve_image(n))
+            .collect::<ApiResult<Vec<_>>>()?;
+        let mut out = Vec::new();
+        ch04_images::archive::save(
+            &self.store,
+            &images,
+            ch04_images::archive::Format::Docker,
+            &mut out,
+        )?;
+        Ok(out)
+    }
+
+    /// `docker load`: an archive (Docker or OCI format) into the store.
+    pub fn load(&self, archive: &[u8]) -> ApiResult<Vec<String>> {
+        let _lock = self.store.lock()?;
+        Ok(ch04_images::archive::load(&self.store, archive)?)
+    }
+
     /// `DELETE /images/{name}`: Docker's list of `Untagged` and `Deleted` entries.
     pub fn remove_image(&self, name: &str) -> ApiResult<Value> {
         let _lock = self.store.lock()?;
