@@ -115,6 +115,15 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
                 body: lines.into_bytes(),
             })
         }
+        ("POST", ["containers", id, "exec"]) => {
+            let config = serde_json::from_slice(&req.body)
+                .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+            let id = engine.exec_create(id, config)?;
+            Ok(Response::json(201, &json!({ "Id": id })))
+        }
+        ("POST", ["exec", id, "start"]) => exec_start(engine, id, req),
+        ("GET", ["exec", id, "json"]) => Ok(Response::json(200, &engine.exec_inspect(id)?)),
+        ("POST", ["exec", _, "resize"]) => Ok(Response::json(200, &json!({}))),
         ("POST", ["containers", _, "resize"]) => Ok(Response::json(200, &json!({}))),
 
         ("GET", ["images", "json"]) => Ok(Response::json(200, &engine.images(&filters(req)?)?)),
@@ -150,14 +159,37 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
         (_, ["build"]) => pending("building images (docker build)", "chapter 05's builder"),
         (_, ["volumes", ..]) => pending("volumes", "chapter 07"),
         (_, ["networks", ..]) => pending("networks", "chapter 07"),
-        (_, ["containers", _, "exec"]) | (_, ["exec", ..]) => {
-            pending("exec", "the capstone's phase 2")
-        }
         _ => Err(ApiError::not_found(format!(
             "page not found: {method} {}",
             req.path
         ))),
     }
+}
+
+/// `POST /exec/{id}/start`: detached, it answers at once; attached, the connection is
+/// hijacked and carries the process's output until it ends.
+fn exec_start(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Response> {
+    let body: Value = serde_json::from_slice(&req.body).unwrap_or(json!({}));
+    if body["Tty"].as_bool() == Some(true) {
+        return pending("exec with a terminal (-t)", "the capstone's phase 2");
+    }
+    if body["Detach"].as_bool() == Some(true) {
+        engine.exec_start(id, None)?;
+        return Ok(Response::json(200, &json!({})));
+    }
+    // Checked before hijacking, so that an error is still an HTTP answer.
+    engine.exec_inspect(id)?;
+    let engine = engine.clone();
+    let id = id.to_string();
+    Ok(Response::Upgrade {
+        content_type: stream_type(req),
+        body: Box::new(move |out| {
+            engine
+                .exec_start(&id, Some(out))
+                .map(|_| ())
+                .map_err(|e| std::io::Error::other(e.message))
+        }),
+    })
 }
 
 /// `docker save`: a Docker-format archive (chapter 04), which `docker load` reads too.

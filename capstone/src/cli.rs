@@ -518,3 +518,42 @@ pub fn version(client: &Client) -> Result<()> {
     );
     Ok(())
 }
+
+/// `exec`: create the exec, start it on a hijacked connection, copy its output, then ask for
+/// its exit code, as `docker exec` does.
+pub fn exec(
+    client: &Client,
+    container: &str,
+    command: &[String],
+    env: &[String],
+    workdir: Option<String>,
+    user: Option<String>,
+) -> Result<i32> {
+    let body = json!({
+        "Cmd": command,
+        "Env": env,
+        "WorkingDir": workdir.unwrap_or_default(),
+        "User": user.unwrap_or_default(),
+        "AttachStdout": true,
+        "AttachStderr": true,
+    });
+    let created = client.call(
+        "POST",
+        &format!("/containers/{}/exec", encode(container)),
+        Some(&body),
+    )?;
+    let id = created["Id"].as_str().unwrap_or_default().to_string();
+    let mut started = client.request(
+        "POST",
+        &format!("/exec/{id}/start"),
+        Some(&json!({ "Detach": false, "Tty": false })),
+        true,
+    )?;
+    if started.status >= 400 {
+        started.json()?;
+        return Ok(125);
+    }
+    demux(&mut started.reader)?;
+    let inspect = client.call("GET", &format!("/exec/{id}/json"), None)?;
+    Ok(inspect["ExitCode"].as_i64().unwrap_or(125) as i32)
+}

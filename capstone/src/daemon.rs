@@ -43,6 +43,7 @@ pub fn run(options: Options) -> Result<()> {
         cgroup_v2: layout.mode.is_v2(),
         names: Mutex::new(()),
         removed: Mutex::new(HashMap::new()),
+        execs: Mutex::new(HashMap::new()),
     });
     let listener = listen(&options.socket)?;
     stop_on_signals(options.socket.clone())?;

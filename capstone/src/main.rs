@@ -64,6 +64,34 @@ enum Command {
     /// (internal) Supervise one container: started by the daemon.
     #[command(hide = true)]
     Shim { id: String },
+    /// (internal) Run a command in a running container: started by the daemon for `exec`.
+    #[command(hide = true)]
+    ExecProcess {
+        #[arg(long)]
+        target: i32,
+        #[arg(long)]
+        uid: u32,
+        #[arg(long)]
+        gid: u32,
+        #[arg(long)]
+        cwd: PathBuf,
+        #[arg(long = "env")]
+        env: Vec<String>,
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Run a command in a running container.
+    Exec {
+        #[arg(short, long = "env")]
+        env: Vec<String>,
+        #[arg(short, long)]
+        workdir: Option<String>,
+        #[arg(short, long)]
+        user: Option<String>,
+        container: String,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        command: Vec<String>,
+    },
     /// Create and run a container.
     Run(Box<cli::RunFlags>),
     /// Create a container without starting it; print its id.
@@ -228,6 +256,30 @@ fn dispatch(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Shim { id } => shim::main(&cli.root, &id),
+        Command::ExecProcess {
+            target,
+            uid,
+            gid,
+            cwd,
+            env,
+            command,
+        } => match runtime::exec(target, &command, env, cwd, uid, gid) {
+            Ok(code) => Ok(code),
+            Err(error) => {
+                let code = error
+                    .downcast_ref::<ch01_namespaces::Error>()
+                    .map_or(126, ch01_namespaces::Error::exit_code);
+                eprintln!("baleia exec: {error:#}");
+                Ok(code)
+            }
+        },
+        Command::Exec {
+            env,
+            workdir,
+            user,
+            container,
+            command,
+        } => cli::exec(&client, &container, &command, &env, workdir, user),
         Command::Run(flags) => cli::run(&client, &flags),
         Command::Create(flags) => {
             println!("{}", cli::create(&client, &flags)?);

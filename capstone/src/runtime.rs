@@ -191,7 +191,7 @@ fn cgroup_for(spec: &Spec) -> Result<ContainerCgroup> {
 /// Inside the container, after pivot_root: exactly the spec's environment (never the
 /// supervisor's), its working directory (made if the image lacks it, as Docker does), and its
 /// user: supplementary groups, gid, then uid (after setuid the others could not change).
-fn apply_process(env: &[String], cwd: &Path, uid: u32, gid: u32) -> Result<()> {
+pub fn apply_process(env: &[String], cwd: &Path, uid: u32, gid: u32) -> Result<()> {
     for (key, _) in std::env::vars_os() {
         std::env::remove_var(key);
     }
@@ -210,4 +210,30 @@ fn apply_process(env: &[String], cwd: &Path, uid: u32, gid: u32) -> Result<()> {
         nix::unistd::setuid(Uid::from_raw(uid)).map_err(|e| anyhow!("setuid({uid}): {e}"))?;
     }
     Ok(())
+}
+
+/// `exec`: run `argv` in the namespaces and cgroups of the container whose first process is
+/// `target` (chapter 02's exec, which joins with chapter 01's `Container::join`), with its own
+/// environment, working directory and user. Returns Docker's exit code.
+pub fn exec(
+    target: i32,
+    argv: &[String],
+    env: Vec<String>,
+    cwd: PathBuf,
+    uid: u32,
+    gid: u32,
+) -> Result<i32> {
+    let target = nix::unistd::Pid::from_raw(target);
+    let layout = Layout::detect()?;
+    let attacher = ch02_cgroups::Attacher::of_process(&layout, target)?;
+    let process = Container::join(target, argv)?
+        .kill_with_parent(true)
+        .parent_step("put the process in the container's cgroup", move |pid| {
+            attacher.attach(pid).map_err(Into::into)
+        })
+        .child_step("apply the process's environment, cwd and user", move || {
+            apply_process(&env, &cwd, uid, gid).map_err(|e| format!("{e:#}").into())
+        })
+        .spawn()?;
+    Ok(process.wait()?)
 }

@@ -394,3 +394,48 @@ fn diff_commit_save_and_load() {
         "the id survives save and load"
     );
 }
+
+#[test]
+fn exec_runs_in_the_container_with_its_environment() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    ok(
+        &daemon,
+        &[
+            "run", "-d", "--name", "host", "-e", "FOO=bar", "busybox", "sleep", "100",
+        ],
+    );
+    let output = daemon.baleia(&[
+        "exec",
+        "host",
+        "sh",
+        "-c",
+        "echo $FOO; ps -o pid,args; echo err >&2; exit 4",
+    ]);
+    assert_eq!(output.status.code(), Some(4), "{}", report(&output));
+    assert_snapshot!("exec", stdout(&output));
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "err\n");
+    let as_nobody = ok(
+        &daemon,
+        &[
+            "exec",
+            "-u",
+            "nobody",
+            "-w",
+            "/tmp",
+            "-e",
+            "X=1",
+            "host",
+            "sh",
+            "-c",
+            "id -u; pwd; echo $X $FOO",
+        ],
+    );
+    assert_eq!(as_nobody, "65534\n/tmp\n1 bar\n");
+    assert_eq!(
+        daemon.baleia(&["exec", "host", "nosuch"]).status.code(),
+        Some(127)
+    );
+    ok(&daemon, &["rm", "-f", "host"]);
+}

@@ -124,6 +124,9 @@ fn run_detached_ps_logs_stop_inspect_rm() {
         ],
     );
     assert_eq!(status, "running true /web busybox\n");
+    let exec = daemon.docker(&["exec", "web", "sh", "-c", "echo in $HOSTNAME; exit 3"]);
+    assert_eq!(exec.status.code(), Some(3), "{}", report(&exec));
+    assert_eq!(text(&exec.stdout), format!("in {}\n", &id[..12]));
     assert_eq!(ok(&daemon, &["stop", "-t", "1", "web"]), "web\n");
     let status = ok(
         &daemon,

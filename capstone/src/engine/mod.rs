@@ -4,6 +4,7 @@
 //! runs the spec through the runtime ([`crate::runtime`]).
 
 pub mod containers;
+pub mod exec;
 pub mod images;
 pub mod record;
 pub mod spec;
@@ -82,6 +83,8 @@ pub struct Engine {
     /// The exit codes of containers removed automatically (`--rm`), for `wait` calls that
     /// asked to wait until the container is removed.
     pub removed: Mutex<HashMap<String, i32>>,
+    /// The exec instances (`docker exec`), by id; kept in memory, as Docker does.
+    pub execs: Mutex<HashMap<String, exec::Exec>>,
 }
 
 /// A container found on disk: its directory, what `create` decided, and its state now.

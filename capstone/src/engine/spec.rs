@@ -164,6 +164,24 @@ fn image_file(lowers: &[PathBuf], name: &str) -> String {
     String::new()
 }
 
+/// A user as Docker takes it (`name`, `uid`, `name:group`, `uid:gid`; empty is root), looked
+/// up in the image's own /etc/passwd and /etc/group (the layers `lowers`, top first).
+pub fn resolve_user(lowers: &[PathBuf], user: &str) -> Result<Identity, ApiError> {
+    if user.is_empty() {
+        return Ok(Identity {
+            uid: 0,
+            gid: 0,
+            home: "/root".into(),
+        });
+    }
+    Identity::resolve_in(
+        user,
+        &image_file(lowers, "passwd"),
+        &image_file(lowers, "group"),
+    )
+    .map_err(|e| ApiError::bad_request(format!("unable to find user {user}: {e}")))
+}
+
 /// Build the spec.
 pub fn build(inputs: &Inputs) -> Result<Spec, ApiError> {
     let argv = command(inputs.config, inputs.image)?;
@@ -172,20 +190,7 @@ pub fn build(inputs: &Inputs) -> Result<Spec, ApiError> {
         "" => image_run.user().clone().unwrap_or_default(),
         mine => mine.to_string(),
     };
-    let identity = if user.is_empty() {
-        Identity {
-            uid: 0,
-            gid: 0,
-            home: "/root".into(),
-        }
-    } else {
-        Identity::resolve_in(
-            &user,
-            &image_file(inputs.lowers, "passwd"),
-            &image_file(inputs.lowers, "group"),
-        )
-        .map_err(|e| ApiError::bad_request(format!("unable to find user {user}: {e}")))?
-    };
+    let identity = resolve_user(inputs.lowers, &user)?;
     let cwd = match inputs.config.working_dir.as_str() {
         "" => image_run
             .working_dir()
