@@ -88,6 +88,8 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
         ("POST", ["containers", id, "wait"]) => wait(engine, id, req),
         ("GET", ["containers", id, "logs"]) => container_logs(engine, id, req),
         ("POST", ["containers", id, "attach"]) => attach(engine, id, req),
+        ("GET", ["containers", id, "top"]) => Ok(Response::json(200, &engine.top(id)?)),
+        ("GET", ["containers", id, "stats"]) => stats(engine, id, req),
         ("GET", ["containers", id, "changes"]) => Ok(Response::json(200, &engine.changes(id)?)),
         ("POST", ["commit"]) => {
             let id = engine.commit(
@@ -188,6 +190,36 @@ fn exec_start(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Respon
                 .exec_start(&id, Some(out))
                 .map(|_| ())
                 .map_err(|e| std::io::Error::other(e.message))
+        }),
+    })
+}
+
+/// `GET /containers/{id}/stats`: one sample (`stream=0`), or one a second until the client
+/// goes or the container ends.
+fn stats(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Response> {
+    let found = engine.find(id)?;
+    let first = engine.stats_sample(&found, &json!({}))?;
+    if matches!(req.query("stream"), Some("0" | "false")) {
+        return Ok(Response::json(200, &first));
+    }
+    let engine = engine.clone();
+    Ok(Response::Stream {
+        status: 200,
+        content_type: "application/json".into(),
+        body: Box::new(move |out| {
+            let mut previous = first;
+            loop {
+                out.write_all(format!("{previous}\n").as_bytes())?;
+                out.flush()?;
+                std::thread::sleep(std::time::Duration::from_secs(1));
+                let Ok(found) = engine.find(found.id()) else {
+                    return Ok(());
+                };
+                match engine.stats_sample(&found, &previous) {
+                    Ok(next) => previous = next,
+                    Err(_) => return Ok(()),
+                }
+            }
         }),
     })
 }

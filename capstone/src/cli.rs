@@ -557,3 +557,79 @@ pub fn exec(
     let inspect = client.call("GET", &format!("/exec/{id}/json"), None)?;
     Ok(inspect["ExitCode"].as_i64().unwrap_or(125) as i32)
 }
+
+/// `top`.
+pub fn top(client: &Client, container: &str) -> Result<()> {
+    let top = client.call(
+        "GET",
+        &format!("/containers/{}/top", encode(container)),
+        None,
+    )?;
+    let titles: Vec<&str> = top["Titles"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.as_str())
+        .collect();
+    let rows: Vec<Vec<String>> = top["Processes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            p.as_array()
+                .into_iter()
+                .flatten()
+                .map(|v| v.as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .collect();
+    print!("{}", table(&titles, &rows));
+    Ok(())
+}
+
+/// `stats --no-stream`: memory and CPU time from the cgroup (chapter 02), as Docker's columns.
+pub fn stats(client: &Client, containers: &[String]) -> Result<()> {
+    let mut rows = Vec::new();
+    for c in containers {
+        let s = client.call(
+            "GET",
+            &format!("/containers/{}/stats?stream=0", encode(c)),
+            None,
+        )?;
+        let memory = s["memory_stats"]["usage"].as_u64().unwrap_or(0);
+        let limit = s["memory_stats"]["limit"].as_u64().unwrap_or(0);
+        let cpu_ns = s["cpu_stats"]["cpu_usage"]["total_usage"]
+            .as_u64()
+            .unwrap_or(0);
+        rows.push(vec![
+            s["id"]
+                .as_str()
+                .unwrap_or_default()
+                .chars()
+                .take(12)
+                .collect(),
+            s["name"]
+                .as_str()
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_string(),
+            format!("{:.2}s", cpu_ns as f64 / 1e9),
+            format!("{} / {}", human_size(memory), human_size(limit)),
+            format!("{}", s["pids_stats"]["current"].as_u64().unwrap_or(0)),
+        ]);
+    }
+    print!(
+        "{}",
+        table(
+            &[
+                "CONTAINER ID",
+                "NAME",
+                "CPU TIME",
+                "MEM USAGE / LIMIT",
+                "PIDS"
+            ],
+            &rows
+        )
+    );
+    Ok(())
+}

@@ -80,6 +80,15 @@ enum Command {
         #[arg(last = true, required = true)]
         command: Vec<String>,
     },
+    /// The processes of a container.
+    Top { container: String },
+    /// What containers use (one sample: `--no-stream` is the only mode).
+    Stats {
+        #[arg(long)]
+        no_stream: bool,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
     /// Run a command in a running container.
     Exec {
         #[arg(short, long = "env")]
@@ -280,6 +289,8 @@ fn dispatch(cli: Cli) -> Result<i32> {
             container,
             command,
         } => cli::exec(&client, &container, &command, &env, workdir, user),
+        Command::Top { container } => cli::top(&client, &container).map(|()| 0),
+        Command::Stats { containers, .. } => cli::stats(&client, &containers).map(|()| 0),
         Command::Run(flags) => cli::run(&client, &flags),
         Command::Create(flags) => {
             println!("{}", cli::create(&client, &flags)?);

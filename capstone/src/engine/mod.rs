@@ -8,6 +8,7 @@ pub mod exec;
 pub mod images;
 pub mod record;
 pub mod spec;
+pub mod stats;
 pub mod views;
 
 use ch04_images::Store;
