@@ -185,7 +185,7 @@ fn exec_start(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Respon
     let id = id.to_string();
     Ok(Response::Upgrade {
         content_type: stream_type(req),
-        body: Box::new(move |out| {
+        body: Box::new(move |out, _client| {
             engine
                 .exec_start(&id, Some(out))
                 .map(|_| ())
@@ -456,14 +456,19 @@ fn container_logs(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Re
 /// as it is written to its log, from now until its run ends. (No standard input yet.)
 fn attach(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Response> {
     let found = engine.find(id)?;
-    if req.flag("stdin") && found.record.config.open_stdin {
-        return pending("attaching standard input", "the capstone's phase 2");
-    }
+    let stdin = req.flag("stdin") && found.record.config.open_stdin;
     let (stdout, stderr) = (req.flag("stdout"), req.flag("stderr"));
     let engine = engine.clone();
     Ok(Response::Upgrade {
         content_type: stream_type(req),
-        body: Box::new(move |out| {
+        body: Box::new(move |out, client| {
+            let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            if stdin {
+                let fifo = found.dir.stdin_fifo();
+                let done = done.clone();
+                std::thread::spawn(move || crate::stdin::forward(client, &fifo, &done));
+            }
+            let _finished = crate::stdin::SetOnDrop(done);
             let path = found.dir.log();
             let mut reader = logs::Reader::open(&path, true);
             let baseline = found.state.clone();

@@ -12,6 +12,9 @@ pub struct RunFlags {
     /// Run in the background and print the container's id.
     #[arg(short, long)]
     pub detach: bool,
+    /// Keep standard input open and pass ours to the container.
+    #[arg(short, long)]
+    pub interactive: bool,
     /// Remove the container when it exits.
     #[arg(long)]
     pub rm: bool,
@@ -105,6 +108,9 @@ impl RunFlags {
             "Labels": labels,
             "StopSignal": self.stop_signal,
             "StopTimeout": self.stop_timeout,
+            "OpenStdin": self.interactive,
+            "StdinOnce": self.interactive && !self.detach,
+            "AttachStdin": self.interactive && !self.detach,
             "AttachStdout": !self.detach,
             "AttachStderr": !self.detach,
             "HostConfig": {
@@ -174,13 +180,25 @@ pub fn run(client: &Client, flags: &RunFlags) -> Result<i32> {
     }
     let mut attach = client.request(
         "POST",
-        &format!("/containers/{id}/attach?stream=1&stdout=1&stderr=1"),
+        &format!(
+            "/containers/{id}/attach?stream=1&stdout=1&stderr=1&stdin={}",
+            flags.interactive as u8
+        ),
         None,
         true,
     )?;
     if attach.status >= 400 {
         attach.json()?;
         bail!("attach failed");
+    }
+    if flags.interactive {
+        // Our standard input to the container; at its end, close our writing side so the
+        // container reads end-of-file.
+        let mut connection = attach.reader.get_ref().try_clone()?;
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut connection);
+            let _ = connection.shutdown(std::net::Shutdown::Write);
+        });
     }
     let condition = if flags.rm { "removed" } else { "next-exit" };
     let wait = client.request(

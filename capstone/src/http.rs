@@ -64,6 +64,10 @@ impl Request {
 /// What writes a streamed body.
 pub type BodyWriter = Box<dyn FnOnce(&mut dyn Write) -> io::Result<()> + Send>;
 
+/// What talks over a hijacked connection: it writes, and may read what the client sends
+/// (standard input for `attach`), starting with any bytes already buffered after the request.
+pub type Hijacker = Box<dyn FnOnce(&mut dyn Write, BufReader<UnixStream>) -> io::Result<()> + Send>;
+
 /// A response.
 pub enum Response {
     Full {
@@ -78,7 +82,7 @@ pub enum Response {
     },
     Upgrade {
         content_type: String,
-        body: BodyWriter,
+        body: Hijacker,
     },
 }
 
@@ -133,7 +137,9 @@ pub fn serve(stream: UnixStream, handle: &(dyn Fn(Request) -> Response + Sync)) 
         let reusable = matches!(response, Response::Full { .. }) && keep_alive;
         let result = match response {
             Response::Upgrade { content_type, body } => {
-                upgrade(&mut writer, wants_upgrade, &content_type, body)
+                let _ = upgrade(&mut writer, wants_upgrade, &content_type, body, reader);
+                let _ = writer.shutdown(std::net::Shutdown::Both);
+                return;
             }
             other => write_response(&mut writer, &method, other, keep_alive),
         };
@@ -364,7 +370,8 @@ fn upgrade(
     out: &mut UnixStream,
     wants_upgrade: bool,
     content_type: &str,
-    body: BodyWriter,
+    body: Hijacker,
+    reader: BufReader<UnixStream>,
 ) -> io::Result<()> {
     let head = if wants_upgrade {
         format!(
@@ -379,7 +386,7 @@ fn upgrade(
     };
     out.write_all(head.as_bytes())?;
     out.flush()?;
-    body(out)
+    body(out, reader)
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ mod http;
 mod logs;
 mod runtime;
 mod shim;
+mod stdin;
 mod time;
 
 use anyhow::Result;

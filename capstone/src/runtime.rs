@@ -29,8 +29,9 @@ pub struct Started {
     pub cgroup: ContainerCgroup,
 }
 
-/// Where the container's standard output and error go (its standard input is ours).
+/// Where the container's standard streams go (standard input: ours, unless given).
 pub struct Stdio {
+    pub stdin: Option<OwnedFd>,
     pub stdout: OwnedFd,
     pub stderr: OwnedFd,
 }
@@ -107,9 +108,12 @@ pub fn start(spec: &Spec, bundle: &Path, stdio: Stdio) -> Result<Started> {
         .child_step("apply the process's environment, cwd and user", move || {
             apply_process(&env, &cwd, uid, gid).map_err(|e| format!("{e:#}").into())
         })
-        .child_step("connect standard output and error", move || {
+        .child_step("connect standard input, output and error", move || {
             for (fd, target) in [(&stdio.stdout, 1), (&stdio.stderr, 2)] {
                 nix::unistd::dup2(fd.as_raw_fd(), target)?;
+            }
+            if let Some(stdin) = &stdio.stdin {
+                nix::unistd::dup2(stdin.as_raw_fd(), 0)?;
             }
             Ok(())
         });

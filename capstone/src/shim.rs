@@ -75,7 +75,20 @@ fn supervise(dir: &Dir, mut handshake: File) -> Result<()> {
         .with_context(|| format!("open {}", dir.log().display()))?;
     let mut state = dir.read_state()?;
     state.attempts += 1;
+    // `-i`: the container reads a pipe that we fill from the FIFO `attach` writes into.
+    let record = dir.read_record()?;
+    let (stdin_r, stdin_w) = if record.config.open_stdin {
+        let fifo = dir.stdin_fifo();
+        let _ = std::fs::remove_file(&fifo);
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))
+            .with_context(|| format!("mkfifo {}", fifo.display()))?;
+        let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).context("pipe2")?;
+        (Some(r), Some(w))
+    } else {
+        (None, None)
+    };
     let stdio = Stdio {
+        stdin: stdin_r,
         stdout: out_w,
         stderr: err_w,
     };
@@ -114,6 +127,11 @@ fn supervise(dir: &Dir, mut handshake: File) -> Result<()> {
     let _ = writeln!(handshake, "{}", serde_json::json!({ "pid": pid }));
     drop(handshake);
 
+    if let Some(stdin_w) = stdin_w {
+        let (fifo, once) = (dir.stdin_fifo(), record.config.stdin_once);
+        // Not joined: it may wait for a writer forever; it ends with us.
+        std::thread::spawn(move || crate::stdin::feed(&fifo, File::from(stdin_w), once));
+    }
     let log = Arc::new(Mutex::new(log));
     let copiers = [(out_r, "stdout"), (err_r, "stderr")].map(|(fd, stream)| {
         let log = log.clone();

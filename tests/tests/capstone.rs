@@ -439,3 +439,27 @@ fn exec_runs_in_the_container_with_its_environment() {
     );
     ok(&daemon, &["rm", "-f", "host"]);
 }
+
+#[test]
+fn run_interactive_passes_standard_input_and_its_end() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    let output = env
+        .cmd("baleia")
+        .env("BALEIA_HOST", daemon.host())
+        .args([
+            "run",
+            "-i",
+            "--rm",
+            "busybox",
+            "sh",
+            "-c",
+            "wc -l; echo done",
+        ])
+        .write_stdin("one\ntwo\nthree\n")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", report(&output));
+    assert_eq!(stdout(&output), "3\ndone\n");
+}

@@ -66,6 +66,17 @@ fn run_rm_gives_output_and_exit_code() {
     let missing = daemon.docker(&["run", "--rm", "busybox", "nosuch"]);
     assert_eq!(missing.status.code(), Some(127), "{}", report(&missing));
     assert!(text(&missing.stderr).contains("executable file not found"));
+    let mut piped = assert_cmd::Command::new("docker");
+    let input = piped
+        .env("DOCKER_HOST", daemon.host())
+        .env("DOCKER_CONFIG", env.path().join("docker-config"))
+        .env("BALEIA_TEST_MARK", env.marker())
+        .args(["run", "-i", "--rm", "busybox", "tr", "a-z", "A-Z"])
+        .write_stdin("piped in\n")
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(text(&input.stdout), "PIPED IN\n", "{}", report(&input));
     let hello = ok(&daemon, &["run", "--rm", "hello-world"]);
     assert!(hello.contains("Hello from baleia!"));
     let deadline = Instant::now() + Duration::from_secs(10);

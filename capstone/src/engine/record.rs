@@ -163,6 +163,11 @@ impl Dir {
     pub fn shim_log(&self) -> PathBuf {
         self.0.join("shim.log")
     }
+    /// The named pipe through which `attach` feeds the container's standard input (made by
+    /// the supervisor when the container was created with `-i`).
+    pub fn stdin_fifo(&self) -> PathBuf {
+        self.0.join("stdin")
+    }
     /// Present while the user has stopped (or killed) the container: restart policies leave
     /// it alone. Written by the daemon; removed by the next `start`.
     pub fn stopped_by_user(&self) -> PathBuf {

@@ -102,8 +102,8 @@ pub fn check_supported(config: &Config, host: &HostConfig) -> Result<(), ApiErro
             "maximum retry count can only be used with 'on-failure'",
         ));
     }
-    if config.tty || config.open_stdin {
-        return pending("interactive containers (-i, -t)", "the capstone's phase 2");
+    if config.tty {
+        return pending("terminals (-t)", "the capstone's phase 2");
     }
     if host.privileged {
         return Err(ApiError::bad_request(
