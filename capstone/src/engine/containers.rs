@@ -312,7 +312,7 @@ impl Engine {
     pub fn watch(self: &Arc<Self>, id: String) {
         let engine = self.clone();
         std::thread::spawn(move || loop {
-            std::thread::sleep(POLL * 5);
+            std::thread::sleep(POLL);
             let dir = engine.dir_of(&id);
             let Ok(record) = dir.read_record() else {
                 return;
