@@ -42,6 +42,7 @@ pub fn run(options: Options) -> Result<()> {
         exe,
         cgroup_v2: layout.mode.is_v2(),
         names: Mutex::new(()),
+        starting: Mutex::new(()),
         removed: Mutex::new(HashMap::new()),
         execs: Mutex::new(HashMap::new()),
     });

@@ -217,6 +217,9 @@ impl Engine {
     /// `POST /containers/{id}/start`: hand the container to a new supervisor and wait until
     /// it says the program runs (or why it does not). `Ok(false)`: it was running already.
     pub fn start(self: &Arc<Self>, wanted: &str) -> ApiResult<bool> {
+        // One start at a time, so two (a user's and a restart policy's) cannot both give the
+        // same container a supervisor.
+        let _starting = self.starting.lock().unwrap_or_else(|e| e.into_inner());
         let found = self.find(wanted)?;
         if found.running() && shim_alive(found.state.shim_pid, found.id()) {
             return Ok(false);

@@ -81,6 +81,8 @@ pub struct Engine {
     pub cgroup_v2: bool,
     /// Held while a container is created or removed, so names stay unique.
     pub names: Mutex<()>,
+    /// Held while a supervisor is being started.
+    pub starting: Mutex<()>,
     /// The exit codes of containers removed automatically (`--rm`), for `wait` calls that
     /// asked to wait until the container is removed.
     pub removed: Mutex<HashMap<String, i32>>,
