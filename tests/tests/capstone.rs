@@ -463,3 +463,34 @@ fn run_interactive_passes_standard_input_and_its_end() {
     assert!(output.status.success(), "{}", report(&output));
     assert_eq!(stdout(&output), "3\ndone\n");
 }
+
+#[test]
+fn logs_follow_streams_until_the_container_ends() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    ok(
+        &daemon,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "slow",
+            "busybox",
+            "sh",
+            "-c",
+            "for i in 1 2 3; do echo $i; sleep 0.3; done; echo bye >&2",
+        ],
+    );
+    let started = Instant::now();
+    let output = daemon.baleia(&["logs", "-f", "slow"]);
+    assert!(output.status.success(), "{}", report(&output));
+    assert_eq!(stdout(&output), "1\n2\n3\n");
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "bye\n");
+    assert!(
+        started.elapsed() >= Duration::from_millis(500),
+        "it followed"
+    );
+    let tail = ok(&daemon, &["logs", "--tail", "2", "-t", "slow"]);
+    assert!(tail.ends_with(" 3\n") && tail.starts_with("20"), "{tail}");
+}
