@@ -126,7 +126,15 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
         ("POST", ["exec", id, "start"]) => exec_start(engine, id, req),
         ("GET", ["exec", id, "json"]) => Ok(Response::json(200, &engine.exec_inspect(id)?)),
         ("POST", ["exec", _, "resize"]) => Ok(Response::json(200, &json!({}))),
-        ("POST", ["containers", _, "resize"]) => Ok(Response::json(200, &json!({}))),
+        ("POST", ["containers", id, "resize"]) => {
+            let size = |k| {
+                req.query(k)
+                    .and_then(|v| v.parse::<u16>().ok())
+                    .unwrap_or(0)
+            };
+            engine.resize(id, size("h"), size("w"))?;
+            Ok(Response::json(200, &json!({})))
+        }
 
         ("GET", ["images", "json"]) => Ok(Response::json(200, &engine.images(&filters(req)?)?)),
         ("GET", ["images", rest @ ..]) if rest.last() == Some(&"json") => {
@@ -184,7 +192,7 @@ fn exec_start(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Respon
     let engine = engine.clone();
     let id = id.to_string();
     Ok(Response::Upgrade {
-        content_type: stream_type(req),
+        content_type: stream_type(false),
         body: Box::new(move |out, _client| {
             engine
                 .exec_start(&id, Some(out))
@@ -384,9 +392,21 @@ fn wait(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Response> {
 }
 
 /// The content type of multiplexed streams (API 1.42 named it; older clients know raw-stream).
-fn stream_type(req: &Request) -> String {
-    let _ = req;
-    "application/vnd.docker.multiplexed-stream".into()
+fn stream_type(tty: bool) -> String {
+    if tty {
+        "application/vnd.docker.raw-stream".into()
+    } else {
+        "application/vnd.docker.multiplexed-stream".into()
+    }
+}
+
+/// With a terminal there is one stream and no framing: the bytes as the terminal gave them.
+fn encode_entry(tty: bool, entry: &logs::Entry, text: &[u8]) -> Vec<u8> {
+    if tty {
+        text.to_vec()
+    } else {
+        logs::frame(entry.stream_id(), text)
+    }
 }
 
 /// `GET /containers/{id}/logs`: from `container.log`, framed; `follow` keeps going until the
@@ -400,12 +420,13 @@ fn container_logs(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Re
         ));
     }
     let follow = req.flag("follow");
+    let tty = found.record.config.tty;
     let timestamps = req.flag("timestamps");
     let tail: Option<usize> = req.query("tail").and_then(|t| t.parse().ok());
     let engine = engine.clone();
     Ok(Response::Stream {
         status: 200,
-        content_type: stream_type(req),
+        content_type: stream_type(tty),
         body: Box::new(move |out| {
             let path = found.dir.log();
             let mut reader = logs::Reader::open(&path, false);
@@ -428,7 +449,7 @@ fn container_logs(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Re
                     } else {
                         entry.log.clone()
                     };
-                    out.write_all(&logs::frame(entry.stream_id(), text.as_bytes()))?;
+                    out.write_all(&encode_entry(tty, &entry, text.as_bytes()))?;
                 }
                 out.flush()
             };
@@ -457,10 +478,11 @@ fn container_logs(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Re
 fn attach(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Response> {
     let found = engine.find(id)?;
     let stdin = req.flag("stdin") && found.record.config.open_stdin;
+    let tty = found.record.config.tty;
     let (stdout, stderr) = (req.flag("stdout"), req.flag("stderr"));
     let engine = engine.clone();
     Ok(Response::Upgrade {
-        content_type: stream_type(req),
+        content_type: stream_type(tty),
         body: Box::new(move |out, client| {
             let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
             if stdin {
@@ -486,7 +508,7 @@ fn attach(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Response> 
                         stdout
                     };
                     if wanted {
-                        out.write_all(&logs::frame(entry.stream_id(), entry.log.as_bytes()))?;
+                        out.write_all(&encode_entry(tty, &entry, entry.log.as_bytes()))?;
                     }
                 }
                 out.flush()?;
@@ -508,7 +530,7 @@ fn attach(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Response> 
                             stdout
                         };
                         if wanted {
-                            out.write_all(&logs::frame(entry.stream_id(), entry.log.as_bytes()))?;
+                            out.write_all(&encode_entry(tty, &entry, entry.log.as_bytes()))?;
                         }
                     }
                     return out.flush();

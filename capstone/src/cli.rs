@@ -1,6 +1,6 @@
 //! The `baleia` client commands: Docker's CLI, over the API.
 
-use crate::client::{demux, encode, Client, DaemonError};
+use crate::client::{copy_stream, demux, encode, Client, DaemonError};
 use anyhow::{bail, Result};
 use ch04_images::report::{human_size, table};
 use serde_json::{json, Value};
@@ -15,6 +15,9 @@ pub struct RunFlags {
     /// Keep standard input open and pass ours to the container.
     #[arg(short, long)]
     pub interactive: bool,
+    /// Give the container a terminal (with -i: interactive, in raw mode).
+    #[arg(short, long)]
+    pub tty: bool,
     /// Remove the container when it exits.
     #[arg(long)]
     pub rm: bool,
@@ -108,6 +111,7 @@ impl RunFlags {
             "Labels": labels,
             "StopSignal": self.stop_signal,
             "StopTimeout": self.stop_timeout,
+            "Tty": self.tty,
             "OpenStdin": self.interactive,
             "StdinOnce": self.interactive && !self.detach,
             "AttachStdin": self.interactive && !self.detach,
@@ -207,12 +211,25 @@ pub fn run(client: &Client, flags: &RunFlags) -> Result<i32> {
         None,
         false,
     )?;
-    let output = std::thread::spawn(move || demux(&mut attach.reader));
+    // With a terminal, one raw stream: what the terminal gave, as it came.
+    let output = std::thread::spawn(move || copy_stream(&mut attach));
+    let _raw = (flags.tty && flags.interactive)
+        .then(crate::terminal::RawMode::enable)
+        .flatten();
     if let Err(error) = start_or_exit(client, &id) {
         if flags.rm {
             let _ = wait.json();
         }
         return Err(error);
+    }
+    if flags.tty {
+        if let Some((rows, cols)) = crate::terminal::size() {
+            let _ = client.call(
+                "POST",
+                &format!("/containers/{id}/resize?h={rows}&w={cols}"),
+                None,
+            );
+        }
     }
     let _ = output.join();
     let status = wait.json()?;
@@ -337,7 +354,7 @@ pub fn logs(
         reply.json()?;
         return Ok(());
     }
-    demux(&mut reply.reader)
+    copy_stream(&mut reply)
 }
 
 /// `images`.

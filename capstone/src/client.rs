@@ -33,6 +33,8 @@ pub struct Reply {
     pub status: u16,
     pub reader: BufReader<UnixStream>,
     pub content_length: Option<usize>,
+    /// The body is one raw stream (a container with a terminal), not multiplexed frames.
+    pub raw_stream: bool,
 }
 
 impl Reply {
@@ -196,10 +198,15 @@ impl Client {
             .iter()
             .find(|h| h.name.eq_ignore_ascii_case("Content-Length"))
             .and_then(|h| std::str::from_utf8(h.value).ok()?.trim().parse().ok());
+        let raw_stream = response.headers.iter().any(|h| {
+            h.name.eq_ignore_ascii_case("Content-Type")
+                && h.value == b"application/vnd.docker.raw-stream"
+        });
         Ok(Reply {
             status: response.code.unwrap_or(500),
             reader,
             content_length,
+            raw_stream,
         })
     }
 
@@ -224,6 +231,18 @@ pub fn encode(text: &str) -> String {
             other => format!("%{other:02X}"),
         })
         .collect()
+}
+
+/// Copy a response's stream to our stdout (and stderr) until it ends: raw from a container
+/// with a terminal, else multiplexed frames.
+pub fn copy_stream(reply: &mut Reply) -> Result<()> {
+    if reply.raw_stream {
+        let mut out = std::io::stdout();
+        std::io::copy(&mut reply.reader, &mut out)?;
+        out.flush()?;
+        return Ok(());
+    }
+    demux(&mut reply.reader)
 }
 
 /// Copy a multiplexed stream to our stdout and stderr until it ends.

@@ -21,9 +21,11 @@ mod daemon;
 mod engine;
 mod http;
 mod logs;
+mod pty;
 mod runtime;
 mod shim;
 mod stdin;
+mod terminal;
 mod time;
 
 use anyhow::Result;

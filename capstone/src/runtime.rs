@@ -34,6 +34,11 @@ pub struct Stdio {
     pub stdin: Option<OwnedFd>,
     pub stdout: OwnedFd,
     pub stderr: OwnedFd,
+    /// `process.terminal`: instead of the three above, the container's first process opens a
+    /// pseudo-terminal of its own devpts (`/dev/ptmx`, after pivot_root, so the terminal is
+    /// named inside the container), sends the master side back over this socket (runc's
+    /// "console socket"), starts a session and takes the slave as its controlling terminal.
+    pub terminal: Option<std::os::unix::net::UnixStream>,
 }
 
 /// Start the container the spec describes, in the bundle directory `bundle`. Returns once its
@@ -114,6 +119,9 @@ pub fn start(spec: &Spec, bundle: &Path, stdio: Stdio) -> Result<Started> {
             }
             if let Some(stdin) = &stdio.stdin {
                 nix::unistd::dup2(stdin.as_raw_fd(), 0)?;
+            }
+            if let Some(socket) = &stdio.terminal {
+                crate::pty::become_terminal_session(socket)?;
             }
             Ok(())
         });

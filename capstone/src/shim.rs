@@ -25,7 +25,7 @@ use nix::unistd::{fork, setsid, ForkResult};
 use oci_spec::runtime::Spec;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::os::fd::FromRawFd;
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -77,20 +77,44 @@ fn supervise(dir: &Dir, mut handshake: File) -> Result<()> {
     state.attempts += 1;
     // `-i`: the container reads a pipe that we fill from the FIFO `attach` writes into.
     let record = dir.read_record()?;
-    let (stdin_r, stdin_w) = if record.config.open_stdin {
-        let fifo = dir.stdin_fifo();
+    let terminal = record.config.tty;
+    let fifo = dir.stdin_fifo();
+    if record.config.open_stdin || terminal {
         let _ = std::fs::remove_file(&fifo);
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))
             .with_context(|| format!("mkfifo {}", fifo.display()))?;
-        let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).context("pipe2")?;
-        (Some(r), Some(w))
+    }
+    // `-t`: a pseudo-terminal instead of pipes; we keep its master side, the container gets
+    // the slave side as stdin, stdout and stderr (read pty(7)).
+    let (stdio, output, input, console): (_, Vec<(OwnedFd, &str)>, _, _) = if terminal {
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair().context("socketpair")?;
+        let stdio = Stdio {
+            stdin: None,
+            stdout: out_w,
+            stderr: err_w,
+            terminal: Some(theirs),
+        };
+        drop((out_r, err_r));
+        (stdio, Vec::new(), None, Some(ours))
     } else {
-        (None, None)
-    };
-    let stdio = Stdio {
-        stdin: stdin_r,
-        stdout: out_w,
-        stderr: err_w,
+        let (stdin_r, stdin_w) = if record.config.open_stdin {
+            let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).context("pipe2")?;
+            (Some(r), Some(w))
+        } else {
+            (None, None)
+        };
+        let stdio = Stdio {
+            stdin: stdin_r,
+            stdout: out_w,
+            stderr: err_w,
+            terminal: None,
+        };
+        (
+            stdio,
+            vec![(out_r, "stdout"), (err_r, "stderr")],
+            stdin_w,
+            None,
+        )
     };
     let started = match runtime::start(&spec, &dir.0, stdio) {
         Ok(started) => started,
@@ -121,22 +145,35 @@ fn supervise(dir: &Dir, mut handshake: File) -> Result<()> {
         started_at: now_nanos(),
         runs: state.runs + 1,
         attempts: state.attempts,
+        tty: terminal,
         ..State::default()
     };
     dir.write_state(&state)?;
     let _ = writeln!(handshake, "{}", serde_json::json!({ "pid": pid }));
     drop(handshake);
 
-    if let Some(stdin_w) = stdin_w {
-        let (fifo, once) = (dir.stdin_fifo(), record.config.stdin_once);
+    // With a terminal, the container sent us its master side before it ran its program.
+    let (output, input) = match console {
+        Some(socket) => {
+            let master = crate::pty::receive_master(&socket)?;
+            let input = master.try_clone()?;
+            (vec![(master, "stdout")], Some(input))
+        }
+        None => (output, input),
+    };
+    if let Some(input) = input {
+        let once = record.config.stdin_once;
         // Not joined: it may wait for a writer forever; it ends with us.
-        std::thread::spawn(move || crate::stdin::feed(&fifo, File::from(stdin_w), once));
+        std::thread::spawn(move || crate::stdin::feed(&fifo, File::from(input), once));
     }
     let log = Arc::new(Mutex::new(log));
-    let copiers = [(out_r, "stdout"), (err_r, "stderr")].map(|(fd, stream)| {
-        let log = log.clone();
-        std::thread::spawn(move || logs::copy_into(File::from(fd), stream, log))
-    });
+    let copiers: Vec<_> = output
+        .into_iter()
+        .map(|(fd, stream)| {
+            let log = log.clone();
+            std::thread::spawn(move || logs::copy_into(File::from(fd), stream, log))
+        })
+        .collect();
     let exit_code = started.process.wait()?;
     // Every writer is gone once PID 1 of the namespace is: the copiers reach end-of-file.
     for copier in copiers {

@@ -494,3 +494,50 @@ fn logs_follow_streams_until_the_container_ends() {
     let tail = ok(&daemon, &["logs", "--tail", "2", "-t", "slow"]);
     assert!(tail.ends_with(" 3\n") && tail.starts_with("20"), "{tail}");
 }
+
+/// `command` run by `script(1)`, which gives it a terminal, with this test's environment.
+fn in_a_terminal(daemon: &Daemon, command: &str, input: &str) -> Output {
+    let baleia = harness::build_dir().join("baleia");
+    let mut cmd = assert_cmd::Command::new("script");
+    cmd.args([
+        "-qec",
+        &command.replace("baleia", baleia.to_str().unwrap()),
+        "/dev/null",
+    ])
+    .env("BALEIA_HOST", daemon.host())
+    .env("BALEIA_ROOT", daemon.env.path().join("root"))
+    .env("BALEIA_TEST_MARK", daemon.env.marker())
+    .write_stdin(input)
+    .timeout(Duration::from_secs(60));
+    cmd.output().unwrap()
+}
+
+#[test]
+fn run_with_a_terminal() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    // -t: the container's own pty (named in its own devpts), sized like ours.
+    let output = in_a_terminal(
+        &daemon,
+        "stty rows 30 cols 100; baleia run -t --rm busybox sh -c 'tty; sleep 0.2; stty size; exit 3'",
+        "",
+    );
+    assert_eq!(output.status.code(), Some(3), "{}", report(&output));
+    assert_eq!(stdout(&output).replace('\r', ""), "/dev/pts/0\n30 100\n");
+    // -it: an interactive shell; what we type reaches it, its exit code comes back.
+    let output = in_a_terminal(
+        &daemon,
+        "baleia run -it --rm busybox sh",
+        "echo typed $((6*7))\nexit 6\n",
+    );
+    assert_eq!(output.status.code(), Some(6), "{}", report(&output));
+    assert!(stdout(&output).contains("typed 42"), "{}", report(&output));
+    // The log of a container with a terminal is one raw stream.
+    ok(
+        &daemon,
+        &["run", "-d", "-t", "--name", "tty", "busybox", "echo", "hi"],
+    );
+    ok(&daemon, &["wait", "tty"]);
+    assert_eq!(ok(&daemon, &["logs", "tty"]), "hi\r\n");
+}

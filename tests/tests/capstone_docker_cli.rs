@@ -203,3 +203,24 @@ fn an_api_1_41_client_works_too() {
     let ps = daemon.docker_with(&old, &["ps", "-a", "--format", "{{.Names}}"]);
     assert!(ps.status.success(), "{}", report(&ps));
 }
+
+#[test]
+fn run_it_gives_an_interactive_terminal() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    let command = "stty rows 31 cols 90; docker run -it --rm busybox sh";
+    let mut script = assert_cmd::Command::new("script");
+    let output = script
+        .args(["-qec", command, "/dev/null"])
+        .env("DOCKER_HOST", daemon.host())
+        .env("DOCKER_CONFIG", env.path().join("docker-config"))
+        .env("BALEIA_TEST_MARK", env.marker())
+        .write_stdin("tty; stty size\nexit 4\n")
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(4), "{}", report(&output));
+    let out = text(&output.stdout).replace('\r', "");
+    assert!(out.contains("/dev/pts/0\n31 90\n"), "{out}");
+}

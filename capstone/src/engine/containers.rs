@@ -75,7 +75,7 @@ impl Engine {
             config,
             host_config,
         } = body;
-        spec::check_supported(&config, &host_config)?;
+        spec::check_supported(&host_config)?;
         if config.image.is_empty() {
             return Err(ApiError::bad_request(
                 "no image given (Config.Image is empty)",

@@ -141,6 +141,8 @@ pub struct State {
     /// How many starts were attempted, failed ones included: `wait?condition=next-exit` and
     /// `attach` wait for the end of the attempt after the one they saw.
     pub attempts: u64,
+    /// Whether it has a terminal (`-t`): `resize` sets its size through its fd 0.
+    pub tty: bool,
 }
 
 /// A container's directory and the names of its files.

@@ -59,7 +59,7 @@ pub fn command(config: &Config, image: &ImageConfiguration) -> Result<Vec<String
 }
 
 /// Refuse what this engine does not do yet, with a clear message, instead of ignoring it.
-pub fn check_supported(config: &Config, host: &HostConfig) -> Result<(), ApiError> {
+pub fn check_supported(host: &HostConfig) -> Result<(), ApiError> {
     let pending = |what: &str, chapter: &str| {
         Err(ApiError::not_implemented(format!(
             "{what} is not implemented yet (it comes with {chapter})"
@@ -101,9 +101,6 @@ pub fn check_supported(config: &Config, host: &HostConfig) -> Result<(), ApiErro
         return Err(ApiError::bad_request(
             "maximum retry count can only be used with 'on-failure'",
         ));
-    }
-    if config.tty {
-        return pending("terminals (-t)", "the capstone's phase 2");
     }
     if host.privileged {
         return Err(ApiError::bad_request(
@@ -215,7 +212,7 @@ pub fn build(inputs: &Inputs) -> Result<Spec, ApiError> {
                 .build()
                 .map_err(ApiError::internal)?,
         )
-        .terminal(false)
+        .terminal(inputs.config.tty)
         .build()
         .map_err(ApiError::internal)?;
 

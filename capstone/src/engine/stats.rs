@@ -4,6 +4,7 @@
 use super::{ApiError, ApiResult, Engine, Found};
 use ch02_cgroups::{ContainerCgroup, Layout, Usage};
 use serde_json::{json, Value};
+use std::os::unix::fs::OpenOptionsExt;
 
 impl Engine {
     fn cgroup_of(&self, found: &Found) -> ApiResult<ContainerCgroup> {
@@ -104,4 +105,42 @@ fn mem_total() -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .unwrap_or(0)
         * 1024
+}
+
+impl Engine {
+    /// `POST /containers/{id}/resize`: set the size of the container's terminal
+    /// (`TIOCSWINSZ` on its pty, read tty_ioctl(4)); the kernel sends SIGWINCH to its
+    /// foreground processes.
+    pub fn resize(&self, wanted: &str, rows: u16, cols: u16) -> ApiResult<()> {
+        let found = self.find(wanted)?;
+        if !found.running() || !found.state.tty {
+            return Ok(());
+        }
+        // Its fd 0 is its terminal's slave side; opening it through /proc reaches the pty
+        // of the container's own devpts from the host.
+        let pty = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NOCTTY)
+            .open(format!("/proc/{}/fd/0", found.state.pid))
+            .map_err(ApiError::internal)?;
+        let size = libc::winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads a winsize from the pointer we pass.
+        let ret = unsafe {
+            libc::ioctl(
+                std::os::fd::AsRawFd::as_raw_fd(&pty),
+                libc::TIOCSWINSZ,
+                &size,
+            )
+        };
+        if ret < 0 {
+            return Err(ApiError::internal(std::io::Error::last_os_error()));
+        }
+        Ok(())
+    }
 }
