@@ -180,22 +180,19 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
 /// hijacked and carries the process's output until it ends.
 fn exec_start(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Response> {
     let body: Value = serde_json::from_slice(&req.body).unwrap_or(json!({}));
-    if body["Tty"].as_bool() == Some(true) {
-        return pending("exec with a terminal (-t)", "the capstone's phase 2");
-    }
     if body["Detach"].as_bool() == Some(true) {
-        engine.exec_start(id, None)?;
+        engine.exec_start(id, None, None)?;
         return Ok(Response::json(200, &json!({})));
     }
     // Checked before hijacking, so that an error is still an HTTP answer.
-    engine.exec_inspect(id)?;
+    let tty = engine.exec_inspect(id)?["ProcessConfig"]["tty"] == json!(true);
     let engine = engine.clone();
     let id = id.to_string();
     Ok(Response::Upgrade {
-        content_type: stream_type(false),
-        body: Box::new(move |out, _client| {
+        content_type: stream_type(tty),
+        body: Box::new(move |out, client| {
             engine
-                .exec_start(&id, Some(out))
+                .exec_start(&id, Some(out), Some(client))
                 .map(|_| ())
                 .map_err(|e| std::io::Error::other(e.message))
         }),

@@ -1,6 +1,6 @@
 //! The `baleia` client commands: Docker's CLI, over the API.
 
-use crate::client::{copy_stream, demux, encode, Client, DaemonError};
+use crate::client::{copy_stream, encode, Client, DaemonError};
 use anyhow::{bail, Result};
 use ch04_images::report::{human_size, table};
 use serde_json::{json, Value};
@@ -200,7 +200,7 @@ pub fn run(client: &Client, flags: &RunFlags) -> Result<i32> {
         // container reads end-of-file.
         let mut connection = attach.reader.get_ref().try_clone()?;
         std::thread::spawn(move || {
-            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut connection);
+            let _ = crate::stdin::pump(&mut std::io::stdin().lock(), &mut connection);
             let _ = connection.shutdown(std::net::Shutdown::Write);
         });
     }
@@ -561,10 +561,12 @@ pub fn exec(
     container: &str,
     command: &[String],
     env: &[String],
-    workdir: Option<String>,
-    user: Option<String>,
+    (workdir, user): (Option<String>, Option<String>),
+    (interactive, tty): (bool, bool),
 ) -> Result<i32> {
     let body = json!({
+        "AttachStdin": interactive,
+        "Tty": tty,
         "Cmd": command,
         "Env": env,
         "WorkingDir": workdir.unwrap_or_default(),
@@ -581,14 +583,24 @@ pub fn exec(
     let mut started = client.request(
         "POST",
         &format!("/exec/{id}/start"),
-        Some(&json!({ "Detach": false, "Tty": false })),
+        Some(&json!({ "Detach": false, "Tty": tty })),
         true,
     )?;
     if started.status >= 400 {
         started.json()?;
         return Ok(125);
     }
-    demux(&mut started.reader)?;
+    if interactive {
+        let mut connection = started.reader.get_ref().try_clone()?;
+        std::thread::spawn(move || {
+            let _ = crate::stdin::pump(&mut std::io::stdin().lock(), &mut connection);
+            let _ = connection.shutdown(std::net::Shutdown::Write);
+        });
+    }
+    let _raw = (tty && interactive)
+        .then(crate::terminal::RawMode::enable)
+        .flatten();
+    copy_stream(&mut started)?;
     let inspect = client.call("GET", &format!("/exec/{id}/json"), None)?;
     Ok(inspect["ExitCode"].as_i64().unwrap_or(125) as i32)
 }

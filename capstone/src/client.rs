@@ -238,7 +238,7 @@ pub fn encode(text: &str) -> String {
 pub fn copy_stream(reply: &mut Reply) -> Result<()> {
     if reply.raw_stream {
         let mut out = std::io::stdout();
-        std::io::copy(&mut reply.reader, &mut out)?;
+        crate::stdin::pump(&mut reply.reader, &mut out)?;
         out.flush()?;
         return Ok(());
     }

@@ -30,6 +30,9 @@ pub struct Options {
 }
 
 pub fn run(options: Options) -> Result<()> {
+    // Whatever our parent left open (a terminal's pipes...) would otherwise pass on to every
+    // exec helper we start.
+    crate::shim::close_inherited_fds(2);
     let exe = std::env::current_exe().context("find our own executable")?;
     std::fs::create_dir_all(&options.root)
         .with_context(|| format!("create {}", options.root.display()))?;

@@ -80,6 +80,8 @@ enum Command {
         cwd: PathBuf,
         #[arg(long = "env")]
         env: Vec<String>,
+        #[arg(long)]
+        tty: bool,
         #[arg(last = true, required = true)]
         command: Vec<String>,
     },
@@ -94,6 +96,12 @@ enum Command {
     },
     /// Run a command in a running container.
     Exec {
+        /// Pass our standard input.
+        #[arg(short, long)]
+        interactive: bool,
+        /// A terminal.
+        #[arg(short, long)]
+        tty: bool,
         #[arg(short, long = "env")]
         env: Vec<String>,
         #[arg(short, long)]
@@ -274,8 +282,9 @@ fn dispatch(cli: Cli) -> Result<i32> {
             gid,
             cwd,
             env,
+            tty,
             command,
-        } => match runtime::exec(target, &command, env, cwd, uid, gid) {
+        } => match runtime::exec(target, &command, env, cwd, (uid, gid), tty) {
             Ok(code) => Ok(code),
             Err(error) => {
                 let code = error
@@ -286,12 +295,21 @@ fn dispatch(cli: Cli) -> Result<i32> {
             }
         },
         Command::Exec {
+            interactive,
+            tty,
             env,
             workdir,
             user,
             container,
             command,
-        } => cli::exec(&client, &container, &command, &env, workdir, user),
+        } => cli::exec(
+            &client,
+            &container,
+            &command,
+            &env,
+            (workdir, user),
+            (interactive, tty),
+        ),
         Command::Top { container } => cli::top(&client, &container).map(|()| 0),
         Command::Stats { containers, .. } => cli::stats(&client, &containers).map(|()| 0),
         Command::Run(flags) => cli::run(&client, &flags),

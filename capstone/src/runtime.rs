@@ -232,20 +232,41 @@ pub fn exec(
     argv: &[String],
     env: Vec<String>,
     cwd: PathBuf,
-    uid: u32,
-    gid: u32,
+    (uid, gid): (u32, u32),
+    tty: bool,
 ) -> Result<i32> {
     let target = nix::unistd::Pid::from_raw(target);
     let layout = Layout::detect()?;
     let attacher = ch02_cgroups::Attacher::of_process(&layout, target)?;
+    // With a terminal: made inside the container as for `run -t`, its master sent back here.
+    let console = if tty {
+        Some(std::os::unix::net::UnixStream::pair()?)
+    } else {
+        None
+    };
+    let theirs = console.as_ref().map(|(_, t)| t.try_clone()).transpose()?;
     let process = Container::join(target, argv)?
         .kill_with_parent(true)
         .parent_step("put the process in the container's cgroup", move |pid| {
             attacher.attach(pid).map_err(Into::into)
         })
         .child_step("apply the process's environment, cwd and user", move || {
-            apply_process(&env, &cwd, uid, gid).map_err(|e| format!("{e:#}").into())
+            apply_process(&env, &cwd, uid, gid).map_err(|e| format!("{e:#}"))?;
+            if let Some(socket) = &theirs {
+                crate::pty::become_terminal_session(socket).map_err(|e| format!("{e:#}"))?;
+            }
+            Ok(())
         })
         .spawn()?;
+    if let Some((ours, theirs)) = console {
+        drop(theirs);
+        let master = crate::pty::receive_master(&ours)?;
+        // Our stdin to the terminal; the terminal to our stdout (until it reports EIO: the
+        // last process holding its slave side has gone).
+        let mut input = std::fs::File::from(master.try_clone()?);
+        std::thread::spawn(move || crate::stdin::pump(&mut std::io::stdin().lock(), &mut input));
+        let mut output = std::fs::File::from(master);
+        let _ = crate::stdin::pump(&mut output, &mut std::io::stdout().lock());
+    }
     Ok(process.wait()?)
 }

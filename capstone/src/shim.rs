@@ -43,7 +43,7 @@ pub fn main(root: &Path, id: &str) -> ! {
             std::process::exit(125)
         }
     }
-    close_inherited_fds();
+    close_inherited_fds(HANDSHAKE_FD);
     // Our parent has exited; we are not a process group leader, so setsid works.
     let _ = setsid();
     // SAFETY: the daemon put the write end of the handshake pipe on fd 3 for us.
@@ -191,10 +191,11 @@ fn supervise(dir: &Dir, mut handshake: File) -> Result<()> {
     dir.write_state(&state)
 }
 
-/// Close every file descriptor but standard input, output, error and the handshake: whatever
+/// Close every file descriptor above `keep_up_to` (for us: standard input, output, error and
+/// the handshake): whatever
 /// else the daemon's process held (its clients' sockets, its own parent's pipes) must not be
 /// kept open for as long as the container runs.
-fn close_inherited_fds() {
+pub fn close_inherited_fds(keep_up_to: i32) {
     let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
         .map(|entries| {
             entries
@@ -203,7 +204,7 @@ fn close_inherited_fds() {
                 .collect()
         })
         .unwrap_or_default();
-    for fd in fds.into_iter().filter(|fd| *fd > HANDSHAKE_FD) {
+    for fd in fds.into_iter().filter(|fd| *fd > keep_up_to) {
         let _ = nix::unistd::close(fd);
     }
 }

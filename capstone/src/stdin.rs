@@ -83,3 +83,22 @@ pub fn feed(fifo: &Path, mut container: File, once: bool) {
         }
     }
 }
+
+/// Copy until end-of-file with plain `read`/`write` calls. `std::io::copy` would use
+/// `splice(2)` between pipes and files, and a splice into a pty whose other side has gone can
+/// block in the kernel where no signal reaches it, keeping the process from exiting.
+pub fn pump(mut from: impl Read, mut to: impl Write) -> std::io::Result<u64> {
+    let mut buffer = [0u8; 8192];
+    let mut total = 0;
+    loop {
+        let n = match from.read(&mut buffer) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        to.write_all(&buffer[..n])?;
+        to.flush()?;
+        total += n as u64;
+    }
+}

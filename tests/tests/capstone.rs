@@ -495,19 +495,22 @@ fn logs_follow_streams_until_the_container_ends() {
     assert!(tail.ends_with(" 3\n") && tail.starts_with("20"), "{tail}");
 }
 
-/// `command` run by `script(1)`, which gives it a terminal, with this test's environment.
+/// `command` run by `script(1)`, which gives it a terminal, with this test's environment;
+/// `input` is typed a moment later (a shell asks its terminal for the cursor position first,
+/// and would take input that came too early as the answer).
 fn in_a_terminal(daemon: &Daemon, command: &str, input: &str) -> Output {
     let baleia = harness::build_dir().join("baleia");
-    let mut cmd = assert_cmd::Command::new("script");
+    let command = command.replace("baleia", baleia.to_str().unwrap());
+    let mut cmd = assert_cmd::Command::new("sh");
     cmd.args([
-        "-qec",
-        &command.replace("baleia", baleia.to_str().unwrap()),
-        "/dev/null",
+        "-c",
+        "(sleep 1; printf '%s' \"$INPUT\") | timeout -s KILL 30 script -qec \"$COMMAND\" /dev/null",
     ])
+    .env("INPUT", input)
+    .env("COMMAND", command)
     .env("BALEIA_HOST", daemon.host())
     .env("BALEIA_ROOT", daemon.env.path().join("root"))
     .env("BALEIA_TEST_MARK", daemon.env.marker())
-    .write_stdin(input)
     .timeout(Duration::from_secs(60));
     cmd.output().unwrap()
 }
@@ -533,6 +536,26 @@ fn run_with_a_terminal() {
     );
     assert_eq!(output.status.code(), Some(6), "{}", report(&output));
     assert!(stdout(&output).contains("typed 42"), "{}", report(&output));
+    // exec -it, into a running container.
+    ok(
+        &daemon,
+        &["run", "-d", "--name", "box", "busybox", "sleep", "100"],
+    );
+    let output = in_a_terminal(&daemon, "baleia exec -it box sh", "tty\nexit 8\n");
+    assert_eq!(output.status.code(), Some(8), "{}", report(&output));
+    assert!(
+        stdout(&output).contains("/dev/pts/0"),
+        "{}",
+        report(&output)
+    );
+    let piped = env
+        .cmd("baleia")
+        .env("BALEIA_HOST", daemon.host())
+        .args(["exec", "-i", "box", "sh", "-c", "read line; echo got $line"])
+        .write_stdin("this\n")
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&piped), "got this\n", "{}", report(&piped));
     // The log of a container with a terminal is one raw stream.
     ok(
         &daemon,

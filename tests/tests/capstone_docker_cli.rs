@@ -209,14 +209,17 @@ fn run_it_gives_an_interactive_terminal() {
     let env = TestEnv::new();
     let daemon = Daemon::start(&env);
     daemon.import_busybox();
-    let command = "stty rows 31 cols 90; docker run -it --rm busybox sh";
-    let mut script = assert_cmd::Command::new("script");
-    let output = script
-        .args(["-qec", command, "/dev/null"])
+    // The input comes a moment later: the shell first asks its terminal where the cursor is,
+    // and would take input that came too early as the answer.
+    let mut shell = assert_cmd::Command::new("sh");
+    let output = shell
+        .args([
+            "-c",
+            "(sleep 1; printf 'tty; stty size\\nexit 4\\n') | timeout -s KILL 30 script -qec 'stty rows 31 cols 90; docker run -it --rm busybox sh' /dev/null",
+        ])
         .env("DOCKER_HOST", daemon.host())
         .env("DOCKER_CONFIG", env.path().join("docker-config"))
         .env("BALEIA_TEST_MARK", env.marker())
-        .write_stdin("tty; stty size\nexit 4\n")
         .timeout(Duration::from_secs(60))
         .output()
         .unwrap();

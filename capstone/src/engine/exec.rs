@@ -49,11 +49,6 @@ impl Engine {
                 found.id()
             )));
         }
-        if config.tty || config.attach_stdin {
-            return Err(ApiError::not_implemented(
-                "interactive exec (-i, -t) is not implemented yet (the capstone's phase 2)",
-            ));
-        }
         if config.cmd.is_empty() {
             return Err(ApiError::bad_request("No exec command specified"));
         }
@@ -109,6 +104,7 @@ impl Engine {
         self: &Arc<Self>,
         id: &str,
         out: Option<&mut dyn Write>,
+        client: Option<std::io::BufReader<std::os::unix::net::UnixStream>>,
     ) -> ApiResult<Option<std::thread::JoinHandle<()>>> {
         let exec = self.exec_get(id)?;
         if exec.exit_code.is_some() || exec.running {
@@ -123,7 +119,11 @@ impl Engine {
         }
         let mut command = self.exec_command(&found.dir, found.state.pid, &exec.config)?;
         let mut child = command
-            .stdin(Stdio::null())
+            .stdin(if exec.config.attach_stdin && client.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -132,6 +132,11 @@ impl Engine {
             e.running = true;
             e.pid = child.id();
         });
+        if let (Some(mut input), Some(mut client)) = (child.stdin.take(), client) {
+            // What the client sends, to the process; its end closes the process's input.
+            std::thread::spawn(move || crate::stdin::pump(&mut client, &mut input));
+        }
+        let tty = exec.config.tty;
         let stdout = child.stdout.take();
         let stderr = child.stderr.take();
         let engine = self.clone();
@@ -169,9 +174,12 @@ impl Engine {
             }))),
             Some(out) => {
                 for (stream, chunk) in received {
-                    let _ = out
-                        .write_all(&crate::logs::frame(stream, &chunk))
-                        .and_then(|()| out.flush());
+                    let bytes = if tty {
+                        chunk
+                    } else {
+                        crate::logs::frame(stream, &chunk)
+                    };
+                    let _ = out.write_all(&bytes).and_then(|()| out.flush());
                 }
                 finish(&mut child);
                 Ok(None)
@@ -231,6 +239,9 @@ impl Engine {
             "--cwd",
             &cwd,
         ]);
+        if config.tty {
+            command.arg("--tty");
+        }
         for pair in env {
             command.arg("--env").arg(pair);
         }
