@@ -14,7 +14,8 @@
 //!   [`snapshot::prepare`] gives the `lowerdir=` list that chapter 03 mounts.
 //! - [`create`]: a new image = a base + one layer + a history entry ([`commit`] and `import`).
 //! - [`archive`]: `save`/`load` in OCI and Docker archive formats.
-//! - [`gc`]: `rmi` and garbage collection; [`containers`] is what it must not collect.
+//! - [`gc`]: `rmi` and garbage collection; [`containers`] and [`pins`] are what it must not
+//!   collect.
 //! - [`hello`]: the built-in `hello-world` image.
 //! - [`run`]: an image as a chapter 03 container, its config applied.
 //!
@@ -32,6 +33,7 @@
 //! ```
 
 pub mod archive;
+pub mod cli;
 pub mod commit;
 pub mod containers;
 pub mod create;
@@ -41,6 +43,7 @@ pub mod gc;
 pub mod hello;
 pub mod image;
 pub mod pack;
+pub mod pins;
 pub mod reference;
 pub mod report;
 pub mod run;
