@@ -61,7 +61,11 @@ pub fn build(store: &Store, options: &BuildOptions, out: &mut dyn Write) -> Resu
         .clone()
         .unwrap_or_else(|| options.context.join("Dockerfile"));
     let text = std::fs::read_to_string(&path).map_err(BuildError::io("read", &path))?;
-    let shown = path.display().to_string();
+    let shown = path
+        .strip_prefix(".")
+        .unwrap_or(&path)
+        .display()
+        .to_string();
     let tags = options
         .tags
         .iter()

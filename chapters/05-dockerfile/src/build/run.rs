@@ -86,11 +86,7 @@ pub fn run_step(
             code,
         }),
     };
-    let _ = writeln!(
-        out,
-        " ---> Removing intermediate container {}",
-        &ended.id[..12]
-    );
+    let _ = writeln!(out, "Removing intermediate container {}", &ended.id[..12]);
     dirs.remove()?;
     result
 }
