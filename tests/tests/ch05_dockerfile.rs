@@ -530,3 +530,27 @@ fn removing_the_image_keeps_the_build_cache() {
         "the cache's pins kept its images:\n{again}"
     );
 }
+
+#[test]
+fn run_network_none_gets_only_loopback_and_mounts_are_refused() {
+    let env = build_env();
+    write(
+        &env,
+        "Dockerfile",
+        "FROM busybox\nRUN --network=none ls /sys/class/net > /nets\nCMD [\"cat\", \"/nets\"]\n",
+    );
+    built(&env, &["build", "-t", "n:1", "."]);
+    assert_eq!(built(&env, &["run", "n:1"]), "lo\n");
+    write(
+        &env,
+        "Dockerfile.mount",
+        "FROM busybox\nRUN --mount=type=cache,target=/c true\n",
+    );
+    let output = build_cmd(&env, &["build", "-f", "Dockerfile.mount", "."]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("RUN --mount and --security=insecure are not supported"),
+        "{}",
+        report(&output)
+    );
+}

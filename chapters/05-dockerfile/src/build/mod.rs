@@ -326,13 +326,17 @@ impl Builder<'_> {
                 let _lock = self.store.lock()?;
                 self.commit(state, None, created_by, &key)?;
             }
-            Work::Run { run_config } => {
+            Work::Run {
+                run_config,
+                no_network,
+            } => {
                 let image = state.image.clone().ok_or_else(|| {
                     BuildError::Invalid(
                         "RUN on an empty image (FROM scratch): nothing to run".into(),
                     )
                 })?;
-                let (layer, _lock) = run::run_step(self.store, &image, run_config, self.out)?;
+                let (layer, _lock) =
+                    run::run_step(self.store, &image, run_config, no_network, self.out)?;
                 self.commit(state, Some(layer), created_by, &key)?;
             }
             Work::Copy {
@@ -354,9 +358,19 @@ impl Builder<'_> {
     /// Work out what a step will do, as far as its cache key needs.
     fn prepare(&self, state: &State, command: &Command) -> Result<Work> {
         match command {
-            Command::Run(run) => Ok(Work::Run {
-                run_config: run_config(state, run),
-            }),
+            Command::Run(run) => {
+                if !run.mounts.is_empty() || run.security.as_deref() == Some("insecure") {
+                    return Err(BuildError::Invalid(
+                        "RUN --mount and --security=insecure are not supported by baleia's \
+                         builder"
+                            .into(),
+                    ));
+                }
+                Ok(Work::Run {
+                    run_config: run_config(state, run),
+                    no_network: run.network.as_deref() == Some("none"),
+                })
+            }
             Command::Copy(copy) => {
                 if copy.parents || !copy.exclude.is_empty() {
                     return Err(BuildError::Invalid(
@@ -551,6 +565,8 @@ enum Work {
     Config,
     Run {
         run_config: RunConfig,
+        /// `RUN --network=none`: a network namespace of its own, with only `lo`.
+        no_network: bool,
     },
     Copy {
         description: String,
@@ -565,8 +581,11 @@ impl Work {
     fn key_parts(&self, command: &Command) -> Vec<String> {
         match self {
             Work::Config => vec![serde_json::to_string(command).unwrap_or_default()],
-            Work::Run { run_config } => vec![
-                "RUN".into(),
+            Work::Run {
+                run_config,
+                no_network,
+            } => vec![
+                format!("RUN network={}", if *no_network { "none" } else { "host" }),
                 run_config.argv.join("\0"),
                 run_config.env.join("\0"),
                 run_config.user.clone().unwrap_or_default(),

@@ -4,7 +4,8 @@
 //! that directory *is* the new layer (chapter 04's `pack::from_upper_dir`, as in `commit`).
 //!
 //! The container has no network namespace of its own: it uses the host's network, as
-//! `docker build --network=host` does (chapter 07 brings container networks).
+//! `docker build --network=host` does (chapter 07 brings container networks), unless the
+//! instruction says `RUN --network=none`: then it gets an empty one (only `lo`).
 
 use super::error::{BuildError, Result};
 use ch01_namespaces::cli::RunArgs;
@@ -33,6 +34,7 @@ pub fn run_step(
     store: &Store,
     image: &Image,
     config: RunConfig,
+    no_network: bool,
     out: &mut dyn Write,
 ) -> Result<(NewLayer, StoreLock)> {
     let lock = store.lock()?;
@@ -46,6 +48,7 @@ pub fn run_step(
     }
     let mut run: RunArgs = defaults();
     run.command = config.argv.clone();
+    run.net = no_network;
     let layer = LayerArgs {
         keep: true,
         read_only: false,
