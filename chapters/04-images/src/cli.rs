@@ -112,6 +112,15 @@ pub enum Command {
     Lowerdirs { image: String },
     /// Create the built-in hello-world image (offline).
     HelloWorld,
+    /// Unpack one layer file (a tar, gzip'd or not) into a new directory, with the same
+    /// defenses as every layer the store unpacks (no `..`, no absolute names, no writing
+    /// through symlinks, no device nodes). For learning, and for the unpack benchmark.
+    Unpack {
+        /// The layer: a `.tar` or `.tar.gz` file.
+        layer: PathBuf,
+        /// The directory to create and fill (it must not exist).
+        target: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -290,6 +299,25 @@ fn run(root: &Path, command: Command) -> anyhow::Result<()> {
                 .map(|d| d.display().to_string())
                 .collect();
             writeln!(out, "{}", dirs.join(":"))?;
+        }
+        Command::Unpack { layer, target } => {
+            let file =
+                std::fs::File::open(&layer).with_context(|| format!("open {}", layer.display()))?;
+            let mut reader = std::io::BufReader::new(file);
+            let gzip = std::io::BufRead::fill_buf(&mut reader)?.starts_with(&[0x1f, 0x8b]);
+            let stream: Box<dyn std::io::Read> = if gzip {
+                Box::new(flate2::read::MultiGzDecoder::new(reader))
+            } else {
+                Box::new(reader)
+            };
+            std::fs::create_dir(&target)
+                .with_context(|| format!("mkdir {} (it must not exist)", target.display()))?;
+            let stats = crate::unpack::unpack(stream, &target)?;
+            writeln!(
+                out,
+                "{} entries, {} bytes, {} whiteouts, {} opaque directories",
+                stats.entries, stats.bytes, stats.whiteouts, stats.opaque_dirs
+            )?;
         }
         Command::HelloWorld => {
             let _lock = store.lock()?;
