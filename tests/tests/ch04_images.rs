@@ -1088,3 +1088,45 @@ fn hello_world_runs_as_a_container() {
     let missing = run_image(&env, "nope", &[], "hello-world", &["no-such-command"]);
     assert_eq!(missing.status.code(), Some(127), "{}", report(&missing));
 }
+
+#[test]
+fn unpack_applies_the_same_defenses_to_a_single_layer_file() {
+    let env = TestEnv::new();
+    let (file, dir) = (b'0', b'5');
+    let good = env.path().join("good.tar");
+    std::fs::write(
+        &good,
+        raw_tar(&[
+            raw_entry("app/", dir, "", b"", 0o755),
+            raw_entry("app/hello.txt", file, "", b"hello\n", 0o644),
+        ]),
+    )
+    .unwrap();
+    let target = env.path().join("unpacked");
+    let said = ok(
+        &env,
+        &["unpack", good.to_str().unwrap(), target.to_str().unwrap()],
+    );
+    assert!(said.starts_with("2 entries, 6 bytes"), "{said}");
+    assert_eq!(
+        std::fs::read_to_string(target.join("app/hello.txt")).unwrap(),
+        "hello\n"
+    );
+
+    let hostile = env.path().join("hostile.tar");
+    std::fs::write(
+        &hostile,
+        raw_tar(&[raw_entry("../escaped", file, "", b"x", 0o644)]),
+    )
+    .unwrap();
+    let refused = run(
+        &env,
+        &[
+            "unpack",
+            hostile.to_str().unwrap(),
+            env.path().join("second").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(refused.status.code(), Some(125), "{}", report(&refused));
+    assert!(!env.path().join("escaped").exists());
+}
