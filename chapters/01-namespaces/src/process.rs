@@ -34,6 +34,7 @@ use crate::idmap::IdMappings;
 use crate::init::run_as_init;
 use crate::inside;
 use crate::namespace::{Namespace, NamespaceSet};
+use crate::security::Security;
 use crate::signals;
 use nix::errno::Errno;
 use nix::sched::{setns, unshare, CloneFlags};
@@ -71,6 +72,9 @@ pub struct Container {
     joins_user_namespace: bool,
     parent_steps: Vec<(String, ParentStep)>,
     child_steps: Vec<(String, ChildStep)>,
+    /// Capabilities, no_new_privs, seccomp (see [`crate::security`]); none by default in the
+    /// library: the command line gives Docker's defaults (`RunArgs`).
+    security: Security,
 }
 
 impl Container {
@@ -107,7 +111,16 @@ impl Container {
             joins_user_namespace: false,
             parent_steps: Vec::new(),
             child_steps: Vec::new(),
+            security: Security::privileged(),
         })
+    }
+
+    /// What the container's processes may do beyond what their namespaces show: which
+    /// capabilities, `no_new_privs`, the seccomp filter ([`Security::docker_default`] is what
+    /// Docker gives).
+    pub fn security(mut self, security: Security) -> Self {
+        self.security = security;
+        self
     }
 
     /// The host name inside; needs a new UTS namespace.
@@ -326,8 +339,10 @@ impl Container {
     fn first_process(&mut self, channel: Channel) -> ! {
         let ready = self
             .wait_for_go(&channel)
+            .and_then(|()| self.security.limit_bounding_set())
             .and_then(|()| self.run_child_steps())
-            .and_then(|()| signals::reset_for_exec());
+            .and_then(|()| signals::reset_for_exec())
+            .and_then(|()| self.security.lock_down());
         if let Err(error) = ready {
             fail(&channel, error)
         }
