@@ -292,35 +292,21 @@ impl Client {
         };
         explain!("< {} {}", response.status(), response.status_text());
         for name in [
-            "content-type",
-            "content-length",
-            "docker-content-digest",
-            "location",
-            "range",
-            "content-range",
-            "www-authenticate",
-            "link",
+            "Content-Type",
+            "Content-Length",
+            "Docker-Content-Digest",
+            "Location",
+            "Range",
+            "Content-Range",
+            "WWW-Authenticate",
+            "Link",
         ] {
             if let Some(value) = response.header(name) {
-                explain!("<     {}: {value}", header_case(name));
+                explain!("<     {name}: {value}");
             }
         }
         Ok(response)
     }
-}
-
-/// `docker-content-digest` → `Docker-Content-Digest`, for narration.
-fn header_case(name: &str) -> String {
-    name.split('-')
-        .map(|part| {
-            let mut chars = part.chars();
-            chars
-                .next()
-                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
-                .unwrap_or_default()
-        })
-        .collect::<Vec<_>>()
-        .join("-")
 }
 
 /// An error status as an [`Error`], with the first entry of the OCI error body if there is one.

@@ -36,12 +36,8 @@ pub enum Error {
     Mismatch { what: String, detail: String },
 
     /// The image index has no manifest for the platform we want.
-    #[error("{reference}: no image for platform {wanted} (the index has: {available})")]
-    NoPlatform {
-        reference: String,
-        wanted: String,
-        available: String,
-    },
+    #[error("no image for platform {wanted} (the index has: {available})")]
+    NoPlatform { wanted: String, available: String },
 
     /// A registry answer that breaks the protocol (no Location after an upload POST, say).
     #[error("{0}")]

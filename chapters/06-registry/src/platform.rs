@@ -75,17 +75,12 @@ impl Platform {
 }
 
 /// The index's manifest for `wanted`.
-pub fn choose<'a>(
-    index: &'a ImageIndex,
-    wanted: &Platform,
-    reference: &str,
-) -> Result<&'a Descriptor> {
+pub fn choose<'a>(index: &'a ImageIndex, wanted: &Platform) -> Result<&'a Descriptor> {
     index
         .manifests()
         .iter()
         .find(|d| Platform::of(d).is_some_and(|p| wanted.matches(&p)))
         .ok_or_else(|| Error::NoPlatform {
-            reference: reference.to_string(),
             wanted: wanted.to_string(),
             available: index
                 .manifests()
@@ -117,16 +112,16 @@ mod tests {
     #[test]
     fn the_default_is_linux_amd64() {
         let index = index();
-        assert_eq!(choose(&index, &Platform::default(), "x").unwrap().size(), 3);
+        assert_eq!(choose(&index, &Platform::default()).unwrap().size(), 3);
     }
 
     #[test]
     fn a_platform_without_variant_matches_any_variant() {
         let index = index();
         let arm64: Platform = "linux/arm64".parse().unwrap();
-        assert_eq!(choose(&index, &arm64, "x").unwrap().size(), 2);
+        assert_eq!(choose(&index, &arm64).unwrap().size(), 2);
         let v6: Platform = "linux/arm/v6".parse().unwrap();
-        let error = choose(&index, &v6, "x").unwrap_err().to_string();
+        let error = choose(&index, &v6).unwrap_err().to_string();
         assert!(
             error.contains("linux/arm/v7, linux/arm64/v8, linux/amd64"),
             "{error}"

@@ -66,7 +66,7 @@ pub fn pull(
     let top = manifest::fetch(client, repository, &reference.object())?;
     let chosen = if manifest::is_index(&top.media_type) {
         let index: ImageIndex = manifest::parse(&top, "index")?;
-        let descriptor = platform::choose(&index, &options.platform, &reference.to_string())?;
+        let descriptor = platform::choose(&index, &options.platform)?;
         explain!(
             "the index lists {} manifests; {} is {}",
             index.manifests().len(),
@@ -343,7 +343,7 @@ pub fn inspect(
     }
     let chosen = if manifest::is_index(&top.media_type) {
         let index: ImageIndex = manifest::parse(&top, "index")?;
-        let descriptor = platform::choose(&index, platform, &reference.to_string())?;
+        let descriptor = platform::choose(&index, platform)?;
         manifest::fetch(client, &reference.repository, descriptor.digest().as_ref())?
     } else {
         top.clone()
