@@ -759,3 +759,111 @@ fn malformed_references_are_refused_before_any_request() {
     }
     assert_snapshot!(text);
 }
+
+#[test]
+fn concurrent_pushes_of_one_image_are_safe_and_docker_schema2_images_pull() {
+    let env = TestEnv::new();
+    let (src, dst, served) = (
+        env.path().join("src"),
+        env.path().join("dst"),
+        env.path().join("served"),
+    );
+    import_busybox(&env, &src);
+    let server = our_server(&env, &served, &[]);
+    // Four pushes of the same blobs at once, to one repository, in small chunks.
+    let children: Vec<_> = (0..4)
+        .map(|i| {
+            env.std_cmd(BIN)
+                .arg("--root")
+                .arg(&src)
+                .args(["push", "--chunk-size", "300000", "busybox"])
+                .arg(format!("{}/same/busybox:t{i}", server.addr))
+                .stdout(Stdio::null())
+                .output_in_background()
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", report(&output));
+    }
+    let tags = ok_in(
+        &env,
+        &dst,
+        &[
+            "tags",
+            "--page",
+            "3",
+            &format!("{}/same/busybox", server.addr),
+        ],
+    );
+    assert_eq!(tags, "t0\nt1\nt2\nt3\n");
+    assert_eq!(
+        std::fs::read_dir(served.join("registry/uploads"))
+            .unwrap()
+            .count(),
+        0
+    );
+    assert_eq!(std::fs::read_dir(served.join("tmp")).unwrap().count(), 0);
+
+    // skopeo converts the image to Docker's schema 2 on the way in; we pull that.
+    let archive = env.path().join("busybox.oci.tar");
+    let output = env
+        .cmd("ch04-images")
+        .arg("--root")
+        .arg(&src)
+        .args(["save", "-o", archive.to_str().unwrap(), "busybox"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", report(&output));
+    let remote = format!("{}/docker/busybox:v1", server.addr);
+    let output = Command::new("skopeo")
+        .args(["copy", "--format", "v2s2", "--dest-tls-verify=false"])
+        .arg(format!("oci-archive:{}", archive.display()))
+        .arg(format!("docker://{remote}"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", report(&output));
+    ok_in(&env, &dst, &["pull", &remote]);
+    let digest = stored_manifest(&dst, &remote);
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dst.join("oci/blobs/sha256").join(&digest[7..])).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        manifest["mediaType"],
+        "application/vnd.docker.distribution.manifest.v2+json"
+    );
+    let container = format!("{}-docker", env.marker());
+    let output = run_in(
+        &env,
+        &dst,
+        &[
+            "run",
+            "--name",
+            &container,
+            &remote,
+            "--",
+            "/bin/busybox",
+            "echo",
+            "schema 2",
+        ],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "schema 2\n",
+        "{}",
+        report(&output)
+    );
+    drop(server);
+}
+
+/// `spawn` with stdout/stderr captured, for `wait_with_output`.
+trait Background {
+    fn output_in_background(&mut self) -> Child;
+}
+
+impl Background for Command {
+    fn output_in_background(&mut self) -> Child {
+        self.stderr(Stdio::piped()).spawn().expect("spawn")
+    }
+}
