@@ -233,6 +233,18 @@ fn http(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> (u16, Vec<u8>) {
+    let (status, _, body) = exchange(addr, method, path, headers, body);
+    (status, body)
+}
+
+/// The same, with the answer's header block.
+fn exchange(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String, Vec<u8>) {
     let mut stream = TcpStream::connect(addr).unwrap();
     let mut head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
@@ -248,7 +260,8 @@ fn http(
     stream.read_to_end(&mut answer).unwrap();
     let split = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
     let status = String::from_utf8_lossy(&answer[9..12]).parse().unwrap();
-    (status, answer[split + 4..].to_vec())
+    let head = String::from_utf8_lossy(&answer[..split]).into_owned();
+    (status, head, answer[split + 4..].to_vec())
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -866,4 +879,168 @@ impl Background for Command {
     fn output_in_background(&mut self) -> Child {
         self.stderr(Stdio::piped()).spawn().expect("spawn")
     }
+}
+
+/// Drive our server through the spec's endpoints by hand, one raw request at a time, and
+/// snapshot what it answers (status, the headers that matter, the body).
+#[test]
+fn our_server_answers_the_distribution_api_as_the_spec_says() {
+    let env = TestEnv::new();
+    let served = env.path().join("served");
+    let server = our_server(&env, &served, &[]);
+    let addr = server.addr.clone();
+    let mut transcript = String::new();
+    let mut step = |method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]| {
+        let (status, head, answer) = exchange(&addr, method, path, headers, body);
+        transcript += &format!("{method} {path}\n  -> {status}\n");
+        for line in head.lines().skip(1) {
+            let name = line.split(':').next().unwrap_or("").to_ascii_lowercase();
+            let shown = [
+                "content-type",
+                "docker-content-digest",
+                "location",
+                "range",
+                "content-range",
+                "link",
+                "www-authenticate",
+            ];
+            if shown.contains(&name.as_str()) {
+                transcript += &format!("  {line}\n");
+            }
+        }
+        if !answer.is_empty() && method != "HEAD" {
+            transcript += &format!("  {}\n", String::from_utf8_lossy(&answer));
+        }
+        (status, head)
+    };
+    let location = |head: &str| {
+        head.lines()
+            .find_map(|l| l.strip_prefix("Location: "))
+            .unwrap()
+            .to_string()
+    };
+    let digest = format!("sha256:{}", sha256_hex(b"hello world"));
+    step("GET", "/v2/", &[], b"");
+    // A chunked upload, with one chunk that does not follow the others.
+    let (_, head) = step("POST", "/v2/spec/app/blobs/uploads/", &[], b"");
+    let upload = location(&head);
+    step("PATCH", &upload, &[("Content-Range", "0-5")], b"hello ");
+    step("PATCH", &upload, &[("Content-Range", "0-4")], b"world");
+    step("GET", &upload, &[], b"");
+    step("PATCH", &upload, &[("Content-Range", "6-10")], b"world");
+    step("PUT", &format!("{upload}?digest={digest}"), &[], b"");
+    step("HEAD", &format!("/v2/spec/app/blobs/{digest}"), &[], b"");
+    step(
+        "GET",
+        &format!("/v2/spec/app/blobs/{digest}"),
+        &[("Range", "bytes=6-")],
+        b"",
+    );
+    // Another repository cannot read it until it mounts it.
+    step("GET", &format!("/v2/other/blobs/{digest}"), &[], b"");
+    step(
+        "POST",
+        &format!("/v2/other/blobs/uploads/?mount={digest}&from=spec/app"),
+        &[],
+        b"",
+    );
+    // An abandoned upload.
+    let (_, head) = step("POST", "/v2/spec/app/blobs/uploads/", &[], b"");
+    let abandoned = location(&head);
+    step("PATCH", &abandoned, &[], b"half a blob");
+    step("DELETE", &abandoned, &[], b"");
+    step("GET", &abandoned, &[], b"");
+    // Manifests: one naming a blob the repository lacks, then good ones under three tags.
+    let oci = ("Content-Type", "application/vnd.oci.image.manifest.v1+json");
+    let manifest = |config: &str| {
+        format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config}","size":11}},"layers":[]}}"#
+        )
+    };
+    let missing = format!("sha256:{}", sha256_hex(b"missing"));
+    step(
+        "PUT",
+        "/v2/spec/app/manifests/v0",
+        &[oci],
+        manifest(&missing).as_bytes(),
+    );
+    let good = manifest(&digest);
+    for tag in ["v1", "v2", "v3"] {
+        step(
+            "PUT",
+            &format!("/v2/spec/app/manifests/{tag}"),
+            &[oci],
+            good.as_bytes(),
+        );
+    }
+    step("HEAD", "/v2/spec/app/manifests/v1", &[], b"");
+    step("GET", "/v2/spec/app/tags/list?n=2", &[], b"");
+    step("GET", "/v2/spec/app/tags/list?n=2&last=v2", &[], b"");
+    step("GET", "/v2/_catalog?n=1", &[], b"");
+    step("DELETE", "/v2/spec/app/manifests/v3", &[], b"");
+    let manifest_digest = format!("sha256:{}", sha256_hex(good.as_bytes()));
+    step(
+        "DELETE",
+        &format!("/v2/spec/app/manifests/{manifest_digest}"),
+        &[],
+        b"",
+    );
+    step("GET", "/v2/spec/app/manifests/v1", &[], b"");
+    step("DELETE", &format!("/v2/spec/app/blobs/{digest}"), &[], b"");
+    step("GET", &format!("/v2/spec/app/blobs/{digest}"), &[], b"");
+    step("GET", "/v2/Spec/manifests/v1", &[], b"");
+    assert_snapshot!(redact(&transcript));
+    assert_eq!(
+        std::fs::read_dir(served.join("registry/uploads"))
+            .unwrap()
+            .count(),
+        0
+    );
+    drop(server);
+}
+
+#[test]
+fn basic_auth_login_logout_and_inspect_against_our_server() {
+    let env = TestEnv::new();
+    let (src, served) = (env.path().join("src"), env.path().join("served"));
+    import_busybox(&env, &src);
+    let server = our_server(&env, &served, &["--user", "bob:hunter2"]);
+    let (status, head, _) = exchange(&server.addr, "GET", "/v2/", &[], b"");
+    assert_eq!(status, 401);
+    assert!(
+        head.contains(r#"WWW-Authenticate: Basic realm="baleia""#),
+        "{head}"
+    );
+    let login = |password: &str| {
+        env.cmd(BIN)
+            .arg("--root")
+            .arg(&src)
+            .env("BALEIA_AUTH", src.join("auth.json"))
+            .args(["login", &server.addr, "-u", "bob", "-p", password])
+            .output()
+            .unwrap()
+    };
+    let wrong = login("hunter3");
+    let right = login("hunter2");
+    let target = format!("{}/basic/busybox:v1", server.addr);
+    ok_in(&env, &src, &["push", "busybox", &target]);
+    let inspect = ok_in(&env, &src, &["inspect", &target]);
+    let logout = ok_in(&env, &src, &["logout", &server.addr]);
+    let again = ok_in(&env, &src, &["logout", &server.addr]);
+    let refused = run_in(&env, &src, &["inspect", &target]);
+    // The layer's size depends on the busybox build.
+    let inspect: String = inspect
+        .lines()
+        .map(|l| match l.split_once("\"LayersSize\": ") {
+            Some((indent, _)) => format!("{indent}\"LayersSize\": [SIZE],\n"),
+            None => format!("{l}\n"),
+        })
+        .collect();
+    assert_snapshot!(redact(&format!(
+        "$ login -p hunter3\n{}\n$ login -p hunter2\n{}\n$ inspect\n{inspect}$ logout\n{logout}$ logout\n{again}$ inspect\n{}",
+        report(&wrong),
+        report(&right),
+        report(&refused)
+    )));
+    drop(server);
 }

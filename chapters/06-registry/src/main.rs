@@ -255,7 +255,7 @@ fn run(root: &Path, auth_file: &Path, command: Command) -> anyhow::Result<()> {
             // `GET /v2/` answers 200 only to a client that passed the challenge.
             client
                 .expect("GET", "/v2/", &[], Body::Empty, &[200])
-                .with_context(|| format!("login to {}", reference.registry))?;
+                .context("login")?;
             let mut file = AuthFile::load(auth_file)?;
             file.set(&reference.registry, &credentials);
             file.save(auth_file)?;

@@ -352,18 +352,41 @@ pub fn inspect(
     let config_bytes = fetch_small_blob(client, &reference.repository, image_manifest.config())?;
     let config: serde_json::Value = serde_json::from_slice(&config_bytes)
         .map_err(|e| Error::Protocol(format!("config: {e}")))?;
-    let summary = serde_json::json!({
-        "Name": format!("{}/{}", reference.registry, reference.repository),
-        "Digest": top.digest.to_string(),
-        "MediaType": top.media_type,
-        "ManifestDigest": chosen.digest.to_string(),
-        "Created": config.get("created"),
-        "Architecture": config.get("architecture"),
-        "Os": config.get("os"),
-        "Layers": image_manifest.layers().iter().map(|l| l.digest().to_string()).collect::<Vec<_>>(),
-        "LayersSize": image_manifest.layers().iter().map(|l| l.size()).sum::<u64>(),
-        "Env": config.pointer("/config/Env"),
-        "Cmd": config.pointer("/config/Cmd"),
-    });
+    let summary = Inspected {
+        name: format!("{}/{}", reference.registry, reference.repository),
+        digest: top.digest.to_string(),
+        media_type: top.media_type.clone(),
+        manifest_digest: chosen.digest.to_string(),
+        created: config.get("created").cloned(),
+        architecture: config.get("architecture").cloned(),
+        os: config.get("os").cloned(),
+        layers: image_manifest
+            .layers()
+            .iter()
+            .map(|l| l.digest().to_string())
+            .collect(),
+        layers_size: image_manifest.layers().iter().map(|l| l.size()).sum(),
+        env: config.pointer("/config/Env").cloned(),
+        cmd: config.pointer("/config/Cmd").cloned(),
+    };
     Ok(serde_json::to_string_pretty(&summary).expect("json") + "\n")
+}
+
+/// What `inspect` prints, in this order (skopeo inspect's names).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Inspected {
+    name: String,
+    /// What the reference names: the index, for a multi-platform image.
+    digest: String,
+    media_type: String,
+    /// The platform's manifest (the same as `digest` for a one-platform image).
+    manifest_digest: String,
+    created: Option<serde_json::Value>,
+    architecture: Option<serde_json::Value>,
+    os: Option<serde_json::Value>,
+    layers: Vec<String>,
+    layers_size: u64,
+    env: Option<serde_json::Value>,
+    cmd: Option<serde_json::Value>,
 }
