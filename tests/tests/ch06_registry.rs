@@ -305,10 +305,11 @@ fn push_to_the_cncf_registry_and_pull_into_a_fresh_root_gives_the_same_image_tha
     // Then under another tag: every blob is already there.
     let again = ok_in(&env, &src, &["push", "busybox", &format!("{name}:v2")]);
     let pulled = ok_in(&env, &dst, &["pull", &format!("{name}:v1")]);
+    let again_pulled = ok_in(&env, &dst, &["pull", &format!("{name}:v2")]);
     let tags = ok_in(&env, &dst, &["tags", "--page", "1", &name]);
     assert_snapshot!(redact(&format!(
         "$ push --chunk-size 100000 busybox chunked:v1\n{chunked}$ push busybox {name}:v1\n{pushed}\
-         $ push busybox {name}:v2\n{again}$ pull {name}:v1\n{pulled}$ tags --page 1 {name}\n{tags}"
+         $ push busybox {name}:v2\n{again}$ pull {name}:v1\n{pulled}$ pull {name}:v2\n{again_pulled}$ tags --page 1 {name}\n{tags}"
     )));
 
     let tag = format!("{name}:v1");
@@ -989,6 +990,13 @@ fn our_server_answers_the_distribution_api_as_the_spec_says() {
     step("DELETE", &format!("/v2/spec/app/blobs/{digest}"), &[], b"");
     step("GET", &format!("/v2/spec/app/blobs/{digest}"), &[], b"");
     step("GET", "/v2/Spec/manifests/v1", &[], b"");
+    step(
+        "DELETE",
+        "/v2/spec/app/manifests/..%2F..%2F..%2F..%2F..%2Foci%2Findex.json",
+        &[],
+        b"",
+    );
+    assert!(served.join("oci/index.json").exists());
     assert_snapshot!(redact(&transcript));
     assert_eq!(
         std::fs::read_dir(served.join("registry/uploads"))

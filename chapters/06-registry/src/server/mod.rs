@@ -335,6 +335,17 @@ impl Registry {
                 ));
             }
         }
+        if let Route::Manifest(_, reference) = &route {
+            // A tag becomes a file name under _tags/: nothing but a valid tag (no '/', no
+            // leading '.') may get there, or `DELETE .../manifests/..%2F..` would reach out.
+            if !reference.starts_with("sha256:") && !valid_tag(reference) {
+                return Err(Reply::error(
+                    400,
+                    ErrorCode::ManifestInvalid,
+                    format!("{reference:?} is neither a tag nor a digest"),
+                ));
+            }
+        }
         if let Route::Token = route {
             return self.token(call);
         }
