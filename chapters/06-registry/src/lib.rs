@@ -8,7 +8,7 @@
 //! - [`reference`]: `busybox` → `docker.io/library/busybox:latest`, as Docker reads names.
 //! - [`client`]: HTTP, `--explain` narration, and the `401` dance of [`auth`].
 //! - [`manifest`]: fetch a manifest and check its digest; [`platform`] picks one from an index.
-//! - [`pull`], [`push`], [`tags`]: the client's commands. [`sources`] remembers where blobs
+//! - [`pull`], [`push`], [`tags`], [`inspect`]: the client's commands. [`sources`] remembers where blobs
 //!   came from, so a push can mount them across repositories.
 //! - [`server`]: the registry (`ch06-registry serve`).
 //! - [`progress`]: bars on a terminal, silence elsewhere.
@@ -16,6 +16,7 @@
 pub mod auth;
 pub mod client;
 pub mod error;
+pub mod inspect;
 pub mod manifest;
 pub mod platform;
 pub mod progress;

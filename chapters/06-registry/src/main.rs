@@ -289,7 +289,7 @@ fn run(root: &Path, auth_file: &Path, command: Command) -> anyhow::Result<()> {
         } => {
             let reference = Reference::parse(&reference)?;
             let client = client(&reference, &remote, auth_file)?;
-            let text = pull::inspect(&client, &reference, &platform, raw)
+            let text = ch06_registry::inspect::inspect(&client, &reference, &platform, raw)
                 .with_context(|| format!("inspect {reference}"))?;
             write!(out, "{text}")?;
         }
