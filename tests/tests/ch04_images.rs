@@ -1130,3 +1130,48 @@ fn unpack_applies_the_same_defenses_to_a_single_layer_file() {
     assert_eq!(refused.status.code(), Some(125), "{}", report(&refused));
     assert!(!env.path().join("escaped").exists());
 }
+
+#[test]
+fn check_finds_a_corrupted_blob_a_missing_layer_and_leftovers() {
+    let env = TestEnv::new();
+    let id = import_busybox(&env);
+    let said = ok(&env, &["check"]);
+    assert_eq!(
+        said,
+        "checked 3 blobs, 1 images, 1 unpacked layers: whole\n"
+    );
+
+    // A partial write left by a crash is a leftover, not damage.
+    std::fs::write(root(&env).join("tmp/blob-interrupted"), b"half").unwrap();
+    let said = ok(&env, &["check"]);
+    assert!(
+        said.contains("leftover: partial write blob-interrupted"),
+        "{said}"
+    );
+    assert!(said.ends_with(": whole\n"), "{said}");
+
+    // Flip the config blob's bytes, and remove the layer blob: both are named.
+    let manifest: serde_json::Value =
+        serde_json::from_str(&ok(&env, &["inspect", "--manifest", "busybox"])).unwrap();
+    let blobs = root(&env).join("oci/blobs/sha256");
+    std::fs::write(blobs.join(&id[7..]), b"{}").unwrap();
+    let layer = manifest["layers"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::fs::remove_file(blobs.join(&layer[7..])).unwrap();
+    let output = run(&env, &["check"]);
+    assert_eq!(output.status.code(), Some(1), "{}", report(&output));
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        said.contains(&format!(
+            "damaged: blob {id}: its content hashes to sha256:"
+        )),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!("layer blob {layer} is missing")),
+        "{said}"
+    );
+    assert!(said.ends_with(": DAMAGED\n"), "{said}");
+}

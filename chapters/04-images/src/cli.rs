@@ -112,6 +112,9 @@ pub enum Command {
     Lowerdirs { image: String },
     /// Create the built-in hello-world image (offline).
     HelloWorld,
+    /// Check that the store is whole: every blob hashes to its name, every image has all its
+    /// blobs, every unpacked layer belongs to an image. Exits 1 if anything is damaged.
+    Check,
     /// Unpack one layer file (a tar, gzip'd or not) into a new directory, with the same
     /// defenses as every layer the store unpacks (no `..`, no absolute names, no writing
     /// through symlinks, no device nodes). For learning, and for the unpack benchmark.
@@ -152,7 +155,7 @@ fn run(root: &Path, command: Command) -> anyhow::Result<()> {
     let store = Store::open(root)?;
     let mut out = std::io::stdout().lock();
     match command {
-        Command::Run(_) => unreachable!("run is handled by run_image"),
+        Command::Run(_) | Command::Check => unreachable!("handled by execute"),
         Command::Import {
             file,
             reference,
@@ -333,6 +336,34 @@ fn run(root: &Path, command: Command) -> anyhow::Result<()> {
 pub fn execute(program: &str, root: &Path, command: Command) -> anyhow::Result<i32> {
     match command {
         Command::Run(flags) => run_image(program, root, &flags),
+        Command::Check => check_store(root),
         command => run(root, command).map(|()| 0),
     }
+}
+
+/// `check`: print the report; exit code 1 if the store is damaged, 0 if whole.
+fn check_store(root: &Path) -> anyhow::Result<i32> {
+    let store = Store::open(root)?;
+    let _lock = store.lock()?;
+    let report = crate::check::check(&store)?;
+    let mut out = std::io::stdout().lock();
+    for problem in &report.problems {
+        writeln!(out, "damaged: {problem}")?;
+    }
+    for leftover in &report.leftovers {
+        writeln!(out, "leftover: {leftover} (the next rmi collects it)")?;
+    }
+    writeln!(
+        out,
+        "checked {} blobs, {} images, {} unpacked layers: {}",
+        report.blobs,
+        report.images,
+        report.layers,
+        if report.is_whole() {
+            "whole"
+        } else {
+            "DAMAGED"
+        }
+    )?;
+    Ok(if report.is_whole() { 0 } else { 1 })
 }

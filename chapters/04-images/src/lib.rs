@@ -14,6 +14,7 @@
 //!   [`snapshot::prepare`] gives the `lowerdir=` list that chapter 03 mounts.
 //! - [`create`]: a new image = a base + one layer + a history entry ([`commit`] and `import`).
 //! - [`archive`]: `save`/`load` in OCI and Docker archive formats.
+//! - [`check`]: is the store whole (every blob's digest, every image's blobs, every layer)?
 //! - [`gc`]: `rmi` and garbage collection; [`containers`] and [`pins`] are what it must not
 //!   collect.
 //! - [`hello`]: the built-in `hello-world` image.
@@ -33,6 +34,7 @@
 //! ```
 
 pub mod archive;
+pub mod check;
 pub mod cli;
 pub mod commit;
 pub mod containers;
