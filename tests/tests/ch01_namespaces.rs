@@ -507,3 +507,31 @@ fn no_descriptor_of_the_engine_reaches_the_container() {
         report(&output)
     );
 }
+
+#[test]
+fn the_engine_binary_running_as_init_cannot_be_opened_from_inside() {
+    let env = TestEnv::new();
+    // With --init, PID 1 is the engine's own binary, never exec'd: were it dumpable, root in
+    // the container could open it through /proc/1/exe and overwrite the engine on the host
+    // (runc CVE-2019-5736).
+    let output = run(
+        &env,
+        &[
+            "run",
+            "--pid",
+            "--mount",
+            "--init",
+            "--",
+            "sh",
+            "-c",
+            "cat /proc/1/exe > /dev/null 2>&1 && echo opened || echo refused; \
+             cat /proc/self/exe > /dev/null && echo own-exe-readable",
+        ],
+    );
+    assert_eq!(
+        stdout(&output),
+        "refused\nown-exe-readable\n",
+        "{}",
+        report(&output)
+    );
+}

@@ -292,6 +292,13 @@ impl Container {
     // ---- in the setup process ------------------------------------------------------------
 
     fn setup_process(&mut self, joined: &[(Namespace, File)], channel: Channel) -> ! {
+        if matches!(self.entry, Entry::Join(_)) {
+            // Joining a running container: its processes must not get at us (see
+            // `not_dumpable`) from the moment we are in its PID namespace.
+            if let Err(error) = not_dumpable() {
+                fail(&channel, error)
+            }
+        }
         if let Err(error) = self.enter_namespaces(joined) {
             fail(&channel, error)
         }
@@ -339,6 +346,7 @@ impl Container {
     fn first_process(&mut self, channel: Channel) -> ! {
         let ready = self
             .wait_for_go(&channel)
+            .and_then(|()| not_dumpable())
             .and_then(|()| self.security.limit_bounding_set())
             .and_then(|()| self.run_child_steps())
             .and_then(|()| signals::reset_for_exec())
@@ -408,6 +416,19 @@ impl Container {
         }
         Ok(())
     }
+}
+
+/// `prctl(PR_SET_DUMPABLE, 0)`: until `execve`, this process is the engine's own binary,
+/// running inside the container. A dumpable process's `/proc/PID/exe` can be opened by other
+/// processes of the same user, and root in the container is the same user: it could open the
+/// engine's binary through it and overwrite it (runc's CVE-2019-5736). A process that is not
+/// dumpable has its `/proc/PID` files owned by root and closed to anyone without
+/// CAP_SYS_PTRACE. `execve` of the command makes it dumpable again, as it should be; `--init`,
+/// which never execs, stays closed. (Set after the parent-side steps: an unprivileged parent
+/// must still be able to write the uid map of a process that is dumpable.)
+fn not_dumpable() -> Result<()> {
+    nix::sys::prctl::set_dumpable(false)
+        .map_err(|errno| Error::syscall("prctl", "PR_SET_DUMPABLE, 0", errno))
 }
 
 /// `clone(CLONE_PARENT | SIGCHLD)`, with no new stack: like `fork`, both processes continue
