@@ -156,7 +156,7 @@ fn named_volume_is_prefilled_survives_its_container_and_cannot_be_removed_in_use
         &env,
         "second",
         &["--network", "none", "--keep", "-v", "conf:/etc:ro"],
-        "cat /etc/written-by-first",
+        "cat /etc/written-by-first; [ \"$(cat /etc/hostname)\" = \"$(hostname)\" ] && echo 'its own /etc/hostname'",
     );
     let kept = format!("{}-second", env.marker());
     let in_use = ch07(&env, &["volume", "rm", "conf"]);
@@ -170,7 +170,7 @@ fn named_volume_is_prefilled_survives_its_container_and_cannot_be_removed_in_use
     let removed = ch07(&env, &["volume", "rm", "conf"]);
     assert_snapshot!(redact(
         &format!(
-            "== first container: /etc pre-filled from the image\n{}== second container sees the first's file\n{}\
+            "== first container: /etc pre-filled from the image\n{}== second container sees the first's file; the engine's /etc files are mounted over the volume\n{}\
              == volume ls\n{ls}== rm while a kept container uses it\n{}== rm after\n{}",
             report(&first),
             report(&second),
@@ -483,4 +483,91 @@ fn a_published_port_reaches_httpd_in_the_container_and_closes_with_it() {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
         "the proxy is gone with the container"
     );
+}
+
+#[test]
+fn network_none_has_only_loopback_and_host_shares_the_hosts_interfaces() {
+    let env = TestEnv::new();
+    import(&env, "busybox", None, &[]);
+    let none = run_sh(
+        &env,
+        "none",
+        &["--network", "none"],
+        "ls /sys/class/net | tr '\\n' ' '; echo",
+    );
+    let host = run_sh(
+        &env,
+        "host",
+        &["--network", "host"],
+        "ls /sys/class/net | grep -qx lo && ls /sys/class/net | wc -l",
+    );
+    let ours = std::fs::read_dir("/sys/class/net").unwrap().count();
+    assert_eq!(stdout(&none), "lo \n", "{}", report(&none));
+    // Other tests add and remove links meanwhile: only "more than lo" is stable.
+    let seen: usize = stdout(&host).trim().parse().unwrap_or(0);
+    assert!(seen > 1 && ours > 1, "{}", report(&host));
+    let refused = run_sh(
+        &env,
+        "noport",
+        &["--network", "none", "-p", "8080:80"],
+        "true",
+    );
+    assert_snapshot!(report(&refused));
+}
+
+#[test]
+fn a_crashed_containers_lease_and_veth_are_reclaimed_at_the_next_start() {
+    let env = TestEnv::new();
+    import(&env, "busybox", None, &[]);
+    let net = TestNetwork::create(&env, "nc", 14);
+    let mut server = Background::start(&env, "crash", &["--network", &net.name], &["sleep", "60"]);
+    let crashed_name = format!("{}-crash", env.marker());
+    let crashed_ip = net.address_of(&crashed_name);
+    // The engine dies without cleaning up; the container dies with it (PR_SET_PDEATHSIG).
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+    let leases_dir = root(&env).join("networks").join(&net.name).join("leases");
+    assert!(
+        leases_dir.join(&crashed_ip).exists(),
+        "the crash left its lease"
+    );
+    // Wait for the kernel to finish off the container (its process must be gone for the
+    // lease to count as stale).
+    let pid: i32 = serde_json::from_str::<serde_json::Value>(
+        &std::fs::read_to_string(leases_dir.join(&crashed_ip)).unwrap(),
+    )
+    .unwrap()["pid"]
+        .as_i64()
+        .unwrap() as i32;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let next = run_sh(
+        &env,
+        "next",
+        &["--network", &net.name],
+        "ip -o -4 addr show eth0 | awk '{print $4}'",
+    );
+    assert!(next.status.success(), "{}", report(&next));
+    assert_eq!(
+        stdout(&next).trim(),
+        format!("{crashed_ip}/24"),
+        "the crashed container's address is free again"
+    );
+    assert!(!leases_dir.join(&crashed_ip).exists());
+    drop(server);
+    // The crashed container's directory (and cgroup) stay, as a killed `docker run` leaves its
+    // container: remove them as `rm` would.
+    let rm = env
+        .cmd("ch03-overlayfs")
+        .args(["rm", &crashed_name])
+        .output()
+        .unwrap();
+    assert!(rm.status.success(), "{}", report(&rm));
+    for controller in ["cpu", "cpuacct", "memory", "pids", "unified", ""] {
+        let parent = Path::new("/sys/fs/cgroup").join(controller).join("baleia");
+        let _ = std::fs::remove_dir(parent.join(&crashed_name));
+        let _ = std::fs::remove_dir(parent); // only if no other container is in it
+    }
 }

@@ -34,6 +34,9 @@ pub struct PreparedMount {
     pub read_only: bool,
     /// A volume (not a host path): filled from the image if it is empty.
     pub prefill: bool,
+    /// One of the engine's /etc files, put back on top of a volume that covers /etc: its mount
+    /// point is created inside the volume if missing (best effort: not on a read-only volume).
+    pub engine_file: bool,
     detached: DetachedMount,
 }
 
@@ -126,7 +129,26 @@ pub fn prepare(
             destination,
             read_only,
             prefill,
+            engine_file: false,
         });
+    }
+    // Chapter 03 bind-mounted the engine's hostname, hosts and resolv.conf over /etc before
+    // pivot_root; a volume on /etc (or above) would hide them, and with them name resolution.
+    for file in ["hostname", "hosts", "resolv.conf"] {
+        let target = Path::new("/etc").join(file);
+        if prepared
+            .mounts
+            .iter()
+            .any(|m| target.starts_with(&m.destination))
+        {
+            prepared.mounts.push(PreparedMount {
+                detached: DetachedMount::clone_tree(&dirs.dir.join(file), false)?,
+                destination: target,
+                read_only: false,
+                prefill: false,
+                engine_file: true,
+            });
+        }
     }
     // Parents before children: `-v a:/data -v b:/data/sub` puts b inside a, not under it.
     prepared
@@ -161,6 +183,12 @@ impl Prepared {
             if mount.prefill && target.is_dir() && copy::is_empty_dir(&volume)? {
                 explain!("copy the image's {:?} into the new, empty volume", target);
                 copy::copy_tree(target, &volume)?;
+            }
+            if mount.engine_file && !target.exists() && std::fs::write(target, "").is_err() {
+                explain!(
+                    "cannot create {target:?} in a read-only volume: left as the volume has it"
+                );
+                continue;
             }
             if mount.read_only {
                 mount.detached.make_read_only()?;
