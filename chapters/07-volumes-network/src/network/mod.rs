@@ -296,7 +296,12 @@ pub struct Attachment {
 pub fn attach(state_root: &Path, name: &str, pid: u32, endpoint: &Endpoint) -> Result<Attachment> {
     let _lock = lock(state_root)?;
     let config = get(state_root, name)?;
-    bring_up(&config)?;
+    // After a reboot the bridge (and the rules) are gone while the state says the network
+    // exists: bring it all back. Checking every rule on every start would cost ~10 iptables
+    // runs per container; Docker too re-checks its rules at daemon start, not per container.
+    if !link::exists(&config.bridge)? {
+        bring_up(&config)?;
+    }
     reclaim_stale(state_root, &config)?;
     let subnet = config.subnet()?;
     let id = &endpoint.container_id;
