@@ -244,10 +244,18 @@ fn bad_volume_specs_are_clear_errors_and_nothing_is_mounted_on_the_host() {
 /// it to the container's init).
 struct Background {
     child: Child,
+    pid_file: PathBuf,
 }
 
 impl Background {
     fn start(env: &TestEnv, name: &str, flags: &[&str], command: &[&str]) -> Self {
+        let started = Self::spawn(env, name, flags, command);
+        wait_for_pid_file(&started.pid_file);
+        started
+    }
+
+    /// Start without waiting for the container to be up.
+    fn spawn(env: &TestEnv, name: &str, flags: &[&str], command: &[&str]) -> Self {
         let pid_file = env.path().join(format!("{name}.pid"));
         let name = format!("{}-{name}", env.marker());
         let child = env
@@ -260,8 +268,7 @@ impl Background {
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("start a background container");
-        wait_for_pid_file(&pid_file);
-        Background { child }
+        Background { child, pid_file }
     }
 }
 
@@ -570,4 +577,103 @@ fn a_crashed_containers_lease_and_veth_are_reclaimed_at_the_next_start() {
         let _ = std::fs::remove_dir(parent.join(&crashed_name));
         let _ = std::fs::remove_dir(parent); // only if no other container is in it
     }
+}
+
+#[test]
+fn containers_started_at_once_get_distinct_addresses_and_all_know_each_other() {
+    let env = TestEnv::new();
+    import(&env, "busybox", None, &[]);
+    let net = TestNetwork::create(&env, "nr", 15);
+    let names = ["c1", "c2", "c3", "c4"];
+    let running: Vec<Background> = names
+        .iter()
+        .map(|n| Background::spawn(&env, n, &["--network", &net.name], &["sleep", "60"]))
+        .collect();
+    for container in &running {
+        wait_for_pid_file(&container.pid_file);
+    }
+    let mut addresses: Vec<String> = names
+        .iter()
+        .map(|n| net.address_of(&format!("{}-{n}", env.marker())))
+        .collect();
+    addresses.sort();
+    addresses.dedup();
+    assert_eq!(
+        addresses.len(),
+        names.len(),
+        "an address was handed out twice"
+    );
+    let check = run_sh(
+        &env,
+        "check",
+        &["--network", &net.name],
+        &format!("grep -c '{}-c[1-4] ' /etc/hosts", env.marker()),
+    );
+    assert_eq!(stdout(&check).trim(), "4", "{}", report(&check));
+    drop(running);
+}
+
+#[test]
+fn publish_all_maps_the_images_exposed_port_to_a_free_host_port() {
+    let env = TestEnv::new();
+    import(&env, "web", None, &["EXPOSE 80"]);
+    let net = TestNetwork::create(&env, "nP", 16);
+    let name = format!("{}-pall", env.marker());
+    let pid_file = env.path().join("pall.pid");
+    let child = env
+        .std_cmd(BIN)
+        .args(["run", "--init", "--name", &name, "--pid-file"])
+        .arg(&pid_file)
+        .args([
+            "--network",
+            &net.name,
+            "-P",
+            "web",
+            "--",
+            "httpd",
+            "-f",
+            "-p",
+            "80",
+            "-h",
+            "/etc",
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = Background { child, pid_file };
+    wait_for_pid_file(&server.pid_file);
+    let ports_file = std::fs::read_dir(root(&env).join("containers"))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("ports"))
+        .find(|p| p.exists())
+        .expect("the container records its published ports");
+    let published: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ports_file).unwrap()).unwrap();
+    let host = published[0]["host"].as_str().unwrap();
+    assert!(host.starts_with("0.0.0.0:"), "{published}");
+    assert_eq!(published[0]["spec"]["container_port"], 80);
+    let port: u16 = host.rsplit(':').next().unwrap().parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut stream = match std::net::TcpStream::connect(("127.0.0.1", port)) {
+            Ok(s) => s,
+            Err(e) if Instant::now() > deadline => panic!("port {port}: {e}"),
+            Err(_) => {
+                std::thread::sleep(Duration::from_millis(50));
+                continue;
+            }
+        };
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        stream.write_all(b"GET /passwd HTTP/1.0\r\n\r\n").unwrap();
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        if response.contains("root:x:0:0") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no page: {response}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(server);
 }
