@@ -59,6 +59,9 @@ struct RunFlags {
     /// The network: bridge (the default, on baleia0), none, host, or a network's name.
     #[arg(long, value_name = "NETWORK", default_value = network::DEFAULT_NETWORK)]
     network: String,
+    /// A name server for the container's /etc/resolv.conf (repeat for more; default: the host's).
+    #[arg(long, value_name = "IP")]
+    dns: Vec<std::net::IpAddr>,
     #[command(flatten)]
     layer: LayerArgs,
     #[command(flatten)]
@@ -152,6 +155,7 @@ fn run_image(root: &Path, flags: &RunFlags) -> anyhow::Result<i32> {
             .map(|p| p.parse())
             .collect::<Result<_, _>>()?,
         publish_all: flags.publish_all,
+        dns: flags.dns.clone(),
     };
     let store = Store::open(root)?;
     let ended = run::run(

@@ -31,6 +31,8 @@ pub struct RunOptions {
     pub publish: Vec<PortSpec>,
     /// `-P`: publish every port the image EXPOSEs on a free host port.
     pub publish_all: bool,
+    /// `--dns`: the name servers of the container's /etc/resolv.conf (default: the host's).
+    pub dns: Vec<std::net::IpAddr>,
 }
 
 impl Default for RunOptions {
@@ -40,6 +42,7 @@ impl Default for RunOptions {
             network: NetworkMode::Bridge(DEFAULT_NETWORK.into()),
             publish: Vec::new(),
             publish_all: false,
+            dns: Vec::new(),
         }
     }
 }
@@ -102,6 +105,17 @@ pub fn run(
             let prepared = volumes::prepare(&root, dirs, &image_volumes, &options.volumes)
                 .map_err(to_rootfs_error)?;
             anonymous.replace(prepared.anonymous.clone());
+            if !options.dns.is_empty() {
+                // Written before the container starts: chapter 03 bind-mounts this file.
+                let resolv = dirs.dir.join("resolv.conf");
+                let text: String = options
+                    .dns
+                    .iter()
+                    .map(|ip| format!("nameserver {ip}\n"))
+                    .collect();
+                std::fs::write(&resolv, text)
+                    .map_err(ch03_overlayfs::Error::file("write", &resolv))?;
+            }
             let mut container =
                 container.child_step("mount the volumes", prepared.into_child_step());
             let Some(network) = network else {
