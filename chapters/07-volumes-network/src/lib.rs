@@ -9,6 +9,24 @@
 //! - [`network`]: a bridge per network, a veth pair per container, an IPAM with leases on disk,
 //!   NAT and isolation rules, names in `/etc/hosts`, published ports through a userland proxy.
 //! - [`run`]: chapter 04's `run` with both.
+//!
+//! ## Using it from an engine (the capstone)
+//!
+//! ```text
+//! // before the container exists (chapter 04's run_image_with hook gives dirs and image):
+//! let prepared = volumes::prepare(root, dirs, &image_volumes, &specs)?;   // validates, creates
+//! container = container.child_step("mount the volumes", prepared.into_child_step());
+//! let bound = network::proxy::bind(&port_specs)?;                        // host ports, now
+//! // parent-side step, with the container's pid:
+//! let attachment = network::attach(root, "bridge", pid, &Endpoint { .. })?;
+//! let proxy = bound.serve(IpAddr::V4(attachment.address))?;              // stops when dropped
+//! // after it exited:
+//! drop(proxy); attachment.detach()?; volumes::release(root, &prepared_anonymous, kept)?;
+//! // and: network::{create, remove, list, get, ensure_default}, volumes::store::VolumeStore
+//! ```
+//!
+//! `network::attach` and `volumes::prepare` take locks under the state root, so separate
+//! processes (a daemon and a CLI, two runs) can use them at once.
 
 pub mod error;
 pub mod lock;

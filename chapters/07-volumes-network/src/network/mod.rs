@@ -156,6 +156,7 @@ fn create_locked(
         return Err(Error::InUse(format!("network {name} exists already")));
     }
     let existing = list(state_root)?;
+    let routed = subnet::host_routes();
     let subnet: Subnet = match subnet {
         Some(text) => text.parse()?,
         None => (0..=255u8)
@@ -167,6 +168,7 @@ fn create_locked(
                 !existing
                     .iter()
                     .any(|n| n.subnet().is_ok_and(|s| s.overlaps(candidate)))
+                    && !routed.iter().any(|r| r.overlaps(candidate))
             })
             .ok_or_else(|| Error::InUse("no free subnet in 10.78.0.0/16".into()))?,
     };
@@ -177,6 +179,11 @@ fn create_locked(
         return Err(Error::InUse(format!(
             "subnet {subnet} overlaps network {} ({})",
             other.name, other.subnet
+        )));
+    }
+    if let Some(route) = routed.iter().find(|r| r.overlaps(&subnet)) {
+        return Err(Error::InUse(format!(
+            "subnet {subnet} overlaps {route}, which the host routes already"
         )));
     }
     let bridge = match bridge {

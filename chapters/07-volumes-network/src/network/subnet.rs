@@ -76,6 +76,30 @@ impl Subnet {
     }
 }
 
+/// The IPv4 subnets the host routes to already (`/proc/net/route`: hex, little-endian): a new
+/// network must not shadow one of them.
+pub fn host_routes() -> Vec<Subnet> {
+    let text = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+    parse_routes(&text)
+}
+
+fn parse_routes(text: &str) -> Vec<Subnet> {
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let destination = u32::from_str_radix(fields.get(1)?, 16).ok()?;
+            let mask = u32::from_str_radix(fields.get(7)?, 16).ok()?;
+            let prefix = u32::from_be(mask.swap_bytes()).count_ones() as u8;
+            // The default route (0.0.0.0/0) overlaps everything and says nothing.
+            (prefix > 0).then(|| Subnet {
+                network: Ipv4Addr::from(u32::from_le(destination).swap_bytes()),
+                prefix,
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,6 +116,17 @@ mod tests {
         assert!("10.213.7.5/24".parse::<Subnet>().is_err());
         assert!("10.213.7.0".parse::<Subnet>().is_err());
         assert!("10.0.0.0/31".parse::<Subnet>().is_err());
+    }
+
+    #[test]
+    fn host_routes_are_read_from_proc_net_route() {
+        let text = "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\n\
+                    eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\n\
+                    eth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\n";
+        assert_eq!(
+            parse_routes(text),
+            ["192.0.2.0/24".parse::<Subnet>().unwrap()]
+        );
     }
 
     #[test]

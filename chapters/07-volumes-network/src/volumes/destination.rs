@@ -184,14 +184,15 @@ mod tests {
         std::fs::create_dir_all(bottom.path().join("var")).unwrap();
         symlink("/run", bottom.path().join("var/run")).unwrap();
         symlink("../../../../etc", top.path().join("escape")).unwrap();
-        symlink("../run/lock", top.path().join("rel")).unwrap();
+        std::fs::create_dir(top.path().join("opt")).unwrap();
+        symlink("../run/lock", top.path().join("opt/rel")).unwrap();
         std::fs::write(bottom.path().join("file"), "").unwrap();
         let layers = [top.path().to_path_buf(), bottom.path().to_path_buf()];
         let view = LayeredView { layers: &layers };
         let r = |p: &str| resolve(&view, Path::new(p));
         assert_eq!(r("/data").unwrap(), PathBuf::from("/data"));
         assert_eq!(r("/var/run/app").unwrap(), PathBuf::from("/run/app"));
-        assert_eq!(r("/rel/x").unwrap(), PathBuf::from("/run/lock/x"));
+        assert_eq!(r("/opt/rel/x").unwrap(), PathBuf::from("/run/lock/x"));
         assert_eq!(r("/file").unwrap(), PathBuf::from("/file"));
         let error = r("/escape/passwd").unwrap_err().to_string();
         assert!(error.contains("leads out of"), "{error}");
