@@ -620,7 +620,59 @@ fn containers_started_at_once_get_distinct_addresses_and_all_know_each_other() {
         &format!("grep -c '{}-c[1-4] ' /etc/hosts", env.marker()),
     );
     assert_eq!(stdout(&check).trim(), "4", "{}", report(&check));
+    let busy = ch07(&env, &["network", "rm", &net.name]);
+    assert_eq!(busy.status.code(), Some(125), "{}", report(&busy));
+    assert!(String::from_utf8_lossy(&busy.stderr).contains("has active containers"));
     drop(running);
+}
+
+#[test]
+fn network_and_volume_commands_refuse_what_cannot_work() {
+    let env = TestEnv::new();
+    let net = TestNetwork::create(&env, "ne", 17);
+    let cases: [(&str, &[&str]); 7] = [
+        (
+            "overlapping subnet",
+            &[
+                "network",
+                "create",
+                "btother",
+                "--subnet",
+                "10.213.17.128/25",
+            ],
+        ),
+        (
+            "host bits set",
+            &["network", "create", "btother", "--subnet", "10.213.18.1/24"],
+        ),
+        ("reserved name", &["network", "create", "none"]),
+        (
+            "bridge name too long",
+            &[
+                "network",
+                "create",
+                "btother",
+                "--bridge",
+                "bt-this-is-too-long",
+            ],
+        ),
+        ("no such network", &["network", "rm", "btnothere"]),
+        ("no such volume", &["volume", "rm", "nothere"]),
+        ("bad volume name", &["volume", "create", "../up"]),
+    ];
+    let mut text = String::new();
+    for (what, args) in cases {
+        text.push_str(&format!("== {what}\n{}", report(&ch07(&env, args))));
+    }
+    let ls = ok(&env, &["network", "ls"]);
+    assert!(
+        ls.contains(&format!(
+            "{:<20}{:<16}10.213.17.0/24      10.213.17.1",
+            net.name, net.bridge
+        )),
+        "{ls}"
+    );
+    assert_snapshot!(text.replace(&net.name, "[NET]"));
 }
 
 #[test]
