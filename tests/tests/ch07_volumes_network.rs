@@ -747,3 +747,41 @@ fn publish_all_maps_the_images_exposed_port_to_a_free_host_port() {
     }
     drop(server);
 }
+
+#[test]
+fn a_vanished_bridge_is_restored_at_the_next_start_without_duplicating_rules() {
+    let env = TestEnv::new();
+    import(&env, "busybox", None, &[]);
+    let net = TestNetwork::create(&env, "nv", 19);
+    let rules_of = |bridge: &str| {
+        let mut rules: Vec<String> = iptables_save()
+            .lines()
+            .filter(|l| l.split_whitespace().any(|w| w == bridge))
+            .map(str::to_string)
+            .collect();
+        rules.sort();
+        rules
+    };
+    let before = rules_of(&net.bridge);
+    assert_eq!(before.len(), 5, "{before:#?}");
+    // As after a reboot: the state says the network exists, the kernel has no bridge.
+    let deleted = Command::new("ip")
+        .args(["link", "del", &net.bridge])
+        .status()
+        .unwrap();
+    assert!(deleted.success());
+    let out = run_sh(
+        &env,
+        "restored",
+        &["--network", &net.name],
+        "ip -o -4 addr show eth0 | awk '{print $4}'; ip route | grep default",
+    );
+    assert!(out.status.success(), "{}", report(&out));
+    assert_eq!(
+        stdout(&out),
+        "10.213.19.2/24\ndefault via 10.213.19.1 dev eth0 \n",
+        "{}",
+        report(&out)
+    );
+    assert_eq!(rules_of(&net.bridge), before, "rules are added once only");
+}
