@@ -208,6 +208,26 @@ fn anonymous_volumes_come_from_the_image_and_go_with_the_container() {
     assert!(output.status.success(), "{}", report(&output));
     assert_eq!(stdout(&output).trim(), "1", "/cache is a mount");
     assert_eq!(ok(&env, &["volume", "ls"]), "DRIVER    VOLUME NAME\n");
+    // A start that fails (here: a bad -v, and then a command that does not exist) leaves no
+    // anonymous volume behind either.
+    let missing = env.path().join("missing");
+    let bad_mount = format!("{}:/x", missing.display());
+    let failed = ch07(
+        &env,
+        &["run", "--network", "none", "-v", &bad_mount, "withvol"],
+    );
+    assert_eq!(failed.status.code(), Some(125), "{}", report(&failed));
+    let no_command = ch07(
+        &env,
+        &["run", "--network", "none", "withvol", "--", "/nonexistent"],
+    );
+    assert_eq!(
+        no_command.status.code(),
+        Some(127),
+        "{}",
+        report(&no_command)
+    );
+    assert_eq!(ok(&env, &["volume", "ls"]), "DRIVER    VOLUME NAME\n");
 }
 
 #[test]

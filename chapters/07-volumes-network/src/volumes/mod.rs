@@ -75,10 +75,8 @@ pub fn prepare(
     }
     let lowers = dirs.lowers()?;
     let view = LayeredView { layers: &lowers };
-    let store = VolumeStore::new(state_root);
-    let _lock = store.lock()?;
-    let mut prepared = Prepared::default();
-    let mut planned = Vec::new();
+    // First every check, with no side effect: a bad `-v` must not leave volumes behind.
+    let mut checked: Vec<(&VolumeSpec, PathBuf, bool)> = Vec::new();
     for spec in &specs {
         let destination = resolve(&view, &spec.destination)?;
         if destination != spec.destination {
@@ -88,41 +86,74 @@ pub fn prepare(
                 destination
             );
         }
-        if planned.iter().any(|(d, _, _, _)| *d == destination) {
+        if checked.iter().any(|(_, d, _)| *d == destination) {
             return Err(Error::Invalid(format!(
                 "two mounts on {}",
                 destination.display()
             )));
         }
-        let (source, is_dir, prefill) = match &spec.source {
-            Source::Host(path) => {
-                let meta = std::fs::metadata(path).map_err(|e| {
+        let is_dir = match &spec.source {
+            Source::Host(path) => std::fs::metadata(path)
+                .map_err(|e| {
                     Error::Invalid(format!(
                         "-v {}:{}: the host path {} cannot be used: {e}",
                         path.display(),
                         spec.destination.display(),
                         path.display()
                     ))
-                })?;
-                (path.clone(), meta.is_dir(), false)
-            }
+                })?
+                .is_dir(),
+            Source::Named(_) | Source::Anonymous => true,
+        };
+        checked.push((spec, destination, is_dir));
+    }
+    let store = VolumeStore::new(state_root);
+    let _lock = store.lock()?;
+    let mut prepared = Prepared::default();
+    let result = attach_sources(&store, dirs, checked, &mut prepared);
+    if let Err(error) = result {
+        // Undo what this call made for this container alone.
+        for name in &prepared.anonymous {
+            let _ = store.remove_unchecked(name);
+        }
+        return Err(error);
+    }
+    // Parents before children: `-v a:/data -v b:/data/sub` puts b inside a, not under it.
+    prepared
+        .mounts
+        .sort_by_key(|m| m.destination.components().count());
+    Ok(prepared)
+}
+
+/// Create the volumes, record them as used by the container, make the mount points and take a
+/// detached copy of every source (and of the engine's /etc files a volume would hide).
+fn attach_sources(
+    store: &VolumeStore,
+    dirs: &ContainerDirs,
+    checked: Vec<(&VolumeSpec, PathBuf, bool)>,
+    prepared: &mut Prepared,
+) -> Result<()> {
+    let mut planned = Vec::new();
+    for (spec, destination, is_dir) in checked {
+        let (source, prefill) = match &spec.source {
+            Source::Host(path) => (path.clone(), false),
             Source::Named(name) => {
                 let volume = store.create(name, false)?;
                 prepared.volumes.push(name.clone());
-                (volume.mountpoint, true, true)
+                (volume.mountpoint, true)
             }
             Source::Anonymous => {
                 let name = ch03_overlayfs::dirs::random_id()?;
+                prepared.anonymous.push(name.clone());
                 let volume = store.create(&name, true)?;
-                prepared.volumes.push(name.clone());
-                prepared.anonymous.push(name);
-                (volume.mountpoint, true, true)
+                prepared.volumes.push(name);
+                (volume.mountpoint, true)
             }
         };
-        planned.push((destination, source, is_dir, (spec.read_only, prefill)));
+        planned.push((destination, source, is_dir, spec.read_only, prefill));
     }
     store::record_uses(&dirs.dir, &prepared.volumes)?;
-    for (destination, source, is_dir, (read_only, prefill)) in planned {
+    for (destination, source, is_dir, read_only, prefill) in planned {
         make_mount_point(&dirs.init(), &destination, is_dir)?;
         prepared.mounts.push(PreparedMount {
             detached: DetachedMount::clone_tree(&source, false)?,
@@ -150,11 +181,7 @@ pub fn prepare(
             });
         }
     }
-    // Parents before children: `-v a:/data -v b:/data/sub` puts b inside a, not under it.
-    prepared
-        .mounts
-        .sort_by_key(|m| m.destination.components().count());
-    Ok(prepared)
+    Ok(())
 }
 
 /// A directory (or an empty file, for a file bind) in the init layer, and the directories

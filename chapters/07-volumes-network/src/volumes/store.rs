@@ -142,12 +142,28 @@ impl VolumeStore {
                 short.join(", ")
             )));
         }
+        self.remove_unchecked(name)
+    }
+
+    /// Remove a volume without asking whether it is in use (for a volume made by a container
+    /// start that failed half way).
+    pub fn remove_unchecked(&self, name: &str) -> Result<()> {
         let dir = self.volume_dir(name);
         explain!("rm -r {}", dir.display());
         // The metadata first: from then on the volume is gone, even if the data takes a while.
         let meta = dir.join("volume.json");
-        std::fs::remove_file(&meta).map_err(Error::file("remove", &meta))?;
-        std::fs::remove_dir_all(&dir).map_err(Error::file("remove", &dir))
+        match std::fs::remove_file(&meta) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(Error::file("remove", &meta)(e))
+            }
+            _ => {}
+        }
+        match std::fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(Error::file("remove", &dir)(e))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Remove the unused volumes: anonymous ones, or all of them with `all` (as `docker volume
