@@ -200,3 +200,78 @@ fn serve_udp(socket: UdpSocket, target: SocketAddr, stop: &AtomicBool) {
         let _ = upstream.send(&buffer[..len]);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::Ipv4Addr;
+
+    const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+    fn spec(protocol: Protocol, container_port: u16) -> PortSpec {
+        PortSpec {
+            host_ip: LOCALHOST,
+            host_port: 0,
+            container_port,
+            protocol,
+        }
+    }
+
+    #[test]
+    fn tcp_connections_are_copied_both_ways_and_stop_with_the_proxy() {
+        // The "container": an upper-casing echo server on loopback.
+        let server = TcpListener::bind((LOCALHOST, 0)).unwrap();
+        let port = server.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let (mut conn, _) = server.accept().unwrap();
+            let mut text = String::new();
+            conn.read_to_string(&mut text).unwrap();
+            conn.write_all(text.to_uppercase().as_bytes()).unwrap();
+        });
+        let bound = bind(&[spec(Protocol::Tcp, port)]).unwrap();
+        let host = bound.published()[0].host;
+        assert_ne!(host.port(), 0, "the kernel chose a port");
+        let proxy = bound.serve(LOCALHOST).unwrap();
+        let mut client = TcpStream::connect(host).unwrap();
+        client.write_all(b"hello").unwrap();
+        client.shutdown(Shutdown::Write).unwrap();
+        let mut reply = String::new();
+        client.read_to_string(&mut reply).unwrap();
+        assert_eq!(reply, "HELLO");
+        drop(proxy);
+        assert!(TcpStream::connect(host).is_err(), "closed with the proxy");
+    }
+
+    #[test]
+    fn udp_datagrams_are_relayed_and_replies_come_back() {
+        let server = UdpSocket::bind((LOCALHOST, 0)).unwrap();
+        let port = server.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 64];
+            let (n, from) = server.recv_from(&mut buffer).unwrap();
+            server
+                .send_to(&buffer[..n].to_ascii_uppercase(), from)
+                .unwrap();
+        });
+        let bound = bind(&[spec(Protocol::Udp, port)]).unwrap();
+        let host = bound.published()[0].host;
+        let _proxy = bound.serve(LOCALHOST).unwrap();
+        let client = UdpSocket::bind((LOCALHOST, 0)).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        client.send_to(b"ping", host).unwrap();
+        let mut buffer = [0u8; 64];
+        let n = client.recv(&mut buffer).unwrap();
+        assert_eq!(&buffer[..n], b"PING");
+    }
+
+    #[test]
+    fn a_busy_port_is_an_error_before_anything_starts() {
+        let taken = TcpListener::bind((LOCALHOST, 0)).unwrap();
+        let mut busy = spec(Protocol::Tcp, 80);
+        busy.host_port = taken.local_addr().unwrap().port();
+        assert!(matches!(bind(&[busy]), Err(Error::InUse(_))));
+    }
+}
