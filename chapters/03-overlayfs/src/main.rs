@@ -82,9 +82,7 @@ fn main() {
                 ended.finished.exit_code
             })
             .map_err(|e| e.into_anyhow()),
-        Command::Exec(exec) => {
-            exec_limited(exec.target_pid(), &exec.command).map_err(|e| e.into_anyhow())
-        }
+        Command::Exec(exec) => exec_limited(&exec).map_err(|e| e.into_anyhow()),
         Command::Diff { container } => show_diff(&root, &container).map_err(|e| e.into_anyhow()),
         Command::Rm { container } => ContainerDirs::find(&root, &container)
             .and_then(|dirs| dirs.remove())
