@@ -790,13 +790,41 @@ fn a_vanished_bridge_is_restored_at_the_next_start_without_duplicating_rules() {
         .status()
         .unwrap();
     assert!(deleted.success());
-    let out = run_sh(
-        &env,
-        "restored",
-        &["--network", &net.name],
-        "ip -o -4 addr show eth0 | awk '{print $4}'; ip route | grep default",
-    );
+    let vol = format!("{}:/data", env.path().display());
+    let name = format!("{}-restored", env.marker());
+    let out = env
+        .cmd(BIN)
+        .args(["--explain", "run", "--dns", "127.0.0.1", "--name", &name])
+        .args([
+            "--network",
+            &net.name,
+            "-v",
+            &vol,
+            "busybox",
+            "--",
+            "sh",
+            "-c",
+        ])
+        .arg("ip -o -4 addr show eth0 | awk '{print $4}'; ip route | grep default")
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", report(&out));
+    let narration = String::from_utf8_lossy(&out.stderr);
+    for step in [
+        "open_tree(",
+        &format!("RTM_NEWLINK {} type bridge", net.bridge),
+        "type veth peer",
+        "setns(/proc/",
+        "RTM_NEWROUTE default via 10.213.19.1",
+        "IPAM: 10.213.19.2",
+        "move_mount(",
+        "IPAM: release 10.213.19.2",
+    ] {
+        assert!(
+            narration.contains(step),
+            "--explain does not narrate {step:?}:\n{narration}"
+        );
+    }
     assert_eq!(
         stdout(&out),
         "10.213.19.2/24\ndefault via 10.213.19.1 dev eth0 \n",
