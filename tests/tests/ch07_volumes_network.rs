@@ -684,6 +684,24 @@ fn network_and_volume_commands_refuse_what_cannot_work() {
     for (what, args) in cases {
         text.push_str(&format!("== {what}\n{}", report(&ch07(&env, args))));
     }
+    // Another state root cannot take over this root's bridge.
+    let other_root = TestEnv::new();
+    let stolen = ch07(
+        &other_root,
+        &[
+            "network",
+            "create",
+            "btother",
+            "--subnet",
+            "10.213.20.0/24",
+            "--bridge",
+            &net.bridge,
+        ],
+    );
+    text.push_str(&format!(
+        "== another root, the same bridge\n{}",
+        report(&stolen)
+    ));
     let ls = ok(&env, &["network", "ls"]);
     assert!(
         ls.contains(&format!(
@@ -693,6 +711,7 @@ fn network_and_volume_commands_refuse_what_cannot_work() {
         "{ls}"
     );
     assert_snapshot!(text.replace(&net.name, "[NET]"));
+    drop(other_root);
 }
 
 #[test]

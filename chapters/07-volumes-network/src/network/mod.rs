@@ -181,11 +181,6 @@ fn create_locked(
             other.name, other.subnet
         )));
     }
-    if let Some(route) = routed.iter().find(|r| r.overlaps(&subnet)) {
-        return Err(Error::InUse(format!(
-            "subnet {subnet} overlaps {route}, which the host routes already"
-        )));
-    }
     let bridge = match bridge {
         Some(b) => b.to_string(),
         None => format!("br-{}", &ch03_overlayfs::dirs::random_id()?[..12]),
@@ -199,6 +194,17 @@ fn create_locked(
         return Err(Error::InUse(format!(
             "bridge {bridge} belongs to network {} already",
             other.name
+        )));
+    }
+    if link::exists(&bridge)? {
+        return Err(Error::InUse(format!(
+            "a link named {bridge} exists already on this host (another state root's network?): \
+             choose another bridge name"
+        )));
+    }
+    if let Some(route) = routed.iter().find(|r| r.overlaps(&subnet)) {
+        return Err(Error::InUse(format!(
+            "subnet {subnet} overlaps {route}, which the host routes already"
         )));
     }
     let config = NetworkConfig {
@@ -223,17 +229,19 @@ fn bring_up(config: &NetworkConfig) -> Result<()> {
     nat::ensure(&config.bridge, &config.subnet)
 }
 
-/// The default network, created on first use.
+/// The default network (`bridge` on `baleia0`, 10.77.0.0/16), created on first use.
 pub fn ensure_default(state_root: &Path) -> Result<NetworkConfig> {
+    ensure_default_with(state_root, DEFAULT_BRIDGE, DEFAULT_SUBNET)
+}
+
+/// The default network on another bridge and subnet. The bridge is the host's, the leases are
+/// the state root's: two state roots cannot share one bridge (their addresses would collide),
+/// so an engine whose tests run side by side in temporary roots gives each its own.
+pub fn ensure_default_with(state_root: &Path, bridge: &str, subnet: &str) -> Result<NetworkConfig> {
     let _lock = lock(state_root)?;
     match get(state_root, DEFAULT_NETWORK) {
         Ok(config) => Ok(config),
-        Err(_) => create_locked(
-            state_root,
-            DEFAULT_NETWORK,
-            Some(DEFAULT_SUBNET),
-            Some(DEFAULT_BRIDGE),
-        ),
+        Err(_) => create_locked(state_root, DEFAULT_NETWORK, Some(subnet), Some(bridge)),
     }
 }
 
