@@ -8,7 +8,7 @@
 //!
 //! [`prepare`] is the entry point (also for the capstone): it validates every mount, creates
 //! the volumes, takes a detached copy of every source on the host, and returns a [`Prepared`]
-//! whose [`child_step`](Prepared::child_step) attaches them inside the container after
+//! whose [`into_child_step`](Prepared::into_child_step) attaches them inside the container after
 //! `pivot_root`.
 
 pub mod copy;
