@@ -96,12 +96,15 @@ pub fn delete(name: &str) -> Result<()> {
     with_netlink(|handle| async move {
         if let Some(index) = index_of(&handle, name).await? {
             explain!("netlink RTM_DELLINK {name}");
-            handle
-                .link()
-                .del(index)
-                .execute()
-                .await
-                .map_err(Error::netlink(format!("delete link {name}")))?;
+            let deleted = handle.link().del(index).execute().await;
+            // A veth goes with its peer when the container's network namespace is destroyed,
+            // which the kernel does asynchronously after the last process exits: it may vanish
+            // between our lookup and our delete (ENODEV). Gone is what we wanted.
+            if let Err(error) = deleted {
+                if index_of(&handle, name).await?.is_some() {
+                    return Err(Error::netlink(format!("delete link {name}"))(error));
+                }
+            }
         }
         Ok(())
     })
