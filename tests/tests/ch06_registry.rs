@@ -448,7 +448,11 @@ fn the_token_flow_gets_a_token_and_a_wrong_password_is_a_clear_error() {
         env.path().join("served"),
     );
     import_busybox(&env, &src);
-    let server = our_server(&env, &served, &["--user", "alice:secret", "--token-auth"]);
+    let server = our_server(
+        &env,
+        &served,
+        &["--user", "alice:secret", "--token-auth", "--anonymous-pull"],
+    );
     let target = format!("{}/private/busybox:v1", server.addr);
 
     let anonymous = run_in(&env, &src, &["push", "busybox", &target]);
@@ -478,6 +482,15 @@ fn the_token_flow_gets_a_token_and_a_wrong_password_is_a_clear_error() {
         "$ push (not logged in)\n{}\n$ login -u alice (wrong password)\n{}\n$ login -u alice\n{}\n$ push\n{}\n$ pull --creds\n{}",
         report(&anonymous), report(&wrong), report(&right), report(&pushed), report(&pulled)
     )));
+    // Anyone may pull: the client gets a pull-only token without credentials.
+    let anonymous_root = env.path().join("anonymous");
+    let anonymous_pull = run_in(&env, &anonymous_root, &["--explain", "pull", &target]);
+    assert!(
+        anonymous_pull.status.success(),
+        "{}",
+        report(&anonymous_pull)
+    );
+    assert!(String::from_utf8_lossy(&anonymous_pull.stderr).contains("(token request, anonymous)"));
     let narration = String::from_utf8_lossy(&explained.stderr);
     for step in [
         "< 401 Unauthorized",
@@ -597,6 +610,16 @@ fn a_manifest_list_with_two_platforms_gives_each_platform_its_image() {
         stored_manifest(&amd, &format!("{repo}:v1")),
         format!("sha256:{}", sha256_hex(&amd64_manifest))
     );
+    // Pulling the other platform under the same tag: the tag moves, the old image stays
+    // as <none>, as in Docker.
+    ok_in(
+        &env,
+        &amd,
+        &["pull", "--platform", "linux/arm64", &format!("{repo}:v1")],
+    );
+    let images = ok_in(&env, &amd, &["images"]);
+    assert_eq!(images.lines().count(), 3, "{images}");
+    assert!(images.lines().any(|l| l.starts_with("<none>")), "{images}");
     assert_snapshot!(redact(&format!(
         "$ pull (default platform)\n{default}$ pull --platform linux/arm64\n{chosen}$ pull --platform linux/s390x\n{}",
         report(&missing)
