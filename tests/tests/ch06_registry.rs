@@ -634,6 +634,8 @@ enum Fault {
     Corrupt,
     /// Sends half of each blob, then closes the connection, once per blob; honours Range.
     DropHalfway,
+    /// The same, but ignores Range: every answer is the whole blob, 200.
+    DropHalfwayNoRange,
 }
 
 /// A registry of a few lines serving one image from a chapter 04 store, badly. Returns its
@@ -686,16 +688,18 @@ fn fake_registry(root: &Path, fault: Fault) -> (String, Arc<Mutex<Vec<String>>>)
                         let middle = bytes.len() / 2;
                         bytes[middle] ^= 0xff;
                     }
-                    Fault::DropHalfway if !dropped.contains(&digest.to_string()) => {
+                    Fault::DropHalfway | Fault::DropHalfwayNoRange
+                        if !dropped.contains(&digest.to_string()) =>
+                    {
                         dropped.push(digest.to_string());
                         let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nAccept-Ranges: bytes\r\nConnection: close\r\n\r\n", bytes.len());
                         let _ = out.write_all(head.as_bytes());
                         let _ = out.write_all(&bytes[..bytes.len() / 2]);
                         continue; // the stream is dropped: the connection closes half way
                     }
-                    Fault::DropHalfway => {}
+                    Fault::DropHalfway | Fault::DropHalfwayNoRange => {}
                 }
-                if let Some(r) = &range {
+                if let Some(r) = range.as_ref().filter(|_| fault == Fault::DropHalfway) {
                     seen.lock().unwrap().push(r.clone());
                     let start: usize = r
                         .trim_start_matches("bytes=")
@@ -775,6 +779,26 @@ fn a_dropped_blob_download_is_resumed_with_a_range_request() {
     assert_eq!(
         stored_manifest(&src, "busybox:latest"),
         stored_manifest(&dst, &format!("{addr}/busybox:latest"))
+    );
+    assert_eq!(blobs(&src), blobs(&dst));
+}
+
+#[test]
+fn a_dropped_download_from_a_server_without_range_starts_over() {
+    let env = TestEnv::new();
+    let (src, dst) = (env.path().join("src"), env.path().join("dst"));
+    import_busybox(&env, &src);
+    let (addr, _) = fake_registry(&src, Fault::DropHalfwayNoRange);
+    let output = run_in(
+        &env,
+        &dst,
+        &["--explain", "pull", &format!("{addr}/busybox:latest")],
+    );
+    assert!(output.status.success(), "{}", report(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("the server ignored the Range header"),
+        "{stderr}"
     );
     assert_eq!(blobs(&src), blobs(&dst));
 }
@@ -1027,6 +1051,29 @@ fn our_server_answers_the_distribution_api_as_the_spec_says() {
             .count(),
         0
     );
+    // An upload its client never finishes is gone when the server starts again.
+    let (status, head, _) = exchange(
+        &server.addr,
+        "POST",
+        "/v2/spec/app/blobs/uploads/",
+        &[],
+        b"",
+    );
+    assert_eq!(status, 202);
+    let upload = location(&head);
+    assert_eq!(
+        http(&server.addr, "PATCH", &upload, &[], b"never finished").0,
+        202
+    );
+    let uploads = || {
+        std::fs::read_dir(served.join("registry/uploads"))
+            .unwrap()
+            .count()
+    };
+    assert_eq!(uploads(), 1);
+    drop(server);
+    let server = our_server(&env, &served, &[]);
+    assert_eq!(uploads(), 0);
     drop(server);
 }
 
