@@ -14,7 +14,6 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -646,18 +645,18 @@ fn fake_registry(root: &Path, fault: Fault) -> (String, Arc<Mutex<Vec<String>>>)
     let root = root.to_path_buf();
     let ranges = Arc::new(Mutex::new(Vec::new()));
     let seen = Arc::clone(&ranges);
-    let served = AtomicUsize::new(0);
     std::thread::spawn(move || {
         let mut dropped: Vec<String> = Vec::new();
         for stream in listener.incoming().flatten() {
             let mut reader = BufReader::new(stream.try_clone().unwrap());
             let mut request = String::new();
-            reader.read_line(&mut request).unwrap();
+            if reader.read_line(&mut request).is_err() {
+                continue;
+            }
             let mut range = None;
             loop {
                 let mut line = String::new();
-                reader.read_line(&mut line).unwrap();
-                if line.trim().is_empty() {
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
                     break;
                 }
                 if let Some(v) = line.to_ascii_lowercase().strip_prefix("range:") {
@@ -665,7 +664,6 @@ fn fake_registry(root: &Path, fault: Fault) -> (String, Arc<Mutex<Vec<String>>>)
                 }
             }
             let path = request.split(' ').nth(1).unwrap_or("").to_string();
-            served.fetch_add(1, Ordering::Relaxed);
             let mut out = stream;
             let (status, content_type, mut body) = if path == "/v2/" {
                 (200, "application/json", b"{}".to_vec())
