@@ -892,6 +892,27 @@ fn concurrent_pushes_of_one_image_are_safe_and_docker_schema2_images_pull() {
         manifest["mediaType"],
         "application/vnd.docker.distribution.manifest.v2+json"
     );
+    // Chapter 04's save describes it with its own media type, not OCI's.
+    let saved = env.path().join("saved.tar");
+    let output = env
+        .cmd("ch04-images")
+        .arg("--root")
+        .arg(&dst)
+        .args(["save", "-o", saved.to_str().unwrap(), &remote])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", report(&output));
+    let listing = Command::new("tar")
+        .arg("-xOf")
+        .arg(&saved)
+        .arg("index.json")
+        .output()
+        .unwrap();
+    let index: serde_json::Value = serde_json::from_slice(&listing.stdout).unwrap();
+    assert_eq!(
+        index["manifests"][0]["mediaType"],
+        "application/vnd.docker.distribution.manifest.v2+json"
+    );
     let container = format!("{}-docker", env.marker());
     let output = run_in(
         &env,
