@@ -7,9 +7,8 @@
 //! Every server a test starts carries the test's marker in its environment and is killed when
 //! the test ends; the harness's leak check fails the test if one survives.
 
-use harness::{assert_snapshot, busybox_rootfs, report, TestEnv};
+use harness::{assert_snapshot, busybox_tar, label_digests, report, TestEnv};
 use sha2::{Digest as _, Sha256};
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -38,33 +37,32 @@ fn ok_in(env: &TestEnv, root: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-/// Redact what changes between runs: ports, digests (as labels, equal digests equal labels).
+/// Redact what changes between runs: digests (as labels, equal digests equal labels), upload
+/// ids (the same), ports.
 fn redact(text: &str) -> String {
-    let mut labels: HashMap<String, usize> = HashMap::new();
+    let text = label_digests(text);
+    // Upload ids: 32 hex digits.
+    let mut labels: Vec<String> = Vec::new();
     let mut out = String::new();
-    let chars: Vec<char> = text.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let len = chars[i..]
-            .iter()
-            .take_while(|c| c.is_ascii_digit() || ('a'..='f').contains(c))
-            .count();
-        let starts = i == 0 || !chars[i - 1].is_ascii_alphanumeric();
-        let ends = chars
-            .get(i + len)
-            .is_none_or(|c| !c.is_ascii_alphanumeric());
-        if starts && ends && (len == 64 || len == 12 || len == 32) {
-            let key: String = chars[i..i + 12].iter().collect();
-            let next = labels.len() + 1;
-            let label = *labels.entry(key).or_insert(next);
-            out.push_str(&format!("<digest-{label:03}>"));
-            i += len;
-        } else {
-            let step = len.max(1);
-            out.extend(&chars[i..i + step]);
-            i += step;
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find("/uploads/") {
+        out.push_str(&rest[..at + 9]);
+        rest = &rest[at + 9..];
+        let id: String = rest.chars().take_while(|c| c.is_ascii_hexdigit()).collect();
+        if id.len() == 32 {
+            let n = match labels.iter().position(|l| *l == id) {
+                Some(n) => n + 1,
+                None => {
+                    labels.push(id.clone());
+                    labels.len()
+                }
+            };
+            out.push_str(&format!("<upload-{n}>"));
+            rest = &rest[32..];
         }
     }
+    out.push_str(rest);
+    // Ports.
     let mut result = String::new();
     let mut rest = out.as_str();
     while let Some(at) = rest.find("127.0.0.1:") {
@@ -82,25 +80,7 @@ fn redact(text: &str) -> String {
 
 /// The busybox fixture imported into `root` as `busybox:latest`; returns the image id.
 fn import_busybox(env: &TestEnv, root: &Path) -> String {
-    let tar = env.path().join("busybox.tar");
-    if !tar.exists() {
-        let status = Command::new("tar")
-            .args([
-                "--sort=name",
-                "--mtime=@0",
-                "--owner=0",
-                "--group=0",
-                "--numeric-owner",
-            ])
-            .arg("-C")
-            .arg(busybox_rootfs())
-            .arg("-cf")
-            .arg(&tar)
-            .arg(".")
-            .status()
-            .expect("run tar");
-        assert!(status.success());
-    }
+    let tar = busybox_tar(env);
     let output = env
         .cmd("ch04-images")
         .env("SOURCE_DATE_EPOCH", EPOCH)

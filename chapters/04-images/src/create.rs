@@ -155,9 +155,19 @@ fn write_image(
     history.push(entry);
     config.set_history(Some(history));
 
-    let config_descriptor = store.put_json(MediaType::ImageConfig, &config)?;
     let mut layers = base.map(|b| b.layers().to_vec()).unwrap_or_default();
     layers.push(layer.descriptor);
+    write_manifest(store, &config, layers)
+}
+
+/// Store `config` and a manifest listing `layers` (bottom first), and load the image they
+/// make. The image is in no tag and no index entry yet: the caller decides what keeps it.
+pub fn write_manifest(
+    store: &Store,
+    config: &impl serde::Serialize,
+    layers: Vec<oci_spec::image::Descriptor>,
+) -> Result<Image> {
+    let config_descriptor = store.put_json(MediaType::ImageConfig, config)?;
     let manifest = ImageManifestBuilder::default()
         .schema_version(2u32)
         .media_type(MediaType::ImageManifest)

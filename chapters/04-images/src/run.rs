@@ -114,7 +114,9 @@ impl Identity {
         Self::resolve_in(user, &passwd, &group)
     }
 
-    fn resolve_in(user: &str, passwd: &str, group: &str) -> Result<Self> {
+    /// The same, with the text of `/etc/passwd` and `/etc/group` given (a builder reads them
+    /// from the image's layers for `COPY --chown=name`).
+    pub fn resolve_in(user: &str, passwd: &str, group: &str) -> Result<Self> {
         let (who, group_name) = match user.split_once(':') {
             Some((who, g)) => (who, Some(g)),
             None => (user, None),
