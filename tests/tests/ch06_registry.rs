@@ -7,14 +7,12 @@
 //! Every server a test starts carries the test's marker in its environment and is killed when
 //! the test ends; the harness's leak check fails the test if one survives.
 
-use harness::{assert_snapshot, busybox_rootfs, report, TestEnv};
+use harness::{assert_snapshot, busybox_tar, label_digests, report, TestEnv};
 use sha2::{Digest as _, Sha256};
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -39,33 +37,32 @@ fn ok_in(env: &TestEnv, root: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-/// Redact what changes between runs: ports, digests (as labels, equal digests equal labels).
+/// Redact what changes between runs: digests (as labels, equal digests equal labels), upload
+/// ids (the same), ports.
 fn redact(text: &str) -> String {
-    let mut labels: HashMap<String, usize> = HashMap::new();
+    let text = label_digests(text);
+    // Upload ids: 32 hex digits.
+    let mut labels: Vec<String> = Vec::new();
     let mut out = String::new();
-    let chars: Vec<char> = text.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let len = chars[i..]
-            .iter()
-            .take_while(|c| c.is_ascii_digit() || ('a'..='f').contains(c))
-            .count();
-        let starts = i == 0 || !chars[i - 1].is_ascii_alphanumeric();
-        let ends = chars
-            .get(i + len)
-            .is_none_or(|c| !c.is_ascii_alphanumeric());
-        if starts && ends && (len == 64 || len == 12 || len == 32) {
-            let key: String = chars[i..i + 12].iter().collect();
-            let next = labels.len() + 1;
-            let label = *labels.entry(key).or_insert(next);
-            out.push_str(&format!("<digest-{label:03}>"));
-            i += len;
-        } else {
-            let step = len.max(1);
-            out.extend(&chars[i..i + step]);
-            i += step;
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find("/uploads/") {
+        out.push_str(&rest[..at + 9]);
+        rest = &rest[at + 9..];
+        let id: String = rest.chars().take_while(|c| c.is_ascii_hexdigit()).collect();
+        if id.len() == 32 {
+            let n = match labels.iter().position(|l| *l == id) {
+                Some(n) => n + 1,
+                None => {
+                    labels.push(id.clone());
+                    labels.len()
+                }
+            };
+            out.push_str(&format!("<upload-{n}>"));
+            rest = &rest[32..];
         }
     }
+    out.push_str(rest);
+    // Ports.
     let mut result = String::new();
     let mut rest = out.as_str();
     while let Some(at) = rest.find("127.0.0.1:") {
@@ -83,25 +80,7 @@ fn redact(text: &str) -> String {
 
 /// The busybox fixture imported into `root` as `busybox:latest`; returns the image id.
 fn import_busybox(env: &TestEnv, root: &Path) -> String {
-    let tar = env.path().join("busybox.tar");
-    if !tar.exists() {
-        let status = Command::new("tar")
-            .args([
-                "--sort=name",
-                "--mtime=@0",
-                "--owner=0",
-                "--group=0",
-                "--numeric-owner",
-            ])
-            .arg("-C")
-            .arg(busybox_rootfs())
-            .arg("-cf")
-            .arg(&tar)
-            .arg(".")
-            .status()
-            .expect("run tar");
-        assert!(status.success());
-    }
+    let tar = busybox_tar(env);
     let output = env
         .cmd("ch04-images")
         .env("SOURCE_DATE_EPOCH", EPOCH)
@@ -448,7 +427,11 @@ fn the_token_flow_gets_a_token_and_a_wrong_password_is_a_clear_error() {
         env.path().join("served"),
     );
     import_busybox(&env, &src);
-    let server = our_server(&env, &served, &["--user", "alice:secret", "--token-auth"]);
+    let server = our_server(
+        &env,
+        &served,
+        &["--user", "alice:secret", "--token-auth", "--anonymous-pull"],
+    );
     let target = format!("{}/private/busybox:v1", server.addr);
 
     let anonymous = run_in(&env, &src, &["push", "busybox", &target]);
@@ -478,6 +461,15 @@ fn the_token_flow_gets_a_token_and_a_wrong_password_is_a_clear_error() {
         "$ push (not logged in)\n{}\n$ login -u alice (wrong password)\n{}\n$ login -u alice\n{}\n$ push\n{}\n$ pull --creds\n{}",
         report(&anonymous), report(&wrong), report(&right), report(&pushed), report(&pulled)
     )));
+    // Anyone may pull: the client gets a pull-only token without credentials.
+    let anonymous_root = env.path().join("anonymous");
+    let anonymous_pull = run_in(&env, &anonymous_root, &["--explain", "pull", &target]);
+    assert!(
+        anonymous_pull.status.success(),
+        "{}",
+        report(&anonymous_pull)
+    );
+    assert!(String::from_utf8_lossy(&anonymous_pull.stderr).contains("(token request, anonymous)"));
     let narration = String::from_utf8_lossy(&explained.stderr);
     for step in [
         "< 401 Unauthorized",
@@ -597,6 +589,16 @@ fn a_manifest_list_with_two_platforms_gives_each_platform_its_image() {
         stored_manifest(&amd, &format!("{repo}:v1")),
         format!("sha256:{}", sha256_hex(&amd64_manifest))
     );
+    // Pulling the other platform under the same tag: the tag moves, the old image stays
+    // as <none>, as in Docker.
+    ok_in(
+        &env,
+        &amd,
+        &["pull", "--platform", "linux/arm64", &format!("{repo}:v1")],
+    );
+    let images = ok_in(&env, &amd, &["images"]);
+    assert_eq!(images.lines().count(), 3, "{images}");
+    assert!(images.lines().any(|l| l.starts_with("<none>")), "{images}");
     assert_snapshot!(redact(&format!(
         "$ pull (default platform)\n{default}$ pull --platform linux/arm64\n{chosen}$ pull --platform linux/s390x\n{}",
         report(&missing)
@@ -611,6 +613,8 @@ enum Fault {
     Corrupt,
     /// Sends half of each blob, then closes the connection, once per blob; honours Range.
     DropHalfway,
+    /// The same, but ignores Range: every answer is the whole blob, 200.
+    DropHalfwayNoRange,
 }
 
 /// A registry of a few lines serving one image from a chapter 04 store, badly. Returns its
@@ -621,18 +625,18 @@ fn fake_registry(root: &Path, fault: Fault) -> (String, Arc<Mutex<Vec<String>>>)
     let root = root.to_path_buf();
     let ranges = Arc::new(Mutex::new(Vec::new()));
     let seen = Arc::clone(&ranges);
-    let served = AtomicUsize::new(0);
     std::thread::spawn(move || {
         let mut dropped: Vec<String> = Vec::new();
         for stream in listener.incoming().flatten() {
             let mut reader = BufReader::new(stream.try_clone().unwrap());
             let mut request = String::new();
-            reader.read_line(&mut request).unwrap();
+            if reader.read_line(&mut request).is_err() {
+                continue;
+            }
             let mut range = None;
             loop {
                 let mut line = String::new();
-                reader.read_line(&mut line).unwrap();
-                if line.trim().is_empty() {
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
                     break;
                 }
                 if let Some(v) = line.to_ascii_lowercase().strip_prefix("range:") {
@@ -640,7 +644,6 @@ fn fake_registry(root: &Path, fault: Fault) -> (String, Arc<Mutex<Vec<String>>>)
                 }
             }
             let path = request.split(' ').nth(1).unwrap_or("").to_string();
-            served.fetch_add(1, Ordering::Relaxed);
             let mut out = stream;
             let (status, content_type, mut body) = if path == "/v2/" {
                 (200, "application/json", b"{}".to_vec())
@@ -663,16 +666,18 @@ fn fake_registry(root: &Path, fault: Fault) -> (String, Arc<Mutex<Vec<String>>>)
                         let middle = bytes.len() / 2;
                         bytes[middle] ^= 0xff;
                     }
-                    Fault::DropHalfway if !dropped.contains(&digest.to_string()) => {
+                    Fault::DropHalfway | Fault::DropHalfwayNoRange
+                        if !dropped.contains(&digest.to_string()) =>
+                    {
                         dropped.push(digest.to_string());
                         let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nAccept-Ranges: bytes\r\nConnection: close\r\n\r\n", bytes.len());
                         let _ = out.write_all(head.as_bytes());
                         let _ = out.write_all(&bytes[..bytes.len() / 2]);
                         continue; // the stream is dropped: the connection closes half way
                     }
-                    Fault::DropHalfway => {}
+                    Fault::DropHalfway | Fault::DropHalfwayNoRange => {}
                 }
-                if let Some(r) = &range {
+                if let Some(r) = range.as_ref().filter(|_| fault == Fault::DropHalfway) {
                     seen.lock().unwrap().push(r.clone());
                     let start: usize = r
                         .trim_start_matches("bytes=")
@@ -752,6 +757,26 @@ fn a_dropped_blob_download_is_resumed_with_a_range_request() {
     assert_eq!(
         stored_manifest(&src, "busybox:latest"),
         stored_manifest(&dst, &format!("{addr}/busybox:latest"))
+    );
+    assert_eq!(blobs(&src), blobs(&dst));
+}
+
+#[test]
+fn a_dropped_download_from_a_server_without_range_starts_over() {
+    let env = TestEnv::new();
+    let (src, dst) = (env.path().join("src"), env.path().join("dst"));
+    import_busybox(&env, &src);
+    let (addr, _) = fake_registry(&src, Fault::DropHalfwayNoRange);
+    let output = run_in(
+        &env,
+        &dst,
+        &["--explain", "pull", &format!("{addr}/busybox:latest")],
+    );
+    assert!(output.status.success(), "{}", report(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("the server ignored the Range header"),
+        "{stderr}"
     );
     assert_eq!(blobs(&src), blobs(&dst));
 }
@@ -845,6 +870,27 @@ fn concurrent_pushes_of_one_image_are_safe_and_docker_schema2_images_pull() {
     .unwrap();
     assert_eq!(
         manifest["mediaType"],
+        "application/vnd.docker.distribution.manifest.v2+json"
+    );
+    // Chapter 04's save describes it with its own media type, not OCI's.
+    let saved = env.path().join("saved.tar");
+    let output = env
+        .cmd("ch04-images")
+        .arg("--root")
+        .arg(&dst)
+        .args(["save", "-o", saved.to_str().unwrap(), &remote])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", report(&output));
+    let listing = Command::new("tar")
+        .arg("-xOf")
+        .arg(&saved)
+        .arg("index.json")
+        .output()
+        .unwrap();
+    let index: serde_json::Value = serde_json::from_slice(&listing.stdout).unwrap();
+    assert_eq!(
+        index["manifests"][0]["mediaType"],
         "application/vnd.docker.distribution.manifest.v2+json"
     );
     let container = format!("{}-docker", env.marker());
@@ -1004,6 +1050,29 @@ fn our_server_answers_the_distribution_api_as_the_spec_says() {
             .count(),
         0
     );
+    // An upload its client never finishes is gone when the server starts again.
+    let (status, head, _) = exchange(
+        &server.addr,
+        "POST",
+        "/v2/spec/app/blobs/uploads/",
+        &[],
+        b"",
+    );
+    assert_eq!(status, 202);
+    let upload = location(&head);
+    assert_eq!(
+        http(&server.addr, "PATCH", &upload, &[], b"never finished").0,
+        202
+    );
+    let uploads = || {
+        std::fs::read_dir(served.join("registry/uploads"))
+            .unwrap()
+            .count()
+    };
+    assert_eq!(uploads(), 1);
+    drop(server);
+    let server = our_server(&env, &served, &[]);
+    assert_eq!(uploads(), 0);
     drop(server);
 }
 

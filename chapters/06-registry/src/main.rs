@@ -12,10 +12,9 @@
 //! ```
 
 use anyhow::Context;
-use ch01_namespaces::cli::{exit_with, parse_or_exit, RunArgs};
-use ch02_cgroups::cli::CgroupArgs;
-use ch03_overlayfs::cli::LayerArgs;
-use ch04_images::{image, report, Store};
+use ch01_namespaces::cli::{exit_with, parse_or_exit};
+use ch04_images::cli::Command as Ch04Command;
+use ch04_images::{image, Store};
 use ch06_registry::auth::{AuthFile, Credentials};
 use ch06_registry::client::{Body, Client, ClientOptions};
 use ch06_registry::platform::Platform;
@@ -63,18 +62,6 @@ struct Remote {
     /// Never draw progress bars (they are only drawn on a terminal anyway).
     #[arg(long)]
     no_progress: bool,
-}
-
-#[derive(clap::Args)]
-struct RunFlags {
-    /// The image: NAME[:TAG], id, or unique id prefix.
-    image: String,
-    #[command(flatten)]
-    layer: LayerArgs,
-    #[command(flatten)]
-    cgroup: CgroupArgs,
-    #[command(flatten)]
-    run: RunArgs,
 }
 
 #[derive(Subcommand)]
@@ -135,10 +122,10 @@ enum Command {
     },
     /// Serve a registry (the OCI distribution API) over ROOT's store.
     Serve(server::ServeArgs),
-    /// List the store's images (chapter 04).
+    /// List the store's images (chapter 04's `images`).
     Images,
-    /// Run an image (chapter 04: its layers under an overlay, its config applied).
-    Run(Box<RunFlags>),
+    /// Run an image (chapter 04's `run`: its layers under an overlay, its config applied).
+    Run(Box<ch04_images::cli::RunFlags>),
 }
 
 fn main() {
@@ -150,24 +137,17 @@ fn main() {
         .auth_file
         .clone()
         .unwrap_or_else(|| cli.root.join("auth.json"));
+    // `images` and `run` are chapter 04's own code, not copies.
     let result = match cli.command {
-        Command::Run(flags) => run_image(&cli.root, &flags),
+        Command::Run(flags) => {
+            ch04_images::cli::execute("ch06-registry", &cli.root, Ch04Command::Run(flags))
+        }
+        Command::Images => {
+            ch04_images::cli::execute("ch06-registry", &cli.root, Ch04Command::Images)
+        }
         command => run(&cli.root, &auth_file, command).map(|()| 0),
     };
     exit_with("ch06-registry", result)
-}
-
-fn run_image(root: &Path, flags: &RunFlags) -> anyhow::Result<i32> {
-    let store = Store::open(root)?;
-    let ended = ch04_images::run::run_image(
-        &store,
-        &flags.image,
-        &flags.layer,
-        &flags.cgroup,
-        &flags.run,
-    )
-    .map_err(|e| e.into_anyhow())?;
-    Ok(ended.finished.exit_code)
 }
 
 /// A client for the reference's registry, with `--creds` or the stored credentials.
@@ -190,7 +170,7 @@ fn client(reference: &Reference, remote: &Remote, auth_file: &Path) -> anyhow::R
 fn run(root: &Path, auth_file: &Path, command: Command) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     match command {
-        Command::Run(_) => unreachable!("handled by run_image"),
+        Command::Run(_) | Command::Images => unreachable!("chapter 04's commands run in main"),
         Command::Pull {
             reference,
             platform,
@@ -296,10 +276,6 @@ fn run(root: &Path, auth_file: &Path, command: Command) -> anyhow::Result<()> {
         Command::Serve(args) => {
             let store = Store::open(root)?;
             server::serve(store, &args)?;
-        }
-        Command::Images => {
-            let store = Store::open(root)?;
-            write!(out, "{}", report::images(&image::list(&store)?))?;
         }
     }
     Ok(())

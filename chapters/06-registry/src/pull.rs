@@ -146,10 +146,19 @@ pub fn pull(
                 .tags()?
                 .into_iter()
                 .find(|(t, _)| t == tag)
-                .map(|(_, d)| d.digest().clone());
+                .map(|(_, d)| d);
             store.set_tag(tag, &descriptor)?;
             image.tags.push(tag.clone());
-            before.as_ref() != Some(&chosen.digest)
+            match before {
+                Some(old) if old.digest() == &chosen.digest => false,
+                Some(mut old) => {
+                    // The image the tag left stays, untagged (`<none>`), as in Docker.
+                    old.set_annotations(None);
+                    store.add_untagged(&old)?;
+                    true
+                }
+                None => true,
+            }
         }
         None => {
             store.add_untagged(&descriptor)?;

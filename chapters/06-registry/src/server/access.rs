@@ -4,7 +4,9 @@
 //! credentials with `401` and `WWW-Authenticate: Basic realm="baleia"`. With `--token-auth` as
 //! well, it behaves like Docker Hub: the challenge is `Bearer realm="http://ADDR/token",
 //! service="baleia",scope="repository:NAME:pull,push"`, and `/token` trades Basic credentials
-//! for a short-lived random token that grants exactly the scopes asked for.
+//! for a short-lived random token that grants exactly the scopes asked for. With
+//! `--anonymous-pull`, anyone may pull (as from Docker Hub's public images): without
+//! credentials, Basic mode lets reads through, and `/token` hands out pull-only tokens.
 
 use crate::auth::Credentials;
 use std::collections::HashMap;
@@ -17,6 +19,8 @@ const TOKEN_LIFETIME: Duration = Duration::from_secs(300);
 pub struct Access {
     pub users: Vec<Credentials>,
     pub token_realm: Option<String>,
+    /// Reads need no credentials (pushes still do).
+    pub anonymous_pull: bool,
     /// token → (expiry, scopes granted)
     tokens: Mutex<HashMap<String, (Instant, Vec<String>)>>,
 }
@@ -34,10 +38,15 @@ pub enum Verdict {
 }
 
 impl Access {
-    pub fn new(users: Vec<Credentials>, token_realm: Option<String>) -> Access {
+    pub fn new(
+        users: Vec<Credentials>,
+        token_realm: Option<String>,
+        anonymous_pull: bool,
+    ) -> Access {
         Access {
             users,
             token_realm,
+            anonymous_pull,
             tokens: Mutex::new(HashMap::new()),
         }
     }
@@ -54,7 +63,8 @@ impl Access {
             return Verdict::Allowed;
         }
         let Some(realm) = &self.token_realm else {
-            return if self.valid_basic(authorization) {
+            let read = need.scope.as_ref().is_some_and(|s| s.ends_with(":pull"));
+            return if self.valid_basic(authorization) || (self.anonymous_pull && read) {
                 Verdict::Allowed
             } else {
                 Verdict::Challenge(r#"Basic realm="baleia""#.to_string())
@@ -81,9 +91,23 @@ impl Access {
 
     /// `/token`: a new token for these scopes, if the Basic credentials are right.
     pub fn issue(&self, authorization: Option<&str>, scopes: Vec<String>) -> Option<String> {
-        if !self.valid_basic(authorization) {
+        let scopes = if self.valid_basic(authorization) {
+            scopes
+        } else if authorization.is_none() && self.anonymous_pull {
+            // Anonymous: whatever was asked for, pull only.
+            scopes
+                .iter()
+                .filter_map(|s| {
+                    let (resource, actions) = s.rsplit_once(':')?;
+                    actions
+                        .split(',')
+                        .any(|a| a == "pull")
+                        .then(|| format!("{resource}:pull"))
+                })
+                .collect()
+        } else {
             return None;
-        }
+        };
         let token = random_hex();
         let mut tokens = self.tokens.lock().expect("tokens");
         let now = Instant::now();
@@ -138,7 +162,7 @@ mod tests {
     #[test]
     fn tokens_are_issued_only_for_good_credentials_and_only_for_their_scope() {
         let alice = Credentials::parse("alice:secret").unwrap();
-        let access = Access::new(vec![alice.clone()], Some("http://r/token".into()));
+        let access = Access::new(vec![alice.clone()], Some("http://r/token".into()), false);
         let need = |s: &str| Need {
             scope: Some(s.to_string()),
         };
@@ -160,5 +184,33 @@ mod tests {
             Verdict::Challenge(c) => assert!(c.contains(r#"scope="repository:a:push""#), "{c}"),
             Verdict::Allowed => panic!("a pull token allowed a push"),
         }
+        assert!(access.issue(None, vec![]).is_none(), "no anonymous tokens");
+    }
+
+    #[test]
+    fn anonymous_tokens_only_pull() {
+        let alice = Credentials::parse("alice:secret").unwrap();
+        let access = Access::new(vec![alice], Some("http://r/token".into()), true);
+        let token = access
+            .issue(None, vec!["repository:a:pull,push".into()])
+            .unwrap();
+        let bearer = format!("Bearer {token}");
+        let need = |s: &str| Need {
+            scope: Some(s.to_string()),
+        };
+        assert!(matches!(
+            access.check(Some(&bearer), &need("repository:a:pull")),
+            Verdict::Allowed
+        ));
+        assert!(matches!(
+            access.check(Some(&bearer), &need("repository:a:pull,push")),
+            Verdict::Challenge(_)
+        ));
+        assert!(
+            access
+                .issue(Some("Basic YWxpY2U6d3Jvbmc="), vec![])
+                .is_none(),
+            "wrong credentials are refused, not downgraded"
+        );
     }
 }

@@ -55,6 +55,9 @@ pub struct ServeArgs {
     /// With --user: the token flow instead of Basic (GET /token trades credentials for a token).
     #[arg(long, requires = "users")]
     pub token_auth: bool,
+    /// With --user: let anyone pull without credentials (pushes still need them).
+    #[arg(long, requires = "users")]
+    pub anonymous_pull: bool,
 }
 
 struct Registry {
@@ -85,7 +88,7 @@ pub fn serve(store: Store, args: &ServeArgs) -> Result<()> {
     sweep_uploads(&repos, Duration::ZERO);
     let registry = Arc::new(Registry {
         repos,
-        access: Access::new(users, realm),
+        access: Access::new(users, realm, args.anonymous_pull),
     });
     println!("listening on http://{addr}");
     let _ = std::io::stdout().flush();
