@@ -13,6 +13,32 @@ use clap::{Subcommand, ValueEnum};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// The flags every binary from chapter 04 on shares: where the state is, and whether to narrate.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StateArgs {
+    /// State root: images in ROOT/oci, unpacked layers in ROOT/layers, containers in
+    /// ROOT/containers (and, in later chapters, volumes, networks, the build cache's pins).
+    #[arg(
+        long,
+        global = true,
+        env = "BALEIA_ROOT",
+        default_value = "/var/lib/baleia"
+    )]
+    pub root: PathBuf,
+    /// Narrate every step (system calls, mounts, blobs, HTTP requests...) on standard error.
+    #[arg(long, global = true)]
+    pub explain: bool,
+}
+
+impl StateArgs {
+    /// Turn on `--explain`'s narration if it was asked for.
+    pub fn enable_explain(&self) {
+        if self.explain {
+            ch01_namespaces::explain::enable();
+        }
+    }
+}
+
 /// `run`'s flags: the image, and chapters 03, 02 and 01's flags.
 #[derive(clap::Args)]
 pub struct RunFlags {

@@ -17,7 +17,6 @@
 use ch01_namespaces::cli::{exit_with, parse_or_exit};
 use ch04_images::cli::{execute, Command};
 use clap::Parser;
-use std::path::PathBuf;
 
 #[derive(Parser)]
 #[command(
@@ -25,28 +24,17 @@ use std::path::PathBuf;
     about = "Chapter 04: images as layers in a content-addressed store; the layer tree; commit"
 )]
 struct Cli {
-    /// State root: the store is in ROOT/oci, unpacked layers in ROOT/layers.
-    #[arg(
-        long,
-        global = true,
-        env = "BALEIA_ROOT",
-        default_value = "/var/lib/baleia"
-    )]
-    root: PathBuf,
-    /// Narrate every step (blobs written and renamed, layers unpacked, whiteouts translated).
-    #[arg(long, global = true)]
-    explain: bool,
+    #[command(flatten)]
+    state: ch04_images::cli::StateArgs,
     #[command(subcommand)]
     command: Command,
 }
 
 fn main() {
     let cli: Cli = parse_or_exit();
-    if cli.explain {
-        ch01_namespaces::explain::enable();
-    }
+    cli.state.enable_explain();
     exit_with(
         "ch04-images",
-        execute("ch04-images", &cli.root, cli.command),
+        execute("ch04-images", &cli.state.root, cli.command),
     )
 }

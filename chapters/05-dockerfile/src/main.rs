@@ -24,19 +24,8 @@ use std::path::PathBuf;
     about = "Chapter 05: parse a Dockerfile the way Docker does, and build the image it describes"
 )]
 struct Cli {
-    /// State root: images in ROOT/oci, unpacked layers in ROOT/layers, the build cache's pins
-    /// in ROOT/pins/build-cache.
-    #[arg(
-        long,
-        global = true,
-        env = "BALEIA_ROOT",
-        default_value = "/var/lib/baleia"
-    )]
-    root: PathBuf,
-    /// Narrate each parsing step (directives, continuations, heredocs, substitutions) on
-    /// standard error.
-    #[arg(long, global = true)]
-    explain: bool,
+    #[command(flatten)]
+    state: ch04_images::cli::StateArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -115,7 +104,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             target,
             quiet,
         } => {
-            let store = ch04_images::Store::open(&cli.root)?;
+            let store = ch04_images::Store::open(&cli.state.root)?;
             let options = BuildOptions {
                 context,
                 dockerfile: file,
@@ -193,11 +182,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn main() {
     let cli = Cli::parse();
-    if cli.explain {
-        explain::enable();
-    }
+    cli.state.enable_explain();
     if let Command::Images(command) = cli.command {
-        let result = ch04_images::cli::execute("ch05-dockerfile", &cli.root, command);
+        let result = ch04_images::cli::execute("ch05-dockerfile", &cli.state.root, command);
         ch01_namespaces::cli::exit_with("ch05-dockerfile", result);
     }
     if let Err(error) = run(cli) {

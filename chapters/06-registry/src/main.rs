@@ -32,17 +32,8 @@ use std::path::{Path, PathBuf};
     about = "Chapter 06: the image registry — pull, push, and a registry of our own"
 )]
 struct Cli {
-    /// State root: the image store is ROOT/oci (chapter 04's).
-    #[arg(
-        long,
-        global = true,
-        env = "BALEIA_ROOT",
-        default_value = "/var/lib/baleia"
-    )]
-    root: PathBuf,
-    /// Narrate every HTTP request and answer, and every blob verified and stored.
-    #[arg(long, global = true)]
-    explain: bool,
+    #[command(flatten)]
+    state: ch04_images::cli::StateArgs,
     /// Where `login` keeps credentials (Docker's config.json format). Default: ROOT/auth.json.
     #[arg(long, global = true, env = "BALEIA_AUTH")]
     auth_file: Option<PathBuf>,
@@ -130,22 +121,20 @@ enum Command {
 
 fn main() {
     let cli: Cli = parse_or_exit();
-    if cli.explain {
-        ch01_namespaces::explain::enable();
-    }
+    cli.state.enable_explain();
     let auth_file = cli
         .auth_file
         .clone()
-        .unwrap_or_else(|| cli.root.join("auth.json"));
+        .unwrap_or_else(|| cli.state.root.join("auth.json"));
     // `images` and `run` are chapter 04's own code, not copies.
     let result = match cli.command {
         Command::Run(flags) => {
-            ch04_images::cli::execute("ch06-registry", &cli.root, Ch04Command::Run(flags))
+            ch04_images::cli::execute("ch06-registry", &cli.state.root, Ch04Command::Run(flags))
         }
         Command::Images => {
-            ch04_images::cli::execute("ch06-registry", &cli.root, Ch04Command::Images)
+            ch04_images::cli::execute("ch06-registry", &cli.state.root, Ch04Command::Images)
         }
-        command => run(&cli.root, &auth_file, command).map(|()| 0),
+        command => run(&cli.state.root, &auth_file, command).map(|()| 0),
     };
     exit_with("ch06-registry", result)
 }

@@ -19,7 +19,7 @@ use ch07_volumes_network::volumes::store::VolumeStore;
 use ch07_volumes_network::{explain, run};
 use clap::{Parser, Subcommand};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 #[derive(Parser)]
 #[command(
@@ -27,17 +27,8 @@ use std::path::{Path, PathBuf};
     about = "Chapter 07: volumes (bind, named, anonymous, tmpfs) and networks (bridges, veth pairs, IPAM, NAT, ports)"
 )]
 struct Cli {
-    /// State root: volumes in ROOT/volumes, networks in ROOT/networks, images as in chapter 04.
-    #[arg(
-        long,
-        global = true,
-        env = "BALEIA_ROOT",
-        default_value = "/var/lib/baleia"
-    )]
-    root: PathBuf,
-    /// Narrate every step (mounts, netlink requests, iptables rules, leases).
-    #[arg(long, global = true)]
-    explain: bool,
+    #[command(flatten)]
+    state: ch04_images::cli::StateArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -130,13 +121,11 @@ enum NetworkCommand {
 
 fn main() {
     let cli: Cli = parse_or_exit();
-    if cli.explain {
-        ch01_namespaces::explain::enable();
-    }
+    cli.state.enable_explain();
     let result = match cli.command {
-        Command::Run(flags) => run_image(&cli.root, &flags),
-        Command::Volume(command) => volume(&cli.root, command).map(|()| 0),
-        Command::Network(command) => network_command(&cli.root, command).map(|()| 0),
+        Command::Run(flags) => run_image(&cli.state.root, &flags),
+        Command::Volume(command) => volume(&cli.state.root, command).map(|()| 0),
+        Command::Network(command) => network_command(&cli.state.root, command).map(|()| 0),
     };
     exit_with("ch07-volumes-network", result)
 }
