@@ -615,6 +615,11 @@ enum Fault {
     DropHalfway,
     /// The same, but ignores Range: every answer is the whole blob, 200.
     DropHalfwayNoRange,
+    /// Redirects every blob download to `/moved/<digest>` on itself (allowed: same registry).
+    RedirectHere,
+    /// Redirects every blob download off this machine's loopback: to 0.0.0.0 (which, were it
+    /// followed, would still only reach this machine; the client must refuse before that).
+    RedirectAway,
 }
 
 /// A registry of a few lines serving one image from a chapter 04 store, badly. Returns its
@@ -658,6 +663,24 @@ fn fake_registry(root: &Path, fault: Fault) -> (String, Arc<Mutex<Vec<String>>>)
                     "application/vnd.oci.image.manifest.v1+json",
                     std::fs::read(root.join("oci/blobs/sha256").join(&digest[7..])).unwrap(),
                 )
+            } else if let Some((_, digest)) = path
+                .rsplit_once("/blobs/")
+                .filter(|_| matches!(fault, Fault::RedirectHere | Fault::RedirectAway))
+            {
+                let to = match fault {
+                    Fault::RedirectHere => format!("/moved/{digest}"),
+                    _ => format!("http://0.0.0.0:1/{digest}"),
+                };
+                seen.lock().unwrap().push(to.clone());
+                let head = format!("HTTP/1.1 307 Temporary Redirect\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                let _ = out.write_all(head.as_bytes());
+                continue;
+            } else if let Some(digest) = path.strip_prefix("/moved/") {
+                (
+                    200,
+                    "application/octet-stream",
+                    std::fs::read(root.join("oci/blobs/sha256").join(&digest[7..])).unwrap(),
+                )
             } else if let Some((_, digest)) = path.rsplit_once("/blobs/") {
                 let mut bytes =
                     std::fs::read(root.join("oci/blobs/sha256").join(&digest[7..])).unwrap();
@@ -675,7 +698,7 @@ fn fake_registry(root: &Path, fault: Fault) -> (String, Arc<Mutex<Vec<String>>>)
                         let _ = out.write_all(&bytes[..bytes.len() / 2]);
                         continue; // the stream is dropped: the connection closes half way
                     }
-                    Fault::DropHalfway | Fault::DropHalfwayNoRange => {}
+                    _ => {}
                 }
                 if let Some(r) = range.as_ref().filter(|_| fault == Fault::DropHalfway) {
                     seen.lock().unwrap().push(r.clone());
@@ -1120,4 +1143,38 @@ fn basic_auth_login_logout_and_inspect_against_our_server() {
         report(&refused)
     )));
     drop(server);
+}
+
+#[test]
+fn redirects_are_followed_on_the_registry_and_refused_off_this_machine() {
+    let env = TestEnv::new();
+    let src = env.path().join("src");
+    import_busybox(&env, &src);
+    let (here, moved) = fake_registry(&src, Fault::RedirectHere);
+    let fine = env.path().join("fine");
+    let output = run_in(&env, &fine, &["pull", &format!("{here}/busybox:latest")]);
+    assert!(output.status.success(), "{}", report(&output));
+    assert!(
+        !moved.lock().unwrap().is_empty(),
+        "the blobs came by redirect"
+    );
+    assert_eq!(blobs(&fine), blobs(&src));
+
+    let (away, _) = fake_registry(&src, Fault::RedirectAway);
+    let refused = env.path().join("refused");
+    ok_in(&env, &refused, &["images"]);
+    let before = blobs(&refused);
+    let output = run_in(&env, &refused, &["pull", &format!("{away}/busybox:latest")]);
+    assert!(!output.status.success(), "{}", report(&output));
+    assert!(
+        report(&output).contains("redirected us to http://0.0.0.0:1/"),
+        "{}",
+        report(&output)
+    );
+    assert!(
+        report(&output).contains("which is not: refused"),
+        "{}",
+        report(&output)
+    );
+    assert_eq!(blobs(&refused), before, "nothing entered the store");
 }

@@ -8,10 +8,12 @@
 use crate::auth::{Challenge, Credentials, TokenResponse};
 use crate::error::{Error, Result};
 use crate::explain;
+use crate::redirect;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
+use url::Url;
 
 /// What a request carries.
 pub enum Body<'a> {
@@ -72,6 +74,8 @@ impl Client {
             .timeout_read(Duration::from_secs(60))
             .timeout_write(Duration::from_secs(60))
             .user_agent(concat!("baleia/", env!("CARGO_PKG_VERSION")))
+            // Redirects are ours to follow, after checking where they go (see `redirect`).
+            .redirects(0)
             .build();
         Client {
             agent,
@@ -160,6 +164,13 @@ impl Client {
     /// The token flow: `GET realm?service=...&scope=...`, with our credentials if we have
     /// some (anonymous pulls of public images get a token too).
     fn token(&self, realm: &str, service: Option<&str>, scope: Option<&str>) -> Result<String> {
+        // The realm is where the registry sends our credentials: the same rules as a redirect.
+        let registry = Url::parse(&self.base)
+            .map_err(|e| Error::Protocol(format!("{}: not a URL: {e}", self.base)))?;
+        let realm_url = Url::parse(realm)
+            .map_err(|e| Error::Protocol(format!("token realm {realm:?}: not a URL: {e}")))?;
+        redirect::check(&registry, &realm_url)
+            .map_err(|why| Error::Protocol(format!("token realm: {why}")))?;
         let mut request = self.agent.get(realm);
         if let Some(service) = service {
             request = request.query("service", service);
@@ -239,7 +250,44 @@ impl Client {
         self.needs_login()
     }
 
+    /// One request, following the redirects [`redirect::check`] allows (GET and HEAD only).
     fn call(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        authorization: Option<&str>,
+        body: &Body<'_>,
+    ) -> Result<ureq::Response> {
+        let registry = Url::parse(&self.base)
+            .map_err(|e| Error::Protocol(format!("{}: not a URL: {e}", self.base)))?;
+        let mut current = url.to_string();
+        for _ in 0..=redirect::MAX_REDIRECTS {
+            let here = Url::parse(&current)
+                .map_err(|e| Error::Protocol(format!("{current}: not a URL: {e}")))?;
+            // Credentials go to the registry only, never to where it sends us.
+            let authorization = authorization.filter(|_| redirect::same_origin(&registry, &here));
+            let response = self.call_once(method, &current, headers, authorization, body)?;
+            if !redirect::is_redirect(response.status()) || !matches!(method, "GET" | "HEAD") {
+                return Ok(response);
+            }
+            let location = response.header("Location").unwrap_or("").to_string();
+            let next = here.join(&location).map_err(|e| {
+                Error::Protocol(format!(
+                    "{current}: redirect to {location:?}: not a URL: {e}"
+                ))
+            })?;
+            redirect::check(&registry, &next).map_err(Error::Protocol)?;
+            explain!("  (redirect followed: {next})");
+            current = next.to_string();
+        }
+        Err(Error::Protocol(format!(
+            "{url}: more than {} redirects",
+            redirect::MAX_REDIRECTS
+        )))
+    }
+
+    fn call_once(
         &self,
         method: &str,
         url: &str,

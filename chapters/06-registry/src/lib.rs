@@ -22,6 +22,7 @@ pub mod platform;
 pub mod progress;
 pub mod pull;
 pub mod push;
+pub mod redirect;
 pub mod reference;
 pub mod server;
 pub mod sources;
