@@ -573,6 +573,16 @@ fn raw_entry(name: &str, kind: u8, link: &str, data: &[u8], mode: u32) -> Vec<u8
     out
 }
 
+/// A header that claims `size` bytes of data but carries only `data` (a truncated archive).
+fn raw_entry_claiming(name: &str, kind: u8, size: u64, data: &[u8]) -> Vec<u8> {
+    let mut entry = raw_entry(name, kind, "", data, 0o644);
+    entry[124..135].copy_from_slice(format!("{size:011o}").as_bytes());
+    entry[148..156].copy_from_slice(b"        ");
+    let sum: u32 = entry[..512].iter().map(|&b| u32::from(b)).sum();
+    entry[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+    entry
+}
+
 fn raw_tar(entries: &[Vec<u8>]) -> Vec<u8> {
     let mut out: Vec<u8> = entries.concat();
     out.extend_from_slice(&[0u8; 1024]);
@@ -678,6 +688,47 @@ fn a_hostile_tar_corpus_is_refused_or_contained() {
             "symlink pointing outside (harmless data, kept)",
             vec![raw_entry("hosts", symlink, "/etc/hosts", b"", 0o777)],
         ),
+        (
+            "setuid file (kept: no_new_privs stops it raising privileges)",
+            vec![raw_entry("bin/su", file, "", b"#!/bin/sh\n", 0o4755)],
+        ),
+        (
+            "a name component of 4096 bytes (GNU long name)",
+            vec![
+                raw_entry(
+                    "././@LongLink",
+                    b'L',
+                    "",
+                    "x".repeat(4096).as_bytes(),
+                    0o644,
+                ),
+                raw_entry("placeholder", file, "", b"x", 0o644),
+            ],
+        ),
+        (
+            "a PAX header that claims 1 GiB and ends early",
+            vec![raw_entry_claiming(
+                "pax",
+                b'x',
+                1 << 30,
+                b"30 path=aaaaaaaaaaaaaaaaaaaa\n",
+            )],
+        ),
+        ("a chain of 40 symlinks, then a file through its head", {
+            let mut entries: Vec<Vec<u8>> = (0..40)
+                .map(|i| {
+                    raw_entry(
+                        &format!("l{i}"),
+                        symlink,
+                        &format!("l{}", i + 1),
+                        b"",
+                        0o777,
+                    )
+                })
+                .collect();
+            entries.push(raw_entry("l0/pwned", file, "", b"x", 0o644));
+            entries
+        }),
     ];
     std::fs::write(outside.join("target"), "do not link me").unwrap();
 
