@@ -852,3 +852,96 @@ fn a_vanished_bridge_is_restored_at_the_next_start_without_duplicating_rules() {
     );
     assert_eq!(rules_of(&net.bridge), before, "rules are added once only");
 }
+
+/// What runs on `net` could leave behind on the host, counted (only what is this test's, so
+/// tests running beside it do not change the counts): mounts under its directory, veths on its
+/// bridge, iptables rules naming its bridge, container directories, cgroups, leases, listeners
+/// on loopback.
+fn host_footprint(env: &TestEnv, net: &TestNetwork) -> Vec<(&'static str, usize)> {
+    let dir = env.path().display().to_string();
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(&dir))
+        .count();
+    let veths = std::fs::read_dir(format!("/sys/class/net/{}/brif", net.bridge))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    let rules = iptables_save()
+        .lines()
+        .filter(|l| l.starts_with("-A") && l.contains(&net.bridge))
+        .count();
+    let containers = std::fs::read_dir(env.path().join("root/containers"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    let cgroups = std::fs::read_dir("/sys/fs/cgroup/pids/baleia")
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.file_name().to_string_lossy().contains(env.marker()))
+                .count()
+        })
+        .unwrap_or(0);
+    let leases = net.inspect()["Containers"].as_array().map_or(0, Vec::len);
+    vec![
+        ("mounts", mounts),
+        ("veths", veths),
+        ("iptables rules", rules),
+        ("container dirs", containers),
+        ("cgroups", cgroups),
+        ("leases", leases),
+    ]
+}
+
+#[test]
+fn repeated_runs_with_volumes_ports_and_networks_leave_nothing_behind() {
+    let env = TestEnv::new();
+    import(&env, "busybox", None, &[]);
+    let net = TestNetwork::create(&env, "nL", 21);
+    let host_dir = env.path().join("bound");
+    std::fs::create_dir_all(&host_dir).unwrap();
+    let bind = format!("{}:/h", host_dir.display());
+    let volume = format!("{}-vol:/data", env.marker());
+    // Warm up once (the named volume is made, and stays: it is meant to).
+    let first = run_sh(
+        &env,
+        "warm",
+        &["--network", &net.name, "-v", &volume],
+        "true",
+    );
+    assert!(first.status.success(), "{}", report(&first));
+    let before = host_footprint(&env, &net);
+    let mut published = Vec::new();
+    for round in 0..20 {
+        let port_number = free_port();
+        published.push(port_number);
+        let port = port_number.to_string();
+        let publish = format!("127.0.0.1:{port}:80");
+        for (kind, flags) in [
+            ("volume", vec!["-v", volume.as_str()]),
+            ("bind", vec!["-v", bind.as_str()]),
+            ("port", vec!["-p", publish.as_str()]),
+            ("plain", vec![]),
+        ] {
+            let mut all = vec!["--network", net.name.as_str()];
+            all.extend(flags);
+            let output = run_sh(&env, &format!("{kind}{round}"), &all, "true");
+            assert!(
+                output.status.success(),
+                "{kind} {round}: {}",
+                report(&output)
+            );
+        }
+    }
+    assert_eq!(
+        host_footprint(&env, &net),
+        before,
+        "80 runs left something behind"
+    );
+    // And every published port was closed with its container: each can be bound again.
+    for port in published {
+        assert!(
+            std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
+            "port {port} is still held"
+        );
+    }
+}
