@@ -72,8 +72,8 @@ pub struct Container {
     joins_user_namespace: bool,
     parent_steps: Vec<(String, ParentStep)>,
     child_steps: Vec<(String, ChildStep)>,
-    /// Capabilities, no_new_privs, seccomp (see [`crate::security`]); none by default in the
-    /// library: the command line gives Docker's defaults (`RunArgs`).
+    /// Capabilities, no_new_privs, seccomp (see [`crate::security`]): Docker's defaults unless
+    /// the caller says otherwise (`--privileged`).
     security: Security,
 }
 
@@ -111,7 +111,7 @@ impl Container {
             joins_user_namespace: false,
             parent_steps: Vec::new(),
             child_steps: Vec::new(),
-            security: Security::privileged(),
+            security: Security::docker_default(),
         })
     }
 
