@@ -177,32 +177,8 @@ fn looks_like_host(component: &str) -> bool {
     component == "localhost" || component.contains('.') || component.contains(':')
 }
 
-/// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`
-pub fn valid_component(component: &str) -> bool {
-    let bytes = component.as_bytes();
-    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-    if bytes.is_empty() || !alnum(bytes[0]) || !alnum(bytes[bytes.len() - 1]) {
-        return false;
-    }
-    let mut i = 0;
-    while i < bytes.len() {
-        if alnum(bytes[i]) {
-            i += 1;
-            continue;
-        }
-        // A separator: '.', '_', '__', or one or more '-'.
-        let start = i;
-        while i < bytes.len() && !alnum(bytes[i]) {
-            i += 1;
-        }
-        let separator = &component[start..i];
-        let ok = matches!(separator, "." | "_" | "__") || separator.bytes().all(|b| b == b'-');
-        if !ok {
-            return false;
-        }
-    }
-    true
-}
+/// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`: chapter 05 checks `FROM` names with the same rule.
+pub use ch05_dockerfile::reference::path_component_ok as valid_component;
 
 /// `[\w][\w.-]{0,127}`
 pub fn valid_tag(tag: &str) -> bool {

@@ -10,7 +10,9 @@ use crate::error::{Error, Result};
 use ch01_namespaces::explain;
 use futures::TryStreamExt;
 use rtnetlink::packet_route::link::{InfoData, InfoVeth};
-use rtnetlink::{Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder};
+use rtnetlink::{
+    Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
+};
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr};
 
