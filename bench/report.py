@@ -3,6 +3,7 @@
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 
@@ -29,16 +30,20 @@ def main(results, output):
     with open(os.path.join(results, "pairs.tsv")) as pairs:
         for line in pairs:
             name, target, ours, theirs = line.rstrip("\n").split("\t")
-            data = json.load(open(os.path.join(results, name + ".json")))["results"]
-            median = {r["command"]: r["median"] for r in data}
-            baleia, peer = median["baleia"], median["peer"]
+            times = {"baleia": [], "peer": []}
+            for round_file in sorted(os.listdir(results)):
+                if round_file.startswith(name + ".") and round_file.endswith(".json"):
+                    for result in json.load(open(os.path.join(results, round_file)))["results"]:
+                        times[result["command"]].extend(result["times"])
+            baleia, peer = statistics.median(times["baleia"]), statistics.median(times["peer"])
             rows.append((name, target, ours, theirs, baleia, peer, baleia / peer))
     lines = [
         "# Benchmarks",
         "",
         "Written by `bench/run` (as root): the same busybox image for every tool, each pair timed",
-        "by hyperfine in one run (warm-up, alternating commands). Medians; ratio = baleia / peer",
-        "(below 1 means baleia is faster). Targets are the goals of issue #10, not timed tests.",
+        "by hyperfine in one run, in rounds that alternate which tool goes first (warm-up each",
+        "round). Medians of all runs; ratio = baleia / peer (below 1: baleia is faster). Targets",
+        "are the goals of issue #10, not timed tests.",
         "",
         f"Machine: {os.cpu_count()} cores, kernel {platform.release()}, cgroups {cgroup_mode()}.",
         "",
