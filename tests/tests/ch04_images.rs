@@ -1226,3 +1226,55 @@ fn check_finds_a_corrupted_blob_a_missing_layer_and_leftovers() {
     );
     assert!(said.ends_with(": DAMAGED\n"), "{said}");
 }
+
+#[test]
+fn a_full_disk_during_import_is_a_clear_error_and_leaves_the_store_whole() {
+    use nix::mount::{mount, umount2, MntFlags, MsFlags};
+    let env = TestEnv::new();
+    let tar = busybox_tar(&env);
+    // 500 KiB: the layer blob itself does not fit; 1500 KiB: the blob fits, its unpacked
+    // files do not.
+    for size in ["500k", "1500k"] {
+        let small = env.path().join(format!("small-{size}"));
+        std::fs::create_dir_all(&small).unwrap();
+        mount(
+            Some("tmpfs"),
+            &small,
+            Some("tmpfs"),
+            MsFlags::empty(),
+            Some(format!("size={size}").as_str()),
+        )
+        .unwrap();
+        let root = small.join("root");
+        let output = env
+            .cmd(BIN)
+            .env("BALEIA_ROOT", &root)
+            .args(["import", tar.to_str().unwrap(), "busybox"])
+            .output()
+            .unwrap();
+        let check = env
+            .cmd(BIN)
+            .env("BALEIA_ROOT", &root)
+            .arg("check")
+            .output()
+            .unwrap();
+        let leftovers: Vec<String> = ["tmp", "layers", "oci/blobs/sha256"]
+            .iter()
+            .flat_map(|d| list_dir(&root.join(d)))
+            .collect();
+        umount2(&small, MntFlags::MNT_DETACH).unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(125),
+            "{size}: {}",
+            report(&output)
+        );
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains("No space left on device"),
+            "{size}: {}",
+            report(&output)
+        );
+        assert!(check.status.success(), "{size}: {}", report(&check));
+        assert!(leftovers.is_empty(), "{size}: left {leftovers:?}");
+    }
+}
