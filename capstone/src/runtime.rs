@@ -134,7 +134,7 @@ pub fn start(spec: &Spec, bundle: &Path, stdio: Stdio) -> Result<Started> {
 
 /// The mounts the runtime makes: chapter 03's fixed set (which the spec lists, as runc's
 /// default spec does) plus tmpfs mounts. Anything else is refused, not ignored.
-fn tmpfs_mounts(spec: &Spec, bundle: &Path) -> Result<Vec<PathBuf>> {
+fn tmpfs_mounts(spec: &Spec, bundle: &Path) -> Result<Vec<ch03_overlayfs::cli::Tmpfs>> {
     let mut tmpfs = Vec::new();
     for mount in spec.mounts().iter().flatten() {
         let dest = mount.destination().to_string_lossy().into_owned();
@@ -151,7 +151,18 @@ fn tmpfs_mounts(spec: &Spec, bundle: &Path) -> Result<Vec<PathBuf>> {
             continue;
         }
         if typ == "tmpfs" {
-            tmpfs.push(PathBuf::from(dest));
+            // The data options (size=, mode=...) go to chapter 03; it adds nosuid and nodev.
+            let data: Vec<String> = mount
+                .options()
+                .iter()
+                .flatten()
+                .filter(|o| o.contains('='))
+                .cloned()
+                .collect();
+            tmpfs.push(ch03_overlayfs::cli::Tmpfs::parse(&format!(
+                "{dest}:{}",
+                data.join(",")
+            ))?);
             continue;
         }
         bail!("mount of {typ} at {dest} is not supported by this runtime yet");

@@ -15,6 +15,8 @@
 //! probe alloc-mb N     allocate N MiB and touch every page; "allocated: N MiB"
 //! probe spin-ms N      keep a CPU busy for N milliseconds of wall-clock time
 //! probe spawn N        try to start N children that sleep; "started: S" "refused: R"
+//! probe security       capability sets, no_new_privs, seccomp mode, open descriptors, and
+//!                      what happens to mount, unshare(CLONE_NEWUSER) and keyctl
 //! ```
 
 use std::net::UdpSocket;
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
         Some("alloc-mb") => allocate(number_arg(&args, 64)),
         Some("spin-ms") => spin(number_arg(&args, 1000)),
         Some("spawn") => spawn_sleepers(number_arg(&args, 100)),
+        Some("security") => security(),
         _ => {
             eprintln!("usage: probe pid|ns|net|orphan|sleep-ms N|alloc-mb N|spin-ms N|spawn N|chroot-escape PATH");
             return ExitCode::from(2);
@@ -190,5 +193,49 @@ fn chroot_escape(marker: &str) {
             );
         }
         Err(e) => println!("escape failed: {e}"),
+    }
+}
+
+extern "C" {
+    fn syscall(number: std::os::raw::c_long, ...) -> std::os::raw::c_long;
+}
+
+/// What a root process in the container may do.
+fn security() {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    for line in status.lines() {
+        let key = line.split(':').next().unwrap_or("");
+        if key.starts_with("Cap") || key == "NoNewPrivs" || key == "Seccomp" {
+            println!("{}", line.split_whitespace().collect::<Vec<_>>().join(" "));
+        }
+    }
+    let mut fds: Vec<String> = std::fs::read_dir("/proc/self/fd")
+        .map(|dir| dir.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    fds.sort();
+    // The directory being read is one of them: list the others.
+    let open: Vec<&String> = fds.iter().filter(|fd| fd.parse::<u32>().is_ok_and(|n| n > 2)).collect();
+    println!("descriptors above 2: {}", open.len().saturating_sub(1));
+    #[cfg(target_arch = "x86_64")]
+    {
+        let outcome = |ret: std::os::raw::c_long| {
+            if ret == 0 {
+                "allowed".to_string()
+            } else {
+                format!("refused ({})", std::io::Error::last_os_error())
+            }
+        };
+        let target = b"/tmp\0";
+        let fstype = b"tmpfs\0";
+        // SAFETY: plain system calls with valid NUL-terminated strings or integers.
+        unsafe {
+            println!(
+                "mount: {}",
+                outcome(syscall(165, fstype.as_ptr(), target.as_ptr(), fstype.as_ptr(), 0, 0))
+            );
+            println!("unshare(CLONE_NEWUSER): {}", outcome(syscall(272, 0x1000_0000)));
+            // keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0)
+            println!("keyctl: {}", outcome(syscall(250, 0, -3i64, 0)));
+        }
     }
 }

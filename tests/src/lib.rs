@@ -164,6 +164,89 @@ pub fn busybox_rootfs() -> PathBuf {
     })
 }
 
+/// Replace every 64- and 12-digit hex id by a label, the same for a digest and its short form.
+/// Labels are 12 characters wide (`<digest-001>`), so tables stay aligned.
+pub fn label_digests(text: &str) -> String {
+    let mut labels: std::collections::HashMap<String, usize> = Default::default();
+    let mut out = String::new();
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let run_len = chars[i..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit() || ('a'..='f').contains(c))
+            .count();
+        let starts_word = i == 0 || !chars[i - 1].is_ascii_alphanumeric();
+        let ends_word = chars
+            .get(i + run_len)
+            .is_none_or(|c| !c.is_ascii_alphanumeric());
+        if starts_word && ends_word && (run_len == 64 || run_len == 12) {
+            let key: String = chars[i..i + 12].iter().collect();
+            let next = labels.len() + 1;
+            let label = *labels.entry(key).or_insert(next);
+            out.push_str(&format!("<digest-{label:03}>"));
+            i += run_len;
+        } else {
+            let step = run_len.max(1);
+            out.extend(&chars[i..i + step]);
+            i += step;
+        }
+    }
+    out
+}
+
+/// Sizes of busybox-scale layers depend on the busybox build: their digits become `#` (small,
+/// synthetic layers keep their exact sizes in bytes).
+pub fn redact_big_sizes(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out: Vec<char> = chars.clone();
+    let mut i = 0;
+    while i < chars.len() {
+        let starts_word = i == 0 || !chars[i - 1].is_ascii_alphanumeric();
+        let len = chars[i..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit() || **c == '.')
+            .count();
+        let unit: String = chars[i + len..].iter().take(3).collect();
+        if starts_word && len > 0 && (unit == " kB" || unit == " MB") {
+            for c in &mut out[i..i + len] {
+                if c.is_ascii_digit() {
+                    *c = '#';
+                }
+            }
+        }
+        i += len.max(1);
+    }
+    out.into_iter().collect()
+}
+
+/// Both: digests labelled, busybox-scale sizes blurred.
+pub fn snapshot_text(text: &str) -> String {
+    redact_big_sizes(&label_digests(text))
+}
+
+/// The busybox fixture as a tar, made deterministic (sorted, owner 0, times 0).
+pub fn busybox_tar(env: &TestEnv) -> PathBuf {
+    let tar = env.path().join("busybox.tar");
+    let status = std::process::Command::new("tar")
+        .args([
+            "--sort=name",
+            "--mtime=@0",
+            "--owner=0",
+            "--group=0",
+            "--numeric-owner",
+        ])
+        .arg("-C")
+        .arg(busybox_rootfs())
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .expect("run tar");
+    assert!(status.success());
+    tar
+}
+
 static NEXT_ENV: AtomicUsize = AtomicUsize::new(0);
 
 /// The environment of one test: a temporary directory (also the state root), and a marker

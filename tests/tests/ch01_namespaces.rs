@@ -192,7 +192,12 @@ fn mounts_made_inside_do_not_reach_the_host_even_from_a_shared_mount() {
 
     let inner = shared.join("inner").display().to_string();
     let script = format!("mount -t tmpfs none {inner} && grep -c ' {inner} ' /proc/self/mountinfo");
-    let output = run(&env, &["run", "--mount", "--", "sh", "-c", &script]);
+    // Mounting needs CAP_SYS_ADMIN and the mount system call, which the default security takes
+    // away (see the security tests): --privileged gives them back, as in Docker.
+    let output = run(
+        &env,
+        &["run", "--mount", "--privileged", "--", "sh", "-c", &script],
+    );
     let seen_on_host = is_mount_point(&shared.join("inner"));
     let _ = umount2(&shared.join("inner"), MntFlags::MNT_DETACH);
     umount2(&shared, MntFlags::MNT_DETACH).unwrap();
@@ -415,4 +420,118 @@ fn an_unprivileged_user_gets_root_inside_a_user_namespace() {
         .output()
         .unwrap();
     assert_snapshot!(report(&output));
+}
+
+/// The probe's `security` report from inside a container made with `flags`.
+fn security_report(env: &TestEnv, flags: &[&str]) -> String {
+    let probe = probe();
+    let mut args = vec!["run", "--pid", "--mount"];
+    args.extend_from_slice(flags);
+    args.extend(["--", probe.to_str().unwrap(), "security"]);
+    let output = run(env, &args);
+    assert!(output.status.success(), "{}", report(&output));
+    stdout(&output)
+}
+
+#[test]
+fn root_inside_keeps_only_dockers_capabilities_and_meets_seccomp() {
+    let env = TestEnv::new();
+    // CapBnd a80425fb is Docker's default set; no ambient or inheritable capabilities;
+    // no_new_privs; seccomp mode 2 (filter); mount, unshare(CLONE_NEWUSER), keyctl refused.
+    assert_snapshot!(security_report(&env, &[]));
+}
+
+#[test]
+fn cap_add_cap_drop_and_privileged_change_what_root_may_do() {
+    let env = TestEnv::new();
+    let only_chown = security_report(&env, &["--cap-drop", "ALL", "--cap-add", "chown"]);
+    assert!(
+        only_chown.contains("CapEff: 0000000000000001\n"),
+        "{only_chown}"
+    );
+    assert!(
+        only_chown.contains("CapBnd: 0000000000000001\n"),
+        "{only_chown}"
+    );
+    let no_filter = security_report(&env, &["--security-opt", "seccomp=unconfined"]);
+    assert!(no_filter.contains("Seccomp: 0\n"), "{no_filter}");
+    // Without the filter, a user namespace can be made; mount still fails: CAP_SYS_ADMIN is
+    // gone.
+    assert!(
+        no_filter.contains("unshare(CLONE_NEWUSER): allowed"),
+        "{no_filter}"
+    );
+    assert!(no_filter.contains("mount: refused"), "{no_filter}");
+    let privileged = security_report(&env, &["--privileged"]);
+    assert!(
+        privileged.contains("NoNewPrivs: 0\nSeccomp: 0\n"),
+        "{privileged}"
+    );
+    assert!(privileged.contains("mount: allowed"), "{privileged}");
+    let bad = run(&env, &["run", "--cap-add", "CAP_FLY", "--", "true"]);
+    assert_eq!(bad.status.code(), Some(125));
+    assert!(
+        report(&bad).contains("unknown capability \"CAP_FLY\""),
+        "{}",
+        report(&bad)
+    );
+}
+
+#[test]
+fn no_descriptor_of_the_engine_reaches_the_container() {
+    use std::os::unix::process::CommandExt;
+    let env = TestEnv::new();
+    // Give the runner an extra descriptor without close-on-exec, as a careless engine would
+    // leak a directory or socket of the host (the runc CVE-2024-21626 class).
+    let dir = std::fs::File::open(env.path()).unwrap();
+    let raw = std::os::fd::AsRawFd::as_raw_fd(&dir);
+    let probe = probe();
+    let mut cmd = env.std_cmd(BIN);
+    cmd.args(["run", "--pid", "--mount", "--privileged", "--"])
+        .arg(&probe)
+        .arg("security");
+    // SAFETY: dup2 is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(raw, 7) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let output = cmd.output().unwrap();
+    assert!(output.status.success(), "{}", report(&output));
+    assert!(
+        stdout(&output).contains("descriptors above 2: 0\n"),
+        "{}",
+        report(&output)
+    );
+}
+
+#[test]
+fn the_engine_binary_running_as_init_cannot_be_opened_from_inside() {
+    let env = TestEnv::new();
+    // With --init, PID 1 is the engine's own binary, never exec'd: were it dumpable, root in
+    // the container could open it through /proc/1/exe and overwrite the engine on the host
+    // (runc CVE-2019-5736).
+    let output = run(
+        &env,
+        &[
+            "run",
+            "--pid",
+            "--mount",
+            "--init",
+            "--",
+            "sh",
+            "-c",
+            "cat /proc/1/exe > /dev/null 2>&1 && echo opened || echo refused; \
+             cat /proc/self/exe > /dev/null && echo own-exe-readable",
+        ],
+    );
+    assert_eq!(
+        stdout(&output),
+        "refused\nown-exe-readable\n",
+        "{}",
+        report(&output)
+    );
 }

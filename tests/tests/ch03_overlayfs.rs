@@ -317,3 +317,122 @@ fn the_classic_chroot_escape_reaches_the_host_from_a_chroot_but_not_from_a_conta
         .unwrap();
     assert_snapshot!(report(&contained));
 }
+
+/// A busybox container running `script` in the background; its pid (as the host sees it).
+fn background(env: &TestEnv, script: &str) -> (std::process::Child, String) {
+    let pid_file = env.path().join("bg.pid");
+    let child = env
+        .std_cmd(BIN)
+        .arg("run")
+        .arg("--image-dir")
+        .arg(busybox_rootfs())
+        .args(["--name", &format!("{}-bg", env.marker())])
+        .arg("--pid-file")
+        .arg(&pid_file)
+        .args(["--", "sh", "-c", script])
+        .spawn()
+        .unwrap();
+    let pid = harness::wait_for_pid_file(&pid_file);
+    (child, pid)
+}
+
+fn stop(mut child: std::process::Child, pid: &str) {
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", pid])
+        .status();
+    child.wait().unwrap();
+}
+
+fn cp(env: &TestEnv, pid: &str, src: &str, dest: &str) -> Output {
+    env.cmd(BIN)
+        .args(["cp", "--target", pid, src, dest])
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn cp_copies_files_and_directories_in_and_out_of_a_running_container() {
+    let env = TestEnv::new();
+    let (child, pid) = background(
+        &env,
+        "mkdir -p /data/sub && echo inside > /data/sub/note && ln -s note /data/sub/link \
+         && touch /ready && sleep 30",
+    );
+    let ready = format!("/proc/{pid}/root/ready");
+    for _ in 0..100 {
+        if Path::new(&ready).exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Out: a directory, with its file and its symlink (copied as a symlink).
+    let out = env.path().join("out");
+    let output = cp(&env, &pid, ":/data", out.to_str().unwrap());
+    assert!(output.status.success(), "{}", report(&output));
+    assert_eq!(
+        std::fs::read_to_string(out.join("sub/note")).unwrap(),
+        "inside\n"
+    );
+    assert_eq!(
+        std::fs::read_link(out.join("sub/link")).unwrap(),
+        Path::new("note")
+    );
+
+    // In: a host directory into an existing directory of the container.
+    let src = env.path().join("payload");
+    std::fs::create_dir_all(src.join("deep")).unwrap();
+    std::fs::write(src.join("deep/hello"), "from the host\n").unwrap();
+    let output = cp(&env, &pid, src.to_str().unwrap(), ":/data");
+    assert!(output.status.success(), "{}", report(&output));
+    let seen = std::fs::read_to_string(format!("/proc/{pid}/root/data/payload/deep/hello"));
+    assert_eq!(seen.unwrap(), "from the host\n");
+    stop(child, &pid);
+}
+
+#[test]
+fn cp_resolves_symlinks_inside_the_container_never_on_the_host() {
+    let env = TestEnv::new();
+    // Hostile container: /escape -> / and /etc/evil -> /tmp/<host dir>; and a loop that keeps
+    // swapping /swap between a directory and a symlink to / (the CVE-2018-15664 race).
+    let host_dir = env.path().join("host-target");
+    std::fs::create_dir_all(&host_dir).unwrap();
+    let script = format!(
+        "ln -s / /escape; ln -s {host} /hostdir; mkdir -p /real; touch /ready; \
+         while true; do rm -rf /swap; mkdir /swap; rm -rf /swap; ln -s {host} /swap; done",
+        host = host_dir.display()
+    );
+    let (child, pid) = background(&env, &script);
+    let ready = format!("/proc/{pid}/root/ready");
+    for _ in 0..100 {
+        if Path::new(&ready).exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let file = env.path().join("planted");
+    std::fs::write(&file, "planted\n").unwrap();
+
+    // Through a symlink to an absolute host path: it names the *container's* path.
+    let output = cp(&env, &pid, file.to_str().unwrap(), ":/hostdir/planted");
+    let _ = output; // it may fail (no such directory in the container) or land inside it
+    assert!(!host_dir.join("planted").exists(), "written on the host!");
+    // Through ../.. and /escape: clamped to the container's root.
+    let output = cp(&env, &pid, file.to_str().unwrap(), ":/escape/../../real/");
+    assert!(output.status.success(), "{}", report(&output));
+    assert!(Path::new(&format!("/proc/{pid}/root/real/planted")).exists());
+    // The race: many copies while the directory is swapped for a symlink to the host dir.
+    for _ in 0..200 {
+        let _ = cp(&env, &pid, file.to_str().unwrap(), ":/swap/planted");
+    }
+    assert!(
+        !host_dir.join("planted").exists(),
+        "a copy followed a swapped-in symlink to the host"
+    );
+    // Out of the container through a symlink to a host path: the container's view, not ours.
+    std::fs::write(host_dir.join("secret"), "host secret\n").unwrap();
+    let stolen = env.path().join("stolen");
+    let output = cp(&env, &pid, ":/hostdir/secret", stolen.to_str().unwrap());
+    assert!(!output.status.success(), "{}", report(&output));
+    assert!(!stolen.exists());
+    stop(child, &pid);
+}

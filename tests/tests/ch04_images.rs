@@ -9,8 +9,7 @@
 //! which ids are equal, but does not change when busybox or the compiler does. Image creation
 //! times are pinned with `SOURCE_DATE_EPOCH`.
 
-use harness::{assert_snapshot, busybox_rootfs, report, TestEnv};
-use std::collections::HashMap;
+use harness::{assert_snapshot, busybox_tar, report, snapshot_text, TestEnv};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -36,88 +35,6 @@ fn ok(env: &TestEnv, args: &[&str]) -> String {
 
 fn root(env: &TestEnv) -> PathBuf {
     env.path().join("root")
-}
-
-/// Replace every 64- and 12-digit hex id by a label, the same for a digest and its short form.
-/// Labels are 12 characters wide (`<digest-001>`), so tables stay aligned.
-fn label_digests(text: &str) -> String {
-    let mut labels: HashMap<String, usize> = HashMap::new();
-    let mut out = String::new();
-    let chars: Vec<char> = text.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let run_len = chars[i..]
-            .iter()
-            .take_while(|c| c.is_ascii_digit() || ('a'..='f').contains(c))
-            .count();
-        let starts_word = i == 0 || !chars[i - 1].is_ascii_alphanumeric();
-        let ends_word = chars
-            .get(i + run_len)
-            .is_none_or(|c| !c.is_ascii_alphanumeric());
-        if starts_word && ends_word && (run_len == 64 || run_len == 12) {
-            let key: String = chars[i..i + 12].iter().collect();
-            let next = labels.len() + 1;
-            let label = *labels.entry(key).or_insert(next);
-            out.push_str(&format!("<digest-{label:03}>"));
-            i += run_len;
-        } else {
-            let step = run_len.max(1);
-            out.extend(&chars[i..i + step]);
-            i += step;
-        }
-    }
-    out
-}
-
-/// Sizes of busybox-scale layers depend on the busybox build: their digits become `#` (small,
-/// synthetic layers keep their exact sizes in bytes).
-fn redact_big_sizes(text: &str) -> String {
-    let chars: Vec<char> = text.chars().collect();
-    let mut out: Vec<char> = chars.clone();
-    let mut i = 0;
-    while i < chars.len() {
-        let starts_word = i == 0 || !chars[i - 1].is_ascii_alphanumeric();
-        let len = chars[i..]
-            .iter()
-            .take_while(|c| c.is_ascii_digit() || **c == '.')
-            .count();
-        let unit: String = chars[i + len..].iter().take(3).collect();
-        if starts_word && len > 0 && (unit == " kB" || unit == " MB") {
-            for c in &mut out[i..i + len] {
-                if c.is_ascii_digit() {
-                    *c = '#';
-                }
-            }
-        }
-        i += len.max(1);
-    }
-    out.into_iter().collect()
-}
-
-fn snapshot_text(text: &str) -> String {
-    redact_big_sizes(&label_digests(text))
-}
-
-/// The busybox fixture as a tar, made deterministic (sorted, owner 0, times 0).
-fn busybox_tar(env: &TestEnv) -> PathBuf {
-    let tar = env.path().join("busybox.tar");
-    let status = Command::new("tar")
-        .args([
-            "--sort=name",
-            "--mtime=@0",
-            "--owner=0",
-            "--group=0",
-            "--numeric-owner",
-        ])
-        .arg("-C")
-        .arg(busybox_rootfs())
-        .arg("-cf")
-        .arg(&tar)
-        .arg(".")
-        .status()
-        .expect("run tar");
-    assert!(status.success());
-    tar
 }
 
 fn import_busybox(env: &TestEnv) -> String {
@@ -656,6 +573,16 @@ fn raw_entry(name: &str, kind: u8, link: &str, data: &[u8], mode: u32) -> Vec<u8
     out
 }
 
+/// A header that claims `size` bytes of data but carries only `data` (a truncated archive).
+fn raw_entry_claiming(name: &str, kind: u8, size: u64, data: &[u8]) -> Vec<u8> {
+    let mut entry = raw_entry(name, kind, "", data, 0o644);
+    entry[124..135].copy_from_slice(format!("{size:011o}").as_bytes());
+    entry[148..156].copy_from_slice(b"        ");
+    let sum: u32 = entry[..512].iter().map(|&b| u32::from(b)).sum();
+    entry[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+    entry
+}
+
 fn raw_tar(entries: &[Vec<u8>]) -> Vec<u8> {
     let mut out: Vec<u8> = entries.concat();
     out.extend_from_slice(&[0u8; 1024]);
@@ -761,6 +688,47 @@ fn a_hostile_tar_corpus_is_refused_or_contained() {
             "symlink pointing outside (harmless data, kept)",
             vec![raw_entry("hosts", symlink, "/etc/hosts", b"", 0o777)],
         ),
+        (
+            "setuid file (kept: no_new_privs stops it raising privileges)",
+            vec![raw_entry("bin/su", file, "", b"#!/bin/sh\n", 0o4755)],
+        ),
+        (
+            "a name component of 4096 bytes (GNU long name)",
+            vec![
+                raw_entry(
+                    "././@LongLink",
+                    b'L',
+                    "",
+                    "x".repeat(4096).as_bytes(),
+                    0o644,
+                ),
+                raw_entry("placeholder", file, "", b"x", 0o644),
+            ],
+        ),
+        (
+            "a PAX header that claims 1 GiB and ends early",
+            vec![raw_entry_claiming(
+                "pax",
+                b'x',
+                1 << 30,
+                b"30 path=aaaaaaaaaaaaaaaaaaaa\n",
+            )],
+        ),
+        ("a chain of 40 symlinks, then a file through its head", {
+            let mut entries: Vec<Vec<u8>> = (0..40)
+                .map(|i| {
+                    raw_entry(
+                        &format!("l{i}"),
+                        symlink,
+                        &format!("l{}", i + 1),
+                        b"",
+                        0o777,
+                    )
+                })
+                .collect();
+            entries.push(raw_entry("l0/pwned", file, "", b"x", 0o644));
+            entries
+        }),
     ];
     std::fs::write(outside.join("target"), "do not link me").unwrap();
 
@@ -1170,4 +1138,143 @@ fn hello_world_runs_as_a_container() {
     assert!(text.contains("Hello from baleia!"), "{text}");
     let missing = run_image(&env, "nope", &[], "hello-world", &["no-such-command"]);
     assert_eq!(missing.status.code(), Some(127), "{}", report(&missing));
+}
+
+#[test]
+fn unpack_applies_the_same_defenses_to_a_single_layer_file() {
+    let env = TestEnv::new();
+    let (file, dir) = (b'0', b'5');
+    let good = env.path().join("good.tar");
+    std::fs::write(
+        &good,
+        raw_tar(&[
+            raw_entry("app/", dir, "", b"", 0o755),
+            raw_entry("app/hello.txt", file, "", b"hello\n", 0o644),
+        ]),
+    )
+    .unwrap();
+    let target = env.path().join("unpacked");
+    let said = ok(
+        &env,
+        &["unpack", good.to_str().unwrap(), target.to_str().unwrap()],
+    );
+    assert!(said.starts_with("2 entries, 6 bytes"), "{said}");
+    assert_eq!(
+        std::fs::read_to_string(target.join("app/hello.txt")).unwrap(),
+        "hello\n"
+    );
+
+    let hostile = env.path().join("hostile.tar");
+    std::fs::write(
+        &hostile,
+        raw_tar(&[raw_entry("../escaped", file, "", b"x", 0o644)]),
+    )
+    .unwrap();
+    let refused = run(
+        &env,
+        &[
+            "unpack",
+            hostile.to_str().unwrap(),
+            env.path().join("second").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(refused.status.code(), Some(125), "{}", report(&refused));
+    assert!(!env.path().join("escaped").exists());
+}
+
+#[test]
+fn check_finds_a_corrupted_blob_a_missing_layer_and_leftovers() {
+    let env = TestEnv::new();
+    let id = import_busybox(&env);
+    let said = ok(&env, &["check"]);
+    assert_eq!(
+        said,
+        "checked 3 blobs, 1 images, 1 unpacked layers: whole\n"
+    );
+
+    // A partial write left by a crash is a leftover, not damage.
+    std::fs::write(root(&env).join("tmp/blob-interrupted"), b"half").unwrap();
+    let said = ok(&env, &["check"]);
+    assert!(
+        said.contains("leftover: partial write blob-interrupted"),
+        "{said}"
+    );
+    assert!(said.ends_with(": whole\n"), "{said}");
+
+    // Flip the config blob's bytes, and remove the layer blob: both are named.
+    let manifest: serde_json::Value =
+        serde_json::from_str(&ok(&env, &["inspect", "--manifest", "busybox"])).unwrap();
+    let blobs = root(&env).join("oci/blobs/sha256");
+    std::fs::write(blobs.join(&id[7..]), b"{}").unwrap();
+    let layer = manifest["layers"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::fs::remove_file(blobs.join(&layer[7..])).unwrap();
+    let output = run(&env, &["check"]);
+    assert_eq!(output.status.code(), Some(1), "{}", report(&output));
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        said.contains(&format!(
+            "damaged: blob {id}: its content hashes to sha256:"
+        )),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!("layer blob {layer} is missing")),
+        "{said}"
+    );
+    assert!(said.ends_with(": DAMAGED\n"), "{said}");
+}
+
+#[test]
+fn a_full_disk_during_import_is_a_clear_error_and_leaves_the_store_whole() {
+    use nix::mount::{mount, umount2, MntFlags, MsFlags};
+    let env = TestEnv::new();
+    let tar = busybox_tar(&env);
+    // 500 KiB: the layer blob itself does not fit; 1500 KiB: the blob fits, its unpacked
+    // files do not.
+    for size in ["500k", "1500k"] {
+        let small = env.path().join(format!("small-{size}"));
+        std::fs::create_dir_all(&small).unwrap();
+        mount(
+            Some("tmpfs"),
+            &small,
+            Some("tmpfs"),
+            MsFlags::empty(),
+            Some(format!("size={size}").as_str()),
+        )
+        .unwrap();
+        let root = small.join("root");
+        let output = env
+            .cmd(BIN)
+            .env("BALEIA_ROOT", &root)
+            .args(["import", tar.to_str().unwrap(), "busybox"])
+            .output()
+            .unwrap();
+        let check = env
+            .cmd(BIN)
+            .env("BALEIA_ROOT", &root)
+            .arg("check")
+            .output()
+            .unwrap();
+        let leftovers: Vec<String> = ["tmp", "layers", "oci/blobs/sha256"]
+            .iter()
+            .flat_map(|d| list_dir(&root.join(d)))
+            .collect();
+        umount2(&small, MntFlags::MNT_DETACH).unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(125),
+            "{size}: {}",
+            report(&output)
+        );
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains("No space left on device"),
+            "{size}: {}",
+            report(&output)
+        );
+        assert!(check.status.success(), "{size}: {}", report(&check));
+        assert!(leftovers.is_empty(), "{size}: left {leftovers:?}");
+    }
 }

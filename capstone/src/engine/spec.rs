@@ -276,7 +276,7 @@ fn mounts(inputs: &Inputs) -> Result<Vec<Mount>, ApiError> {
                 .map_err(ApiError::internal)?,
         );
     }
-    for dir in inputs.host.tmpfs.iter().flat_map(|t| t.keys()) {
+    for (dir, options) in inputs.host.tmpfs.iter().flatten() {
         if !dir.starts_with('/') || dir.split('/').any(|c| c == "..") {
             return Err(ApiError::bad_request(format!(
                 "--tmpfs {dir}: give an absolute path inside the container, without `..`"
@@ -287,7 +287,18 @@ fn mounts(inputs: &Inputs) -> Result<Vec<Mount>, ApiError> {
                 .destination(dir)
                 .typ("tmpfs")
                 .source("tmpfs")
-                .options(vec!["nosuid".into(), "nodev".into(), "mode=1777".into()])
+                .options(
+                    ["nosuid", "nodev"]
+                        .into_iter()
+                        .map(String::from)
+                        .chain(
+                            options
+                                .split(',')
+                                .filter(|o| !o.is_empty())
+                                .map(String::from),
+                        )
+                        .collect::<Vec<_>>(),
+                )
                 .build()
                 .map_err(ApiError::internal)?,
         );

@@ -4,6 +4,7 @@
 use crate::error::{Error, Result};
 use crate::namespace::{Namespace, NamespaceSet};
 use crate::process::Container;
+use crate::security::Security;
 use crate::signals::SignalForwarding;
 use std::path::{Path, PathBuf};
 
@@ -43,6 +44,20 @@ pub struct RunArgs {
     /// Write the container's pid (as the host sees it) to FILE while it runs.
     #[arg(long, value_name = "FILE")]
     pub pid_file: Option<PathBuf>,
+    /// Add a capability to Docker's default set (`NET_ADMIN`, `CAP_SYS_PTRACE`, `ALL`).
+    #[arg(long = "cap-add", value_name = "CAP")]
+    pub cap_add: Vec<String>,
+    /// Drop a capability from Docker's default set (`ALL` drops them all).
+    #[arg(long = "cap-drop", value_name = "CAP")]
+    pub cap_drop: Vec<String>,
+    /// Keep every capability, no seccomp filter, no no_new_privs (`docker run --privileged`,
+    /// minus the host devices).
+    #[arg(long)]
+    pub privileged: bool,
+    /// `seccomp=unconfined` (no filter), `no-new-privileges=false` (allow setuid binaries to
+    /// raise privileges).
+    #[arg(long = "security-opt", value_name = "OPT")]
+    pub security_opt: Vec<String>,
     /// The command to run, after `--`. (Not required by the parser: a later chapter's image
     /// may supply it; without one, starting the container fails with "no command given".)
     #[arg(last = true, value_name = "CMD")]
@@ -55,6 +70,9 @@ pub struct ExecArgs {
     /// The pid (as the host sees it) of a process in the container, e.g. from --pid-file.
     #[arg(long, value_name = "PID")]
     pub target: i32,
+    /// Run the command with every capability and no seccomp filter.
+    #[arg(long)]
+    pub privileged: bool,
     /// The command to run, after `--`.
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<String>,
@@ -64,6 +82,46 @@ impl ExecArgs {
     pub fn target_pid(&self) -> nix::unistd::Pid {
         nix::unistd::Pid::from_raw(self.target)
     }
+
+    /// A [`Container`] that joins the target's namespaces, with Docker's default security (as
+    /// `docker exec` gives, unless `--privileged`).
+    pub fn container(&self) -> Result<Container> {
+        let security = security_from_flags(self.privileged, &[], &[], &[])?;
+        Ok(Container::join(self.target_pid(), &self.command)?.security(security))
+    }
+}
+
+/// Docker's defaults, changed by the flags.
+pub fn security_from_flags(
+    privileged: bool,
+    cap_add: &[String],
+    cap_drop: &[String],
+    options: &[String],
+) -> Result<Security> {
+    if privileged {
+        return Ok(Security::privileged());
+    }
+    let mut security = Security::docker_default().with_capability_changes(cap_add, cap_drop)?;
+    for option in options {
+        match option.replace(':', "=").as_str() {
+            "seccomp=unconfined" => security.seccomp = false,
+            "no-new-privileges=false" => security.no_new_privileges = false,
+            "no-new-privileges" | "no-new-privileges=true" => security.no_new_privileges = true,
+            other if other.starts_with("seccomp=") => {
+                return Err(Error::Invalid(format!(
+                    "--security-opt {other}: seccomp profiles from a file are not supported; \
+                     use seccomp=unconfined or the default"
+                )))
+            }
+            other => {
+                return Err(Error::Invalid(format!(
+                    "--security-opt {other}: expected seccomp=unconfined or \
+                     no-new-privileges[=true|false]"
+                )))
+            }
+        }
+    }
+    Ok(security)
 }
 
 impl RunArgs {
@@ -86,9 +144,22 @@ impl RunArgs {
         .collect()
     }
 
+    /// What `--privileged`, `--cap-add`, `--cap-drop` and `--security-opt` ask for, starting
+    /// from Docker's defaults.
+    pub fn security(&self) -> Result<Security> {
+        security_from_flags(
+            self.privileged,
+            &self.cap_add,
+            &self.cap_drop,
+            &self.security_opt,
+        )
+    }
+
     /// A [`Container`] configured from the flags, ready for more steps or to spawn.
     pub fn container(&self) -> Result<Container> {
-        let mut container = Container::new(&self.command, self.namespaces())?.init(self.init);
+        let mut container = Container::new(&self.command, self.namespaces())?
+            .init(self.init)
+            .security(self.security()?);
         if let Some(name) = &self.hostname {
             container = container.hostname(name);
         }

@@ -11,7 +11,9 @@
 //! - [`Container::child_step`]: runs inside the namespaces just before the command is executed
 //!   (mount its root file system, switch to it).
 //!
-//! Read [`process`] for how the processes take turns.
+//! Read [`process`] for how the processes take turns, and [`security`] for what a root process
+//! inside may still do (capabilities, `no_new_privs`, seccomp): namespaces limit what it sees,
+//! those limit what it can do.
 
 pub mod channel;
 pub mod cli;
@@ -23,9 +25,12 @@ pub mod init;
 pub mod inside;
 pub mod namespace;
 pub mod process;
+pub mod seccomp;
+pub mod security;
 pub mod signals;
 
 pub use error::{Error, Result, StepError};
 pub use idmap::{IdMap, IdMappings};
 pub use namespace::{Namespace, NamespaceSet};
 pub use process::{Container, ContainerProcess};
+pub use security::Security;

@@ -7,7 +7,7 @@
 //! ```
 
 use ch01_namespaces::cli::{exit_with, parse_or_exit, run_to_exit, ExecArgs, RunArgs};
-use ch01_namespaces::{explain, Container};
+use ch01_namespaces::explain;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -41,7 +41,8 @@ fn main() {
             .container()
             .and_then(|container| run_to_exit(container, args.pid_file.as_deref()))
             .map_err(Into::into),
-        Command::Exec(exec) => Container::join(exec.target_pid(), &exec.command)
+        Command::Exec(exec) => exec
+            .container()
             .and_then(|container| run_to_exit(container, None))
             .map_err(Into::into),
     };

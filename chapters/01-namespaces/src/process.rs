@@ -34,6 +34,7 @@ use crate::idmap::IdMappings;
 use crate::init::run_as_init;
 use crate::inside;
 use crate::namespace::{Namespace, NamespaceSet};
+use crate::security::Security;
 use crate::signals;
 use nix::errno::Errno;
 use nix::sched::{setns, unshare, CloneFlags};
@@ -71,6 +72,9 @@ pub struct Container {
     joins_user_namespace: bool,
     parent_steps: Vec<(String, ParentStep)>,
     child_steps: Vec<(String, ChildStep)>,
+    /// Capabilities, no_new_privs, seccomp (see [`crate::security`]): Docker's defaults unless
+    /// the caller says otherwise (`--privileged`).
+    security: Security,
 }
 
 impl Container {
@@ -107,7 +111,16 @@ impl Container {
             joins_user_namespace: false,
             parent_steps: Vec::new(),
             child_steps: Vec::new(),
+            security: Security::docker_default(),
         })
+    }
+
+    /// What the container's processes may do beyond what their namespaces show: which
+    /// capabilities, `no_new_privs`, the seccomp filter ([`Security::docker_default`] is what
+    /// Docker gives).
+    pub fn security(mut self, security: Security) -> Self {
+        self.security = security;
+        self
     }
 
     /// The host name inside; needs a new UTS namespace.
@@ -279,6 +292,13 @@ impl Container {
     // ---- in the setup process ------------------------------------------------------------
 
     fn setup_process(&mut self, joined: &[(Namespace, File)], channel: Channel) -> ! {
+        if matches!(self.entry, Entry::Join(_)) {
+            // Joining a running container: its processes must not get at us (see
+            // `not_dumpable`) from the moment we are in its PID namespace.
+            if let Err(error) = not_dumpable() {
+                fail(&channel, error)
+            }
+        }
         if let Err(error) = self.enter_namespaces(joined) {
             fail(&channel, error)
         }
@@ -326,8 +346,11 @@ impl Container {
     fn first_process(&mut self, channel: Channel) -> ! {
         let ready = self
             .wait_for_go(&channel)
+            .and_then(|()| not_dumpable())
+            .and_then(|()| self.security.limit_bounding_set())
             .and_then(|()| self.run_child_steps())
-            .and_then(|()| signals::reset_for_exec());
+            .and_then(|()| signals::reset_for_exec())
+            .and_then(|()| self.security.lock_down());
         if let Err(error) = ready {
             fail(&channel, error)
         }
@@ -393,6 +416,19 @@ impl Container {
         }
         Ok(())
     }
+}
+
+/// `prctl(PR_SET_DUMPABLE, 0)`: until `execve`, this process is the engine's own binary,
+/// running inside the container. A dumpable process's `/proc/PID/exe` can be opened by other
+/// processes of the same user, and root in the container is the same user: it could open the
+/// engine's binary through it and overwrite it (runc's CVE-2019-5736). A process that is not
+/// dumpable has its `/proc/PID` files owned by root and closed to anyone without
+/// CAP_SYS_PTRACE. `execve` of the command makes it dumpable again, as it should be; `--init`,
+/// which never execs, stays closed. (Set after the parent-side steps: an unprivileged parent
+/// must still be able to write the uid map of a process that is dumpable.)
+fn not_dumpable() -> Result<()> {
+    nix::sys::prctl::set_dumpable(false)
+        .map_err(|errno| Error::syscall("prctl", "PR_SET_DUMPABLE, 0", errno))
 }
 
 /// `clone(CLONE_PARENT | SIGCHLD)`, with no new stack: like `fork`, both processes continue

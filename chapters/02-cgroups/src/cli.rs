@@ -7,10 +7,9 @@ use crate::error::{Error, Result};
 use crate::limits::{check_pids, check_shares, parse_cpus, parse_memory, CpuQuota, Limits};
 use crate::mode::Layout;
 use crate::stats::Usage;
-use ch01_namespaces::cli::run_to_exit;
+use ch01_namespaces::cli::{run_to_exit, ExecArgs};
 use ch01_namespaces::signals::SignalForwarding;
 use ch01_namespaces::{explain, Container};
-use nix::unistd::Pid;
 use std::io::Read;
 use std::path::Path;
 
@@ -106,10 +105,11 @@ pub fn run_limited(
 
 /// `exec`: run `command` in the namespaces *and the cgroups* of the running process `target`,
 /// so the limits hold for it too.
-pub fn exec_limited(target: Pid, command: &[String]) -> Result<i32> {
+pub fn exec_limited(exec: &ExecArgs) -> Result<i32> {
     let layout = Layout::detect()?;
-    let attacher = Attacher::of_process(&layout, target)?;
-    let container = Container::join(target, command)?
+    let attacher = Attacher::of_process(&layout, exec.target_pid())?;
+    let container = exec
+        .container()?
         .parent_step("put the process in the target's cgroup", move |pid| {
             attacher.attach(pid).map_err(Into::into)
         });

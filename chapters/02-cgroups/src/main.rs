@@ -36,7 +36,7 @@ enum Command {
         #[command(flatten)]
         cgroup: CgroupArgs,
         #[command(flatten)]
-        run: RunArgs,
+        run: Box<RunArgs>,
     },
     /// Run a command inside the namespaces and cgroups of a running process (`docker exec`).
     Exec(ExecArgs),
@@ -57,9 +57,7 @@ fn main() {
     }
     let result = match cli.command {
         Command::Run { cgroup, run } => run_command(&cgroup, &run),
-        Command::Exec(exec) => {
-            exec_limited(exec.target_pid(), &exec.command).map_err(|e| e.into_anyhow())
-        }
+        Command::Exec(exec) => exec_limited(&exec).map_err(|e| e.into_anyhow()),
         Command::Stats {
             name,
             cgroup_parent,

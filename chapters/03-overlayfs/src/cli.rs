@@ -41,29 +41,60 @@ pub struct LayerArgs {
     #[arg(long)]
     pub read_only: bool,
     /// Mount an empty tmpfs at DIR (an absolute path), e.g. /tmp on a --read-only root.
-    #[arg(long = "tmpfs", value_name = "DIR")]
-    pub tmpfs: Vec<PathBuf>,
+    /// Options after a colon, as in `docker run --tmpfs /run:size=64k,mode=755`.
+    #[arg(long = "tmpfs", value_name = "DIR[:OPTIONS]")]
+    pub tmpfs: Vec<String>,
+}
+
+/// One `--tmpfs`: where, and the tmpfs options (`size=`, `mode=`, `nr_inodes=`, `uid=`, `gid=`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tmpfs {
+    pub dir: PathBuf,
+    /// The mount's data string, e.g. `mode=1777,size=64k` (read `tmpfs(5)`).
+    pub options: String,
+}
+
+impl Tmpfs {
+    /// Parse `DIR[:OPTIONS]`: DIR absolute and made of plain names only; OPTIONS a comma list
+    /// of tmpfs(5)'s size, mode, nr_inodes, uid and gid (mode defaults to 1777, as /tmp's).
+    pub fn parse(text: &str) -> Result<Self> {
+        let (dir, options) = text.split_once(':').unwrap_or((text, ""));
+        let dir = PathBuf::from(dir);
+        let plain = dir
+            .components()
+            .skip(1)
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
+        if !dir.is_absolute() || !plain || dir.parent().is_none() {
+            return Err(Error::Invalid(format!(
+                "--tmpfs {}: give an absolute path inside the container, without `..`",
+                dir.display()
+            )));
+        }
+        let mut data = vec![];
+        for option in options.split(',').filter(|o| !o.is_empty()) {
+            let key = option.split('=').next().unwrap_or_default();
+            if !["size", "mode", "nr_inodes", "uid", "gid"].contains(&key) || !option.contains('=')
+            {
+                return Err(Error::Invalid(format!(
+                    "--tmpfs {text}: unknown option {option:?} (expected size=, mode=, nr_inodes=, uid=, gid=)"
+                )));
+            }
+            data.push(option.to_string());
+        }
+        if !data.iter().any(|o| o.starts_with("mode=")) {
+            data.insert(0, "mode=1777".into());
+        }
+        Ok(Tmpfs {
+            dir,
+            options: data.join(","),
+        })
+    }
 }
 
 impl LayerArgs {
-    /// The --tmpfs directories, checked: absolute, and made of plain names only.
-    pub fn tmpfs_dirs(&self) -> Result<Vec<PathBuf>> {
-        self.tmpfs
-            .iter()
-            .map(|dir| {
-                let plain = dir
-                    .components()
-                    .skip(1)
-                    .all(|c| matches!(c, std::path::Component::Normal(_)));
-                if !dir.is_absolute() || !plain || dir.parent().is_none() {
-                    return Err(Error::Invalid(format!(
-                        "--tmpfs {}: give an absolute path inside the container, without `..`",
-                        dir.display()
-                    )));
-                }
-                Ok(dir.clone())
-            })
-            .collect()
+    /// The --tmpfs mounts, checked (see [`Tmpfs::parse`]).
+    pub fn tmpfs_mounts(&self) -> Result<Vec<Tmpfs>> {
+        self.tmpfs.iter().map(|t| Tmpfs::parse(t)).collect()
     }
 }
 
@@ -135,8 +166,9 @@ pub fn run_container(
 
     let dirs = ContainerDirs::at(state_root, &id);
     explain!("container {id}");
-    let tmpfs = fs.tmpfs_dirs()?;
-    dirs.create(image, name.as_deref(), &hostname, &tmpfs)?;
+    let tmpfs = fs.tmpfs_mounts()?;
+    let mount_points: Vec<PathBuf> = tmpfs.iter().map(|t| t.dir.clone()).collect();
+    dirs.create(image, name.as_deref(), &hostname, &mount_points)?;
     let mut rootfs = RootFs::for_container(&dirs, image, fs.read_only, run.ipc);
     rootfs.tmpfs = tmpfs;
     let result = run.container().map_err(Error::from).and_then(|container| {
@@ -154,4 +186,23 @@ pub fn run_container(
         id,
         finished: result?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tmpfs_takes_a_directory_and_options() {
+        let plain = Tmpfs::parse("/tmp").unwrap();
+        assert_eq!(plain.options, "mode=1777");
+        let sized = Tmpfs::parse("/run:size=64k,mode=755").unwrap();
+        assert_eq!(
+            (sized.dir.to_str(), sized.options.as_str()),
+            (Some("/run"), "size=64k,mode=755")
+        );
+        assert!(Tmpfs::parse("/run:exec=1").is_err());
+        assert!(Tmpfs::parse("tmp").is_err());
+        assert!(Tmpfs::parse("/a/../b").is_err());
+    }
 }

@@ -59,6 +59,18 @@ enum Command {
         /// Container id, unique id prefix, or name.
         container: String,
     },
+    /// Copy files into or out of a running container (`docker cp`). The side inside the
+    /// container starts with ':' (`:/etc/hosts`); paths there are resolved inside the
+    /// container, never on the host, whatever symlinks it holds.
+    Cp {
+        /// The pid (as the host sees it) of a process in the container, e.g. from --pid-file.
+        #[arg(long, value_name = "PID")]
+        target: i32,
+        /// What to copy: `:/path/in/container` or a host path.
+        src: String,
+        /// Where to: a host path, or `:/path/in/container`.
+        dest: String,
+    },
 }
 
 fn main() {
@@ -82,10 +94,9 @@ fn main() {
                 ended.finished.exit_code
             })
             .map_err(|e| e.into_anyhow()),
-        Command::Exec(exec) => {
-            exec_limited(exec.target_pid(), &exec.command).map_err(|e| e.into_anyhow())
-        }
+        Command::Exec(exec) => exec_limited(&exec).map_err(|e| e.into_anyhow()),
         Command::Diff { container } => show_diff(&root, &container).map_err(|e| e.into_anyhow()),
+        Command::Cp { target, src, dest } => copy(target, &src, &dest),
         Command::Rm { container } => ContainerDirs::find(&root, &container)
             .and_then(|dirs| dirs.remove())
             .map(|()| 0)
@@ -101,5 +112,21 @@ fn show_diff(root: &std::path::Path, container: &str) -> ch03_overlayfs::Result<
     for change in diff::changes(&dirs.upper(), &lowers)? {
         println!("{} {}", change.kind.letter(), change.path);
     }
+    Ok(0)
+}
+
+/// `cp`: one side in the container (`:PATH`), the other on the host.
+fn copy(target: i32, src: &str, dest: &str) -> anyhow::Result<i32> {
+    use ch03_overlayfs::copy::{copy_in, copy_out, ContainerRoot};
+    let root = ContainerRoot::of_process(target)?;
+    let copied = match (src.strip_prefix(':'), dest.strip_prefix(':')) {
+        (Some(inside), None) => copy_out(&root, inside, std::path::Path::new(dest))?,
+        (None, Some(inside)) => copy_in(std::path::Path::new(src), &root, inside)?,
+        _ => anyhow::bail!("cp: exactly one of SRC and DEST must be in the container (:/path)"),
+    };
+    eprintln!(
+        "{PROGRAM}: copied {} files, {} directories, {} symlinks, {} bytes",
+        copied.files, copied.directories, copied.symlinks, copied.bytes
+    );
     Ok(0)
 }

@@ -5,6 +5,7 @@
 //! root *before* `pivot_root`, while the host's files (the device nodes, the engine's
 //! /etc files) can still be reached; afterwards, only the container's tree is left.
 
+use crate::cli::Tmpfs;
 use crate::devices;
 use crate::dirs::ContainerDirs;
 use crate::error::Result;
@@ -28,7 +29,7 @@ pub struct RootFs {
     /// The container has its own IPC namespace (then it gets its own /dev/mqueue).
     pub own_ipc: bool,
     /// Directories (absolute, as the container sees them) that get an empty tmpfs.
-    pub tmpfs: Vec<PathBuf>,
+    pub tmpfs: Vec<Tmpfs>,
 }
 
 impl RootFs {
@@ -76,13 +77,14 @@ impl RootFs {
             None,
         )?;
         devices::populate(&root.join("dev"), self.own_ipc)?;
-        for dir in &self.tmpfs {
+        for tmpfs in &self.tmpfs {
+            let dir = &tmpfs.dir;
             mount_fs(
                 "tmpfs",
                 &root.join(dir.strip_prefix("/").unwrap_or(dir)),
                 "tmpfs",
                 MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-                Some("mode=1777"),
+                Some(&tmpfs.options),
             )?;
         }
         // The engine owns these three files; bind mounts keep them out of the write layer

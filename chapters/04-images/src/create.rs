@@ -37,6 +37,10 @@ pub enum Change {
     Env(String),
     WorkingDir(String),
     User(String),
+    /// `VOLUME /data` or `VOLUME ["/a", "/b"]`: directories that get an anonymous volume.
+    Volume(Vec<String>),
+    /// `EXPOSE 80` or `EXPOSE 53/udp`: ports the image says it listens on (`run -P` publishes them).
+    Expose(Vec<String>),
 }
 
 impl std::str::FromStr for Change {
@@ -60,14 +64,32 @@ impl std::str::FromStr for Change {
                 Ok(vec!["/bin/sh".into(), "-c".into(), argument.into()])
             }
         };
+        // VOLUME and EXPOSE take a JSON array or words.
+        let words = || -> Result<Vec<String>> {
+            if argument.starts_with('[') {
+                serde_json::from_str(argument).map_err(|cause| Error::Json {
+                    what: format!("--change {text:?}"),
+                    cause,
+                })
+            } else {
+                Ok(argument.split_whitespace().map(str::to_string).collect())
+            }
+        };
         match instruction.to_ascii_uppercase().as_str() {
             "CMD" => Ok(Change::Cmd(command()?)),
             "ENTRYPOINT" => Ok(Change::Entrypoint(command()?)),
             "ENV" if argument.contains('=') => Ok(Change::Env(argument.into())),
             "WORKDIR" if argument.starts_with('/') => Ok(Change::WorkingDir(argument.into())),
             "USER" if !argument.is_empty() => Ok(Change::User(argument.into())),
+            "VOLUME" if !argument.is_empty() => Ok(Change::Volume(words()?)),
+            "EXPOSE" if !argument.is_empty() => Ok(Change::Expose(
+                words()?
+                    .into_iter()
+                    .map(|p| if p.contains('/') { p } else { format!("{p}/tcp") })
+                    .collect(),
+            )),
             _ => Err(Error::Invalid(format!(
-                "--change {text:?}: expected CMD, ENTRYPOINT, ENV KEY=VALUE, WORKDIR /path or USER name"
+                "--change {text:?}: expected CMD, ENTRYPOINT, ENV KEY=VALUE, WORKDIR /path, USER name, VOLUME /path or EXPOSE port"
             ))),
         }
     }
@@ -86,6 +108,20 @@ fn apply(config: &mut Config, change: &Change) {
         }
         Change::WorkingDir(dir) => config.set_working_dir(Some(dir.clone())),
         Change::User(user) => config.set_user(Some(user.clone())),
+        Change::Volume(dirs) => {
+            let mut volumes = config.volumes().clone().unwrap_or_default();
+            volumes.extend(dirs.iter().cloned());
+            volumes.sort();
+            volumes.dedup();
+            config.set_volumes(Some(volumes))
+        }
+        Change::Expose(ports) => {
+            let mut exposed = config.exposed_ports().clone().unwrap_or_default();
+            exposed.extend(ports.iter().cloned());
+            exposed.sort();
+            exposed.dedup();
+            config.set_exposed_ports(Some(exposed))
+        }
     };
 }
 
@@ -155,9 +191,19 @@ fn write_image(
     history.push(entry);
     config.set_history(Some(history));
 
-    let config_descriptor = store.put_json(MediaType::ImageConfig, &config)?;
     let mut layers = base.map(|b| b.layers().to_vec()).unwrap_or_default();
     layers.push(layer.descriptor);
+    write_manifest(store, &config, layers)
+}
+
+/// Store `config` and a manifest listing `layers` (bottom first), and load the image they
+/// make. The image is in no tag and no index entry yet: the caller decides what keeps it.
+pub fn write_manifest(
+    store: &Store,
+    config: &impl serde::Serialize,
+    layers: Vec<oci_spec::image::Descriptor>,
+) -> Result<Image> {
+    let config_descriptor = store.put_json(MediaType::ImageConfig, config)?;
     let manifest = ImageManifestBuilder::default()
         .schema_version(2u32)
         .media_type(MediaType::ImageManifest)
@@ -192,7 +238,15 @@ mod tests {
             "ENV PATH=/bin".parse::<Change>().unwrap(),
             Change::Env("PATH=/bin".into())
         );
-        assert!("EXPOSE 80".parse::<Change>().is_err());
+        assert_eq!(
+            "EXPOSE 80 53/udp".parse::<Change>().unwrap(),
+            Change::Expose(vec!["80/tcp".into(), "53/udp".into()])
+        );
+        assert_eq!(
+            r#"VOLUME ["/data"]"#.parse::<Change>().unwrap(),
+            Change::Volume(vec!["/data".into()])
+        );
+        assert!("HEALTHCHECK NONE".parse::<Change>().is_err());
         assert!("WORKDIR relative".parse::<Change>().is_err());
     }
 

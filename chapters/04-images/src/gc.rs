@@ -1,15 +1,16 @@
 //! `rmi` and garbage collection: mark and sweep over the content store.
 //!
-//! The roots are the manifests `index.json` lists and the images containers run (see
-//! [`containers`]). Everything reachable from a root is kept: the manifest,
-//! its config, its layer blobs, and its unpacked layers (by chain id). Everything else is
-//! garbage: blobs in `blobs/sha256/`, directories in `$ROOT/layers/`, and leftovers of
-//! interrupted writes in `$ROOT/tmp/`. Because layers are shared, removing an image removes only
-//! what no other image uses.
+//! The roots are the manifests `index.json` lists, the images containers run (see
+//! [`containers`]) and the pinned images (see [`pins`]: a build cache's). Everything reachable
+//! from a root is kept: the manifest, its config, its layer blobs, and its unpacked layers (by
+//! chain id). Everything else is garbage: blobs in `blobs/sha256/`, directories in
+//! `$ROOT/layers/`, and leftovers of interrupted writes in `$ROOT/tmp/`. Because layers are
+//! shared, removing an image removes only what no other image uses.
 
 use crate::containers;
 use crate::error::{Error, Result};
 use crate::image::{self, Image};
+use crate::pins;
 use crate::reference;
 use crate::snapshot;
 use crate::store::{tag_of, Store};
@@ -71,6 +72,7 @@ pub fn collect(store: &Store) -> Result<Removed> {
             .into_iter()
             .map(|(_, m)| m),
     );
+    roots.extend(pins::all(store)?);
 
     let mut live_blobs: BTreeSet<String> = BTreeSet::new();
     let mut live_layers: BTreeSet<String> = BTreeSet::new();

@@ -81,13 +81,17 @@ impl Image {
         self.layers().iter().map(|l| l.size()).sum()
     }
 
-    /// The manifest's descriptor, as `index.json` would hold it.
+    /// The manifest's descriptor, as `index.json` would hold it. Its media type is the one the
+    /// manifest declares (a pulled image may carry Docker's schema 2 type), OCI's otherwise.
     pub fn descriptor(&self, store: &Store) -> Result<Descriptor> {
         let size = std::fs::metadata(store.blob_path(&self.manifest_digest))
             .map_err(Error::io("stat", store.blob_path(&self.manifest_digest)))?
             .len();
         Ok(Descriptor::new(
-            oci_spec::image::MediaType::ImageManifest,
+            self.manifest
+                .media_type()
+                .clone()
+                .unwrap_or(oci_spec::image::MediaType::ImageManifest),
             size,
             self.manifest_digest.clone(),
         ))

@@ -14,7 +14,9 @@
 //!   [`snapshot::prepare`] gives the `lowerdir=` list that chapter 03 mounts.
 //! - [`create`]: a new image = a base + one layer + a history entry ([`commit`] and `import`).
 //! - [`archive`]: `save`/`load` in OCI and Docker archive formats.
-//! - [`gc`]: `rmi` and garbage collection; [`containers`] is what it must not collect.
+//! - [`check`]: is the store whole (every blob's digest, every image's blobs, every layer)?
+//! - [`gc`]: `rmi` and garbage collection; [`containers`] and [`pins`] are what it must not
+//!   collect.
 //! - [`hello`]: the built-in `hello-world` image.
 //! - [`run`]: an image as a chapter 03 container, its config applied.
 //!
@@ -32,6 +34,8 @@
 //! ```
 
 pub mod archive;
+pub mod check;
+pub mod cli;
 pub mod commit;
 pub mod containers;
 pub mod create;
@@ -41,6 +45,7 @@ pub mod gc;
 pub mod hello;
 pub mod image;
 pub mod pack;
+pub mod pins;
 pub mod reference;
 pub mod report;
 pub mod run;

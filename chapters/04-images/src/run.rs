@@ -13,8 +13,10 @@ use crate::store::Store;
 use ch01_namespaces::cli::RunArgs;
 use ch01_namespaces::exec::DEFAULT_PATH;
 use ch01_namespaces::explain;
+use ch01_namespaces::Container;
 use ch02_cgroups::cli::CgroupArgs;
 use ch03_overlayfs::cli::{run_container, Ended, LayerArgs};
+use ch03_overlayfs::ContainerDirs;
 use nix::unistd::{setgid, setgroups, setuid, Gid, Uid};
 use oci_spec::image::ImageConfiguration;
 
@@ -114,8 +116,8 @@ impl Identity {
         Self::resolve_in(user, &passwd, &group)
     }
 
-    /// The same, from the text of a `passwd` and a `group` file (the engine reads them from an
-    /// image's layers before the container exists).
+    /// The same, with the text of `/etc/passwd` and `/etc/group` given (a builder reads them
+    /// from the image's layers for `COPY --chown=name`, the engine for a container's user).
     pub fn resolve_in(user: &str, passwd: &str, group: &str) -> Result<Self> {
         let (who, group_name) = match user.split_once(':') {
             Some((who, g)) => (who, Some(g)),
@@ -181,6 +183,27 @@ pub fn run_image(
     cgroup: &CgroupArgs,
     run: &RunArgs,
 ) -> Result<Ended> {
+    run_image_with(store, reference, fs, cgroup, run, |_, _, container| {
+        Ok(container)
+    })
+}
+
+/// [`run_image`], with a hook for later chapters: `customize` sees the container's
+/// directories and the image, and may add steps. Its child-side steps run after chapter 03's
+/// `pivot_root` and *before* the image's config is applied (so still as root, before `User`
+/// takes effect): chapter 07 mounts volumes there.
+pub fn run_image_with(
+    store: &Store,
+    reference: &str,
+    fs: &LayerArgs,
+    cgroup: &CgroupArgs,
+    run: &RunArgs,
+    customize: impl FnOnce(
+        &ContainerDirs,
+        &image::Image,
+        Container,
+    ) -> ch03_overlayfs::Result<Container>,
+) -> Result<Ended> {
     let lock = store.lock()?;
     let image = image::resolve(store, reference)?;
     let config = RunConfig::new(&image.config, &run.command)?;
@@ -202,6 +225,7 @@ pub fn run_image(
                 .map_err(|e| ch03_overlayfs::Error::Invalid(e.to_string()))?;
             drop(lock.take());
             let hostname = dirs.hostname()?;
+            let container = customize(dirs, &image, container)?;
             Ok(container.child_step("apply the image's config", move || {
                 config.apply_inside(&hostname).map_err(Into::into)
             }))

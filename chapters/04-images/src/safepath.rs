@@ -22,12 +22,45 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 
+/// Linux's longest file name and path (limits.h), in bytes.
+const NAME_MAX: usize = 255;
+const PATH_MAX: usize = 4096;
+
+/// A name short enough to print: the first 60 characters, then `...(N bytes)`.
+fn shorten(name: &str) -> String {
+    if name.len() <= 80 {
+        return name.to_string();
+    }
+    let head: String = name.chars().take(60).collect();
+    format!("{head}...({} bytes)", name.len())
+}
+
 /// Turn a tar entry's raw name into a safe relative path, or refuse it. `None` means the entry
 /// names the layer's root itself (`./`).
 pub fn entry_path(raw: &[u8]) -> Result<Option<PathBuf>> {
-    let shown = String::from_utf8_lossy(raw).into_owned();
+    let shown = shorten(&String::from_utf8_lossy(raw));
     if raw.contains(&0) {
         return Err(Error::unsafe_entry(shown, "the name contains a NUL byte"));
+    }
+    // The kernel's limits (NAME_MAX, PATH_MAX): refused here, with a short message, rather
+    // than by a system call whose error would repeat the whole name.
+    if let Some(long) = raw.split(|&b| b == b'/').find(|part| part.len() > NAME_MAX) {
+        return Err(Error::unsafe_entry(
+            shown,
+            format!(
+                "a name of {} bytes: longer than a file name can be ({NAME_MAX}); refused",
+                long.len()
+            ),
+        ));
+    }
+    if raw.len() >= PATH_MAX {
+        return Err(Error::unsafe_entry(
+            shown,
+            format!(
+                "a path of {} bytes: longer than a path can be ({PATH_MAX}); refused",
+                raw.len()
+            ),
+        ));
     }
     let mut clean = PathBuf::new();
     for component in Path::new(OsStr::from_bytes(raw)).components() {

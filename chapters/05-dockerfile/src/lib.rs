@@ -19,6 +19,7 @@
 //! chapter, on top of chapters 03 and 04.
 
 pub mod ast;
+pub mod build;
 pub mod directives;
 pub mod dockerignore;
 pub mod duration;

@@ -157,6 +157,8 @@ impl Resolver<'_> {
             global_args.push(resolved);
         }
         let mut stages: Vec<Stage> = Vec::new();
+        // Each stage's ENV at its end: a stage built `FROM` an earlier one starts with it.
+        let mut stage_envs: Vec<Vec<(String, String)>> = Vec::new();
         let mut scope = Scope::default();
         for instruction in instructions {
             if let Command::From(from) = &instruction.command {
@@ -175,8 +177,15 @@ impl Resolver<'_> {
                         Base::Stage { index, .. } => format!("stage {index}"),
                     }
                 );
+                if !stages.is_empty() {
+                    stage_envs.push(std::mem::take(&mut scope.env));
+                }
+                let env = match &stage.base {
+                    Base::Stage { index, .. } => stage_envs[*index].clone(),
+                    other => base_env(other),
+                };
                 scope = Scope {
-                    env: base_env(&stage.base),
+                    env,
                     args: Vec::new(),
                 };
                 stages.push(stage);
@@ -708,6 +717,14 @@ mod tests {
         let df = parse("Dockerfile", "FROM a\nENV PATH=/app:$PATH\nWORKDIR $PATH\n").unwrap();
         let b = resolve_with_base_env(&df, &[], &|_| vec![("PATH".into(), "/bin".into())]).unwrap();
         assert_eq!(workdir(&b, 0), "/app:/bin");
+    }
+
+    #[test]
+    fn a_stage_built_on_a_stage_starts_with_its_environment() {
+        let text = "FROM a AS one\nENV DIR=/one\nFROM one\nWORKDIR $DIR/two\n";
+        let df = parse("Dockerfile", text).unwrap();
+        let b = resolve(&df, &[]).unwrap();
+        assert_eq!(workdir(&b, 1), "/one/two");
     }
 
     #[test]

@@ -1,0 +1,78 @@
+"""Turn hyperfine's JSON exports into docs/benchmarks.md: medians, ratios, machine, versions."""
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+
+
+def version(command):
+    try:
+        out = subprocess.run(command, capture_output=True, text=True, timeout=10).stdout
+        return out.strip().splitlines()[0]
+    except Exception:
+        return "not found"
+
+
+def cgroup_mode():
+    with open("/proc/self/mounts") as mounts:
+        for line in mounts:
+            fields = line.split()
+            if fields[1] == "/sys/fs/cgroup":
+                return "v2 (unified)" if fields[2] == "cgroup2" else "v1 / hybrid"
+    return "unknown"
+
+
+def main(results, output):
+    rows = []
+    with open(os.path.join(results, "pairs.tsv")) as pairs:
+        for line in pairs:
+            name, target, ours, theirs = line.rstrip("\n").split("\t")
+            times = {"baleia": [], "peer": []}
+            for round_file in sorted(os.listdir(results)):
+                if round_file.startswith(name + ".") and round_file.endswith(".json"):
+                    for result in json.load(open(os.path.join(results, round_file)))["results"]:
+                        times[result["command"]].extend(result["times"])
+            baleia, peer = statistics.median(times["baleia"]), statistics.median(times["peer"])
+            rows.append((name, target, ours, theirs, baleia, peer, baleia / peer))
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `bench/run` (as root): the same busybox image for every tool, each pair timed",
+        "by hyperfine in one run, in rounds that alternate which tool goes first (warm-up each",
+        "round). Medians of all runs; ratio = baleia / peer (below 1: baleia is faster). Targets",
+        "are the goals of issue #10, not timed tests.",
+        "",
+        f"Machine: {os.cpu_count()} cores, kernel {platform.release()}, cgroups {cgroup_mode()}.",
+        "",
+        "| work | baleia | peer | ratio | target |",
+        "|---|---|---|---|---|",
+    ]
+    for name, target, _ours, _theirs, baleia, peer, ratio in rows:
+        lines.append(f"| {name} | {baleia * 1000:.1f} ms | {peer * 1000:.1f} ms | {ratio:.2f}× | {target} |")
+    lines += ["", "## Commands timed", ""]
+    for name, _target, ours, theirs, *_ in rows:
+        lines += [f"- **{name}**", f"  - baleia: `{ours}`", f"  - peer: `{theirs}`"]
+    lines += ["", "## Versions", ""]
+    for tool, command in [
+        ("runc", ["runc", "--version"]),
+        ("crun", ["crun", "--version"]),
+        ("podman", ["podman", "--version"]),
+        ("buildah", ["buildah", "--version"]),
+        ("skopeo", ["skopeo", "--version"]),
+        ("hyperfine", ["hyperfine", "--version"]),
+        ("rustc", ["rustc", "--version"]),
+    ]:
+        lines.append(f"- {tool}: {version(command)}")
+    notes = os.path.join(os.path.dirname(output), "benchmarks-notes.md")
+    if os.path.exists(notes):
+        lines += ["", open(notes).read().rstrip()]
+    with open(output, "w") as out:
+        out.write("\n".join(lines) + "\n")
+    print("\n".join(lines[8 : 10 + len(rows)]))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])

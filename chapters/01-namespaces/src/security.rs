@@ -1,0 +1,227 @@
+//! What root inside a container may still do: capabilities, `no_new_privs`, seccomp, and the
+//! file descriptors it inherits.
+//!
+//! Namespaces decide what a process can *see*. A process that is root (uid 0) inside them still
+//! holds every capability (capabilities(7)): it could load a kernel module, reboot the machine,
+//! mount file systems, or trace other processes. Docker narrows that down, and so do we:
+//!
+//! - **capabilities**: only Docker's default fourteen stay, in every set: the *bounding* set
+//!   (the most any `execve` can ever grant again), *permitted*, *effective*, and none
+//!   *inheritable* or *ambient*;
+//! - **no_new_privs** (prctl(2), `PR_SET_NO_NEW_PRIVS`): a setuid binary or file capabilities
+//!   can no longer raise privileges across `execve`;
+//! - **seccomp** (seccomp(2)): a filter the kernel runs on every system call; ours refuses, with
+//!   EPERM, the calls a container has no business making (see [`crate::seccomp`]);
+//! - **file descriptors**: every descriptor above 2 is marked close-on-exec, so nothing the
+//!   engine had open (a directory of the host, a socket) survives into the container: the
+//!   runc CVE-2024-21626 class of escape.
+//!
+//! The order matters. The bounding set is narrowed first, while we are still all-powerful and
+//! before the child-side steps: it does not touch the *effective* set, so chapter 03 can still
+//! mount and `pivot_root`, and chapter 04 can still `setuid` to the image's user. Then, last of
+//! all before `execve`, the effective and permitted sets are narrowed, `no_new_privs` is set and
+//! the seccomp filter is loaded (loading one needs either `no_new_privs` or CAP_SYS_ADMIN).
+
+use crate::error::{Error, Result};
+use crate::explain;
+use caps::{CapSet, Capability, CapsHashSet};
+use std::str::FromStr;
+
+/// Docker's default capabilities (moby's `oci/caps/defaults.go`; docker-run(1) "Runtime
+/// privilege and Linux capabilities").
+pub const DOCKER_DEFAULT: [Capability; 14] = [
+    Capability::CAP_CHOWN,
+    Capability::CAP_DAC_OVERRIDE,
+    Capability::CAP_FSETID,
+    Capability::CAP_FOWNER,
+    Capability::CAP_MKNOD,
+    Capability::CAP_NET_RAW,
+    Capability::CAP_SETGID,
+    Capability::CAP_SETUID,
+    Capability::CAP_SETFCAP,
+    Capability::CAP_SETPCAP,
+    Capability::CAP_NET_BIND_SERVICE,
+    Capability::CAP_SYS_CHROOT,
+    Capability::CAP_KILL,
+    Capability::CAP_AUDIT_WRITE,
+];
+
+/// What the container's processes are allowed, beyond what their namespaces show them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Security {
+    /// The capabilities kept; `None` keeps all of them (`--privileged`).
+    pub capabilities: Option<CapsHashSet>,
+    pub no_new_privileges: bool,
+    /// Load the default seccomp filter.
+    pub seccomp: bool,
+}
+
+impl Security {
+    /// Docker's defaults, and `no_new_privs` on.
+    pub fn docker_default() -> Self {
+        Security {
+            capabilities: Some(DOCKER_DEFAULT.into_iter().collect()),
+            no_new_privileges: true,
+            seccomp: true,
+        }
+    }
+
+    /// Nothing taken away (`--privileged`): every capability, no filter.
+    pub fn privileged() -> Self {
+        Security {
+            capabilities: None,
+            no_new_privileges: false,
+            seccomp: false,
+        }
+    }
+
+    /// `--cap-add` and `--cap-drop`, as Docker reads them: names with or without `CAP_`, any
+    /// case, and `ALL`. Drops are applied first, then adds (so `--cap-drop ALL --cap-add X`
+    /// keeps only X).
+    pub fn with_capability_changes(mut self, add: &[String], drop: &[String]) -> Result<Self> {
+        let Some(mut kept) = self.capabilities.take() else {
+            return Ok(self);
+        };
+        for name in drop {
+            match parse_capability(name)? {
+                None => kept.clear(),
+                Some(cap) => {
+                    kept.remove(&cap);
+                }
+            }
+        }
+        for name in add {
+            match parse_capability(name)? {
+                None => kept.extend(caps::all()),
+                Some(cap) => {
+                    kept.insert(cap);
+                }
+            }
+        }
+        self.capabilities = Some(kept);
+        Ok(self)
+    }
+
+    /// First step in the container's first process: narrow the bounding set (and empty the
+    /// ambient one). The effective set, which the child-side steps still need, is untouched.
+    pub(crate) fn limit_bounding_set(&self) -> Result<()> {
+        let Some(kept) = &self.capabilities else {
+            return Ok(());
+        };
+        explain!(
+            "prctl(PR_CAPBSET_DROP) for every capability but {}: the most any execve can grant",
+            names(kept)
+        );
+        for cap in caps::all() {
+            if !kept.contains(&cap) && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false) {
+                caps::drop(None, CapSet::Bounding, cap)
+                    .map_err(|e| Error::Invalid(format!("prctl(PR_CAPBSET_DROP, {cap}): {e}")))?;
+            }
+        }
+        caps::clear(None, CapSet::Ambient)
+            .map_err(|e| Error::Invalid(format!("prctl(PR_CAP_AMBIENT_CLEAR_ALL): {e}")))
+    }
+
+    /// Last step before `execve`: descriptors, capabilities, `no_new_privs`, seccomp.
+    pub(crate) fn lock_down(&self) -> Result<()> {
+        close_inherited_descriptors()?;
+        if self.seccomp && !self.no_new_privileges {
+            // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we
+            // still have it.
+            crate::seccomp::load_default()?;
+        }
+        if let Some(kept) = &self.capabilities {
+            let permitted = caps::read(None, CapSet::Permitted)
+                .map_err(|e| Error::Invalid(format!("capget: {e}")))?;
+            let now: CapsHashSet = permitted.intersection(kept).copied().collect();
+            explain!(
+                "capset(): effective and permitted = {}, inheritable = none",
+                names(&now)
+            );
+            for set in [CapSet::Effective, CapSet::Permitted] {
+                caps::set(None, set, &now)
+                    .map_err(|e| Error::Invalid(format!("capset({set:?}): {e}")))?;
+            }
+            caps::clear(None, CapSet::Inheritable)
+                .map_err(|e| Error::Invalid(format!("capset(Inheritable): {e}")))?;
+        }
+        if self.no_new_privileges {
+            explain!("prctl(PR_SET_NO_NEW_PRIVS, 1): no execve can raise privileges again");
+            nix::sys::prctl::set_no_new_privs()
+                .map_err(|errno| Error::syscall("prctl", "PR_SET_NO_NEW_PRIVS, 1", errno))?;
+            if self.seccomp {
+                crate::seccomp::load_default()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `CAP_SYS_ADMIN`, `sys_admin`, `SYS_ADMIN` → the capability; `ALL` → `None`.
+pub fn parse_capability(name: &str) -> Result<Option<Capability>> {
+    let upper = name.to_ascii_uppercase();
+    if upper == "ALL" {
+        return Ok(None);
+    }
+    let full = if upper.starts_with("CAP_") {
+        upper
+    } else {
+        format!("CAP_{upper}")
+    };
+    Capability::from_str(&full)
+        .map(Some)
+        .map_err(|_| Error::Invalid(format!("unknown capability {name:?} (see capabilities(7))")))
+}
+
+fn names(set: &CapsHashSet) -> String {
+    let mut names: Vec<String> = set.iter().map(|c| c.to_string()).collect();
+    names.sort();
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(",")
+    }
+}
+
+/// Mark every descriptor above 2 close-on-exec (`close_range(2)` with `CLOSE_RANGE_CLOEXEC`):
+/// they stay usable until `execve` (the setup channel needs that) and are gone after it.
+fn close_inherited_descriptors() -> Result<()> {
+    explain!("close_range(3, ~0, CLOSE_RANGE_CLOEXEC): no descriptor of ours reaches the command");
+    // SAFETY: close_range only changes descriptor flags; no memory is passed.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    nix::errno::Errno::result(ret)
+        .map(drop)
+        .map_err(|errno| Error::syscall("close_range", "3, ~0, CLOSE_RANGE_CLOEXEC", errno))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capability_changes_read_like_docker_flags() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let sec = Security::docker_default()
+            .with_capability_changes(&s(&["sys_admin"]), &s(&["CAP_NET_RAW", "mknod"]))
+            .unwrap();
+        let kept = sec.capabilities.unwrap();
+        assert!(kept.contains(&Capability::CAP_SYS_ADMIN));
+        assert!(!kept.contains(&Capability::CAP_NET_RAW));
+        assert!(!kept.contains(&Capability::CAP_MKNOD));
+        assert_eq!(kept.len(), 13);
+        let only = Security::docker_default()
+            .with_capability_changes(&s(&["chown"]), &s(&["ALL"]))
+            .unwrap();
+        assert_eq!(only.capabilities.unwrap().len(), 1);
+        assert!(Security::docker_default()
+            .with_capability_changes(&s(&["CAP_FLY"]), &[])
+            .is_err());
+    }
+}

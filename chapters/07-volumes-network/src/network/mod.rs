@@ -1,0 +1,375 @@
+//! Networks: a Linux bridge per network, a veth pair per container, addresses from a small
+//! IPAM, NAT for egress, names in /etc/hosts, published ports.
+//!
+//! ```text
+//! $ROOT/networks/.lock                  flock(2): network changes take turns
+//! $ROOT/networks/<name>/network.json    name, bridge, subnet, gateway
+//! $ROOT/networks/<name>/leases/<addr>   see ipam
+//! ```
+//!
+//! The capstone's entry points: [`create`], [`remove`], [`list`], [`ensure_default`],
+//! [`attach`] (a parent-side step: the container's process exists, it waits) and
+//! [`Attachment::detach`] (after it ended).
+
+pub mod hosts;
+pub mod ipam;
+pub mod link;
+pub mod nat;
+pub mod ports;
+pub mod proxy;
+pub mod subnet;
+
+use crate::error::{Error, Result};
+use crate::lock::Lock;
+use ch01_namespaces::explain;
+use ipam::{Lease, Leases};
+use serde::{Deserialize, Serialize};
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use subnet::Subnet;
+
+/// The network containers join when none is named.
+pub const DEFAULT_NETWORK: &str = "bridge";
+/// Its bridge (Docker's is docker0).
+pub const DEFAULT_BRIDGE: &str = "baleia0";
+/// Its subnet.
+pub const DEFAULT_SUBNET: &str = "10.77.0.0/16";
+
+/// Which network a container gets (`--network`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetworkMode {
+    /// Its own network namespace with only `lo`.
+    None,
+    /// The host's network namespace: no isolation at all.
+    Host,
+    /// Its own namespace, plugged into this network's bridge.
+    Bridge(String),
+}
+
+impl std::str::FromStr for NetworkMode {
+    type Err = Error;
+    fn from_str(text: &str) -> Result<Self> {
+        Ok(match text {
+            "none" => NetworkMode::None,
+            "host" => NetworkMode::Host,
+            "" => return Err(Error::Invalid("--network needs a value".into())),
+            name => NetworkMode::Bridge(name.to_string()),
+        })
+    }
+}
+
+/// What `network inspect` shows (plus the containers).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NetworkConfig {
+    pub name: String,
+    pub bridge: String,
+    pub subnet: String,
+    pub gateway: Ipv4Addr,
+}
+
+impl NetworkConfig {
+    pub fn subnet(&self) -> Result<Subnet> {
+        self.subnet.parse()
+    }
+}
+
+fn networks_dir(state_root: &Path) -> PathBuf {
+    state_root.join("networks")
+}
+
+fn network_dir(state_root: &Path, name: &str) -> PathBuf {
+    networks_dir(state_root).join(name)
+}
+
+/// Take the networks lock.
+pub fn lock(state_root: &Path) -> Result<Lock> {
+    Lock::acquire(&networks_dir(state_root).join(".lock"))
+}
+
+fn valid_name(name: &str) -> bool {
+    crate::volumes::spec::is_volume_name(name) && !["none", "host"].contains(&name)
+}
+
+/// Interface names are at most 15 bytes (IFNAMSIZ - 1).
+fn valid_ifname(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 15
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+}
+
+pub fn get(state_root: &Path, name: &str) -> Result<NetworkConfig> {
+    let not_found = || Error::NotFound {
+        kind: "network",
+        name: name.to_string(),
+    };
+    if !valid_name(name) {
+        return Err(not_found());
+    }
+    let path = network_dir(state_root, name).join("network.json");
+    let text = std::fs::read(&path).map_err(|_| not_found())?;
+    serde_json::from_slice(&text).map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))
+}
+
+pub fn list(state_root: &Path) -> Result<Vec<NetworkConfig>> {
+    let Ok(entries) = std::fs::read_dir(networks_dir(state_root)) else {
+        return Ok(Vec::new());
+    };
+    let mut networks: Vec<NetworkConfig> = entries
+        .flatten()
+        .filter_map(|e| get(state_root, &e.file_name().to_string_lossy()).ok())
+        .collect();
+    networks.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(networks)
+}
+
+/// The containers on a network (stale leases included until the next cleanup).
+pub fn leases(state_root: &Path, name: &str) -> Result<Vec<Lease>> {
+    Leases::at(&network_dir(state_root, name)).list()
+}
+
+/// `network create NAME [--subnet CIDR] [--bridge IFNAME]`: the bridge with the gateway
+/// address, and the NAT and forwarding rules. Without `--subnet`, the first free 10.78.N.0/24.
+pub fn create(
+    state_root: &Path,
+    name: &str,
+    subnet: Option<&str>,
+    bridge: Option<&str>,
+) -> Result<NetworkConfig> {
+    let _lock = lock(state_root)?;
+    create_locked(state_root, name, subnet, bridge)
+}
+
+fn create_locked(
+    state_root: &Path,
+    name: &str,
+    subnet: Option<&str>,
+    bridge: Option<&str>,
+) -> Result<NetworkConfig> {
+    if !valid_name(name) {
+        return Err(Error::Invalid(format!(
+            "{name:?} is not a valid network name: [a-zA-Z0-9][a-zA-Z0-9_.-]*, not none or host"
+        )));
+    }
+    if get(state_root, name).is_ok() {
+        return Err(Error::InUse(format!("network {name} exists already")));
+    }
+    let existing = list(state_root)?;
+    let routed = subnet::host_routes();
+    let subnet: Subnet = match subnet {
+        Some(text) => text.parse()?,
+        None => (0..=255u8)
+            .map(|n| Subnet {
+                network: Ipv4Addr::new(10, 78, n, 0),
+                prefix: 24,
+            })
+            .find(|candidate| {
+                !existing
+                    .iter()
+                    .any(|n| n.subnet().is_ok_and(|s| s.overlaps(candidate)))
+                    && !routed.iter().any(|r| r.overlaps(candidate))
+            })
+            .ok_or_else(|| Error::InUse("no free subnet in 10.78.0.0/16".into()))?,
+    };
+    if let Some(other) = existing
+        .iter()
+        .find(|n| n.subnet().is_ok_and(|s| s.overlaps(&subnet)))
+    {
+        return Err(Error::InUse(format!(
+            "subnet {subnet} overlaps network {} ({})",
+            other.name, other.subnet
+        )));
+    }
+    let bridge = match bridge {
+        Some(b) => b.to_string(),
+        None => format!("br-{}", &ch03_overlayfs::dirs::random_id()?[..12]),
+    };
+    if !valid_ifname(&bridge) {
+        return Err(Error::Invalid(format!(
+            "bridge name {bridge:?}: at most 15 letters, digits, - _ ."
+        )));
+    }
+    if let Some(other) = existing.iter().find(|n| n.bridge == bridge) {
+        return Err(Error::InUse(format!(
+            "bridge {bridge} belongs to network {} already",
+            other.name
+        )));
+    }
+    if link::exists(&bridge)? {
+        return Err(Error::InUse(format!(
+            "a link named {bridge} exists already on this host (another state root's network?): \
+             choose another bridge name"
+        )));
+    }
+    if let Some(route) = routed.iter().find(|r| r.overlaps(&subnet)) {
+        return Err(Error::InUse(format!(
+            "subnet {subnet} overlaps {route}, which the host routes already"
+        )));
+    }
+    let config = NetworkConfig {
+        name: name.to_string(),
+        bridge,
+        subnet: subnet.to_string(),
+        gateway: subnet.gateway(),
+    };
+    bring_up(&config)?;
+    let dir = network_dir(state_root, name);
+    std::fs::create_dir_all(&dir).map_err(Error::file("create", &dir))?;
+    let path = dir.join("network.json");
+    let json = serde_json::to_vec_pretty(&config).expect("network config serializes");
+    std::fs::write(&path, json).map_err(Error::file("write", &path))?;
+    Ok(config)
+}
+
+/// The bridge, its address and the rules (idempotent: also repairs after a reboot).
+fn bring_up(config: &NetworkConfig) -> Result<()> {
+    let subnet = config.subnet()?;
+    link::ensure_bridge(&config.bridge, config.gateway, subnet.prefix)?;
+    nat::ensure(&config.bridge, &config.subnet)
+}
+
+/// The default network (`bridge` on `baleia0`, 10.77.0.0/16), created on first use.
+pub fn ensure_default(state_root: &Path) -> Result<NetworkConfig> {
+    ensure_default_with(state_root, DEFAULT_BRIDGE, DEFAULT_SUBNET)
+}
+
+/// The default network on another bridge and subnet. The bridge is the host's, the leases are
+/// the state root's: two state roots cannot share one bridge (their addresses would collide),
+/// so an engine whose tests run side by side in temporary roots gives each its own.
+pub fn ensure_default_with(state_root: &Path, bridge: &str, subnet: &str) -> Result<NetworkConfig> {
+    let _lock = lock(state_root)?;
+    match get(state_root, DEFAULT_NETWORK) {
+        Ok(config) => Ok(config),
+        Err(_) => create_locked(state_root, DEFAULT_NETWORK, Some(subnet), Some(bridge)),
+    }
+}
+
+/// Forget the leases of containers that are gone without detaching (crashed), deleting
+/// their veth if it is still there. Call with the lock held. Returns the live leases.
+fn reclaim_stale(state_root: &Path, config: &NetworkConfig) -> Result<Vec<Lease>> {
+    let leases = Leases::at(&network_dir(state_root, &config.name));
+    let mut live = Vec::new();
+    for lease in leases.list()? {
+        if lease.is_stale() {
+            explain!(
+                "lease {} of container {} is stale (its process is gone): reclaim it",
+                lease.address,
+                &lease.container_id[..lease.container_id.len().min(12)]
+            );
+            link::delete(&lease.host_veth)?;
+            leases.release(lease.address)?;
+        } else {
+            live.push(lease);
+        }
+    }
+    Ok(live)
+}
+
+/// `network rm`: refused while containers are attached; deletes the rules, the bridge, the
+/// state.
+pub fn remove(state_root: &Path, name: &str) -> Result<()> {
+    let _lock = lock(state_root)?;
+    let config = get(state_root, name)?;
+    let live = reclaim_stale(state_root, &config)?;
+    if !live.is_empty() {
+        let ids: Vec<&str> = live.iter().map(|l| &l.container_id[..12]).collect();
+        return Err(Error::InUse(format!(
+            "network {name} has active containers: {}",
+            ids.join(", ")
+        )));
+    }
+    nat::remove(&config.bridge, &config.subnet)?;
+    link::delete(&config.bridge)?;
+    let dir = network_dir(state_root, name);
+    std::fs::remove_dir_all(&dir).map_err(Error::file("remove", &dir))
+}
+
+/// Who is joining a network.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub container_id: String,
+    pub name: Option<String>,
+    pub hostname: String,
+    /// The container's hosts file, as the host sees it.
+    pub hosts_file: PathBuf,
+}
+
+/// A container's place on a network; [`detach`](Attachment::detach) it when the container
+/// has ended.
+#[derive(Debug, Clone)]
+pub struct Attachment {
+    pub state_root: PathBuf,
+    pub network: String,
+    pub address: Ipv4Addr,
+    pub gateway: Ipv4Addr,
+    pub host_veth: String,
+}
+
+/// Plug process `pid`'s network namespace into network `name`: lease an address, make the
+/// veth pair, configure `eth0` inside, update every member's /etc/hosts.
+pub fn attach(state_root: &Path, name: &str, pid: u32, endpoint: &Endpoint) -> Result<Attachment> {
+    let _lock = lock(state_root)?;
+    let config = get(state_root, name)?;
+    // After a reboot the bridge (and the rules) are gone while the state says the network
+    // exists: bring it all back. Checking every rule on every start would cost ~10 iptables
+    // runs per container; Docker too re-checks its rules at daemon start, not per container.
+    if !link::exists(&config.bridge)? {
+        bring_up(&config)?;
+    }
+    reclaim_stale(state_root, &config)?;
+    let subnet = config.subnet()?;
+    let id = &endpoint.container_id;
+    let host_veth = format!("bv{}", &id[..11]);
+    let peer = format!("bc{}", &id[..11]);
+    let leases = Leases::at(&network_dir(state_root, name));
+    let lease = leases.allocate(
+        &subnet,
+        Lease {
+            address: Ipv4Addr::UNSPECIFIED,
+            container_id: id.clone(),
+            name: endpoint.name.clone(),
+            hostname: endpoint.hostname.clone(),
+            pid,
+            start_time: ipam::start_time(pid)
+                .ok_or_else(|| Error::Invalid(format!("the container's process {pid} is gone")))?,
+            host_veth: host_veth.clone(),
+            hosts_file: endpoint.hosts_file.clone(),
+        },
+    )?;
+    explain!(
+        "IPAM: {} for container {} on {name}",
+        lease.address,
+        &id[..12]
+    );
+    let attachment = Attachment {
+        state_root: state_root.to_path_buf(),
+        network: name.to_string(),
+        address: lease.address,
+        gateway: config.gateway,
+        host_veth: host_veth.clone(),
+    };
+    let plugged = link::create_veth(&host_veth, &peer, &config.bridge, pid).and_then(|()| {
+        link::configure_inside(pid, &peer, lease.address, subnet.prefix, config.gateway)
+    });
+    if let Err(error) = plugged {
+        let _ = link::delete(&host_veth);
+        let _ = leases.release(lease.address);
+        return Err(error);
+    }
+    hosts::update_all(&leases.list()?)?;
+    Ok(attachment)
+}
+
+impl Attachment {
+    /// Undo [`attach`]: delete our veth end if the kernel has not already (it does when the
+    /// container's network namespace goes), release the address, update the others' hosts.
+    pub fn detach(&self) -> Result<()> {
+        let _lock = lock(&self.state_root)?;
+        link::delete(&self.host_veth)?;
+        let leases = Leases::at(&network_dir(&self.state_root, &self.network));
+        explain!("IPAM: release {} on {}", self.address, self.network);
+        leases.release(self.address)?;
+        hosts::update_all(&leases.list()?)
+    }
+}
