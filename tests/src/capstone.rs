@@ -6,10 +6,10 @@
 //! killed: supervisors carry the marker (they inherit the daemon's environment), so the
 //! harness's leak check would name any that survived.
 
-use crate::{busybox_rootfs, TestEnv};
+use crate::TestEnv;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, Output};
+use std::process::{Child, Output};
 use std::time::{Duration, Instant};
 
 pub struct Daemon<'a> {
@@ -111,23 +111,7 @@ impl<'a> Daemon<'a> {
     /// Import the busybox fixture as `busybox:latest` with chapter 04's `import`, into the
     /// daemon's store (the store is files under the root: the daemon sees it at once).
     pub fn import_busybox(&self) {
-        let tar = self.env.path().join("busybox.tar");
-        let status = Command::new("tar")
-            .args([
-                "--sort=name",
-                "--mtime=@0",
-                "--owner=0",
-                "--group=0",
-                "--numeric-owner",
-            ])
-            .arg("-C")
-            .arg(busybox_rootfs())
-            .arg("-cf")
-            .arg(&tar)
-            .arg(".")
-            .status()
-            .expect("run tar");
-        assert!(status.success());
+        let tar = crate::busybox_tar(self.env);
         let output = self
             .env
             .cmd("ch04-images")
