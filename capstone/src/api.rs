@@ -1,7 +1,7 @@
 //! The Docker Engine API: paths to engine calls, engine results to Docker's JSON and status
 //! codes. Paths arrive without their `/v1.NN` prefix (see [`crate::http`]).
 //!
-//! Calls that belong to chapters still being written (build, pull, push, volumes, networks)
+//! Calls that belong to chapters not yet wired into the engine (build, pull, push, networks)
 //! answer 501 with a message saying so.
 
 use crate::engine::record::CreateBody;
@@ -167,7 +167,20 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
         (_, ["images", "create"]) => pending("pulling images (docker pull)", "chapter 06"),
         (_, ["images", .., "push"]) => pending("pushing images (docker push)", "chapter 06"),
         (_, ["build"]) => pending("building images (docker build)", "chapter 05's builder"),
-        (_, ["volumes", ..]) => pending("volumes", "chapter 07"),
+        ("POST", ["volumes", "create"]) => {
+            let body: Value = serde_json::from_slice(&req.body).unwrap_or(json!({}));
+            Ok(Response::json(201, &engine.volume_create(&body)?))
+        }
+        ("GET", ["volumes"]) => Ok(Response::json(200, &engine.volume_list()?)),
+        ("POST", ["volumes", "prune"]) => {
+            let all = filters(req)?["all"].to_string().contains("true");
+            Ok(Response::json(200, &engine.volume_prune(all)?))
+        }
+        ("GET", ["volumes", name]) => Ok(Response::json(200, &engine.volume_inspect(name)?)),
+        ("DELETE", ["volumes", name]) => {
+            engine.volume_remove(name)?;
+            Ok(Response::no_content())
+        }
         (_, ["networks", ..]) => pending("networks", "chapter 07"),
         _ => Err(ApiError::not_found(format!(
             "page not found: {method} {}",

@@ -680,3 +680,65 @@ pub fn stats(client: &Client, containers: &[String]) -> Result<()> {
     );
     Ok(())
 }
+
+/// `volume create|ls|inspect|rm|prune`.
+pub fn volume(client: &Client, command: crate::VolumeCommand) -> Result<()> {
+    use crate::VolumeCommand as V;
+    match command {
+        V::Create { name } => {
+            let body = json!({ "Name": name.unwrap_or_default() });
+            let created = client.call("POST", "/volumes/create", Some(&body))?;
+            println!("{}", created["Name"].as_str().unwrap_or_default());
+        }
+        V::Ls { quiet } => {
+            let list = client.call("GET", "/volumes", None)?;
+            let volumes = list["Volumes"].as_array().cloned().unwrap_or_default();
+            if !quiet {
+                println!("{:<10}VOLUME NAME", "DRIVER");
+            }
+            for volume in volumes {
+                let name = volume["Name"].as_str().unwrap_or_default();
+                if quiet {
+                    println!("{name}");
+                } else {
+                    println!(
+                        "{:<10}{name}",
+                        volume["Driver"].as_str().unwrap_or_default()
+                    );
+                }
+            }
+        }
+        V::Inspect { names } => {
+            let mut shown = Vec::new();
+            for name in names {
+                shown.push(client.call("GET", &format!("/volumes/{}", encode(&name)), None)?);
+            }
+            println!("{}", serde_json::to_string_pretty(&shown)?);
+        }
+        V::Rm { names } => {
+            for name in names {
+                client.call("DELETE", &format!("/volumes/{}", encode(&name)), None)?;
+                println!("{name}");
+            }
+        }
+        V::Prune { all, force: _ } => {
+            let path = if all {
+                format!("/volumes/prune?filters={}", encode(r#"{"all":["true"]}"#))
+            } else {
+                "/volumes/prune".to_string()
+            };
+            let pruned = client.call("POST", &path, None)?;
+            let deleted = pruned["VolumesDeleted"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if !deleted.is_empty() {
+                println!("Deleted Volumes:");
+            }
+            for name in deleted {
+                println!("{}", name.as_str().unwrap_or_default());
+            }
+        }
+    }
+    Ok(())
+}

@@ -56,6 +56,36 @@ struct Cli {
     command: Command,
 }
 
+/// `volume ...`, as `docker volume`.
+#[derive(Subcommand)]
+pub enum VolumeCommand {
+    /// Make a volume (a random name without one).
+    Create { name: Option<String> },
+    /// List the volumes.
+    Ls {
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Show volumes as JSON.
+    Inspect {
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Remove volumes (refused while a container uses one).
+    Rm {
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Remove the unused anonymous volumes (all unused ones with --all).
+    Prune {
+        #[arg(short, long)]
+        all: bool,
+        /// Accepted for docker's sake: baleia does not ask.
+        #[arg(short, long)]
+        force: bool,
+    },
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Serve the Docker Engine API on a unix socket.
@@ -196,6 +226,9 @@ enum Command {
     },
     /// Give an image another name.
     Tag { source: String, target: String },
+    /// Named volumes: create, ls, inspect, rm, prune (chapter 07).
+    #[command(subcommand)]
+    Volume(VolumeCommand),
     /// An image's history.
     History { image: String },
     /// A container's write layer as a new image.
@@ -390,6 +423,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         }
         Command::Rmi { images } => cli::rmi(&client, &images).map(|()| 0),
         Command::Tag { source, target } => cli::tag(&client, &source, &target).map(|()| 0),
+        Command::Volume(command) => cli::volume(&client, command).map(|()| 0),
         Command::History { image } => cli::history(&client, &image).map(|()| 0),
         Command::Commit {
             author,

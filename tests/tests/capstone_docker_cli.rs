@@ -227,3 +227,46 @@ fn run_it_gives_an_interactive_terminal() {
     let out = text(&output.stdout).replace('\r', "");
     assert!(out.contains("/dev/pts/0\n31 90\n"), "{out}");
 }
+
+#[test]
+fn volume_create_ls_inspect_rm_and_prune() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    assert_eq!(ok(&daemon, &["volume", "create", "data"]), "data\n");
+    let anonymous = ok(&daemon, &["volume", "create"]);
+    assert_eq!(anonymous.trim().len(), 64, "a random name: {anonymous}");
+    let listed = ok(
+        &daemon,
+        &["volume", "ls", "--format", "{{.Driver}} {{.Name}}"],
+    );
+    assert!(listed.contains("local data\n"), "{listed}");
+    let mountpoint = ok(
+        &daemon,
+        &["volume", "inspect", "--format", "{{.Mountpoint}}", "data"],
+    );
+    assert!(
+        std::path::Path::new(mountpoint.trim()).is_dir(),
+        "{mountpoint}"
+    );
+    assert_eq!(ok(&daemon, &["volume", "rm", "data"]), "data\n");
+    let gone = daemon.docker(&["volume", "inspect", "data"]);
+    assert!(!gone.status.success());
+    assert!(
+        text(&gone.stderr).contains("no such volume: data"),
+        "{}",
+        report(&gone)
+    );
+    let pruned = ok(&daemon, &["volume", "prune", "--all", "--force"]);
+    assert!(pruned.contains(anonymous.trim()), "{pruned}");
+    assert_eq!(ok(&daemon, &["volume", "ls", "-q"]), "");
+    // The baleia client speaks the same calls.
+    let out = daemon.baleia(&["volume", "create", "again"]);
+    assert!(out.status.success(), "{}", report(&out));
+    let listed = daemon.baleia(&["volume", "ls"]);
+    assert_eq!(
+        text(&listed.stdout),
+        "DRIVER    VOLUME NAME\nlocal     again\n"
+    );
+    let removed = daemon.baleia(&["volume", "rm", "again"]);
+    assert_eq!(text(&removed.stdout), "again\n", "{}", report(&removed));
+}

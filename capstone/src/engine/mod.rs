@@ -10,6 +10,7 @@ pub mod record;
 pub mod spec;
 pub mod stats;
 pub mod views;
+pub mod volumes;
 
 use ch04_images::Store;
 use record::{Dir, Record, State, Status};
