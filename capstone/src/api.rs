@@ -1,8 +1,8 @@
 //! The Docker Engine API: paths to engine calls, engine results to Docker's JSON and status
 //! codes. Paths arrive without their `/v1.NN` prefix (see [`crate::http`]).
 //!
-//! Calls that belong to chapters not yet wired into the engine (build, pull, push, networks)
-//! answer 501 with a message saying so.
+//! Calls that belong to chapters not yet wired into the engine (build, pull, push) answer 501
+//! with a message saying so.
 
 use crate::engine::record::CreateBody;
 use crate::engine::{containers::POLL, images, ApiError, ApiResult, Engine};
@@ -181,7 +181,17 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
             engine.volume_remove(name)?;
             Ok(Response::no_content())
         }
-        (_, ["networks", ..]) => pending("networks", "chapter 07"),
+        ("POST", ["networks", "create"]) => {
+            let body: Value = serde_json::from_slice(&req.body)
+                .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+            Ok(Response::json(201, &engine.network_create(&body)?))
+        }
+        ("GET", ["networks"]) => Ok(Response::json(200, &engine.network_list()?)),
+        ("GET", ["networks", id]) => Ok(Response::json(200, &engine.network_inspect(id)?)),
+        ("DELETE", ["networks", id]) => {
+            engine.network_remove(id)?;
+            Ok(Response::no_content())
+        }
         _ => Err(ApiError::not_found(format!(
             "page not found: {method} {}",
             req.path

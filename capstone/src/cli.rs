@@ -742,3 +742,68 @@ pub fn volume(client: &Client, command: crate::VolumeCommand) -> Result<()> {
     }
     Ok(())
 }
+
+/// `network create|ls|inspect|rm`.
+pub fn network(client: &Client, command: crate::NetworkCommand) -> Result<()> {
+    use crate::NetworkCommand as N;
+    match command {
+        N::Create {
+            name,
+            subnet,
+            options,
+        } => {
+            let mut opts = serde_json::Map::new();
+            for option in options {
+                let Some((key, value)) = option.split_once('=') else {
+                    bail!("--opt {option:?}: expected KEY=VALUE");
+                };
+                opts.insert(key.to_string(), json!(value));
+            }
+            let mut body = json!({ "Name": name, "Driver": "bridge", "Options": opts });
+            if let Some(subnet) = subnet {
+                body["IPAM"] = json!({ "Config": [{ "Subnet": subnet }] });
+            }
+            let created = client.call("POST", "/networks/create", Some(&body))?;
+            println!("{}", created["Id"].as_str().unwrap_or_default());
+        }
+        N::Ls { quiet } => {
+            let list = client.call("GET", "/networks", None)?;
+            let networks = list.as_array().cloned().unwrap_or_default();
+            if !quiet {
+                println!("{:<14}{:<20}{:<10}SCOPE", "NETWORK ID", "NAME", "DRIVER");
+            }
+            for net in networks {
+                let id: String = net["Id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .chars()
+                    .take(12)
+                    .collect();
+                if quiet {
+                    println!("{id}");
+                } else {
+                    println!(
+                        "{id:<14}{:<20}{:<10}{}",
+                        net["Name"].as_str().unwrap_or_default(),
+                        net["Driver"].as_str().unwrap_or_default(),
+                        net["Scope"].as_str().unwrap_or_default()
+                    );
+                }
+            }
+        }
+        N::Inspect { names } => {
+            let mut shown = Vec::new();
+            for name in names {
+                shown.push(client.call("GET", &format!("/networks/{}", encode(&name)), None)?);
+            }
+            println!("{}", serde_json::to_string_pretty(&shown)?);
+        }
+        N::Rm { names } => {
+            for name in names {
+                client.call("DELETE", &format!("/networks/{}", encode(&name)), None)?;
+                println!("{name}");
+            }
+        }
+    }
+    Ok(())
+}

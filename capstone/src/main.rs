@@ -86,6 +86,36 @@ pub enum VolumeCommand {
     },
 }
 
+/// `network ...`, as `docker network`.
+#[derive(Subcommand)]
+pub enum NetworkCommand {
+    /// Make a bridge network.
+    Create {
+        name: String,
+        /// Its subnet (default: the first free 10.78.N.0/24).
+        #[arg(long)]
+        subnet: Option<String>,
+        /// Driver options; `com.docker.network.bridge.name=IFNAME` names the bridge.
+        #[arg(short = 'o', long = "opt", value_name = "KEY=VALUE")]
+        options: Vec<String>,
+    },
+    /// List the networks.
+    Ls {
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Show networks as JSON.
+    Inspect {
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Remove networks (refused while containers are attached).
+    Rm {
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Serve the Docker Engine API on a unix socket.
@@ -229,6 +259,9 @@ enum Command {
     /// Named volumes: create, ls, inspect, rm, prune (chapter 07).
     #[command(subcommand)]
     Volume(VolumeCommand),
+    /// Bridge networks: create, ls, inspect, rm (chapter 07).
+    #[command(subcommand)]
+    Network(NetworkCommand),
     /// An image's history.
     History { image: String },
     /// A container's write layer as a new image.
@@ -424,6 +457,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Rmi { images } => cli::rmi(&client, &images).map(|()| 0),
         Command::Tag { source, target } => cli::tag(&client, &source, &target).map(|()| 0),
         Command::Volume(command) => cli::volume(&client, command).map(|()| 0),
+        Command::Network(command) => cli::network(&client, command).map(|()| 0),
         Command::History { image } => cli::history(&client, &image).map(|()| 0),
         Command::Commit {
             author,

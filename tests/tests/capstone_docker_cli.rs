@@ -270,3 +270,69 @@ fn volume_create_ls_inspect_rm_and_prune() {
     let removed = daemon.baleia(&["volume", "rm", "again"]);
     assert_eq!(text(&removed.stdout), "again\n", "{}", report(&removed));
 }
+
+#[test]
+fn network_create_ls_inspect_rm() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    let bridge = format!("btcap{}", std::process::id() % 100_000);
+    let name = format!("{bridge}-net");
+    let option = format!("com.docker.network.bridge.name={bridge}");
+    let id = ok(
+        &daemon,
+        &[
+            "network",
+            "create",
+            "--subnet",
+            "10.213.40.0/24",
+            "-o",
+            &option,
+            &name,
+        ],
+    );
+    assert_eq!(id.trim().len(), 64, "{id}");
+    let result = std::panic::catch_unwind(|| {
+        let listed = ok(
+            &daemon,
+            &["network", "ls", "--format", "{{.Name}} {{.Driver}} {{.ID}}"],
+        );
+        assert!(
+            listed.contains(&format!("{name} bridge {}", &id.trim()[..12])),
+            "{listed}"
+        );
+        let subnet = ok(
+            &daemon,
+            &[
+                "network",
+                "inspect",
+                "--format",
+                "{{(index .IPAM.Config 0).Subnet}} {{(index .IPAM.Config 0).Gateway}}",
+                &name,
+            ],
+        );
+        assert_eq!(subnet, "10.213.40.0/24 10.213.40.1\n");
+        assert!(
+            std::path::Path::new(&format!("/sys/class/net/{bridge}")).exists(),
+            "the bridge exists on the host"
+        );
+        let taken = daemon.docker(&["network", "create", "--subnet", "10.213.40.0/24", &name]);
+        assert!(!taken.status.success(), "{}", report(&taken));
+        // The baleia client lists it too.
+        let listed = daemon.baleia(&["network", "ls"]);
+        let line = format!("{:<14}{:<20}{:<10}local", &id.trim()[..12], name, "bridge");
+        assert!(text(&listed.stdout).contains(&line), "{}", report(&listed));
+    });
+    assert_eq!(ok(&daemon, &["network", "rm", &name]), format!("{name}\n"));
+    result.unwrap();
+    assert!(
+        !std::path::Path::new(&format!("/sys/class/net/{bridge}")).exists(),
+        "the bridge went with the network"
+    );
+    let rules = std::process::Command::new("iptables-save")
+        .output()
+        .unwrap();
+    assert!(
+        !text(&rules.stdout).contains(&bridge),
+        "rules left for {bridge}"
+    );
+}

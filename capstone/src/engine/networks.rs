@@ -1,0 +1,110 @@
+//! Networks through the API: chapter 07's bridges, in Docker's JSON shapes
+//! (`docker network create/ls/inspect/rm`). Containers are not attached to them through the
+//! API yet (that is `run --network`, next to wire in).
+
+use super::{ApiError, ApiResult, Engine};
+use ch07_volumes_network::network::{self, NetworkConfig};
+use serde_json::{json, Value};
+
+/// Docker's network ids are 64 hex digits; chapter 07 names networks only, so the id is
+/// derived from the name (stable across daemon restarts).
+fn network_id(name: &str) -> String {
+    let digest = ch04_images::digest::sha256(format!("baleia network {name}").as_bytes());
+    digest.digest().to_string()
+}
+
+fn network_json(engine: &Engine, config: &NetworkConfig) -> Value {
+    let containers: serde_json::Map<String, Value> = network::leases(&engine.root, &config.name)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|lease| {
+            let value = json!({
+                "Name": lease.name.clone().unwrap_or_default(),
+                "IPv4Address": format!("{}/{}", lease.address, prefix_of(&config.subnet)),
+            });
+            (lease.container_id, value)
+        })
+        .collect();
+    json!({
+        "Name": config.name,
+        "Id": network_id(&config.name),
+        "Scope": "local",
+        "Driver": "bridge",
+        "EnableIPv6": false,
+        "Internal": false,
+        "Attachable": false,
+        "IPAM": {
+            "Driver": "default",
+            "Options": {},
+            "Config": [{ "Subnet": config.subnet, "Gateway": config.gateway.to_string() }],
+        },
+        "Containers": containers,
+        "Options": { "com.docker.network.bridge.name": config.bridge },
+        "Labels": {},
+    })
+}
+
+fn prefix_of(subnet: &str) -> &str {
+    subnet.split_once('/').map_or("32", |(_, p)| p)
+}
+
+impl Engine {
+    /// A network by name, or by id or unique id prefix.
+    fn network(&self, wanted: &str) -> ApiResult<NetworkConfig> {
+        if let Ok(config) = network::get(&self.root, wanted) {
+            return Ok(config);
+        }
+        let matches: Vec<NetworkConfig> = network::list(&self.root)?
+            .into_iter()
+            .filter(|c| !wanted.is_empty() && network_id(&c.name).starts_with(wanted))
+            .collect();
+        match matches.len() {
+            1 => Ok(matches.into_iter().next().expect("one match")),
+            0 => Err(ApiError::not_found(format!("network {wanted} not found"))),
+            _ => Err(ApiError::bad_request(format!(
+                "network id prefix {wanted} is ambiguous"
+            ))),
+        }
+    }
+
+    /// `POST /networks/create`: `Name`, the subnet from `IPAM.Config[0].Subnet`, the bridge's
+    /// name from the option `com.docker.network.bridge.name`.
+    pub fn network_create(&self, body: &Value) -> ApiResult<Value> {
+        let name = body["Name"]
+            .as_str()
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| ApiError::bad_request("a network needs a Name"))?;
+        if let Some(driver) = body["Driver"]
+            .as_str()
+            .filter(|d| !d.is_empty() && *d != "bridge")
+        {
+            return Err(ApiError::bad_request(format!(
+                "network driver {driver:?}: baleia has bridge networks only"
+            )));
+        }
+        let subnet = body["IPAM"]["Config"][0]["Subnet"].as_str();
+        let bridge = body["Options"]["com.docker.network.bridge.name"].as_str();
+        let config = network::create(&self.root, name, subnet, bridge)?;
+        Ok(json!({ "Id": network_id(&config.name), "Warning": "" }))
+    }
+
+    /// `GET /networks`
+    pub fn network_list(&self) -> ApiResult<Value> {
+        let configs = network::list(&self.root)?;
+        Ok(Value::Array(
+            configs.iter().map(|c| network_json(self, c)).collect(),
+        ))
+    }
+
+    /// `GET /networks/{id}`
+    pub fn network_inspect(&self, wanted: &str) -> ApiResult<Value> {
+        Ok(network_json(self, &self.network(wanted)?))
+    }
+
+    /// `DELETE /networks/{id}`: the bridge and its rules go; refused (409) while containers
+    /// are attached.
+    pub fn network_remove(&self, wanted: &str) -> ApiResult<()> {
+        let config = self.network(wanted)?;
+        Ok(network::remove(&self.root, &config.name)?)
+    }
+}
