@@ -164,7 +164,23 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
             let images = ch04_images::image::list(&engine.store)?;
             Ok(Response::text(200, &ch04_images::report::tree(&images)?))
         }
-        (_, ["images", "create"]) => pending("pulling images (docker pull)", "chapter 06"),
+        ("POST", ["images", "create"]) => {
+            let Some(image) = req.query("fromImage") else {
+                return pending("importing images (fromSrc)", "chapter 04's import");
+            };
+            let lines = engine.pull(
+                image,
+                req.query("tag"),
+                req.query("platform"),
+                req.header("X-Registry-Auth"),
+            )?;
+            let body: String = lines.iter().map(|line| format!("{line}\n")).collect();
+            Ok(Response::Full {
+                status: 200,
+                content_type: "application/json",
+                body: body.into_bytes(),
+            })
+        }
         (_, ["images", .., "push"]) => pending("pushing images (docker push)", "chapter 06"),
         (_, ["build"]) => pending("building images (docker build)", "chapter 05's builder"),
         ("POST", ["volumes", "create"]) => {

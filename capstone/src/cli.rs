@@ -807,3 +807,35 @@ pub fn network(client: &Client, command: crate::NetworkCommand) -> Result<()> {
     }
     Ok(())
 }
+
+/// `pull NAME[:TAG|@DIGEST]`: the daemon pulls (chapter 06); we print its messages.
+pub fn pull(client: &Client, reference: &str) -> Result<()> {
+    let (image, tag) = match reference.split_once('@') {
+        Some((name, digest)) => (name, digest),
+        None => match reference.rsplit_once(':') {
+            Some((name, tag)) if !tag.contains('/') => (name, tag),
+            _ => (reference, "latest"),
+        },
+    };
+    let path = format!(
+        "/images/create?fromImage={}&tag={}",
+        encode(image),
+        encode(tag)
+    );
+    let reply = client.request("POST", &path, None, false)?;
+    if reply.status >= 400 {
+        reply.json()?;
+        return Ok(());
+    }
+    let body = reply.body()?;
+    for line in String::from_utf8_lossy(&body).lines() {
+        let message: Value = serde_json::from_str(line).unwrap_or(Value::Null);
+        if let Some(error) = message["error"].as_str() {
+            bail!("{error}");
+        }
+        if let Some(status) = message["status"].as_str() {
+            println!("{status}");
+        }
+    }
+    Ok(())
+}

@@ -336,3 +336,59 @@ fn network_create_ls_inspect_rm() {
         "rules left for {bridge}"
     );
 }
+
+#[test]
+fn pull_from_a_local_registry_then_run_it() {
+    let env = TestEnv::new();
+    let registry = harness::registry::distribution(&env);
+    // Push the busybox fixture there with chapter 06, from a root of its own.
+    let src = env.path().join("src");
+    let tar = harness::busybox_tar(&env);
+    let import = env
+        .cmd("ch04-images")
+        .env("BALEIA_ROOT", &src)
+        .args([
+            "import",
+            tar.to_str().unwrap(),
+            "busybox",
+            "-c",
+            r#"CMD ["sh"]"#,
+        ])
+        .output()
+        .unwrap();
+    assert!(import.status.success(), "{}", report(&import));
+    let remote = format!("{}/lib/busybox:1", registry.addr);
+    let push = env
+        .cmd("ch06-registry")
+        .env("BALEIA_ROOT", &src)
+        .args(["push", "busybox", &remote])
+        .output()
+        .unwrap();
+    assert!(push.status.success(), "{}", report(&push));
+
+    let daemon = Daemon::start(&env);
+    let pulled = ok(&daemon, &["pull", &remote]);
+    assert!(pulled.contains("Pull complete"), "{pulled}");
+    assert!(
+        pulled.contains(&format!("Downloaded newer image for {remote}")),
+        "{pulled}"
+    );
+    assert_eq!(
+        ok(&daemon, &["run", "--rm", &remote, "echo", "pulled"]),
+        "pulled\n"
+    );
+    let again = daemon.baleia(&["pull", &remote]);
+    assert!(
+        text(&again.stdout).contains("Already exists")
+            && text(&again.stdout).contains("Image is up to date"),
+        "{}",
+        report(&again)
+    );
+    let missing = daemon.docker(&["pull", &format!("{}/lib/nothing:1", registry.addr)]);
+    assert!(!missing.status.success(), "{}", report(&missing));
+    assert!(
+        text(&missing.stderr).contains("MANIFEST_UNKNOWN"),
+        "{}",
+        report(&missing)
+    );
+}

@@ -7,6 +7,7 @@
 //! Every server a test starts carries the test's marker in its environment and is killed when
 //! the test ends; the harness's leak check fails the test if one survives.
 
+use harness::registry::{distribution, Server};
 use harness::{assert_snapshot, busybox_tar, label_digests, report, TestEnv};
 use sha2::{Digest as _, Sha256};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -14,7 +15,6 @@ use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 const BIN: &str = "ch06-registry";
 /// 2025-11-28T17:00:00Z
@@ -119,66 +119,6 @@ fn blobs(root: &Path) -> Vec<String> {
         .unwrap_or_default();
     names.sort();
     names
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_for_port(addr: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(addr).is_err() {
-        assert!(Instant::now() < deadline, "nothing listens on {addr}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// A server process, killed when dropped.
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The CNCF distribution registry, with its storage in the test's directory.
-fn distribution(env: &TestEnv) -> Server {
-    assert!(
-        Path::new("/usr/bin/docker-registry").exists(),
-        "docker-registry is missing: scripts/install-test-deps installs it"
-    );
-    let addr = format!("127.0.0.1:{}", free_port());
-    let dir = env.path().join("distribution");
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("config.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "version: 0.1\nlog: {{level: error}}\nstorage:\n  filesystem: {{rootdirectory: {}}}\n  \
-             delete: {{enabled: true}}\nhttp: {{addr: {addr}}}\n",
-            dir.join("data").display()
-        ),
-    )
-    .unwrap();
-    let child = Command::new("docker-registry")
-        .arg("serve")
-        .arg(&config)
-        .env("BALEIA_TEST_MARK", env.marker())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start docker-registry");
-    wait_for_port(&addr);
-    Server { child, addr }
 }
 
 /// `ch06-registry serve` on a free port, over its own root.

@@ -7,6 +7,7 @@ pub mod containers;
 pub mod exec;
 pub mod images;
 pub mod networks;
+pub mod pull;
 pub mod record;
 pub mod spec;
 pub mod stats;

@@ -56,6 +56,23 @@ impl Credentials {
         base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", self.user, self.password))
     }
 
+    /// The Docker Engine API's `X-Registry-Auth` header: base64url of a JSON object with
+    /// `username` and `password` (what `docker pull` sends when it has a login). `None` for
+    /// anything else, an empty object included.
+    pub fn from_registry_auth(header: &str) -> Option<Credentials> {
+        use base64::Engine as _;
+        let trimmed = header.trim().trim_end_matches('=');
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(trimmed)
+            .ok()?;
+        let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        let user = value["username"].as_str().filter(|u| !u.is_empty())?;
+        Some(Credentials {
+            user: user.to_string(),
+            password: value["password"].as_str().unwrap_or_default().to_string(),
+        })
+    }
+
     /// Decode `base64(user:password)` (from a config file or a Basic header).
     pub fn decode(encoded: &str) -> Option<Credentials> {
         let bytes = base64::engine::general_purpose::STANDARD
