@@ -181,7 +181,19 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
                 body: body.into_bytes(),
             })
         }
-        (_, ["images", .., "push"]) => pending("pushing images (docker push)", "chapter 06"),
+        ("POST", ["images", rest @ ..]) if rest.len() > 1 && rest.last() == Some(&"push") => {
+            let lines = engine.push(
+                &rest[..rest.len() - 1].join("/"),
+                req.query("tag"),
+                req.header("X-Registry-Auth"),
+            )?;
+            let body: String = lines.iter().map(|line| format!("{line}\n")).collect();
+            Ok(Response::Full {
+                status: 200,
+                content_type: "application/json",
+                body: body.into_bytes(),
+            })
+        }
         (_, ["build"]) => pending("building images (docker build)", "chapter 05's builder"),
         ("POST", ["volumes", "create"]) => {
             let body: Value = serde_json::from_slice(&req.body).unwrap_or(json!({}));

@@ -808,21 +808,18 @@ pub fn network(client: &Client, command: crate::NetworkCommand) -> Result<()> {
     Ok(())
 }
 
-/// `pull NAME[:TAG|@DIGEST]`: the daemon pulls (chapter 06); we print its messages.
-pub fn pull(client: &Client, reference: &str) -> Result<()> {
-    let (image, tag) = match reference.split_once('@') {
-        Some((name, digest)) => (name, digest),
-        None => match reference.rsplit_once(':') {
-            Some((name, tag)) if !tag.contains('/') => (name, tag),
-            _ => (reference, "latest"),
-        },
+/// `push NAME[:TAG]`: the daemon pushes (chapter 06); we print its messages.
+pub fn push(client: &Client, reference: &str) -> Result<()> {
+    let (name, tag) = match reference.rsplit_once(':') {
+        Some((name, tag)) if !tag.contains('/') => (name, tag),
+        _ => (reference, "latest"),
     };
-    let path = format!(
-        "/images/create?fromImage={}&tag={}",
-        encode(image),
-        encode(tag)
-    );
-    let reply = client.request("POST", &path, None, false)?;
+    let path = format!("/images/{name}/push?tag={}", encode(tag));
+    print_messages(client.request("POST", &path, None, false)?)
+}
+
+/// A JSON message stream (pull, push): each `status` printed, an `error` ends it.
+fn print_messages(reply: crate::client::Reply) -> Result<()> {
     if reply.status >= 400 {
         reply.json()?;
         return Ok(());
@@ -838,4 +835,21 @@ pub fn pull(client: &Client, reference: &str) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `pull NAME[:TAG|@DIGEST]`: the daemon pulls (chapter 06); we print its messages.
+pub fn pull(client: &Client, reference: &str) -> Result<()> {
+    let (image, tag) = match reference.split_once('@') {
+        Some((name, digest)) => (name, digest),
+        None => match reference.rsplit_once(':') {
+            Some((name, tag)) if !tag.contains('/') => (name, tag),
+            _ => (reference, "latest"),
+        },
+    };
+    let path = format!(
+        "/images/create?fromImage={}&tag={}",
+        encode(image),
+        encode(tag)
+    );
+    print_messages(client.request("POST", &path, None, false)?)
 }

@@ -258,6 +258,8 @@ enum Command {
     Tag { source: String, target: String },
     /// Pull an image from a registry (chapter 06): NAME[:TAG] or NAME@DIGEST.
     Pull { reference: String },
+    /// Push an image to the registry its name says (chapter 06): NAME[:TAG].
+    Push { reference: String },
     /// Named volumes: create, ls, inspect, rm, prune (chapter 07).
     #[command(subcommand)]
     Volume(VolumeCommand),
@@ -460,6 +462,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Tag { source, target } => cli::tag(&client, &source, &target).map(|()| 0),
         Command::Volume(command) => cli::volume(&client, command).map(|()| 0),
         Command::Pull { reference } => cli::pull(&client, &reference).map(|()| 0),
+        Command::Push { reference } => cli::push(&client, &reference).map(|()| 0),
         Command::Network(command) => cli::network(&client, command).map(|()| 0),
         Command::History { image } => cli::history(&client, &image).map(|()| 0),
         Command::Commit {
