@@ -541,14 +541,8 @@ fn attach(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Response> 
             let _finished = crate::stdin::SetOnDrop(done);
             let path = found.dir.log();
             let mut reader = logs::Reader::open(&path, true);
-            let baseline = found.state.clone();
-            loop {
-                let dir = engine.dir_of(found.id());
-                let state = if dir.0.exists() {
-                    dir.read_state().ok()
-                } else {
-                    None
-                };
+            // What the log gained since the last look, on the streams asked for.
+            let send_new = |reader: &mut logs::Reader, out: &mut dyn Write| {
                 for entry in reader.next_entries(&path) {
                     let wanted = if entry.stream_id() == 2 {
                         stderr
@@ -559,6 +553,17 @@ fn attach(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Response> 
                         out.write_all(&encode_entry(tty, &entry, entry.log.as_bytes()))?;
                     }
                 }
+                std::io::Result::Ok(())
+            };
+            let baseline = found.state.clone();
+            loop {
+                let dir = engine.dir_of(found.id());
+                let state = if dir.0.exists() {
+                    dir.read_state().ok()
+                } else {
+                    None
+                };
+                send_new(&mut reader, &mut *out)?;
                 out.flush()?;
                 let done = match &state {
                     None => true,
@@ -571,16 +576,7 @@ fn attach(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Response> 
                 };
                 if done {
                     // One last read: the supervisor writes the log before the state.
-                    for entry in reader.next_entries(&path) {
-                        let wanted = if entry.stream_id() == 2 {
-                            stderr
-                        } else {
-                            stdout
-                        };
-                        if wanted {
-                            out.write_all(&encode_entry(tty, &entry, entry.log.as_bytes()))?;
-                        }
-                    }
+                    send_new(&mut reader, &mut *out)?;
                     return out.flush();
                 }
                 std::thread::sleep(POLL);

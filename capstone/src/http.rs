@@ -267,31 +267,8 @@ fn strip_version(path: &str) -> String {
     path.to_string()
 }
 
-/// `%7B%22a%22` → `{"a"`, `+` → space (query strings).
-pub fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = |b: u8| (b as char).to_digit(16);
-                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                    (Some(high), Some(low)) => {
-                        out.push((high * 16 + low) as u8);
-                        i += 3;
-                        continue;
-                    }
-                    _ => out.push(b'%'),
-                }
-            }
-            b'+' => out.push(b' '),
-            other => out.push(other),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
+/// `%7B%22a%22` → `{"a"`, `+` → space: chapter 06's server decodes the same way.
+pub use ch06_registry::server::percent_decode;
 
 fn reason(status: u16) -> &'static str {
     match status {

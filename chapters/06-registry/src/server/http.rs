@@ -129,8 +129,8 @@ impl Route {
     }
 }
 
-/// `%3A` → `:`; `+` → space.
-pub(super) fn percent_decode(text: &str) -> String {
+/// `%3A` → `:`; `+` → space (paths and query strings; the capstone's daemon uses it too).
+pub fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -24,6 +24,7 @@
 pub mod access;
 mod blobs;
 mod http;
+pub use http::percent_decode;
 mod manifests;
 pub mod repos;
 
@@ -34,9 +35,7 @@ use crate::reference::valid_tag;
 use access::{Access, Need, Verdict};
 use blobs::{sweep_uploads, upload_reply};
 use ch04_images::Store;
-use http::{
-    digest_of, parse_query, percent_decode, route, valid_name, Call, Handled, Reply, Route,
-};
+use http::{digest_of, parse_query, route, valid_name, Call, Handled, Reply, Route};
 use oci_spec::distribution::ErrorCode;
 use repos::Repos;
 use std::io::{Read, Write};
