@@ -71,7 +71,8 @@ def main(results, output):
         lines += ["", open(notes).read().rstrip()]
     with open(output, "w") as out:
         out.write("\n".join(lines) + "\n")
-    print("\n".join(lines[8 : 10 + len(rows)]))
+    start = lines.index("| work | baleia | peer | ratio | target |")
+    print("\n".join(lines[start : start + 2 + len(rows)]))
 
 
 if __name__ == "__main__":
