@@ -411,7 +411,7 @@ fn load_docker(
             let (digest, size) = files.blob(path)?.clone();
             let mut magic = [0u8; 2];
             let _ = store.open_blob(&digest)?.read(&mut magic);
-            let media_type = if magic == [0x1f, 0x8b] {
+            let media_type = if magic == crate::unpack::GZIP_MAGIC {
                 MediaType::ImageLayerGzip
             } else {
                 // An uncompressed layer's digest is its diff id: check it against the config.

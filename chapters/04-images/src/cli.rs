@@ -332,13 +332,7 @@ fn run(root: &Path, command: Command) -> anyhow::Result<()> {
         Command::Unpack { layer, target } => {
             let file =
                 std::fs::File::open(&layer).with_context(|| format!("open {}", layer.display()))?;
-            let mut reader = std::io::BufReader::new(file);
-            let gzip = std::io::BufRead::fill_buf(&mut reader)?.starts_with(&[0x1f, 0x8b]);
-            let stream: Box<dyn std::io::Read> = if gzip {
-                Box::new(flate2::read::MultiGzDecoder::new(reader))
-            } else {
-                Box::new(reader)
-            };
+            let stream = crate::unpack::plain_tar(std::io::BufReader::new(file))?;
             std::fs::create_dir(&target)
                 .with_context(|| format!("mkdir {} (it must not exist)", target.display()))?;
             let stats = crate::unpack::unpack(stream, &target)?;

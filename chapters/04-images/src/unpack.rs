@@ -40,6 +40,19 @@ pub struct UnpackStats {
     pub bytes: u64,
 }
 
+/// gzip's first two bytes (RFC 1952): how a layer file, or an archive ADD unpacks, says it is
+/// compressed, whatever its name.
+pub const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// The tar stream in a file that is a plain or a gzip'd tar, told apart by its first bytes.
+pub fn plain_tar<'a>(mut reader: impl io::BufRead + 'a) -> io::Result<Box<dyn Read + 'a>> {
+    if reader.fill_buf()?.starts_with(&GZIP_MAGIC) {
+        Ok(Box::new(flate2::read::MultiGzDecoder::new(reader)))
+    } else {
+        Ok(Box::new(reader))
+    }
+}
+
 /// Unpack the tar stream `reader` into `target` (an existing, empty directory).
 pub fn unpack(reader: impl Read, target: &Path) -> Result<UnpackStats> {
     let mut archive = tar::Archive::new(reader);

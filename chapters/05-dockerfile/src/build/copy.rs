@@ -87,9 +87,8 @@ fn destination(request: &Request<'_>, image: &dyn Tree) -> Result<(PathBuf, bool
         )
     };
     let dest = clean_source(&absolute)?;
-    let many = request.sources.len() > 1 || request.sources.iter().any(|s| has_wildcards(s));
     let says_dir = request.destination.ends_with('/') || request.destination.ends_with("/.");
-    if many && !says_dir && request.sources.len() > 1 {
+    if request.sources.len() > 1 && !says_dir {
         return Err(BuildError::Source(format!(
             "{} with more than one source: the destination {:?} must be a directory and end \
              with a /",
@@ -97,6 +96,8 @@ fn destination(request: &Request<'_>, image: &dyn Tree) -> Result<(PathBuf, bool
         )));
     }
     let is_dir_in_image = matches!(image.find(&dest), Ok(Some((_, meta))) if meta.is_dir());
+    // A pattern may match several files: like several sources, they go into a directory.
+    let many = request.sources.len() > 1 || request.sources.iter().any(|s| has_wildcards(s));
     let is_dir = says_dir || many || is_dir_in_image || dest.as_os_str().is_empty();
     Ok((dest, is_dir))
 }
@@ -248,7 +249,8 @@ fn is_tar_archive(path: &Path) -> Result<bool> {
             n => read += n,
         }
     }
-    Ok((read >= 2 && head[..2] == [0x1f, 0x8b]) || (read >= 262 && &head[257..262] == b"ustar"))
+    Ok((read >= 2 && head[..2] == ch04_images::unpack::GZIP_MAGIC)
+        || (read >= 262 && &head[257..262] == b"ustar"))
 }
 
 /// The content hash of a plan: destinations, kinds, modes and bytes (not times, not owners:
@@ -421,17 +423,8 @@ fn append_archive<W: Write>(
     source: &Path,
 ) -> Result<()> {
     let file = std::fs::File::open(source).map_err(BuildError::io("open", source))?;
-    let mut reader = std::io::BufReader::new(file);
-    let gzip = {
-        use std::io::BufRead;
-        let head = reader.fill_buf().map_err(BuildError::io("read", source))?;
-        head.starts_with(&[0x1f, 0x8b])
-    };
-    let input: Box<dyn Read> = if gzip {
-        Box::new(flate2::read::GzDecoder::new(reader))
-    } else {
-        Box::new(reader)
-    };
+    let input = ch04_images::unpack::plain_tar(std::io::BufReader::new(file))
+        .map_err(BuildError::io("read", source))?;
     let mut archive = tar::Archive::new(input);
     let bad = |e: std::io::Error| BuildError::Source(format!("{}: {e}", source.display()));
     for entry in archive.entries().map_err(bad)? {
