@@ -107,15 +107,11 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
         }
         ("POST", ["images", "load"]) => {
             let names = engine.load(&req.body)?;
-            let lines: String = names
+            let messages: Vec<Value> = names
                 .iter()
-                .map(|n| format!("{}\n", json!({ "stream": format!("Loaded image: {n}\n") })))
+                .map(|n| json!({ "stream": format!("Loaded image: {n}\n") }))
                 .collect();
-            Ok(Response::Full {
-                status: 200,
-                content_type: "application/json",
-                body: lines.into_bytes(),
-            })
+            Ok(Response::json_lines(&messages))
         }
         ("POST", ["containers", id, "exec"]) => {
             let config = serde_json::from_slice(&req.body)
@@ -174,12 +170,7 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
                 req.query("platform"),
                 req.header("X-Registry-Auth"),
             )?;
-            let body: String = lines.iter().map(|line| format!("{line}\n")).collect();
-            Ok(Response::Full {
-                status: 200,
-                content_type: "application/json",
-                body: body.into_bytes(),
-            })
+            Ok(Response::json_lines(&lines))
         }
         ("POST", ["images", rest @ ..]) if rest.len() > 1 && rest.last() == Some(&"push") => {
             let lines = engine.push(
@@ -187,12 +178,7 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
                 req.query("tag"),
                 req.header("X-Registry-Auth"),
             )?;
-            let body: String = lines.iter().map(|line| format!("{line}\n")).collect();
-            Ok(Response::Full {
-                status: 200,
-                content_type: "application/json",
-                body: body.into_bytes(),
-            })
+            Ok(Response::json_lines(&lines))
         }
         (_, ["build"]) => pending("building images (docker build)", "chapter 05's builder"),
         ("POST", ["volumes", "create"]) => {

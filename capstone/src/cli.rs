@@ -810,10 +810,7 @@ pub fn network(client: &Client, command: crate::NetworkCommand) -> Result<()> {
 
 /// `push NAME[:TAG]`: the daemon pushes (chapter 06); we print its messages.
 pub fn push(client: &Client, reference: &str) -> Result<()> {
-    let (name, tag) = match reference.rsplit_once(':') {
-        Some((name, tag)) if !tag.contains('/') => (name, tag),
-        _ => (reference, "latest"),
-    };
+    let (name, tag) = ch04_images::reference::split(reference);
     let path = format!("/images/{name}/push?tag={}", encode(tag));
     print_messages(client.request("POST", &path, None, false)?)
 }
@@ -839,13 +836,9 @@ fn print_messages(reply: crate::client::Reply) -> Result<()> {
 
 /// `pull NAME[:TAG|@DIGEST]`: the daemon pulls (chapter 06); we print its messages.
 pub fn pull(client: &Client, reference: &str) -> Result<()> {
-    let (image, tag) = match reference.split_once('@') {
-        Some((name, digest)) => (name, digest),
-        None => match reference.rsplit_once(':') {
-            Some((name, tag)) if !tag.contains('/') => (name, tag),
-            _ => (reference, "latest"),
-        },
-    };
+    let (image, tag) = reference
+        .split_once('@')
+        .unwrap_or_else(|| ch04_images::reference::split(reference));
     let path = format!(
         "/images/create?fromImage={}&tag={}",
         encode(image),

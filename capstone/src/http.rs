@@ -95,6 +95,16 @@ impl Response {
         }
     }
 
+    /// A stream of JSON messages, one a line, as Docker answers pull, push and load.
+    pub fn json_lines(messages: &[serde_json::Value]) -> Response {
+        let body: String = messages.iter().map(|m| format!("{m}\n")).collect();
+        Response::Full {
+            status: 200,
+            content_type: "application/json",
+            body: body.into_bytes(),
+        }
+    }
+
     pub fn no_content() -> Response {
         Response::Full {
             status: 204,
