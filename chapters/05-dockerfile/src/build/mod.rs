@@ -405,7 +405,14 @@ impl Builder<'_> {
                         )))
                     }
                 };
-                self.copy_work(state, "COPY", tree, &copy.sources, copy, false)
+                self.copy_work(
+                    state,
+                    "COPY",
+                    tree,
+                    &copy.sources,
+                    CopyLike::from(copy),
+                    false,
+                )
             }
             Command::Add(add) => {
                 let mut sources = Vec::new();
@@ -436,16 +443,15 @@ impl Builder<'_> {
         }
     }
 
-    fn copy_work<'r>(
+    fn copy_work(
         &self,
         state: &State,
         keyword: &str,
         tree: &dyn Tree,
         sources: &[String],
-        request: impl Into<CopyLike<'r>>,
+        request: CopyLike<'_>,
         unpack: bool,
     ) -> Result<Work> {
-        let request = request.into();
         let view = state.view(self.store)?;
         let workdir = state
             .config
