@@ -37,7 +37,7 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
                 .rev()
                 .filter(|f| all || f.running())
                 .filter(|f| crate::engine::views::matches(f, &filters))
-                .map(|f| f.summary())
+                .map(|f| f.summary(engine))
                 .collect();
             if let Some(limit) = req.query("limit").and_then(|l| l.parse::<usize>().ok()) {
                 if limit > 0 {
@@ -82,7 +82,7 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
             Ok(Response::no_content())
         }
         ("DELETE", ["containers", id]) => {
-            engine.remove(id, req.flag("force"))?;
+            engine.remove_with(id, req.flag("force"), req.flag("v"))?;
             Ok(Response::no_content())
         }
         ("POST", ["containers", id, "wait"]) => wait(engine, id, req),

@@ -27,6 +27,28 @@ pub struct Options {
     pub root: PathBuf,
     pub socket: PathBuf,
     pub cgroup_parent: String,
+    /// The default network's bridge (`none`: no default network), and its address/prefix.
+    pub bridge: String,
+    pub bip: String,
+    pub ip: std::net::IpAddr,
+}
+
+/// `--bridge IF --bip 10.77.0.1/16` → Some((IF, "10.77.0.0/16")); `--bridge none` → None.
+/// As dockerd's `--bip`, the address is the bridge's own with the subnet's prefix; chapter 07
+/// gives the bridge the subnet's first address.
+pub fn default_bridge(bridge: &str, bip: &str) -> Result<Option<(String, String)>> {
+    if bridge == "none" {
+        return Ok(None);
+    }
+    let bad = || anyhow::anyhow!("--bip {bip}: expected an address and prefix, like 10.77.0.1/16");
+    let (address, prefix) = bip.split_once('/').ok_or_else(bad)?;
+    let address: std::net::Ipv4Addr = address.parse().map_err(|_| bad())?;
+    let prefix: u32 = prefix.parse().map_err(|_| bad())?;
+    if !(8..=30).contains(&prefix) {
+        bail!("--bip {bip}: the prefix must be between /8 and /30");
+    }
+    let network = std::net::Ipv4Addr::from(u32::from(address) & (u32::MAX << (32 - prefix)));
+    Ok(Some((bridge.to_string(), format!("{network}/{prefix}"))))
 }
 
 pub fn run(options: Options) -> Result<()> {
@@ -44,6 +66,8 @@ pub fn run(options: Options) -> Result<()> {
         cgroup_parent: options.cgroup_parent,
         exe,
         cgroup_v2: layout.mode.is_v2(),
+        default_bridge: default_bridge(&options.bridge, &options.bip)?,
+        default_bind_ip: options.ip,
         names: Mutex::new(()),
         starting: Mutex::new(()),
         removed: Mutex::new(HashMap::new()),
@@ -51,6 +75,7 @@ pub fn run(options: Options) -> Result<()> {
     });
     let listener = listen(&options.socket)?;
     stop_on_signals(options.socket.clone())?;
+    engine.reclaim_networks();
     engine.adopt();
     eprintln!(
         "baleia daemon: API {} on unix://{} (state in {})",

@@ -27,6 +27,7 @@ mod shim;
 mod stdin;
 mod terminal;
 mod time;
+mod wiring;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -123,6 +124,16 @@ enum Command {
         /// The cgroup parent of every container's cgroup.
         #[arg(long, default_value = ch02_cgroups::DEFAULT_PARENT)]
         cgroup_parent: String,
+        /// The default network's bridge, made on first use (as dockerd's -b); `none`: no
+        /// default network, containers without --network get a loopback only.
+        #[arg(short = 'b', long, env = "BALEIA_BRIDGE", default_value = ch07_volumes_network::network::DEFAULT_BRIDGE)]
+        bridge: String,
+        /// The default bridge's address and prefix (as dockerd's --bip).
+        #[arg(long, env = "BALEIA_BIP", default_value = "10.77.0.1/16")]
+        bip: String,
+        /// The host address of ports published without one (as dockerd's --ip).
+        #[arg(long, default_value = "0.0.0.0")]
+        ip: std::net::IpAddr,
     },
     /// (internal) Supervise one container: started by the daemon.
     #[command(hide = true)]
@@ -147,6 +158,12 @@ enum Command {
     },
     /// The processes of a container.
     Top { container: String },
+    /// A container's published ports: `80/tcp -> 127.0.0.1:8080`.
+    Port {
+        container: String,
+        /// Only this one: PORT[/PROTO].
+        port: Option<String>,
+    },
     /// What containers use (one sample: `--no-stream` is the only mode).
     Stats {
         #[arg(long)]
@@ -230,6 +247,9 @@ enum Command {
     Rm {
         #[arg(short, long)]
         force: bool,
+        /// Remove their anonymous volumes too.
+        #[arg(short, long)]
+        volumes: bool,
         #[arg(required = true)]
         containers: Vec<String>,
     },
@@ -337,11 +357,19 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Ok(code)
     };
     match cli.command {
-        Command::Daemon { cgroup_parent } => {
+        Command::Daemon {
+            cgroup_parent,
+            bridge,
+            bip,
+            ip,
+        } => {
             daemon::run(daemon::Options {
                 root: cli.root,
                 socket: client.socket,
                 cgroup_parent,
+                bridge,
+                bip,
+                ip,
             })?;
             Ok(0)
         }
@@ -380,6 +408,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             (workdir, user),
             (interactive, tty),
         ),
+        Command::Port { container, port } => cli::port(&client, &container, port.as_deref()),
         Command::Top { container } => cli::top(&client, &container).map(|()| 0),
         Command::Stats { containers, .. } => cli::stats(&client, &containers).map(|()| 0),
         Command::Run(flags) => cli::run(&client, &flags),
@@ -436,8 +465,17 @@ fn dispatch(cli: Cli) -> Result<i32> {
             );
             client.call("POST", &path, None).map(|_| ())
         }),
-        Command::Rm { force, containers } => each(&containers, &|c| {
-            let path = format!("/containers/{}?force={}", client::encode(c), force as u8);
+        Command::Rm {
+            force,
+            volumes,
+            containers,
+        } => each(&containers, &|c| {
+            let path = format!(
+                "/containers/{}?force={}&v={}",
+                client::encode(c),
+                force as u8,
+                volumes as u8
+            );
             client.call("DELETE", &path, None).map(|_| ())
         }),
         Command::Wait { containers } => {

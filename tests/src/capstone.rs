@@ -16,15 +16,24 @@ pub struct Daemon<'a> {
     pub env: &'a TestEnv,
     pub socket: PathBuf,
     child: Option<Child>,
+    /// More `baleia daemon` flags, for every (re)start.
+    args: Vec<String>,
 }
 
 impl<'a> Daemon<'a> {
     /// Start a daemon and wait until it answers.
     pub fn start(env: &'a TestEnv) -> Self {
+        Self::start_with(env, &[])
+    }
+
+    /// The same with more daemon flags, e.g. `--bridge bt... --bip 10.213.N.1/24`: a default
+    /// network of the test's own (without them the daemon has none, as `dockerd -b none`).
+    pub fn start_with(env: &'a TestEnv, args: &[&str]) -> Self {
         let mut daemon = Daemon {
             env,
             socket: env.path().join("baleia.sock"),
             child: None,
+            args: args.iter().map(|a| a.to_string()).collect(),
         };
         daemon.restart();
         daemon
@@ -48,6 +57,7 @@ impl<'a> Daemon<'a> {
             .std_cmd("baleia")
             .args(["daemon", "-H", &self.host(), "--cgroup-parent"])
             .arg(self.cgroup_parent())
+            .args(&self.args)
             .stdin(std::process::Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)

@@ -73,7 +73,7 @@ impl Engine {
     pub fn create(&self, name: Option<&str>, body: CreateBody) -> ApiResult<String> {
         let CreateBody {
             config,
-            host_config,
+            mut host_config,
         } = body;
         spec::check_supported(&host_config)?;
         if config.image.is_empty() {
@@ -109,6 +109,9 @@ impl Engine {
         let lock = self.store.lock()?;
         let image = self.resolve_image(&config.image)?;
         let lowers = snapshot::prepare(&self.store, &image)?;
+        // Chapter 07: the network, published ports and mounts (volumes are made below, once
+        // the container's directory exists).
+        let mut plan = self.plan(&config, &mut host_config, &image.config)?;
         let hostname = match config.hostname.as_str() {
             "" => id[..12].to_string(),
             mine => mine.to_string(),
@@ -140,6 +143,20 @@ impl Engine {
             })?;
             dirs.create(&lowers, Some(&name), &hostname, &mount_points)
                 .map_err(ApiError::internal)?;
+            if let Some(servers) = host_config.dns.as_ref().filter(|d| !d.is_empty()) {
+                // As chapter 07's --dns: the file chapter 03 bind-mounts over /etc/resolv.conf.
+                let mut text = String::new();
+                for server in servers {
+                    let ip: std::net::IpAddr = server.parse().map_err(|_| {
+                        ApiError::bad_request(format!(
+                            "invalid --dns {server:?}: not an IP address"
+                        ))
+                    })?;
+                    text.push_str(&format!("nameserver {ip}\n"));
+                }
+                std::fs::write(dirs.dir.join("resolv.conf"), text).map_err(ApiError::internal)?;
+            }
+            self.make_volumes(&dir, &mut plan)?;
             image_records::record_image(&self.store, &id, &image.manifest_digest)?;
             write_json(&dir.spec(), &spec)?;
             ch01_namespaces::explain!(
@@ -189,6 +206,12 @@ impl Engine {
                 if dirs.dir.exists() {
                     let _ = dirs.remove();
                 }
+                let made: Vec<String> = plan
+                    .anonymous()
+                    .into_iter()
+                    .filter(|n| !n.is_empty())
+                    .collect();
+                let _ = self.remove_anonymous_volumes(&made);
                 Err(error)
             }
         }
@@ -335,6 +358,7 @@ impl Engine {
                     state.error = "the container's supervisor died".into();
                     state.finished_at = now_nanos();
                     let _ = dir.write_state(&state);
+                    engine.remove_leftover_cgroup(&id);
                 }
             }
             if record.host_config.auto_remove {
@@ -484,9 +508,15 @@ impl Engine {
         Ok(true)
     }
 
-    /// `DELETE /containers/{id}`.
+    /// `DELETE /containers/{id}`; its anonymous volumes go with it if it was made with `--rm`.
     pub fn remove(&self, wanted: &str, force: bool) -> ApiResult<()> {
+        self.remove_with(wanted, force, false)
+    }
+
+    /// `DELETE /containers/{id}?v=1`: with `volumes`, its anonymous volumes too (`rm -v`).
+    pub fn remove_with(&self, wanted: &str, force: bool, volumes: bool) -> ApiResult<()> {
         let found = self.find(wanted)?;
+        let anonymous = super::attachments::Plan::load(&found.dir.0).anonymous();
         if found.running() && shim_alive(found.state.shim_pid, found.id()) {
             if !force {
                 return Err(ApiError::conflict(format!(
@@ -502,8 +532,16 @@ impl Engine {
             id: found.id().to_string(),
             dir: found.dir.0.clone(),
         };
+        if found.running() {
+            // Marked running, but its supervisor is gone (killed): what it left.
+            self.remove_leftover_cgroup(found.id());
+        }
         if dirs.dir.exists() {
             dirs.remove().map_err(ApiError::internal)?;
+        }
+        if volumes || found.record.host_config.auto_remove {
+            // After the directory: until then the container counts as a user of them.
+            self.remove_anonymous_volumes(&anonymous)?;
         }
         Ok(())
     }
@@ -538,6 +576,24 @@ impl Engine {
                 return state.exit_code;
             }
             std::thread::sleep(POLL);
+        }
+    }
+}
+
+impl Engine {
+    /// A supervisor killed before it could clean up leaves its container's cgroup (the
+    /// container died with it: PR_SET_PDEATHSIG); its network leftovers are chapter 07's
+    /// stale leases, reclaimed at the next start. Best effort: gone already is fine.
+    fn remove_leftover_cgroup(&self, id: &str) {
+        if let Ok(layout) = ch02_cgroups::Layout::detect() {
+            // `open` does not own it (its `remove` would do nothing): rmdir each directory.
+            if let Ok(cgroup) =
+                ch02_cgroups::ContainerCgroup::open(&layout, &self.cgroup_parent, id)
+            {
+                for dir in cgroup.dirs() {
+                    let _ = std::fs::remove_dir(&dir.path);
+                }
+            }
         }
     }
 }

@@ -3,6 +3,7 @@
 //! images to chapter 04's store, running to a supervisor per container ([`crate::shim`]) which
 //! runs the spec through the runtime ([`crate::runtime`]).
 
+pub mod attachments;
 pub mod containers;
 pub mod exec;
 pub mod images;
@@ -82,6 +83,11 @@ pub struct Engine {
     /// This program, to start supervisors with (`baleia shim`).
     pub exe: PathBuf,
     pub cgroup_v2: bool,
+    /// The default network's bridge and subnet (`daemon --bridge --bip`); `None` with
+    /// `--bridge none`: containers without `--network` get a loopback only (dockerd `-b none`).
+    pub default_bridge: Option<(String, String)>,
+    /// The host address of ports published without one (`daemon --ip`, as dockerd's).
+    pub default_bind_ip: std::net::IpAddr,
     /// Held while a container is created or removed, so names stay unique.
     pub names: Mutex<()>,
     /// Held while a supervisor is being started.

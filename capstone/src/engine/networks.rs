@@ -1,6 +1,6 @@
 //! Networks through the API: chapter 07's bridges, in Docker's JSON shapes
-//! (`docker network create/ls/inspect/rm`). Containers are not attached to them through the
-//! API yet (that is `run --network`, next to wire in).
+//! (`docker network create/ls/inspect/rm`). Containers join them with `run --network`
+//! (see [`super::attachments`] and [`crate::wiring`]).
 
 use super::{ApiError, ApiResult, Engine};
 use ch07_volumes_network::network::{self, NetworkConfig};
@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 /// Docker's network ids are 64 hex digits; chapter 07 names networks only, so the id is
 /// derived from the name (stable across daemon restarts).
-fn network_id(name: &str) -> String {
+pub fn network_id(name: &str) -> String {
     let digest = ch04_images::digest::sha256(format!("baleia network {name}").as_bytes());
     digest.digest().to_string()
 }
@@ -50,7 +50,7 @@ fn prefix_of(subnet: &str) -> &str {
 
 impl Engine {
     /// A network by name, or by id or unique id prefix.
-    fn network(&self, wanted: &str) -> ApiResult<NetworkConfig> {
+    pub fn network(&self, wanted: &str) -> ApiResult<NetworkConfig> {
         if let Ok(config) = network::get(&self.root, wanted) {
             return Ok(config);
         }
@@ -64,6 +64,23 @@ impl Engine {
             _ => Err(ApiError::bad_request(format!(
                 "network id prefix {wanted} is ambiguous"
             ))),
+        }
+    }
+
+    /// On daemon start: forget the leases (and veths) of containers whose supervisor was
+    /// killed before it could detach them, on every network (chapter 07's stale leases).
+    pub fn reclaim_networks(&self) {
+        for config in network::list(&self.root).unwrap_or_default() {
+            match network::reclaim(&self.root, &config.name) {
+                Ok(0) => {}
+                Ok(n) => eprintln!(
+                    "baleia daemon: reclaimed {n} stale lease(s) on {}",
+                    config.name
+                ),
+                Err(error) => {
+                    eprintln!("baleia daemon: reclaim leases on {}: {error}", config.name)
+                }
+            }
         }
     }
 
@@ -105,6 +122,12 @@ impl Engine {
     /// are attached.
     pub fn network_remove(&self, wanted: &str) -> ApiResult<()> {
         let config = self.network(wanted)?;
+        if config.name == network::DEFAULT_NETWORK {
+            return Err(ApiError::new(
+                403,
+                "bridge is a pre-defined network and cannot be removed",
+            ));
+        }
         Ok(network::remove(&self.root, &config.name)?)
     }
 }

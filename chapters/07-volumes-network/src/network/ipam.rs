@@ -32,10 +32,15 @@ pub struct Lease {
     pub hosts_file: PathBuf,
 }
 
-/// The start time of process `pid` (clock ticks since boot), if it exists.
+/// The start time of process `pid` (clock ticks since boot), if it exists and has not exited.
+/// A zombie (state `Z`) has exited already, its namespaces are gone: it counts as gone, or a
+/// crashed engine's container that nobody has reaped yet would keep its lease forever.
 pub fn start_time(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let (_, rest) = stat.rsplit_once(") ")?;
+    if rest.starts_with('Z') {
+        return None;
+    }
     // After "pid (comm) ", field 3 is the state; the start time is field 22.
     rest.split(' ').nth(22 - 3)?.parse().ok()
 }
