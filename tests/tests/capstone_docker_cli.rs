@@ -392,3 +392,146 @@ fn pull_from_a_local_registry_then_run_it() {
         report(&missing)
     );
 }
+
+/// The body of `http://127.0.0.1:PORT/index.html`, retried until httpd answers.
+fn fetch(port: u16) -> String {
+    use std::io::{Read, Write};
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let attempt = std::net::TcpStream::connect(("127.0.0.1", port)).and_then(|mut s| {
+            s.set_read_timeout(Some(Duration::from_secs(5)))?;
+            s.write_all(b"GET /index.html HTTP/1.0\r\n\r\n")?;
+            let mut response = String::new();
+            s.read_to_string(&mut response)?;
+            Ok(response)
+        });
+        match attempt {
+            Ok(r) if r.contains("200 OK") => {
+                return r
+                    .split_once("\r\n\r\n")
+                    .map(|(_, b)| b.to_string())
+                    .unwrap_or_default()
+            }
+            other if Instant::now() > deadline => panic!("no page on port {port}: {other:?}"),
+            _ => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
+#[test]
+fn run_with_a_published_port_a_network_and_volumes() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    let bridge = format!("btcdk{}", std::process::id() % 100_000);
+    let option = format!("com.docker.network.bridge.name={bridge}");
+    ok(
+        &daemon,
+        &[
+            "network",
+            "create",
+            "--subnet",
+            "10.213.46.0/24",
+            "-o",
+            &option,
+            &bridge,
+        ],
+    );
+    let result = std::panic::catch_unwind(|| {
+        let site = env.path().join("site");
+        std::fs::create_dir_all(&site).unwrap();
+        std::fs::write(site.join("index.html"), "served to docker\n").unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let id = ok(
+            &daemon,
+            &[
+                "run",
+                "-d",
+                "--name",
+                "web",
+                "--network",
+                &bridge,
+                "--dns",
+                "127.0.0.1",
+                "-p",
+                &format!("127.0.0.1:{port}:80"),
+                "-v",
+                &format!("{}:/www:ro", site.display()),
+                "busybox",
+                "httpd",
+                "-f",
+                "-p",
+                "80",
+                "-h",
+                "/www",
+            ],
+        );
+        assert_eq!(id.trim().len(), 64, "{id}");
+        assert_eq!(fetch(port), "served to docker\n");
+        assert_eq!(
+            ok(&daemon, &["port", "web"]),
+            format!("80/tcp -> 127.0.0.1:{port}\n")
+        );
+        let address = ok(
+            &daemon,
+            &[
+                "inspect",
+                "--format",
+                &format!("{{{{(index .NetworkSettings.Networks \"{bridge}\").IPAddress}}}}"),
+                "web",
+            ],
+        );
+        assert!(address.starts_with("10.213.46."), "{address}");
+        let ps = ok(&daemon, &["ps", "--format", "{{.Names}} {{.Ports}}"]);
+        assert_eq!(ps, format!("web 127.0.0.1:{port}->80/tcp\n"));
+        // A named volume written by one container, read by the next.
+        ok(
+            &daemon,
+            &[
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "-v",
+                "notes:/data",
+                "busybox",
+                "sh",
+                "-c",
+                "echo kept > /data/f",
+            ],
+        );
+        let read = ok(
+            &daemon,
+            &[
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "-v",
+                "notes:/data:ro",
+                "busybox",
+                "cat",
+                "/data/f",
+            ],
+        );
+        assert_eq!(read, "kept\n");
+        ok(&daemon, &["rm", "-f", "web"]);
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+            "the port closed with the container"
+        );
+        assert_eq!(ok(&daemon, &["volume", "rm", "notes"]), "notes\n");
+    });
+    let _ = daemon.docker(&["rm", "-f", "web"]);
+    let removed = daemon.docker(&["network", "rm", &bridge]);
+    result.unwrap();
+    assert!(removed.status.success(), "{}", report(&removed));
+    assert!(
+        !std::path::Path::new(&format!("/sys/class/net/{bridge}")).exists(),
+        "the bridge went with the network"
+    );
+}

@@ -159,4 +159,19 @@ mod tests {
         dead.start_time += 1;
         assert!(dead.is_stale());
     }
+
+    #[test]
+    fn an_exited_process_not_yet_reaped_counts_as_gone() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        let stat = format!("/proc/{pid}/stat");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        // Not waited for: it stays a zombie (state Z) until we reap it.
+        while !std::fs::read_to_string(&stat).is_ok_and(|s| s.contains(") Z ")) {
+            assert!(std::time::Instant::now() < deadline, "{pid} did not exit");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(start_time(pid), None);
+        child.wait().unwrap();
+    }
 }
