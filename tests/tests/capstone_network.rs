@@ -571,7 +571,7 @@ fn a_published_port_outlives_a_killed_daemon_and_stop_cleans_up_after_the_restar
 }
 
 #[test]
-fn publish_all_maps_the_images_exposed_port_and_none_or_host_refuse_ports() {
+fn publish_all_maps_the_images_exposed_port_and_its_volume_is_anonymous() {
     let env = TestEnv::new();
     // Ports published without an address go to the daemon's --ip (Docker's default 0.0.0.0;
     // the tests listen on loopback only).
@@ -587,6 +587,8 @@ fn publish_all_maps_the_images_exposed_port_and_none_or_host_refuse_ports() {
             r#"CMD ["httpd", "-f", "-p", "80", "-h", "/www"]"#,
             "--change",
             "EXPOSE 80",
+            "--change",
+            "VOLUME /cache",
         ])
         .output()
         .unwrap();
@@ -617,6 +619,33 @@ fn publish_all_maps_the_images_exposed_port_and_none_or_host_refuse_ports() {
         "the daemon's --ip: {shown}"
     );
     assert_eq!(page(port, "/index.html"), "exposed\n");
+    // The image's VOLUME: an anonymous volume per container, gone with a --rm one.
+    let c = inspect(&daemon, "auto");
+    assert_eq!(c["Mounts"][0]["Destination"], "/www", "{c}");
+    assert_eq!(c["Mounts"][1]["Destination"], "/cache", "{c}");
+    assert_eq!(c["Mounts"][1]["Type"], "volume");
+    let kept = c["Mounts"][1]["Name"].as_str().unwrap().to_string();
+    assert_eq!(kept.len(), 64, "a random name: {kept}");
+    let out = ok(
+        &daemon,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--entrypoint",
+            "sh",
+            "web:exposed",
+            "-c",
+            "echo x > /cache/f && grep -c ' /cache ' /proc/mounts",
+        ],
+    );
+    assert_eq!(out, "1\n");
+    assert_eq!(
+        ok(&daemon, &["volume", "ls", "-q"]),
+        format!("{kept}\n"),
+        "only auto's"
+    );
     for mode in ["none", "host"] {
         let refused = daemon.baleia(&["create", "--network", mode, "-p", "80", "web:exposed"]);
         assert_eq!(refused.status.code(), Some(125), "{}", report(&refused));

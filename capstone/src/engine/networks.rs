@@ -18,9 +18,20 @@ fn network_json(engine: &Engine, config: &NetworkConfig) -> Value {
         .unwrap_or_default()
         .into_iter()
         .map(|lease| {
+            // The MAC address, as the container's supervisor found it (see wiring.rs).
+            let endpoint = engine
+                .dir_of(&lease.container_id)
+                .0
+                .join(super::attachments::ENDPOINT_FILE);
+            let mac = super::record::read_json::<super::attachments::Endpoint>(&endpoint)
+                .map(|e| e.mac)
+                .unwrap_or_default();
             let value = json!({
                 "Name": lease.name.clone().unwrap_or_default(),
+                "EndpointID": lease.container_id,
+                "MacAddress": mac,
                 "IPv4Address": format!("{}/{}", lease.address, prefix_of(&config.subnet)),
+                "IPv6Address": "",
             });
             (lease.container_id, value)
         })
