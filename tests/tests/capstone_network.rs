@@ -545,7 +545,7 @@ fn a_published_port_outlives_a_killed_daemon_and_stop_cleans_up_after_the_restar
     // start reclaims it.
     ok(&daemon, &["start", "web"]);
     assert_eq!(page(port, "/index.html"), "still here\n");
-    let shim: i32 = serde_json::from_str::<Value>(
+    let state: Value = serde_json::from_str(
         &std::fs::read_to_string(
             env.path()
                 .join("root/containers")
@@ -554,16 +554,23 @@ fn a_published_port_outlives_a_killed_daemon_and_stop_cleans_up_after_the_restar
         )
         .unwrap(),
     )
-    .unwrap()["shim_pid"]
-        .as_i64()
-        .unwrap() as i32;
+    .unwrap();
+    let (shim, pid) = (
+        state["shim_pid"].as_i64().unwrap(),
+        state["pid"].as_i64().unwrap(),
+    );
     daemon.kill();
     nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(shim),
+        nix::unistd::Pid::from_raw(shim as i32),
         nix::sys::signal::Signal::SIGKILL,
     )
     .unwrap();
-    wait_until("the container to die with its supervisor", || closed(port));
+    // Gone, or a zombie nobody has reaped yet (exited all the same).
+    wait_until("the container to die with its supervisor", || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map_or(true, |stat| stat.contains(") Z "))
+    });
+    assert!(closed(port));
     assert_eq!(leases(&env, &name), 1, "left by the killed supervisor");
     daemon.restart();
     assert_eq!(leases(&env, &name), 0, "reclaimed when the daemon started");
@@ -621,6 +628,11 @@ fn publish_all_maps_the_images_exposed_port_and_its_volume_is_anonymous() {
     assert_eq!(page(port, "/index.html"), "exposed\n");
     // The image's VOLUME: an anonymous volume per container, gone with a --rm one.
     let c = inspect(&daemon, "auto");
+    assert_eq!(
+        c["Config"]["ExposedPorts"],
+        serde_json::json!({ "80/tcp": {} })
+    );
+    assert_eq!(c["Config"]["Volumes"], serde_json::json!({ "/cache": {} }));
     assert_eq!(c["Mounts"][0]["Destination"], "/www", "{c}");
     assert_eq!(c["Mounts"][1]["Destination"], "/cache", "{c}");
     assert_eq!(c["Mounts"][1]["Type"], "volume");

@@ -185,6 +185,25 @@ impl Engine {
                     .as_ref()
                     .and_then(|c| c.entrypoint().clone());
             }
+            // As Docker's inspect: the image's EXPOSEd ports and VOLUMEs with the user's.
+            let keys = |keys: Vec<String>| {
+                let map: serde_json::Map<String, serde_json::Value> = keys
+                    .into_iter()
+                    .map(|k| (k, serde_json::json!({})))
+                    .collect();
+                (!map.is_empty()).then_some(serde_json::Value::Object(map))
+            };
+            config.exposed_ports = keys(plan.exposed.clone());
+            let mut volumes: Vec<String> = image
+                .config
+                .config()
+                .as_ref()
+                .and_then(|c| c.volumes().clone())
+                .unwrap_or_default();
+            if let Some(mine) = config.volumes.as_ref().and_then(|v| v.as_object()) {
+                volumes.extend(mine.keys().cloned());
+            }
+            config.volumes = keys(volumes);
             let record = Record {
                 id: id.clone(),
                 name: name.clone(),
