@@ -73,9 +73,11 @@ pub fn run(options: Options) -> Result<()> {
         removed: Mutex::new(HashMap::new()),
         execs: Mutex::new(HashMap::new()),
     });
+    // Before serving: a crashed supervisor's lease must not hold an address a new container
+    // could have.
+    engine.reclaim_networks();
     let listener = listen(&options.socket)?;
     stop_on_signals(options.socket.clone())?;
-    engine.reclaim_networks();
     engine.adopt();
     eprintln!(
         "baleia daemon: API {} on unix://{} (state in {})",
