@@ -282,7 +282,22 @@ fn containers_on_a_user_network_reach_each_other_by_name_and_inspect_shows_where
         report(&refused)
     );
     let predefined = daemon.baleia(&["network", "rm", "none"]);
-    assert!(!predefined.status.success());
+    assert!(
+        String::from_utf8_lossy(&predefined.stderr).contains("pre-defined"),
+        "{}",
+        report(&predefined)
+    );
+    let names = ok(&daemon, &["network", "ls"]);
+    let names: Vec<&str> = names
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    assert_eq!(
+        names,
+        [net.name.as_str(), "host", "none"],
+        "as Docker lists them"
+    );
 
     assert_eq!(ports_on(&net.bridge), 1, "one veth: srv's");
     ok(&daemon, &["stop", "-t", "1", &srv]);

@@ -55,6 +55,32 @@ fn network_json(engine: &Engine, config: &NetworkConfig) -> Value {
     })
 }
 
+/// Docker's two networks that are modes, not bridges: `host` (the host's namespace) and
+/// `none` (a loopback only). They are listed and inspected, never created or removed.
+const PREDEFINED: [(&str, &str); 2] = [("host", "host"), ("none", "null")];
+
+fn predefined_json(name: &str, driver: &str) -> Value {
+    json!({
+        "Name": name,
+        "Id": network_id(name),
+        "Scope": "local",
+        "Driver": driver,
+        "EnableIPv6": false,
+        "Internal": false,
+        "Attachable": false,
+        "IPAM": { "Driver": "default", "Options": null, "Config": [] },
+        "Containers": {},
+        "Options": {},
+        "Labels": {},
+    })
+}
+
+fn predefined(wanted: &str) -> Option<(&'static str, &'static str)> {
+    PREDEFINED.into_iter().find(|(name, _)| {
+        *name == wanted || (wanted.len() >= 3 && network_id(name).starts_with(wanted))
+    })
+}
+
 fn prefix_of(subnet: &str) -> &str {
     subnet.split_once('/').map_or("32", |(_, p)| p)
 }
@@ -119,19 +145,29 @@ impl Engine {
     /// `GET /networks`
     pub fn network_list(&self) -> ApiResult<Value> {
         let configs = network::list(&self.root)?;
-        Ok(Value::Array(
-            configs.iter().map(|c| network_json(self, c)).collect(),
-        ))
+        let mut list: Vec<Value> = configs.iter().map(|c| network_json(self, c)).collect();
+        list.extend(PREDEFINED.iter().map(|(n, d)| predefined_json(n, d)));
+        list.sort_by(|a, b| a["Name"].as_str().cmp(&b["Name"].as_str()));
+        Ok(Value::Array(list))
     }
 
     /// `GET /networks/{id}`
     pub fn network_inspect(&self, wanted: &str) -> ApiResult<Value> {
+        if let Some((name, driver)) = predefined(wanted) {
+            return Ok(predefined_json(name, driver));
+        }
         Ok(network_json(self, &self.network(wanted)?))
     }
 
     /// `DELETE /networks/{id}`: the bridge and its rules go; refused (409) while containers
     /// are attached.
     pub fn network_remove(&self, wanted: &str) -> ApiResult<()> {
+        if let Some((name, _)) = predefined(wanted) {
+            return Err(ApiError::new(
+                403,
+                format!("{name} is a pre-defined network and cannot be removed"),
+            ));
+        }
         let config = self.network(wanted)?;
         if config.name == network::DEFAULT_NETWORK {
             return Err(ApiError::new(
