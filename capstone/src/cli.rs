@@ -1023,3 +1023,41 @@ pub fn pull(client: &Client, reference: &str) -> Result<()> {
     );
     print_messages(client.request("POST", &path, None, false)?)
 }
+
+#[cfg(test)]
+mod network_flag_tests {
+    use super::*;
+
+    #[test]
+    fn publish_and_mount_flags_become_dockers_json() {
+        assert_eq!(
+            port_binding("127.0.0.1:8080:80"),
+            (
+                "80/tcp".to_string(),
+                json!({ "HostIp": "127.0.0.1", "HostPort": "8080" })
+            )
+        );
+        assert_eq!(
+            port_binding("5353:53/udp"),
+            (
+                "53/udp".to_string(),
+                json!({ "HostIp": "", "HostPort": "5353" })
+            )
+        );
+        assert_eq!(
+            port_binding("80").1,
+            json!({ "HostIp": "", "HostPort": "" })
+        );
+        assert_eq!(
+            mount_json("type=bind,src=/srv,dst=/www,readonly"),
+            json!({ "Type": "bind", "Source": "/srv", "Target": "/www", "ReadOnly": true })
+        );
+        assert_eq!(
+            mount_json("type=tmpfs,target=/t,tmpfs-size=64k")["TmpfsOptions"]["SizeBytes"],
+            65536
+        );
+        assert_eq!(parse_size("1m"), Some(1 << 20));
+        assert_eq!(parse_size("12"), Some(12));
+        assert_eq!(parse_size("1x"), None);
+    }
+}

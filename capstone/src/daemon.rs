@@ -133,3 +133,24 @@ fn stop_on_signals(socket: PathBuf) -> Result<()> {
     });
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bip_gives_the_default_networks_subnet_and_none_disables_it() {
+        assert_eq!(
+            default_bridge("baleia0", "10.77.0.1/16").unwrap(),
+            Some(("baleia0".into(), "10.77.0.0/16".into()))
+        );
+        assert_eq!(
+            default_bridge("bt1", "10.213.42.1/24").unwrap().unwrap().1,
+            "10.213.42.0/24"
+        );
+        assert_eq!(default_bridge("none", "whatever").unwrap(), None);
+        for bad in ["10.77.0.1", "10.77.0.1/33", "10.77.0.1/4", "x/16"] {
+            assert!(default_bridge("b", bad).is_err(), "{bad}");
+        }
+    }
+}
