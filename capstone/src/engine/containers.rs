@@ -3,7 +3,7 @@
 
 use super::record::{write_json, CreateBody, Dir, Record, Status};
 use super::spec::{self, Inputs};
-use super::{ApiError, ApiResult, Engine, Found};
+use super::{changes, ApiError, ApiResult, Engine, Found};
 use crate::time::now_nanos;
 use ch03_overlayfs::ContainerDirs;
 use ch04_images::{containers as image_records, hello, image, snapshot};
@@ -315,7 +315,6 @@ impl Engine {
     pub fn watch(self: &Arc<Self>, id: String) {
         let engine = self.clone();
         std::thread::spawn(move || loop {
-            std::thread::sleep(POLL);
             let dir = engine.dir_of(&id);
             let Ok(record) = dir.read_record() else {
                 return;
@@ -325,6 +324,9 @@ impl Engine {
             };
             if state.status == Status::Running {
                 if shim_alive(state.shim_pid, &id) {
+                    if !changes::wait_for_exit(state.shim_pid) {
+                        std::thread::sleep(POLL);
+                    }
                     continue;
                 }
                 // Read again: it may have written its last state just before it exited.
@@ -337,6 +339,7 @@ impl Engine {
                     let _ = dir.write_state(&state);
                 }
             }
+            engine.changes.notify();
             if record.host_config.auto_remove {
                 engine.remember_removed(&id, state.exit_code);
                 let _ = engine.remove(&id, true);
@@ -437,6 +440,7 @@ impl Engine {
     fn wait_stopped(&self, id: &str, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         loop {
+            let seen = self.changes.generation();
             let dir = self.dir_of(id);
             match dir.read_state() {
                 Ok(state) if state.status == Status::Running => {
@@ -446,10 +450,12 @@ impl Engine {
                 }
                 _ => return true,
             }
-            if Instant::now() >= deadline {
+            let now = Instant::now();
+            if now >= deadline {
                 return false;
             }
-            std::thread::sleep(POLL);
+            self.changes
+                .wait_after(seen, changes::FALLBACK.min(deadline - now));
         }
     }
 
@@ -505,6 +511,7 @@ impl Engine {
         if dirs.dir.exists() {
             dirs.remove().map_err(ApiError::internal)?;
         }
+        self.changes.notify();
         Ok(())
     }
 
@@ -516,6 +523,7 @@ impl Engine {
         let attempts = baseline.state.attempts;
         let mut last_code = baseline.state.exit_code;
         loop {
+            let seen = self.changes.generation();
             let dir = self.dir_of(&id);
             let state = if dir.0.exists() {
                 dir.read_state().ok()
@@ -537,7 +545,7 @@ impl Engine {
             if done {
                 return state.exit_code;
             }
-            std::thread::sleep(POLL);
+            self.changes.wait_after(seen, changes::FALLBACK);
         }
     }
 }
