@@ -52,6 +52,7 @@ pub fn default_bridge(bridge: &str, bip: &str) -> Result<Option<(String, String)
 }
 
 pub fn run(options: Options) -> Result<()> {
+    limit_malloc_arenas();
     // Whatever our parent left open (a terminal's pipes...) would otherwise pass on to every
     // exec helper we start.
     crate::shim::close_inherited_fds(2);
@@ -72,6 +73,7 @@ pub fn run(options: Options) -> Result<()> {
         starting: Mutex::new(()),
         removed: Mutex::new(HashMap::new()),
         execs: Mutex::new(HashMap::new()),
+        changes: Default::default(),
     });
     // Before serving: a crashed supervisor's lease must not hold an address a new container
     // could have.
@@ -132,6 +134,18 @@ fn stop_on_signals(socket: PathBuf) -> Result<()> {
         std::process::exit(0);
     });
     Ok(())
+}
+
+/// The daemon serves each connection on a thread of its own, and glibc's allocator gives
+/// threads arenas of their own (up to eight per core), each keeping what was freed in it: an
+/// idle daemon would keep the memory of its busiest moment spread over many arenas. Two are
+/// plenty for an API whose threads mostly wait. (mallopt(3), M_ARENA_MAX; the environment
+/// variable MALLOC_ARENA_MAX does the same.)
+fn limit_malloc_arenas() {
+    // SAFETY: mallopt only changes the allocator's parameters; called before other threads.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
 }
 
 #[cfg(test)]

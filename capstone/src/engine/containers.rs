@@ -3,7 +3,7 @@
 
 use super::record::{write_json, CreateBody, Dir, Record, Status};
 use super::spec::{self, Inputs};
-use super::{ApiError, ApiResult, Engine, Found};
+use super::{changes, ApiError, ApiResult, Engine, Found};
 use crate::time::now_nanos;
 use ch03_overlayfs::ContainerDirs;
 use ch04_images::{containers as image_records, hello, image, snapshot};
@@ -357,7 +357,6 @@ impl Engine {
     pub fn watch(self: &Arc<Self>, id: String) {
         let engine = self.clone();
         std::thread::spawn(move || loop {
-            std::thread::sleep(POLL);
             let dir = engine.dir_of(&id);
             let Ok(record) = dir.read_record() else {
                 return;
@@ -367,6 +366,9 @@ impl Engine {
             };
             if state.status == Status::Running {
                 if shim_alive(state.shim_pid, &id) {
+                    if !changes::wait_for_exit(state.shim_pid) {
+                        std::thread::sleep(POLL);
+                    }
                     continue;
                 }
                 // Read again: it may have written its last state just before it exited.
@@ -380,6 +382,7 @@ impl Engine {
                     engine.remove_leftover_cgroup(&id);
                 }
             }
+            engine.changes.notify();
             if record.host_config.auto_remove {
                 engine.remember_removed(&id, state.exit_code);
                 let _ = engine.remove(&id, true);
@@ -480,6 +483,7 @@ impl Engine {
     fn wait_stopped(&self, id: &str, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         loop {
+            let seen = self.changes.generation();
             let dir = self.dir_of(id);
             match dir.read_state() {
                 Ok(state) if state.status == Status::Running => {
@@ -489,10 +493,12 @@ impl Engine {
                 }
                 _ => return true,
             }
-            if Instant::now() >= deadline {
+            let now = Instant::now();
+            if now >= deadline {
                 return false;
             }
-            std::thread::sleep(POLL);
+            self.changes
+                .wait_after(seen, changes::FALLBACK.min(deadline - now));
         }
     }
 
@@ -562,6 +568,7 @@ impl Engine {
             // After the directory: until then the container counts as a user of them.
             self.remove_anonymous_volumes(&anonymous)?;
         }
+        self.changes.notify();
         Ok(())
     }
 
@@ -573,6 +580,7 @@ impl Engine {
         let attempts = baseline.state.attempts;
         let mut last_code = baseline.state.exit_code;
         loop {
+            let seen = self.changes.generation();
             let dir = self.dir_of(&id);
             let state = if dir.0.exists() {
                 dir.read_state().ok()
@@ -594,7 +602,7 @@ impl Engine {
             if done {
                 return state.exit_code;
             }
-            std::thread::sleep(POLL);
+            self.changes.wait_after(seen, changes::FALLBACK);
         }
     }
 }

@@ -4,6 +4,7 @@
 //! runs the spec through the runtime ([`crate::runtime`]).
 
 pub mod attachments;
+pub mod changes;
 pub mod containers;
 pub mod exec;
 pub mod images;
@@ -97,6 +98,8 @@ pub struct Engine {
     pub removed: Mutex<HashMap<String, i32>>,
     /// The exec instances (`docker exec`), by id; kept in memory, as Docker does.
     pub execs: Mutex<HashMap<String, exec::Exec>>,
+    /// Wakes whoever waits for a container when one ends or is removed.
+    pub changes: changes::Changes,
 }
 
 /// A container found on disk: its directory, what `create` decided, and its state now.
