@@ -476,6 +476,14 @@ fn run_with_a_published_port_a_network_and_volumes() {
             ok(&daemon, &["port", "web"]),
             format!("80/tcp -> 127.0.0.1:{port}\n")
         );
+        // Debian's docker.io client (API 1.41) reads the same.
+        let old = daemon.docker_with(&[("DOCKER_API_VERSION", "1.41")], &["port", "web", "80"]);
+        assert_eq!(
+            String::from_utf8_lossy(&old.stdout),
+            format!("127.0.0.1:{port}\n"),
+            "{}",
+            report(&old)
+        );
         let address = ok(
             &daemon,
             &[

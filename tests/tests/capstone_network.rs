@@ -679,4 +679,11 @@ fn publish_all_maps_the_images_exposed_port_and_its_volume_is_anonymous() {
     }
     let unknown = daemon.baleia(&["create", "--network", "nosuchnet", "web:exposed"]);
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("not found"));
+    // This daemon has no default network (--bridge none): no `bridge` to ask for by name.
+    let bridge = daemon.baleia(&["create", "--network", "bridge", "web:exposed"]);
+    assert!(
+        String::from_utf8_lossy(&bridge.stderr).contains("network bridge not found"),
+        "{}",
+        report(&bridge)
+    );
 }

@@ -229,7 +229,13 @@ impl Engine {
     fn network_for(&self, mode: &str) -> ApiResult<(String, Option<String>)> {
         Ok(match mode {
             "" | "default" | "bridge" => match &self.default_bridge {
-                // dockerd -b none: no default network; containers get a loopback only.
+                // dockerd -b none: no `bridge` network; containers without --network get a
+                // loopback only, and asking for it by name finds nothing.
+                None if mode == "bridge" => {
+                    return Err(ApiError::not_found(
+                        "network bridge not found (the daemon runs with --bridge none)",
+                    ))
+                }
                 None => ("none".into(), None),
                 Some((bridge, subnet)) => {
                     network::ensure_default_with(&self.root, bridge, subnet)?;
