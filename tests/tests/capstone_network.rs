@@ -316,6 +316,12 @@ fn containers_on_a_user_network_reach_each_other_by_name_and_inspect_shows_where
 fn the_web_example_two_httpd_on_the_default_bridge_published_on_loopback() {
     let env = TestEnv::new();
     let bridge = format!("btcd{}", std::process::id() % 100_000);
+    // Declared before the daemon: dropped after it (and its containers), even on a failure.
+    let _default = DefaultNetwork {
+        env: &env,
+        bridge: bridge.clone(),
+        subnet: "10.213.42.0/24".into(),
+    };
     let daemon = Daemon::start_with(&env, &["--bridge", &bridge, "--bip", "10.213.42.1/24"]);
     daemon.import_busybox();
     let (port_a, port_b) = (free_port(), free_port());
@@ -402,15 +408,31 @@ fn the_web_example_two_httpd_on_the_default_bridge_published_on_loopback() {
         "{}",
         report(&refused)
     );
-    drop(daemon);
-    // The default network stays (as docker0 does); a test removes its own with chapter 07.
-    let removed = env
-        .cmd("ch07-volumes-network")
-        .args(["network", "rm", "bridge"])
-        .output()
-        .unwrap();
-    assert!(removed.status.success(), "{}", report(&removed));
-    assert_network_gone(&bridge, "10.213.42.0/24");
+}
+
+/// The default network a test's daemon made on its test bridge. It stays when the daemon
+/// stops (as docker0 does) and `network rm bridge` is refused: the test removes it with
+/// chapter 07 when this is dropped, and checks it gone.
+struct DefaultNetwork<'a> {
+    env: &'a TestEnv,
+    bridge: String,
+    subnet: String,
+}
+
+impl Drop for DefaultNetwork<'_> {
+    fn drop(&mut self) {
+        let removed = self
+            .env
+            .cmd("ch07-volumes-network")
+            .args(["network", "rm", "bridge"])
+            .output()
+            .unwrap();
+        if std::thread::panicking() {
+            return;
+        }
+        assert!(removed.status.success(), "{}", report(&removed));
+        assert_network_gone(&self.bridge, &self.subnet);
+    }
 }
 
 #[test]
