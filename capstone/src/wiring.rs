@@ -106,7 +106,10 @@ pub fn prepare(root: &Path, dir: &Path, record: &Record) -> Result<(Extra, Wirin
 
 impl Drop for Wiring {
     fn drop(&mut self) {
-        drop(self.proxy.take());
+        if let Some(proxy) = self.proxy.take() {
+            ch01_namespaces::explain!("the container has ended: stop its port proxy");
+            drop(proxy);
+        }
         for file in [PORTS_FILE, ENDPOINT_FILE] {
             let _ = std::fs::remove_file(self.dir.join(file));
         }

@@ -377,6 +377,13 @@ impl Engine {
                 )));
             }
         }
+        ch01_namespaces::explain!(
+            "chapter 07 plan: network {}, {} published port(s), {} mount(s) ({} anonymous)",
+            network.as_deref().unwrap_or(host.network_mode.as_str()),
+            ports.len(),
+            mounts.len(),
+            mounts.iter().filter(|m| m.anonymous).count()
+        );
         Ok(Plan {
             network,
             ports,
