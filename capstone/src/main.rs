@@ -123,6 +123,13 @@ enum Command {
         /// The cgroup parent of every container's cgroup.
         #[arg(long, default_value = ch02_cgroups::DEFAULT_PARENT)]
         cgroup_parent: String,
+        /// The group that may use the socket besides root (if it exists), as dockerd's -G.
+        #[arg(short = 'G', long, default_value = "baleia")]
+        group: String,
+        /// Seconds a client may stay silent in the middle of a request (or idle between
+        /// requests) before the daemon closes its connection.
+        #[arg(long, default_value_t = 30.0)]
+        client_timeout: f64,
     },
     /// (internal) Supervise one container: started by the daemon.
     #[command(hide = true)]
@@ -337,11 +344,20 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Ok(code)
     };
     match cli.command {
-        Command::Daemon { cgroup_parent } => {
+        Command::Daemon {
+            cgroup_parent,
+            group,
+            client_timeout,
+        } => {
             daemon::run(daemon::Options {
                 root: cli.root,
                 socket: client.socket,
                 cgroup_parent,
+                group,
+                limits: http::Limits {
+                    timeout: std::time::Duration::from_secs_f64(client_timeout.max(0.1)),
+                    ..Default::default()
+                },
             })?;
             Ok(0)
         }

@@ -16,15 +16,23 @@ pub struct Daemon<'a> {
     pub env: &'a TestEnv,
     pub socket: PathBuf,
     child: Option<Child>,
+    /// More `baleia daemon` arguments (`--client-timeout 1`...).
+    extra: Vec<String>,
 }
 
 impl<'a> Daemon<'a> {
     /// Start a daemon and wait until it answers.
     pub fn start(env: &'a TestEnv) -> Self {
+        Self::start_with(env, &[])
+    }
+
+    /// Start a daemon with more arguments.
+    pub fn start_with(env: &'a TestEnv, extra: &[&str]) -> Self {
         let mut daemon = Daemon {
             env,
             socket: env.path().join("baleia.sock"),
             child: None,
+            extra: extra.iter().map(|a| a.to_string()).collect(),
         };
         daemon.restart();
         daemon
@@ -48,6 +56,7 @@ impl<'a> Daemon<'a> {
             .std_cmd("baleia")
             .args(["daemon", "-H", &self.host(), "--cgroup-parent"])
             .arg(self.cgroup_parent())
+            .args(&self.extra)
             .stdin(std::process::Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -63,6 +72,11 @@ impl<'a> Daemon<'a> {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The daemon's pid, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
     }
 
     /// Kill the daemon with SIGKILL, as a crash would (its containers must survive).

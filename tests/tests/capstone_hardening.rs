@@ -1,0 +1,336 @@
+//! Hardening the capstone: hostile API input, the socket's permissions, faults (a daemon
+//! killed mid-operation, containers that misbehave) and `baleia system check`.
+//! Run: `cargo test -p baleia-tests --test capstone_hardening` (as root).
+//!
+//! The API tests speak raw HTTP to the socket with a plain `UnixStream`, so that what is sent
+//! is exactly what a hostile or broken client would send.
+
+use harness::capstone::Daemon;
+use harness::{report, TestEnv};
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
+
+/// Run, insist on success, return standard output.
+#[allow(dead_code)] // used by the tests of later commits
+fn ok(daemon: &Daemon, args: &[&str]) -> String {
+    let output = daemon.baleia(args);
+    assert!(output.status.success(), "{args:?}\n{}", report(&output));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Send raw bytes, read until the daemon closes or answers one whole response; the status
+/// and the body parsed as JSON (Null if it is not).
+fn raw(daemon: &Daemon, bytes: &[u8]) -> (u16, Value) {
+    let mut stream = UnixStream::connect(&daemon.socket).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    // The daemon may answer (and close) before it has read everything: ignore EPIPE.
+    let _ = stream.write_all(bytes);
+    read_response(&mut stream)
+}
+
+/// One response: the head, then Content-Length bytes of body.
+fn read_response(stream: &mut UnixStream) -> (u16, Value) {
+    let mut data = Vec::new();
+    let mut byte = [0u8; 1];
+    while !data.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => data.push(byte[0]),
+            _ => panic!(
+                "no complete response head: {:?}",
+                String::from_utf8_lossy(&data)
+            ),
+        }
+    }
+    let head = String::from_utf8_lossy(&data).into_owned();
+    let status: u16 = head[9..12].parse().unwrap();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Length: "))
+        .map(|l| l.trim().parse().unwrap())
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    stream.read_exact(&mut body).unwrap();
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+fn post_json(path: &str, body: &str) -> Vec<u8> {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// The `message` of an error answer (Docker's shape), asserting it is there.
+fn message(answer: &(u16, Value)) -> String {
+    answer.1["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no message in {answer:?}"))
+        .to_string()
+}
+
+#[test]
+fn oversized_requests_get_413_and_431_with_a_message() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+
+    // A head of 100 KiB (one huge header): 431, and the daemon did not wait for more.
+    let huge = format!(
+        "GET /_ping HTTP/1.1\r\nHost: d\r\nX-Junk: {}\r\n\r\n",
+        "a".repeat(100 * 1024)
+    );
+    let answer = raw(&daemon, huge.as_bytes());
+    assert_eq!(answer.0, 431, "{answer:?}");
+    assert!(
+        message(&answer).contains("request head too large"),
+        "{answer:?}"
+    );
+
+    // A request line alone of 100 KiB: the same.
+    let long_path = format!("GET /{} HTTP/1.1\r\n\r\n", "x".repeat(100 * 1024));
+    assert_eq!(raw(&daemon, long_path.as_bytes()).0, 431);
+
+    // 100 headers: 431.
+    let many: String = (0..100).map(|i| format!("X-{i}: y\r\n")).collect();
+    let answer = raw(
+        &daemon,
+        format!("GET /_ping HTTP/1.1\r\n{many}\r\n").as_bytes(),
+    );
+    assert_eq!(answer.0, 431, "{answer:?}");
+
+    // A body announced at 1 TiB: refused on the header, before a byte of it is sent.
+    let answer = raw(
+        &daemon,
+        b"POST /containers/create HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 1099511627776\r\n\r\n",
+    );
+    assert_eq!(answer.0, 413, "{answer:?}");
+    assert!(
+        message(&answer).contains("request body too large"),
+        "{answer:?}"
+    );
+
+    // A chunked body that keeps going past the limit (5 MiB of JSON config): 413.
+    let mut stream = UnixStream::connect(&daemon.socket).unwrap();
+    stream
+        .write_all(b"POST /containers/create HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n")
+        .unwrap();
+    let chunk = vec![b' '; 1024 * 1024];
+    for _ in 0..5 {
+        if stream.write_all(b"100000\r\n").is_err()
+            || stream.write_all(&chunk).is_err()
+            || stream.write_all(b"\r\n").is_err()
+        {
+            break;
+        }
+    }
+    let answer = read_response(&mut stream);
+    assert_eq!(answer.0, 413, "{answer:?}");
+
+    // A Content-Length that is not a number: 400.
+    let answer = raw(
+        &daemon,
+        b"POST /containers/create HTTP/1.1\r\nContent-Length: lots\r\n\r\n",
+    );
+    assert_eq!(answer.0, 400, "{answer:?}");
+    // Not HTTP at all: 400.
+    let answer = raw(&daemon, b"\x16\x03\x01 hello there\r\n\r\n");
+    assert_eq!(answer.0, 400, "{answer:?}");
+
+    // And the daemon is fine.
+    assert_eq!(raw(&daemon, b"GET /_ping HTTP/1.1\r\n\r\n").0, 200);
+    drop(daemon);
+    env.assert_no_leaks();
+}
+
+#[test]
+fn malformed_json_is_400_unknown_fields_are_ignored_unknown_ids_are_404() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+
+    for (path, body) in [
+        ("/containers/create", "{\"Image\": \"busybox\""),
+        ("/containers/create", "not json"),
+        ("/containers/create", "[1, 2, 3]"),
+        ("/containers/create", "{\"Image\": 42}"),
+        (
+            "/containers/create",
+            "{\"Image\": \"busybox\", \"Env\": \"A=1\"}",
+        ),
+        ("/containers/create", ""),
+        ("/networks/create", "{\"Name\": "),
+        ("/volumes/create", "{{{"),
+    ] {
+        let answer = raw(&daemon, &post_json(path, body));
+        assert_eq!(answer.0, 400, "{path} {body:?}: {answer:?}");
+        let text = message(&answer);
+        assert!(
+            text.contains("invalid JSON body") || text.contains("JSON body is required"),
+            "{path} {body:?}: {text}"
+        );
+    }
+
+    // Fields this engine has never heard of (a newer client's) are ignored.
+    let answer = raw(
+        &daemon,
+        &post_json(
+            "/containers/create?name=tolerant",
+            r#"{"Image":"busybox","Cmd":["true"],"FutureField":{"x":[1]},"HostConfig":{"AlsoNew":true}}"#,
+        ),
+    );
+    assert_eq!(answer.0, 201, "{answer:?}");
+    assert_eq!(answer.1["Id"].as_str().unwrap().len(), 64);
+
+    // Unknown ids and names: 404 with Docker's message, on every kind of route.
+    for (method, path) in [
+        ("GET", "/containers/nosuch/json"),
+        ("POST", "/containers/nosuch/start"),
+        ("POST", "/containers/nosuch/stop"),
+        ("DELETE", "/containers/nosuch"),
+        ("GET", "/containers/nosuch/logs?stdout=1"),
+        ("GET", "/containers/..%2F..%2Fetc/json"),
+        ("GET", "/exec/nosuch/json"),
+        ("GET", "/images/nosuch/json"),
+        ("GET", "/volumes/nosuch"),
+        ("GET", "/networks/nosuch"),
+        ("GET", "/no/such/route"),
+    ] {
+        let answer = raw(
+            &daemon,
+            format!("{method} {path} HTTP/1.1\r\nContent-Length: 0\r\n\r\n").as_bytes(),
+        );
+        assert_eq!(answer.0, 404, "{method} {path}: {answer:?}");
+        message(&answer);
+    }
+    drop(daemon);
+    env.assert_no_leaks();
+}
+
+#[test]
+fn container_names_are_checked_as_docker_does() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    let create = |name: &str| {
+        raw(
+            &daemon,
+            &post_json(
+                &format!("/containers/create?name={name}"),
+                r#"{"Image":"busybox","Cmd":["true"]}"#,
+            ),
+        )
+    };
+    for name in [
+        "a%2Fb",         // a/b
+        "..",            // a path step
+        "%2F..%2Fx",     // /../x
+        "..%2F..%2Fetc", // ../../etc
+        "x",             // too short: [a-zA-Z0-9][a-zA-Z0-9_.-]+
+        "%2F%2Fdouble",  // //double: one leading slash at most
+        "tab%09name",    // a control character
+        "new%0Aline",
+        "nul%00byte",
+        "esc%1B%5B31m", // a terminal escape
+        "space%20d",
+        "%C3%A9t%C3%A9", // été
+        "-leading-dash",
+        ".hidden",
+    ] {
+        let answer = create(name);
+        assert_eq!(answer.0, 400, "{name}: {answer:?}");
+        assert!(
+            message(&answer).contains("Invalid container name"),
+            "{name}: {answer:?}"
+        );
+    }
+    // Docker's own examples of good names, with and without the leading slash.
+    for name in ["web", "%2Fslashed", "a.b_c-d", "0x1", "x..y"] {
+        let answer = create(name);
+        assert_eq!(answer.0, 201, "{name}: {answer:?}");
+    }
+    let list = raw(&daemon, b"GET /containers/json?all=1 HTTP/1.1\r\n\r\n").1;
+    let mut names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["Names"][0].as_str().unwrap().trim_start_matches('/'))
+        .collect();
+    names.sort();
+    assert_eq!(names, ["0x1", "a.b_c-d", "slashed", "web", "x..y"]);
+    // Nothing half-made for the refused ones: five container directories, no more.
+    let dirs = std::fs::read_dir(env.path().join("root/containers"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(dirs, 5);
+    drop(daemon);
+    env.assert_no_leaks();
+}
+
+#[test]
+fn a_slow_or_silent_client_is_cut_off_and_never_holds_up_the_others() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start_with(&env, &["--client-timeout", "1"]);
+
+    // A client that sends half a request line and goes quiet.
+    let mut silent = UnixStream::connect(&daemon.socket).unwrap();
+    silent.write_all(b"GET /_pi").unwrap();
+    // A client that trickles its head one byte every 200 ms: each byte would restart a plain
+    // read timeout.
+    let socket = daemon.socket.clone();
+    let trickler = std::thread::spawn(move || {
+        let mut stream = UnixStream::connect(&socket).unwrap();
+        let started = Instant::now();
+        for byte in b"GET /_ping HTTP/1.1\r\nX-Slow: ".iter().cycle() {
+            if stream.write_all(&[*byte]).is_err() || started.elapsed() > Duration::from_secs(8) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        started.elapsed()
+    });
+    // A client idle between requests on a keep-alive connection.
+    let mut idle = UnixStream::connect(&daemon.socket).unwrap();
+    idle.write_all(b"GET /_ping HTTP/1.1\r\n\r\n").unwrap();
+    assert_eq!(read_response(&mut idle).0, 200);
+
+    // Meanwhile everyone else is served at once.
+    for _ in 0..20 {
+        let started = Instant::now();
+        assert_eq!(raw(&daemon, b"GET /_ping HTTP/1.1\r\n\r\n").0, 200);
+        assert!(started.elapsed() < Duration::from_millis(500));
+    }
+    let output = daemon.baleia(&["ps"]);
+    assert!(output.status.success(), "{}", report(&output));
+
+    // The silent one gets 408 after about the timeout; the idle one is closed quietly.
+    silent
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let answer = read_response(&mut silent);
+    assert_eq!(answer.0, 408, "{answer:?}");
+    assert!(message(&answer).contains("not received in time"));
+    idle.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut rest = Vec::new();
+    let n = idle.read_to_end(&mut rest).unwrap();
+    assert_eq!(n, 0, "{:?}", String::from_utf8_lossy(&rest));
+    // The trickler was cut off at the head's deadline, not allowed to go on for 8 s.
+    let lasted = trickler.join().unwrap();
+    assert!(lasted < Duration::from_secs(4), "trickled for {lasted:?}");
+
+    // A body that stops halfway: 408 too.
+    let mut stream = UnixStream::connect(&daemon.socket).unwrap();
+    stream
+        .write_all(b"POST /volumes/create HTTP/1.1\r\nContent-Length: 100\r\n\r\n{\"Na")
+        .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    assert_eq!(read_response(&mut stream).0, 408);
+    drop(daemon);
+    env.assert_no_leaks();
+}
