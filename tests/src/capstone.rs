@@ -38,6 +38,17 @@ impl<'a> Daemon<'a> {
         daemon
     }
 
+    /// A daemon that is not running (yet): its socket path, for clients that should find
+    /// nobody there.
+    pub fn stopped(env: &'a TestEnv) -> Self {
+        Daemon {
+            env,
+            socket: env.path().join("baleia.sock"),
+            child: None,
+            extra: Vec::new(),
+        }
+    }
+
     /// The `-H` value for clients.
     pub fn host(&self) -> String {
         format!("unix://{}", self.socket.display())

@@ -334,3 +334,71 @@ fn a_slow_or_silent_client_is_cut_off_and_never_holds_up_the_others() {
     drop(daemon);
     env.assert_no_leaks();
 }
+
+/// `baleia ARGS` against the daemon as the user `nobody`, with these supplementary groups.
+fn as_nobody(daemon: &Daemon, groups: Option<&str>, args: &[&str]) -> std::process::Output {
+    let mut cmd = std::process::Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534"]);
+    match groups {
+        Some(groups) => cmd.arg(format!("--groups={groups}")),
+        None => cmd.arg("--clear-groups"),
+    };
+    cmd.arg("--")
+        .arg(harness::build_dir().join("baleia"))
+        .arg("-H")
+        .arg(daemon.host())
+        .args(args)
+        .env("BALEIA_TEST_MARK", daemon.env.marker())
+        .env("BALEIA_ROOT", daemon.env.path().join("nobody-root"))
+        .output()
+        .expect("run setpriv (util-linux)")
+}
+
+#[test]
+fn the_socket_is_root_and_its_group_only_and_others_are_told_so() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let env = TestEnv::new();
+    // The test's directory is 0700; open it so that only the socket's own mode decides.
+    std::fs::set_permissions(env.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    // Without the group asked for (none is called this), the socket is root:root 0660.
+    let mut daemon = Daemon::start_with(&env, &["-G", "no-such-group-here"]);
+    let meta = std::fs::metadata(&daemon.socket).unwrap();
+    assert_eq!(meta.mode() & 0o7777, 0o660);
+    assert_eq!((meta.uid(), meta.gid()), (0, 0));
+    let output = as_nobody(&daemon, None, &["ps"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("permission denied while trying to connect to the baleia daemon socket")
+            && stderr.contains("root:root, mode 0660")
+            && stderr.contains("run as root or as a member of the group \"root\""),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    drop(daemon);
+
+    // With a group that exists (`users`, gid 100, standing in for `baleia`): its members
+    // get in, others do not.
+    daemon = Daemon::start_with(&env, &["-G", "users"]);
+    let meta = std::fs::metadata(&daemon.socket).unwrap();
+    assert_eq!(meta.mode() & 0o7777, 0o660);
+    assert_eq!((meta.uid(), meta.gid()), (0, 100));
+    let output = as_nobody(&daemon, None, &["ps"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("root:users, mode 0660"), "{stderr}");
+    let output = as_nobody(&daemon, Some("100"), &["ps"]);
+    assert!(output.status.success(), "{}", report(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("CONTAINER ID"));
+    drop(daemon);
+
+    // No daemon at all: a user who is not root is told so, and does not try to start one.
+    // (The killed daemon's socket is still there, still refusing nobody: remove it.)
+    std::fs::remove_file(env.path().join("baleia.sock")).unwrap();
+    let output = as_nobody(&Daemon::stopped(&env), None, &["ps"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("is the daemon running?"), "{stderr}");
+    assert!(!env.path().join("nobody-root").exists());
+    env.assert_no_leaks();
+}
