@@ -157,6 +157,8 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
             let images = ch04_images::image::list(&engine.store)?;
             Ok(Response::text(200, &ch04_images::report::tree(&images)?))
         }
+        // Not Docker's: `baleia system check` (crate::engine::check).
+        ("GET", ["baleia", "system", "check"]) => Ok(Response::json(200, &engine.system_check()?)),
         ("POST", ["images", "create"]) => {
             let Some(image) = req.query("fromImage") else {
                 return pending("importing images (fromSrc)", "chapter 04's import");

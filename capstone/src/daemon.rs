@@ -62,6 +62,7 @@ pub fn run(options: Options) -> Result<()> {
     });
     let listener = listen(&options.socket, &options.group)?;
     stop_on_signals(options.socket.clone())?;
+    engine.reclaim_half_made();
     engine.adopt();
     eprintln!(
         "baleia daemon: API {} on unix://{} (state in {})",

@@ -15,6 +15,7 @@
 #![recursion_limit = "256"]
 
 mod api;
+mod check;
 mod cli;
 mod client;
 mod daemon;
@@ -114,6 +115,13 @@ pub enum NetworkCommand {
         #[arg(required = true)]
         names: Vec<String>,
     },
+}
+
+/// `system ...`, as `docker system`.
+#[derive(Subcommand)]
+enum SystemCommand {
+    /// Check the image store and the engine's state for damage (exit 1 if damaged).
+    Check,
 }
 
 #[derive(Subcommand)]
@@ -301,6 +309,9 @@ enum Command {
     },
     /// The layers of every image as one tree (chapter 04).
     Tree,
+    /// The engine as a whole.
+    #[command(subcommand)]
+    System(SystemCommand),
     /// The engine, system-wide.
     Info,
     /// Client and server versions.
@@ -559,6 +570,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             print!("{}", String::from_utf8_lossy(&body));
             Ok(0)
         }
+        Command::System(SystemCommand::Check) => check::system_check(&client),
         Command::Info => cli::info(&client).map(|()| 0),
         Command::Version => cli::version(&client).map(|()| 0),
     }

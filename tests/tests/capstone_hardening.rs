@@ -6,6 +6,7 @@
 //! is exactly what a hostile or broken client would send.
 
 use harness::capstone::Daemon;
+use harness::proxy::{Direction, Proxy};
 use harness::{report, TestEnv};
 use serde_json::Value;
 use std::io::{Read, Write};
@@ -13,7 +14,6 @@ use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 /// Run, insist on success, return standard output.
-#[allow(dead_code)] // used by the tests of later commits
 fn ok(daemon: &Daemon, args: &[&str]) -> String {
     let output = daemon.baleia(args);
     assert!(output.status.success(), "{args:?}\n{}", report(&output));
@@ -400,5 +400,242 @@ fn the_socket_is_root_and_its_group_only_and_others_are_told_so() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("is the daemon running?"), "{stderr}");
     assert!(!env.path().join("nobody-root").exists());
+    env.assert_no_leaks();
+}
+
+/// A distribution registry on 127.0.0.1 holding the busybox fixture as `lib/busybox:1`
+/// (pushed there with chapter 06 from a root of its own).
+fn registry_with_busybox(env: &TestEnv) -> harness::registry::Server {
+    let registry = harness::registry::distribution(env);
+    let src = env.path().join("src");
+    let tar = harness::busybox_tar(env);
+    let import = env
+        .cmd("ch04-images")
+        .env("BALEIA_ROOT", &src)
+        .args(["import", tar.to_str().unwrap(), "busybox"])
+        .args(["-c", r#"CMD ["sh"]"#])
+        .output()
+        .unwrap();
+    assert!(import.status.success(), "{}", report(&import));
+    let push = env
+        .cmd("ch06-registry")
+        .env("BALEIA_ROOT", &src)
+        .args([
+            "push",
+            "busybox",
+            &format!("{}/lib/busybox:1", registry.addr),
+        ])
+        .output()
+        .unwrap();
+    assert!(push.status.success(), "{}", report(&push));
+    registry
+}
+
+/// `baleia ARGS` in the background (to be caught in the middle by a kill).
+fn spawn_baleia(daemon: &Daemon, args: &[&str]) -> std::process::Child {
+    daemon
+        .env
+        .std_cmd("baleia")
+        .env("BALEIA_HOST", daemon.host())
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn wait_until(what: &str, seconds: u64, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// `baleia system check` must find the state whole; returns its report.
+fn check_whole(daemon: &Daemon) -> String {
+    let output = daemon.baleia(&["system", "check"]);
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success() && text.contains(": whole") && !text.contains("damaged:"),
+        "{}",
+        report(&output)
+    );
+    text
+}
+
+/// The `Id` of a container or an image.
+fn inspect_id(daemon: &Daemon, name: &str) -> String {
+    let json: Value = serde_json::from_str(&ok(daemon, &["inspect", name])).unwrap();
+    json[0]["Id"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn system_check_finds_damage_in_the_store_and_in_the_engine_state() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    ok(&daemon, &["create", "--name", "c1", "busybox", "true"]);
+    let text = check_whole(&daemon);
+    assert!(text.contains("1 containers"), "{text}");
+
+    // A container whose layer vanished, a blob that changed, a record that is not JSON.
+    let root = env.path().join("root");
+    let id = inspect_id(&daemon, "c1");
+    let lowers =
+        std::fs::read_to_string(root.join("containers").join(id.trim()).join("lowers")).unwrap();
+    let layer = lowers.lines().last().unwrap().to_string();
+    std::fs::rename(&layer, format!("{layer}.moved")).unwrap();
+    let output = daemon.baleia(&["system", "check"]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{}", report(&output));
+    assert!(
+        text.contains(&format!(
+            "damaged: container {}: the layer {layer} its root is made of is missing",
+            id.trim()
+        )) && text.contains("DAMAGED"),
+        "{text}"
+    );
+    std::fs::rename(format!("{layer}.moved"), &layer).unwrap();
+    check_whole(&daemon);
+
+    let config = inspect_id(&daemon, "busybox");
+    let blob = root
+        .join("oci/blobs/sha256")
+        .join(config.trim().trim_start_matches("sha256:"));
+    let original = std::fs::read(&blob).unwrap();
+    std::fs::write(&blob, b"{}").unwrap();
+    let output = daemon.baleia(&["system", "check"]);
+    assert_eq!(output.status.code(), Some(1), "{}", report(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("its content hashes to"));
+    std::fs::write(&blob, original).unwrap();
+
+    // A half-made container directory (a create a crash interrupted): a leftover, removed
+    // by the next daemon start.
+    std::fs::create_dir_all(root.join("containers").join("f".repeat(64))).unwrap();
+    let text = check_whole(&daemon);
+    assert!(
+        text.contains("leftover: half-made container directory"),
+        "{text}"
+    );
+    let mut daemon = daemon;
+    daemon.kill();
+    daemon.restart();
+    let text = check_whole(&daemon);
+    assert!(!text.contains("half-made"), "{text}");
+    drop(daemon);
+    env.assert_no_leaks();
+}
+
+#[test]
+fn a_daemon_killed_in_the_middle_of_a_pull_leaves_a_whole_store_and_the_pull_runs_again() {
+    let env = TestEnv::new();
+    let registry = registry_with_busybox(&env);
+    // Every connection stalls after 64 KiB from the registry: inside the layer blob.
+    let proxy = Proxy::start(&registry.addr, Direction::Down, 64 * 1024);
+    let mut daemon = Daemon::start(&env);
+    let remote = format!("{}/lib/busybox:1", proxy.addr);
+    let pull = spawn_baleia(&daemon, &["pull", &remote]);
+    wait_until("the pull to stall in a blob", 30, || proxy.stalled() > 0);
+    daemon.kill();
+    let output = pull.wait_with_output().unwrap();
+    assert!(!output.status.success(), "{}", report(&output));
+
+    daemon.restart();
+    check_whole(&daemon);
+    assert!(!ok(&daemon, &["images"]).contains("busybox"));
+    proxy.unstall();
+    let pulled = ok(&daemon, &["pull", &remote]);
+    assert!(pulled.contains("Pull complete"), "{pulled}");
+    assert_eq!(
+        ok(&daemon, &["run", "--rm", &remote, "echo", "pulled"]),
+        "pulled\n"
+    );
+    check_whole(&daemon);
+    drop(daemon);
+    drop(proxy);
+    drop(registry);
+    env.assert_no_leaks();
+}
+
+#[test]
+fn a_daemon_killed_in_the_middle_of_a_push_leaves_a_whole_store_and_the_push_runs_again() {
+    let env = TestEnv::new();
+    let registry = harness::registry::distribution(&env);
+    // Every connection stalls after 64 KiB to the registry: inside the layer upload.
+    let proxy = Proxy::start(&registry.addr, Direction::Up, 64 * 1024);
+    let mut daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    let remote = format!("{}/lib/pushed:1", proxy.addr);
+    ok(&daemon, &["tag", "busybox", &remote]);
+    let push = spawn_baleia(&daemon, &["push", &remote]);
+    wait_until("the push to stall in a blob", 30, || proxy.stalled() > 0);
+    daemon.kill();
+    let output = push.wait_with_output().unwrap();
+    assert!(!output.status.success(), "{}", report(&output));
+
+    daemon.restart();
+    check_whole(&daemon);
+    proxy.unstall();
+    ok(&daemon, &["push", &remote]);
+    // What arrived is whole: pulled back after the local copy is gone, it runs.
+    ok(&daemon, &["rmi", &remote]);
+    ok(&daemon, &["pull", &remote]);
+    assert_eq!(
+        ok(&daemon, &["run", "--rm", &remote, "echo", "pushed"]),
+        "pushed\n"
+    );
+    check_whole(&daemon);
+    drop(daemon);
+    drop(proxy);
+    drop(registry);
+    env.assert_no_leaks();
+}
+
+#[test]
+fn a_daemon_killed_in_the_middle_of_a_commit_leaves_a_whole_store_and_its_containers_running() {
+    let env = TestEnv::new();
+    let mut daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    // 48 MiB that do not compress: the commit takes a while in gzip.
+    ok(
+        &daemon,
+        &[
+            "run", "-d", "--name", "big", "busybox", "sh", "-c",
+            "dd if=/dev/urandom of=/big bs=1M count=48 2>/dev/null && touch /ready && exec sleep 1000",
+        ],
+    );
+    wait_until("the container's file", 30, || {
+        daemon
+            .baleia(&["exec", "big", "test", "-e", "/ready"])
+            .status
+            .success()
+    });
+    let tmp = env.path().join("root/tmp");
+    let busy = |dir: &std::path::Path| std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some());
+    let commit = spawn_baleia(&daemon, &["commit", "big", "bigimage:1"]);
+    wait_until("the commit to write its layer", 30, || busy(&tmp));
+    daemon.kill();
+    let output = commit.wait_with_output().unwrap();
+    assert!(
+        !output.status.success(),
+        "the commit finished before the kill: {}",
+        report(&output)
+    );
+
+    daemon.restart();
+    check_whole(&daemon);
+    // The container was re-adopted: still running, and it answers.
+    let ps = ok(&daemon, &["ps"]);
+    assert!(ps.contains("big") && ps.contains("Up"), "{ps}");
+    assert_eq!(ok(&daemon, &["exec", "big", "echo", "alive"]), "alive\n");
+    assert!(!ok(&daemon, &["images"]).contains("bigimage"));
+    ok(&daemon, &["commit", "big", "bigimage:1"]);
+    let listed = ok(&daemon, &["run", "--rm", "bigimage:1", "wc", "-c", "/big"]);
+    assert!(listed.starts_with("50331648"), "{listed}");
+    let stopped = daemon.baleia(&["stop", "-t", "1", "big"]);
+    assert!(stopped.status.success(), "{}", report(&stopped));
+    check_whole(&daemon);
+    drop(daemon);
     env.assert_no_leaks();
 }
