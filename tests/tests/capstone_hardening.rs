@@ -707,3 +707,85 @@ fn a_builder_killed_in_a_run_step_or_while_writing_its_layer_leaves_a_whole_stor
     assert!(check().contains("whole"));
     env.assert_no_leaks();
 }
+
+#[test]
+fn a_full_disk_while_unpacking_is_a_clear_error_leaves_no_partial_layer_and_the_engine_works_on() {
+    use nix::mount::{mount, umount2, MntFlags, MsFlags};
+    let env = TestEnv::new();
+    // An image whose one layer is 5 MiB of random bytes (gzip cannot shrink them): its blob
+    // fits in the 8 MiB state root, the blob and its unpacked copy do not.
+    let src = env.path().join("src");
+    let files = env.path().join("files");
+    std::fs::create_dir_all(&files).unwrap();
+    let mut noise = vec![0u8; 5 * 1024 * 1024];
+    std::fs::File::open("/dev/urandom")
+        .unwrap()
+        .read_exact(&mut noise)
+        .unwrap();
+    std::fs::write(files.join("noise"), &noise).unwrap();
+    let layer = env.path().join("layer.tar");
+    let tar = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(&files)
+        .arg("-cf")
+        .arg(&layer)
+        .arg("noise")
+        .status()
+        .unwrap();
+    assert!(tar.success());
+    let archive = env.path().join("big.tar");
+    for args in [
+        vec!["import", layer.to_str().unwrap(), "big:1"],
+        vec!["save", "-o", archive.to_str().unwrap(), "big:1"],
+    ] {
+        let output = env
+            .cmd("ch04-images")
+            .env("BALEIA_ROOT", &src)
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{args:?}: {}", report(&output));
+    }
+
+    let root = env.path().join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    mount(
+        Some("tmpfs"),
+        &root,
+        Some("tmpfs"),
+        MsFlags::empty(),
+        Some("size=8m"),
+    )
+    .unwrap();
+    let daemon = Daemon::start(&env);
+    // `load` unpacks each layer as it stores it (chapter 04): there the disk fills up.
+    let output = daemon.baleia(&["load", "-i", archive.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let left: Vec<_> = ["tmp", "layers", "containers"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(root.join(d)).into_iter().flatten())
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    let images = ok(&daemon, &["images"]);
+    let check = daemon.baleia(&["system", "check"]);
+    // The engine goes on with what fits.
+    daemon.import_busybox();
+    let hello = daemon.baleia(&["run", "--rm", "busybox", "echo", "room enough"]);
+    drop(daemon);
+    umount2(&root, MntFlags::MNT_DETACH).unwrap();
+
+    assert_eq!(output.status.code(), Some(125), "{}", report(&output));
+    assert!(
+        stderr.contains("No space left on device (os error 28)")
+            && stderr.contains(&format!("write {}/tmp/unpack-", root.display())),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(left.is_empty(), "left behind: {left:?}");
+    assert!(!images.contains("big"), "{images}");
+    assert!(check.status.success(), "{}", report(&check));
+    assert!(hello.status.success(), "{}", report(&hello));
+    assert_eq!(String::from_utf8_lossy(&hello.stdout), "room enough\n");
+    env.assert_no_leaks();
+}
