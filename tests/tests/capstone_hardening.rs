@@ -789,3 +789,91 @@ fn a_full_disk_while_unpacking_is_a_clear_error_leaves_no_partial_layer_and_the_
     assert_eq!(String::from_utf8_lossy(&hello.stdout), "room enough\n");
     env.assert_no_leaks();
 }
+
+#[test]
+fn fork_bombs_memory_hogs_and_sigterm_ignorers_leave_the_daemon_responsive_and_stop_works() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    let run = |args: &[&str]| ok(&daemon, &[&["run", "-d"], args].concat());
+    // Forks until pids.max (a shell dies at its first refused fork: a subshell forks,
+    // the first process waits).
+    run(&[
+        "--name",
+        "bomb",
+        "--pids-limit",
+        "20",
+        "busybox",
+        "sh",
+        "-c",
+        "(while :; do sleep 1000 & done) 2>/dev/null; exec sleep 1000",
+    ]);
+    // Fills its 16 MiB again and again (each filler is OOM-killed, the loop starts another).
+    run(&[
+        "--name",
+        "hog",
+        "-m",
+        "16m",
+        "busybox",
+        "sh",
+        "-c",
+        "while :; do sh -c 'x=aaaaaaaa; while :; do x=$x$x; done'; done",
+    ]);
+    // Ignores SIGTERM.
+    run(&[
+        "--name",
+        "stubborn",
+        "busybox",
+        "sh",
+        "-c",
+        "trap '' TERM; while :; do sleep 1; done",
+    ]);
+    // Let them get going: the bomb at its limit, the hog at its first OOM.
+    std::thread::sleep(Duration::from_secs(1));
+
+    let mut slowest = Duration::ZERO;
+    let until = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < until {
+        let started = Instant::now();
+        assert_eq!(raw(&daemon, b"GET /_ping HTTP/1.1\r\n\r\n").0, 200);
+        let ps = ok(&daemon, &["ps"]);
+        assert_eq!(ps.lines().count(), 4, "{ps}");
+        slowest = slowest.max(started.elapsed());
+    }
+    eprintln!("slowest ping + ps while they ran: {slowest:?}");
+    assert!(
+        slowest < Duration::from_secs(1),
+        "ping + ps took {slowest:?}"
+    );
+    // The bomb reached its limit (19 now: the subshell that met the refused fork is gone).
+    let stats = raw(
+        &daemon,
+        b"GET /containers/bomb/stats?stream=0 HTTP/1.1\r\n\r\n",
+    );
+    assert_eq!(stats.1["pids_stats"]["limit"], 20, "{stats:?}");
+    assert_eq!(stats.1["pids_stats"]["current"], 19, "{stats:?}");
+    // The hog went up to its limit.
+    let stats = raw(
+        &daemon,
+        b"GET /containers/hog/stats?stream=0 HTTP/1.1\r\n\r\n",
+    );
+    let peak = stats.1["memory_stats"]["max_usage"].as_u64().unwrap();
+    assert!(peak > 12 << 20 && peak <= 16 << 20, "{stats:?}");
+
+    // Each stops: SIGTERM, then after 2 s SIGKILL; exit 137.
+    for name in ["stubborn", "bomb", "hog"] {
+        let started = Instant::now();
+        ok(&daemon, &["stop", "-t", "2", name]);
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(6), "{name}: stop took {took:?}");
+        let state: Value = serde_json::from_str(&ok(&daemon, &["inspect", name])).unwrap();
+        assert_eq!(state[0]["State"]["Running"], false, "{name}");
+        assert_eq!(
+            state[0]["State"]["ExitCode"], 137,
+            "{name}: {}",
+            state[0]["State"]
+        );
+    }
+    drop(daemon);
+    env.assert_no_leaks();
+}
