@@ -510,6 +510,32 @@ fn system_check_finds_damage_in_the_store_and_in_the_engine_state() {
     assert!(String::from_utf8_lossy(&output.stdout).contains("its content hashes to"));
     std::fs::write(&blob, original).unwrap();
 
+    // A running container whose record is lost: its supervisor runs for a container the
+    // engine no longer knows. Damage; and the next daemon start must not delete its files.
+    let running = ok(
+        &daemon,
+        &["run", "-d", "--name", "r1", "busybox", "sleep", "1000"],
+    );
+    let record = root
+        .join("containers")
+        .join(running.trim())
+        .join("container.json");
+    std::fs::rename(&record, record.with_extension("moved")).unwrap();
+    let output = daemon.baleia(&["system", "check"]);
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert_eq!(output.status.code(), Some(1), "{}", report(&output));
+    assert!(
+        text.contains("which no longer exists")
+            && text.contains(&format!("for container {}", running.trim())),
+        "{text}"
+    );
+    let mut daemon = daemon;
+    daemon.kill();
+    daemon.restart();
+    std::fs::rename(record.with_extension("moved"), &record).unwrap();
+    check_whole(&daemon);
+    ok(&daemon, &["rm", "-f", "r1"]);
+
     // A half-made container directory (a create a crash interrupted): a leftover, removed
     // by the next daemon start.
     std::fs::create_dir_all(root.join("containers").join("f".repeat(64))).unwrap();

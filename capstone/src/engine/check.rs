@@ -70,10 +70,16 @@ impl Engine {
         let Ok(entries) = std::fs::read_dir(self.containers_dir()) else {
             return;
         };
+        // A directory whose record was lost while its container runs is damage for a human
+        // to look at (`system check` says so), not a leftover to delete under it.
+        let supervised: BTreeSet<String> = supervisors(&self.exe, &self.root)
+            .into_iter()
+            .map(|(_, id)| id)
+            .collect();
         for entry in entries.flatten() {
             let dir = Dir(entry.path());
-            if dir.0.is_dir() && !dir.record().exists() {
-                let id = entry.file_name().to_string_lossy().into_owned();
+            let id = entry.file_name().to_string_lossy().into_owned();
+            if dir.0.is_dir() && !dir.record().exists() && !supervised.contains(&id) {
                 eprintln!("baleia daemon: removing half-made container directory {id}");
                 let _ = ContainerDirs::at(&self.root, &id).remove();
             }
