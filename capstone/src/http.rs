@@ -603,6 +603,37 @@ mod tests {
     use super::*;
 
     #[test]
+    fn chunked_bodies_are_read_up_to_their_limit() {
+        let timeout = Duration::from_secs(1);
+        let body = b"3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\nTrailer: x\r\n\r\n";
+        let read = read_chunked(&mut &body[..], 5, timeout);
+        assert!(matches!(read, Ok(ref b) if b == b"abcde"));
+        let read = read_chunked(&mut &body[..], 4, timeout);
+        assert!(matches!(read, Err(BodyError::TooLarge)));
+        // A chunk size past any limit is refused before anything is allocated.
+        let huge = b"ffffffffffffffff\r\n";
+        assert!(matches!(
+            read_chunked(&mut &huge[..], 1 << 20, timeout),
+            Err(BodyError::TooLarge)
+        ));
+        // A chunk-size line that never ends.
+        let endless = vec![b'1'; 10_000];
+        assert!(matches!(
+            read_chunked(&mut &endless[..], 1 << 20, timeout),
+            Err(BodyError::Io(_))
+        ));
+    }
+
+    #[test]
+    fn archives_get_the_larger_limit() {
+        assert!(takes_archive("POST", "/v1.41/images/load"));
+        assert!(takes_archive("POST", "/build"));
+        assert!(takes_archive("PUT", "/containers/abc/archive"));
+        assert!(!takes_archive("POST", "/containers/create"));
+        assert!(!takes_archive("GET", "/images/load"));
+    }
+
+    #[test]
     fn versions_are_stripped_and_escapes_decoded() {
         assert_eq!(strip_version("/v1.41/containers/json"), "/containers/json");
         assert_eq!(strip_version("/containers/json"), "/containers/json");
