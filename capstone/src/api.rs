@@ -118,7 +118,10 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
         }
         ("POST", ["exec", id, "start"]) => exec_start(engine, id, req),
         ("GET", ["exec", id, "json"]) => Ok(Response::json(200, &engine.exec_inspect(id)?)),
-        ("POST", ["exec", _, "resize"]) => Ok(Response::json(200, &json!({}))),
+        ("POST", ["exec", id, "resize"]) => {
+            engine.exec_inspect(id)?;
+            Ok(Response::json(200, &json!({})))
+        }
         ("POST", ["containers", id, "resize"]) => {
             let size = |k| {
                 req.query(k)

@@ -194,6 +194,8 @@ fn malformed_json_is_400_unknown_fields_are_ignored_unknown_ids_are_404() {
         ("GET", "/containers/nosuch/logs?stdout=1"),
         ("GET", "/containers/..%2F..%2Fetc/json"),
         ("GET", "/exec/nosuch/json"),
+        ("POST", "/exec/nosuch/resize?h=1&w=1"),
+        ("POST", "/exec/nosuch/start"),
         ("GET", "/images/nosuch/json"),
         ("GET", "/volumes/nosuch"),
         ("GET", "/networks/nosuch"),
@@ -208,6 +210,72 @@ fn malformed_json_is_400_unknown_fields_are_ignored_unknown_ids_are_404() {
     }
     drop(daemon);
     env.assert_no_leaks();
+}
+
+#[test]
+fn hostile_image_volume_and_network_names_are_refused_before_touching_the_disk() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    let root = env.path().join("root");
+    let before = tree(&root);
+    for (method, path, body) in [
+        ("GET", "/images/..%2F..%2Fetc%2Fpasswd/json", ""),
+        ("POST", "/images/busybox/tag?repo=..%2F..%2Fx&tag=1", ""),
+        ("POST", "/images/busybox/tag?repo=x&tag=..%2F..", ""),
+        ("POST", "/images/busybox/tag?repo=a%0Ab&tag=1", ""),
+        ("DELETE", "/images/..%2F..", ""),
+        ("POST", "/volumes/create", r#"{"Name": "../../escape"}"#),
+        ("POST", "/volumes/create", r#"{"Name": "a/b"}"#),
+        ("GET", "/volumes/..", ""),
+        ("DELETE", "/volumes/..%2F..%2Fetc", ""),
+        ("POST", "/networks/create", r#"{"Name": "../../escape"}"#),
+        ("POST", "/networks/create", "{\"Name\": \"n\\u0000\"}"),
+        ("GET", "/networks/..%2F..", ""),
+    ] {
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let answer = raw(&daemon, request.as_bytes());
+        assert!(
+            answer.0 == 400 || answer.0 == 404,
+            "{method} {path} {body}: {answer:?}"
+        );
+        message(&answer);
+    }
+    // Nothing was created anywhere: the state root is as it was, and nothing outside it.
+    let after = tree(&root);
+    let new: Vec<&String> = after.iter().filter(|p| !before.contains(p)).collect();
+    assert!(
+        new.is_empty() && after.len() == before.len(),
+        "new files: {new:?}"
+    );
+    assert!(!env.path().join("escape").exists());
+    drop(daemon);
+    env.assert_no_leaks();
+}
+
+/// Every file under `dir` (directories are walked, not listed; a lock taken leaves an empty
+/// directory and a `.lock` file, which are not writes of anything), sorted.
+fn tree(dir: &std::path::Path) -> Vec<String> {
+    let mut paths = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(next) = todo.pop() {
+        for entry in std::fs::read_dir(&next).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() && !path.is_symlink() {
+                todo.push(path);
+                continue;
+            }
+            let name = path.strip_prefix(dir).unwrap().display().to_string();
+            if !name.ends_with(".lock") {
+                paths.push(name);
+            }
+        }
+    }
+    paths.sort();
+    paths
 }
 
 #[test]
