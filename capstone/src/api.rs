@@ -563,6 +563,7 @@ fn attach(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Response> 
             };
             let baseline = found.state.clone();
             loop {
+                let seen = engine.changes.generation();
                 let dir = engine.dir_of(found.id());
                 let state = if dir.0.exists() {
                     dir.read_state().ok()
@@ -585,7 +586,8 @@ fn attach(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Response> 
                     send_new(&mut reader, &mut *out)?;
                     return out.flush();
                 }
-                std::thread::sleep(POLL);
+                // New output is looked for every POLL; the end is seen as soon as it comes.
+                engine.changes.wait_after(seen, POLL);
             }
         }),
     })

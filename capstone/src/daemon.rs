@@ -41,6 +41,7 @@ pub struct Options {
 const MAX_CONNECTIONS: usize = 1024;
 
 pub fn run(options: Options) -> Result<()> {
+    limit_malloc_arenas();
     // Whatever our parent left open (a terminal's pipes...) would otherwise pass on to every
     // exec helper we start.
     crate::shim::close_inherited_fds(2);
@@ -59,6 +60,7 @@ pub fn run(options: Options) -> Result<()> {
         starting: Mutex::new(()),
         removed: Mutex::new(HashMap::new()),
         execs: Mutex::new(HashMap::new()),
+        changes: Default::default(),
     });
     let listener = listen(&options.socket, &options.group)?;
     stop_on_signals(options.socket.clone())?;
@@ -143,4 +145,16 @@ fn stop_on_signals(socket: PathBuf) -> Result<()> {
         std::process::exit(0);
     });
     Ok(())
+}
+
+/// The daemon serves each connection on a thread of its own, and glibc's allocator gives
+/// threads arenas of their own (up to eight per core), each keeping what was freed in it: an
+/// idle daemon would keep the memory of its busiest moment spread over many arenas. Two are
+/// plenty for an API whose threads mostly wait. (mallopt(3), M_ARENA_MAX; the environment
+/// variable MALLOC_ARENA_MAX does the same.)
+fn limit_malloc_arenas() {
+    // SAFETY: mallopt only changes the allocator's parameters; called before other threads.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
 }

@@ -20,6 +20,7 @@ mod cli;
 mod client;
 mod daemon;
 mod engine;
+mod footprint;
 mod http;
 mod logs;
 mod pty;

@@ -174,6 +174,7 @@ fn supervise(dir: &Dir, mut handshake: File) -> Result<()> {
             std::thread::spawn(move || logs::copy_into(File::from(fd), stream, log))
         })
         .collect();
+    crate::footprint::release_startup_pages();
     let exit_code = started.process.wait()?;
     // Every writer is gone once PID 1 of the namespace is: the copiers reach end-of-file.
     for copier in copiers {

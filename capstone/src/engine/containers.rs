@@ -3,7 +3,7 @@
 
 use super::record::{write_json, CreateBody, Dir, Record, Status};
 use super::spec::{self, Inputs};
-use super::{ApiError, ApiResult, Engine, Found};
+use super::{changes, ApiError, ApiResult, Engine, Found};
 use crate::time::now_nanos;
 use ch03_overlayfs::ContainerDirs;
 use ch04_images::{containers as image_records, hello, image, snapshot};
@@ -317,7 +317,6 @@ impl Engine {
     pub fn watch(self: &Arc<Self>, id: String) {
         let engine = self.clone();
         std::thread::spawn(move || loop {
-            std::thread::sleep(POLL);
             let dir = engine.dir_of(&id);
             let Ok(record) = dir.read_record() else {
                 return;
@@ -327,6 +326,9 @@ impl Engine {
             };
             if state.status == Status::Running {
                 if shim_alive(state.shim_pid, &id) {
+                    if !changes::wait_for_exit(state.shim_pid) {
+                        std::thread::sleep(POLL);
+                    }
                     continue;
                 }
                 // Read again: it may have written its last state just before it exited.
@@ -339,6 +341,7 @@ impl Engine {
                     let _ = dir.write_state(&state);
                 }
             }
+            engine.changes.notify();
             if record.host_config.auto_remove {
                 engine.remember_removed(&id, state.exit_code);
                 let _ = engine.remove(&id, true);
@@ -439,6 +442,7 @@ impl Engine {
     fn wait_stopped(&self, id: &str, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         loop {
+            let seen = self.changes.generation();
             let dir = self.dir_of(id);
             match dir.read_state() {
                 Ok(state) if state.status == Status::Running => {
@@ -448,10 +452,12 @@ impl Engine {
                 }
                 _ => return true,
             }
-            if Instant::now() >= deadline {
+            let now = Instant::now();
+            if now >= deadline {
                 return false;
             }
-            std::thread::sleep(POLL);
+            self.changes
+                .wait_after(seen, changes::FALLBACK.min(deadline - now));
         }
     }
 
@@ -507,6 +513,7 @@ impl Engine {
         if dirs.dir.exists() {
             dirs.remove().map_err(ApiError::internal)?;
         }
+        self.changes.notify();
         Ok(())
     }
 
@@ -518,6 +525,7 @@ impl Engine {
         let attempts = baseline.state.attempts;
         let mut last_code = baseline.state.exit_code;
         loop {
+            let seen = self.changes.generation();
             let dir = self.dir_of(&id);
             let state = if dir.0.exists() {
                 dir.read_state().ok()
@@ -539,7 +547,7 @@ impl Engine {
             if done {
                 return state.exit_code;
             }
-            std::thread::sleep(POLL);
+            self.changes.wait_after(seen, changes::FALLBACK);
         }
     }
 }

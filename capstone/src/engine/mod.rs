@@ -3,6 +3,7 @@
 //! images to chapter 04's store, running to a supervisor per container ([`crate::shim`]) which
 //! runs the spec through the runtime ([`crate::runtime`]).
 
+pub mod changes;
 pub mod check;
 pub mod containers;
 pub mod exec;
@@ -92,6 +93,8 @@ pub struct Engine {
     pub removed: Mutex<HashMap<String, i32>>,
     /// The exec instances (`docker exec`), by id; kept in memory, as Docker does.
     pub execs: Mutex<HashMap<String, exec::Exec>>,
+    /// Wakes whoever waits for a container when one ends or is removed.
+    pub changes: changes::Changes,
 }
 
 /// A container found on disk: its directory, what `create` decided, and its state now.
