@@ -18,6 +18,8 @@ pub struct Daemon<'a> {
     child: Option<Child>,
     /// More `baleia daemon` arguments (`--client-timeout 1`...).
     extra: Vec<String>,
+    /// More environment for the daemon.
+    vars: Vec<(String, String)>,
 }
 
 impl<'a> Daemon<'a> {
@@ -28,11 +30,20 @@ impl<'a> Daemon<'a> {
 
     /// Start a daemon with more arguments.
     pub fn start_with(env: &'a TestEnv, extra: &[&str]) -> Self {
+        Self::start_with_env(env, extra, &[])
+    }
+
+    /// Start a daemon with more arguments and environment variables.
+    pub fn start_with_env(env: &'a TestEnv, extra: &[&str], vars: &[(&str, &str)]) -> Self {
         let mut daemon = Daemon {
             env,
             socket: env.path().join("baleia.sock"),
             child: None,
             extra: extra.iter().map(|a| a.to_string()).collect(),
+            vars: vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         daemon.restart();
         daemon
@@ -46,6 +57,7 @@ impl<'a> Daemon<'a> {
             socket: env.path().join("baleia.sock"),
             child: None,
             extra: Vec::new(),
+            vars: Vec::new(),
         }
     }
 
@@ -68,6 +80,7 @@ impl<'a> Daemon<'a> {
             .args(["daemon", "-H", &self.host(), "--cgroup-parent"])
             .arg(self.cgroup_parent())
             .args(&self.extra)
+            .envs(self.vars.iter().map(|(k, v)| (k, v)))
             .stdin(std::process::Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)

@@ -653,6 +653,35 @@ fn a_daemon_killed_in_the_middle_of_a_pull_leaves_a_whole_store_and_the_pull_run
 }
 
 #[test]
+fn a_pull_from_a_stalled_registry_times_out_clearly_and_the_daemon_serves_others_meanwhile() {
+    let env = TestEnv::new();
+    let registry = registry_with_busybox(&env);
+    let proxy = Proxy::start(&registry.addr, Direction::Down, 64 * 1024);
+    let daemon = Daemon::start_with_env(&env, &[], &[("BALEIA_REGISTRY_TIMEOUT", "0.5")]);
+    let remote = format!("{}/lib/busybox:1", proxy.addr);
+    let started = Instant::now();
+    let pull = spawn_baleia(&daemon, &["pull", &remote]);
+    wait_until("the pull to stall in a blob", 30, || proxy.stalled() > 0);
+    // While the pull hangs, everything else goes on (hello-world is made offline).
+    assert!(ok(&daemon, &["run", "--rm", "hello-world"]).contains("Hello from baleia!"));
+    assert!(ok(&daemon, &["ps", "-a"]).starts_with("CONTAINER ID"));
+    let output = pull.wait_with_output().unwrap();
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{}", report(&output));
+    assert!(
+        stderr.contains("gave up after 5 attempts") && stderr.contains("timed out"),
+        "{stderr}"
+    );
+    assert!(took < Duration::from_secs(20), "the pull took {took:?}");
+    check_whole(&daemon);
+    drop(daemon);
+    drop(proxy);
+    drop(registry);
+    env.assert_no_leaks();
+}
+
+#[test]
 fn a_daemon_killed_in_the_middle_of_a_push_leaves_a_whole_store_and_the_push_runs_again() {
     let env = TestEnv::new();
     let registry = harness::registry::distribution(&env);

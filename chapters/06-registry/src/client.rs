@@ -63,6 +63,16 @@ pub fn is_loopback(host: &str) -> bool {
 /// How long a registry may stay silent by default (Docker's client waits as long).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The timeout of a new client: `BALEIA_REGISTRY_TIMEOUT` seconds if set (so a daemon started
+/// with it gives up on a stalled registry sooner), else [`DEFAULT_TIMEOUT`].
+pub fn default_timeout() -> Duration {
+    std::env::var("BALEIA_REGISTRY_TIMEOUT")
+        .ok()
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map_or(DEFAULT_TIMEOUT, Duration::from_secs_f64)
+}
+
 /// The HTTP agent: timeouts, our user agent, no redirects of its own.
 fn agent(timeout: Duration) -> ureq::Agent {
     ureq::AgentBuilder::new()
@@ -85,7 +95,7 @@ impl Client {
             "https"
         };
         Client {
-            agent: agent(DEFAULT_TIMEOUT),
+            agent: agent(default_timeout()),
             registry: registry.to_string(),
             base: format!("{scheme}://{api_host}"),
             credentials: options.credentials.clone(),
