@@ -98,11 +98,6 @@ impl<'a> Daemon<'a> {
         }
     }
 
-    /// The daemon's pid, while it runs.
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(|c| c.id())
-    }
-
     /// Kill the daemon with SIGKILL, as a crash would (its containers must survive).
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
