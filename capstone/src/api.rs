@@ -47,8 +47,7 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
             Ok(Response::json(200, &json!(list)))
         }
         ("POST", ["containers", "create"]) => {
-            let body: CreateBody = serde_json::from_slice(&req.body)
-                .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+            let body: CreateBody = json_body(req)?;
             let id = engine.create(req.query("name"), body)?;
             Ok(Response::json(201, &json!({ "Id": id, "Warnings": [] })))
         }
@@ -114,14 +113,15 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
             Ok(Response::json_lines(&messages))
         }
         ("POST", ["containers", id, "exec"]) => {
-            let config = serde_json::from_slice(&req.body)
-                .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
-            let id = engine.exec_create(id, config)?;
+            let id = engine.exec_create(id, json_body(req)?)?;
             Ok(Response::json(201, &json!({ "Id": id })))
         }
         ("POST", ["exec", id, "start"]) => exec_start(engine, id, req),
         ("GET", ["exec", id, "json"]) => Ok(Response::json(200, &engine.exec_inspect(id)?)),
-        ("POST", ["exec", _, "resize"]) => Ok(Response::json(200, &json!({}))),
+        ("POST", ["exec", id, "resize"]) => {
+            engine.exec_inspect(id)?;
+            Ok(Response::json(200, &json!({})))
+        }
         ("POST", ["containers", id, "resize"]) => {
             let size = |k| {
                 req.query(k)
@@ -160,6 +160,8 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
             let images = ch04_images::image::list(&engine.store)?;
             Ok(Response::text(200, &ch04_images::report::tree(&images)?))
         }
+        // Not Docker's: `baleia system check` (crate::engine::check).
+        ("GET", ["baleia", "system", "check"]) => Ok(Response::json(200, &engine.system_check()?)),
         ("POST", ["images", "create"]) => {
             let Some(image) = req.query("fromImage") else {
                 return pending("importing images (fromSrc)", "chapter 04's import");
@@ -182,7 +184,7 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
         }
         (_, ["build"]) => pending("building images (docker build)", "chapter 05's builder"),
         ("POST", ["volumes", "create"]) => {
-            let body: Value = serde_json::from_slice(&req.body).unwrap_or(json!({}));
+            let body: Value = optional_json_body(req)?;
             Ok(Response::json(201, &engine.volume_create(&body)?))
         }
         ("GET", ["volumes"]) => Ok(Response::json(200, &engine.volume_list()?)),
@@ -196,8 +198,7 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
             Ok(Response::no_content())
         }
         ("POST", ["networks", "create"]) => {
-            let body: Value = serde_json::from_slice(&req.body)
-                .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+            let body: Value = json_body(req)?;
             Ok(Response::json(201, &engine.network_create(&body)?))
         }
         ("GET", ["networks"]) => Ok(Response::json(200, &engine.network_list()?)),
@@ -216,7 +217,7 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
 /// `POST /exec/{id}/start`: detached, it answers at once; attached, the connection is
 /// hijacked and carries the process's output until it ends.
 fn exec_start(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Response> {
-    let body: Value = serde_json::from_slice(&req.body).unwrap_or(json!({}));
+    let body: Value = optional_json_body(req)?;
     if body["Detach"].as_bool() == Some(true) {
         engine.exec_start(id, None, None)?;
         return Ok(Response::json(200, &json!({})));
@@ -280,6 +281,25 @@ fn pending(what: &str, chapter: &str) -> ApiResult<Response> {
     Err(ApiError::not_implemented(format!(
         "{what}: not implemented yet in baleia (it comes with {chapter})"
     )))
+}
+
+/// A JSON body: `400` with serde's words (line, column, what was expected) when it is not
+/// JSON or not the expected shape. Fields the engine does not know are ignored, as Docker
+/// ignores them: newer clients send more than older engines read.
+fn json_body<T: serde::de::DeserializeOwned>(req: &Request) -> ApiResult<T> {
+    if req.body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request("a JSON body is required"));
+    }
+    serde_json::from_slice(&req.body)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+}
+
+/// The same for bodies a client may leave out (`{}` then).
+fn optional_json_body(req: &Request) -> ApiResult<Value> {
+    if req.body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(json!({}));
+    }
+    json_body(req)
 }
 
 /// The `filters` query parameter: a JSON object.

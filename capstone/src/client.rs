@@ -78,18 +78,50 @@ impl Client {
     fn connect(&self) -> Result<UnixStream> {
         match UnixStream::connect(&self.socket) {
             Ok(stream) => Ok(stream),
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                Err(anyhow!(self.permission_denied()))
+            }
             Err(e)
                 if matches!(
                     e.kind(),
                     std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
                 ) =>
             {
+                if !nix::unistd::geteuid().is_root() {
+                    bail!(
+                        "Cannot connect to the baleia daemon at unix://{}: is the daemon running? (root starts it: baleia daemon)",
+                        self.socket.display()
+                    );
+                }
                 self.start_daemon()?;
                 UnixStream::connect(&self.socket)
                     .with_context(|| format!("connect to {}", self.socket.display()))
             }
             Err(e) => Err(e).with_context(|| format!("connect to {}", self.socket.display())),
         }
+    }
+
+    /// What to tell a user the socket refused (connect(2) needs write permission on it): who
+    /// may use it, and how to become one of them.
+    fn permission_denied(&self) -> String {
+        use std::os::unix::fs::MetadataExt;
+        let who = match std::fs::metadata(&self.socket) {
+            Ok(meta) => {
+                let group = nix::unistd::Group::from_gid(meta.gid().into())
+                    .ok()
+                    .flatten()
+                    .map_or_else(|| meta.gid().to_string(), |g| g.name);
+                format!(
+                    " (owned by root:{group}, mode {:04o}): run as root or as a member of the group {group:?}",
+                    meta.mode() & 0o7777
+                )
+            }
+            Err(_) => ": its directory is closed to this user; run as root".into(),
+        };
+        format!(
+            "permission denied while trying to connect to the baleia daemon socket at unix://{}{who}",
+            self.socket.display()
+        )
     }
 
     /// Start `baleia daemon` in its own session, logging to `ROOT/daemon.log`, and wait (up to

@@ -15,6 +15,7 @@
 #![recursion_limit = "256"]
 
 mod api;
+mod check;
 mod cli;
 mod client;
 mod daemon;
@@ -118,6 +119,13 @@ pub enum NetworkCommand {
     },
 }
 
+/// `system ...`, as `docker system`.
+#[derive(Subcommand)]
+enum SystemCommand {
+    /// Check the image store and the engine's state for damage (exit 1 if damaged).
+    Check,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Serve the Docker Engine API on a unix socket.
@@ -135,6 +143,13 @@ enum Command {
         /// The host address of ports published without one (as dockerd's --ip).
         #[arg(long, default_value = "0.0.0.0")]
         ip: std::net::IpAddr,
+        /// The group that may use the socket besides root (if it exists), as dockerd's -G.
+        #[arg(short = 'G', long, default_value = "baleia")]
+        group: String,
+        /// Seconds a client may stay silent in the middle of a request (or idle between
+        /// requests) before the daemon closes its connection.
+        #[arg(long, default_value_t = 30.0)]
+        client_timeout: f64,
     },
     /// (internal) Supervise one container: started by the daemon.
     #[command(hide = true)]
@@ -315,6 +330,9 @@ enum Command {
     },
     /// The layers of every image as one tree (chapter 04).
     Tree,
+    /// The engine as a whole.
+    #[command(subcommand)]
+    System(SystemCommand),
     /// The engine, system-wide.
     Info,
     /// Client and server versions.
@@ -363,6 +381,8 @@ fn dispatch(cli: Cli) -> Result<i32> {
             bridge,
             bip,
             ip,
+            group,
+            client_timeout,
         } => {
             daemon::run(daemon::Options {
                 root: cli.root,
@@ -371,6 +391,11 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 bridge,
                 bip,
                 ip,
+                group,
+                limits: http::Limits {
+                    timeout: std::time::Duration::from_secs_f64(client_timeout.max(0.1)),
+                    ..Default::default()
+                },
             })?;
             Ok(0)
         }
@@ -582,6 +607,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             print!("{}", String::from_utf8_lossy(&body));
             Ok(0)
         }
+        Command::System(SystemCommand::Check) => check::system_check(&client),
         Command::Info => cli::info(&client).map(|()| 0),
         Command::Version => cli::version(&client).map(|()| 0),
     }

@@ -13,6 +13,7 @@
 //! at once with a message saying so; they never pass by skipping.
 
 pub mod capstone;
+pub mod proxy;
 pub mod registry;
 
 use std::path::{Path, PathBuf};

@@ -85,14 +85,16 @@ impl Engine {
         let existing = self.all();
         let taken = |n: &str| existing.iter().find(|f| f.record.name == n).cloned();
         let id = ch03_overlayfs::dirs::random_id().map_err(ApiError::internal)?;
+        // Docker's `/?[a-zA-Z0-9][a-zA-Z0-9_.-]+`: one leading slash at most.
         let name = match name
-            .map(|n| n.trim_start_matches('/'))
+            .map(|n| n.strip_prefix('/').unwrap_or(n))
             .filter(|n| !n.is_empty())
         {
             Some(name) => {
                 if !valid_name(name) {
                     return Err(ApiError::bad_request(format!(
-                        "Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+                        "Invalid container name ({}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
+                        name.escape_debug()
                     )));
                 }
                 if let Some(other) = taken(name) {

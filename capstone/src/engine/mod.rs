@@ -5,6 +5,7 @@
 
 pub mod attachments;
 pub mod changes;
+pub mod check;
 pub mod containers;
 pub mod exec;
 pub mod images;
