@@ -85,6 +85,12 @@ def main(results, output):
     scale_file = os.path.join(results, "scale.json")
     if os.path.exists(scale_file):
         lines += scale_section(json.load(open(scale_file)))
+    leaks_file = os.path.join(results, "leaks.txt")
+    if os.path.exists(leaks_file):
+        text = open(leaks_file).read()
+        runs = [l for l in text.splitlines() if " runs in " in l]
+        verdict = "nothing left behind" if text.rstrip().endswith("passed") else "LEAKED (see the run's output)"
+        lines += ["", f"Leak run (`run_rm_cycles_leave_nothing_behind`, 1,000 cycles): {runs[-1] if runs else '?'}; {verdict}."]
     lines += ["", "## Commands timed", ""]
     for name, _target, ours, theirs, *_ in rows:
         lines += [f"- **{name}**", f"  - baleia: `{ours}`", f"  - peer: `{theirs}`"]

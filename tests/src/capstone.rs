@@ -62,6 +62,11 @@ impl<'a> Daemon<'a> {
         }
     }
 
+    /// The daemon's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// The `-H` value for clients.
     pub fn host(&self) -> String {
         format!("unix://{}", self.socket.display())

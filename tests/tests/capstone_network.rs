@@ -709,3 +709,146 @@ fn publish_all_maps_the_images_exposed_port_and_its_volume_is_anonymous() {
         report(&bridge)
     );
 }
+
+/// What a container could leave behind, counted: compared before and after many of them.
+#[derive(Debug, PartialEq)]
+struct Leftovers {
+    daemon_fds: usize,
+    mounts: usize,
+    veths: Vec<usize>,
+    leases: Vec<usize>,
+    iptables_rules: usize,
+    container_dirs: usize,
+    cgroups: usize,
+    volumes: String,
+    supervisors: usize,
+}
+
+impl Leftovers {
+    fn take(env: &TestEnv, daemon: &Daemon, networks: &[(&str, &str)]) -> Self {
+        let root = env.path().join("root");
+        let count =
+            |dir: std::path::PathBuf| std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0);
+        let pid = daemon.pid().expect("the daemon runs");
+        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+        let cgroups = std::fs::read_dir("/sys/fs/cgroup")
+            .unwrap()
+            .flatten()
+            .map(|hierarchy| count(hierarchy.path().join(daemon.cgroup_parent())))
+            .sum();
+        let supervisors = stdout(
+            &Command::new("pgrep")
+                .args(["-f", "shim "])
+                .output()
+                .unwrap(),
+        )
+        .lines()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|e| String::from_utf8_lossy(&e).contains(&env.marker()))
+        })
+        .count();
+        Leftovers {
+            daemon_fds: count(format!("/proc/{pid}/fd").into()),
+            mounts: mounts
+                .lines()
+                .filter(|l| l.contains(&*root.to_string_lossy()))
+                .count(),
+            veths: networks
+                .iter()
+                .map(|(_, bridge)| ports_on(bridge))
+                .collect(),
+            leases: networks.iter().map(|(name, _)| leases(env, name)).collect(),
+            // Ours only: other tests run at the same time.
+            iptables_rules: iptables_save()
+                .lines()
+                .filter(|l| networks.iter().any(|(_, bridge)| l.contains(bridge)))
+                .count(),
+            container_dirs: count(root.join("containers")),
+            cgroups,
+            volumes: ok(daemon, &["volume", "ls", "-q"]),
+            supervisors,
+        }
+    }
+}
+
+/// `run --rm` again and again — on the default bridge, with a named and an anonymous volume,
+/// with a published port, on a user network — leaves nothing behind: no mount, veth, lease,
+/// iptables rule, container directory, cgroup, volume, supervisor or daemon descriptor more
+/// than before. `BALEIA_LEAK_CYCLES` (default 100) is the number on the default bridge, a fifth
+/// of it with each option; bench/run runs the long version (1,000).
+#[test]
+fn run_rm_cycles_leave_nothing_behind() {
+    let env = TestEnv::new();
+    let cycles: usize = std::env::var("BALEIA_LEAK_CYCLES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(100);
+    let bridge = format!("btlk{}", std::process::id() % 100_000);
+    let _default = DefaultNetwork {
+        env: &env,
+        bridge: bridge.clone(),
+        subnet: "10.213.45.0/24".into(),
+    };
+    let daemon = Daemon::start_with(&env, &["--bridge", &bridge, "--bip", "10.213.45.1/24"]);
+    daemon.import_busybox();
+    let network = TestNetwork::create(&daemon, "lu", 46);
+    let run = |args: &[&str]| {
+        let mut all = vec!["run", "--rm", "--dns", "127.0.0.1"];
+        all.extend_from_slice(args);
+        ok(&daemon, &all)
+    };
+    // The first run makes the default network and the named volume, which stay by design.
+    run(&["-v", "leak-data:/data", "busybox", "true"]);
+    let networks = [
+        ("bridge", bridge.as_str()),
+        (network.name.as_str(), network.bridge.as_str()),
+    ];
+    let before = Leftovers::take(&env, &daemon, &networks);
+    assert!(
+        before.iptables_rules > 0,
+        "the networks' own rules are counted"
+    );
+
+    let started = Instant::now();
+    for _ in 0..cycles {
+        run(&["busybox", "true"]);
+    }
+    let each = (cycles / 5).max(1);
+    for _ in 0..each {
+        run(&[
+            "-v",
+            "leak-data:/data",
+            "busybox",
+            "sh",
+            "-c",
+            "echo x >> /data/runs",
+        ]);
+        run(&["-v", "/anonymous", "busybox", "true"]);
+        let publish = format!("127.0.0.1:{}:80", free_port());
+        run(&["-p", &publish, "busybox", "true"]);
+        run(&["--network", &network.name, "busybox", "true"]);
+    }
+    eprintln!(
+        "{} runs in {:.1} s",
+        cycles + 4 * each,
+        started.elapsed().as_secs_f64()
+    );
+
+    // The named volume kept every run's line: the runs really used it.
+    let lines = ok(
+        &daemon,
+        &[
+            "run",
+            "--rm",
+            "-v",
+            "leak-data:/data",
+            "busybox",
+            "cat",
+            "/data/runs",
+        ],
+    );
+    assert_eq!(lines.lines().count(), each);
+    let after = Leftovers::take(&env, &daemon, &networks);
+    assert_eq!(before, after, "something was left behind");
+}
