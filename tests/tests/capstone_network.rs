@@ -745,7 +745,7 @@ impl Leftovers {
         .lines()
         .filter(|pid| {
             std::fs::read(format!("/proc/{pid}/environ"))
-                .is_ok_and(|e| String::from_utf8_lossy(&e).contains(&env.marker()))
+                .is_ok_and(|e| String::from_utf8_lossy(&e).contains(env.marker()))
         })
         .count();
         Leftovers {
