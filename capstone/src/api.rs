@@ -180,7 +180,7 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
             )?;
             Ok(Response::json_lines(&lines))
         }
-        (_, ["build"]) => pending("building images (docker build)", "chapter 05's builder"),
+        ("POST", ["build"]) => engine.build(req),
         ("POST", ["volumes", "create"]) => {
             let body: Value = serde_json::from_slice(&req.body).unwrap_or(json!({}));
             Ok(Response::json(201, &engine.volume_create(&body)?))

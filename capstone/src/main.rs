@@ -16,6 +16,7 @@
 
 mod api;
 mod cli;
+mod cli_build;
 mod client;
 mod daemon;
 mod engine;
@@ -145,6 +146,11 @@ enum Command {
         #[arg(last = true, required = true)]
         command: Vec<String>,
     },
+    /// (internal) Run chapter 05's builder for `POST /build`: started by the daemon.
+    #[command(hide = true)]
+    BuildProcess(engine::build::ProcessArgs),
+    /// Build an image from a Dockerfile and a context directory (chapter 05).
+    Build(cli_build::BuildFlags),
     /// The processes of a container.
     Top { container: String },
     /// What containers use (one sample: `--no-stream` is the only mode).
@@ -380,6 +386,8 @@ fn dispatch(cli: Cli) -> Result<i32> {
             (workdir, user),
             (interactive, tty),
         ),
+        Command::BuildProcess(args) => engine::build::process(&cli.root, args),
+        Command::Build(flags) => cli_build::build(&client, &flags),
         Command::Top { container } => cli::top(&client, &container).map(|()| 0),
         Command::Stats { containers, .. } => cli::stats(&client, &containers).map(|()| 0),
         Command::Run(flags) => cli::run(&client, &flags),
