@@ -90,6 +90,7 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
         ("POST", ["containers", id, "attach"]) => attach(engine, id, req),
         ("GET", ["containers", id, "top"]) => Ok(Response::json(200, &engine.top(id)?)),
         ("GET", ["containers", id, "stats"]) => stats(engine, id, req),
+        ("GET" | "HEAD" | "PUT", ["containers", id, "archive"]) => archive(engine, id, req),
         ("GET", ["containers", id, "changes"]) => Ok(Response::json(200, &engine.changes(id)?)),
         ("POST", ["commit"]) => {
             let id = engine.commit(
@@ -234,6 +235,41 @@ fn exec_start(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Respon
                 .map_err(|e| std::io::Error::other(e.message))
         }),
     })
+}
+
+/// `docker cp`: `HEAD` the stat of a path, `GET` it as a tar, `PUT` a tar into a directory.
+fn archive(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Response> {
+    let path = req
+        .query("path")
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| ApiError::bad_request("path is required"))?;
+    let with_stat =
+        |stat: &ch03_overlayfs::archive::PathStat, inner: Response| Response::WithHeaders {
+            headers: vec![(
+                "X-Docker-Container-Path-Stat",
+                crate::engine::archive::stat_header(stat),
+            )],
+            inner: Box::new(inner),
+        };
+    match req.method.as_str() {
+        "HEAD" => {
+            let stat = engine.archive_stat(id, path)?;
+            Ok(with_stat(&stat, Response::text(200, "")))
+        }
+        "GET" => {
+            let (stat, tar) = engine.archive_get(id, path)?;
+            let body = Response::Full {
+                status: 200,
+                content_type: "application/x-tar",
+                body: tar,
+            };
+            Ok(with_stat(&stat, body))
+        }
+        _ => {
+            engine.archive_put(id, path, &req.body)?;
+            Ok(Response::json(200, &json!({})))
+        }
+    }
 }
 
 /// `GET /containers/{id}/stats`: one sample (`stream=0`), or one a second until the client

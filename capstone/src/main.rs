@@ -17,6 +17,7 @@
 mod api;
 mod cli;
 mod cli_build;
+mod cli_cp;
 mod client;
 mod daemon;
 mod engine;
@@ -151,6 +152,8 @@ enum Command {
     BuildProcess(engine::build::ProcessArgs),
     /// Build an image from a Dockerfile and a context directory (chapter 05).
     Build(cli_build::BuildFlags),
+    /// Copy files between a container and the host: CONTAINER:SRC DEST, or SRC CONTAINER:DEST.
+    Cp { src: String, dest: String },
     /// The processes of a container.
     Top { container: String },
     /// What containers use (one sample: `--no-stream` is the only mode).
@@ -388,6 +391,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         ),
         Command::BuildProcess(args) => engine::build::process(&cli.root, args),
         Command::Build(flags) => cli_build::build(&client, &flags),
+        Command::Cp { src, dest } => cli_cp::cp(&client, &src, &dest),
         Command::Top { container } => cli::top(&client, &container).map(|()| 0),
         Command::Stats { containers, .. } => cli::stats(&client, &containers).map(|()| 0),
         Command::Run(flags) => cli::run(&client, &flags),

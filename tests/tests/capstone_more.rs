@@ -144,3 +144,149 @@ fn the_docker_cli_builds_with_the_classic_builder() {
         "hello from the context\nhello from RUN\n"
     );
 }
+
+/// A host directory with a secret in it, for containers to try to reach through symlinks.
+fn host_dir(env: &TestEnv) -> PathBuf {
+    let dir = env.path().join("host-only");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("secret"), "host secret\n").unwrap();
+    dir
+}
+
+fn cp_both_ways(daemon: &Daemon, cp: &dyn Fn(&str, &str) -> Output, running: bool) {
+    let env = daemon.env;
+    let host = host_dir(env);
+    let host_s = host.to_str().unwrap();
+    let name = if running { "live" } else { "done" };
+    let links = format!("echo made inside > /made && mkdir -p /d/sub && echo deep > /d/sub/f && ln -s / /escape && ln -s {host_s} /hostlink");
+    if running {
+        ok(
+            daemon,
+            &[
+                "run",
+                "-d",
+                "--name",
+                name,
+                "busybox",
+                "sh",
+                "-c",
+                &format!("{links} && sleep 60"),
+            ],
+        );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while daemon
+            .baleia(&["exec", name, "test", "-L", "/hostlink"])
+            .status
+            .code()
+            != Some(0)
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the container did not set up"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    } else {
+        ok(
+            daemon,
+            &["run", "--name", name, "busybox", "sh", "-c", &links],
+        );
+    }
+    let out = env.path().join(format!("out-{name}"));
+    std::fs::create_dir_all(&out).unwrap();
+    let out_s = out.to_str().unwrap();
+
+    // Out: a file under a new name, a directory into an existing one.
+    let got = cp(&format!("{name}:/made"), &format!("{out_s}/made.txt"));
+    assert!(got.status.success(), "{}", report(&got));
+    assert_eq!(
+        std::fs::read_to_string(out.join("made.txt")).unwrap(),
+        "made inside\n"
+    );
+    let got = cp(&format!("{name}:/d"), out_s);
+    assert!(got.status.success(), "{}", report(&got));
+    assert_eq!(
+        std::fs::read_to_string(out.join("d/sub/f")).unwrap(),
+        "deep\n"
+    );
+
+    // In: a file into a directory, then read back.
+    let file = env.path().join("from-host.txt");
+    std::fs::write(&file, "from the host\n").unwrap();
+    let got = cp(file.to_str().unwrap(), &format!("{name}:/d/"));
+    assert!(got.status.success(), "{}", report(&got));
+    let got = cp(
+        &format!("{name}:/d/from-host.txt"),
+        &format!("{out_s}/back.txt"),
+    );
+    assert!(got.status.success(), "{}", report(&got));
+    assert_eq!(
+        std::fs::read_to_string(out.join("back.txt")).unwrap(),
+        "from the host\n"
+    );
+
+    // Symlinks stay inside: /escape is the container's own /, /hostlink a path that does not
+    // exist in the container. The host's directory is neither read nor written.
+    let got = cp(
+        &format!("{name}:/escape/made"),
+        &format!("{out_s}/via-escape"),
+    );
+    assert!(got.status.success(), "{}", report(&got));
+    assert_eq!(
+        std::fs::read_to_string(out.join("via-escape")).unwrap(),
+        "made inside\n"
+    );
+    let got = cp(
+        &format!("{name}:/hostlink/secret"),
+        &format!("{out_s}/stolen"),
+    );
+    assert!(
+        !got.status.success(),
+        "read through a symlink: {}",
+        report(&got)
+    );
+    assert!(!out.join("stolen").exists());
+    let got = cp(file.to_str().unwrap(), &format!("{name}:/hostlink/"));
+    assert!(
+        !got.status.success(),
+        "wrote through a symlink: {}",
+        report(&got)
+    );
+    let got = cp(file.to_str().unwrap(), &format!("{name}:/hostlink/planted"));
+    assert!(
+        !got.status.success(),
+        "wrote through a symlink: {}",
+        report(&got)
+    );
+    let mut left: Vec<String> = std::fs::read_dir(&host)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["secret"], "the host directory is untouched");
+    // The symlink itself comes out as a symlink.
+    let got = cp(&format!("{name}:/hostlink"), &format!("{out_s}/link"));
+    assert!(got.status.success(), "{}", report(&got));
+    assert_eq!(std::fs::read_link(out.join("link")).unwrap(), host);
+}
+
+#[test]
+fn cp_copies_both_ways_and_symlinks_never_lead_out_of_the_container() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    let baleia = |src: &str, dest: &str| daemon.baleia(&["cp", src, dest]);
+    cp_both_ways(&daemon, &baleia, true);
+    cp_both_ways(&daemon, &baleia, false);
+}
+
+#[test]
+fn docker_cp_copies_both_ways_and_symlinks_never_lead_out_of_the_container() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    let docker = |src: &str, dest: &str| daemon.docker(&["cp", src, dest]);
+    cp_both_ways(&daemon, &docker, true);
+    cp_both_ways(&daemon, &docker, false);
+}

@@ -3,6 +3,7 @@
 //! images to chapter 04's store, running to a supervisor per container ([`crate::shim`]) which
 //! runs the spec through the runtime ([`crate::runtime`]).
 
+pub mod archive;
 pub mod build;
 pub mod containers;
 pub mod exec;
