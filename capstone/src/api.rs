@@ -14,10 +14,13 @@ use std::sync::Arc;
 
 /// Answer one request.
 pub fn handle(engine: &Arc<Engine>, request: Request) -> Response {
-    match route(engine, &request) {
+    let before = crate::engine::events::before(engine, &request);
+    let response = match route(engine, &request) {
         Ok(response) => response,
         Err(error) => Response::json(error.status, &json!({ "message": error.message })),
-    }
+    };
+    crate::engine::events::after(engine, &request, before, &response);
+    response
 }
 
 fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
@@ -27,6 +30,7 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
         ("GET" | "HEAD", ["_ping"]) => Ok(Response::text(200, "OK")),
         ("GET", ["version"]) => Ok(Response::json(200, &version())),
         ("GET", ["info"]) => Ok(Response::json(200, &info(engine))),
+        ("GET", ["events"]) => crate::engine::events::stream(engine, req),
 
         ("GET", ["containers", "json"]) => {
             let filters = filters(req)?;

@@ -18,6 +18,7 @@ mod api;
 mod cli;
 mod cli_build;
 mod cli_cp;
+mod cli_system;
 mod client;
 mod daemon;
 mod engine;
@@ -154,6 +155,18 @@ enum Command {
     Build(cli_build::BuildFlags),
     /// Copy files between a container and the host: CONTAINER:SRC DEST, or SRC CONTAINER:DEST.
     Cp { src: String, dest: String },
+    /// What happens to containers, images, volumes and networks, as it happens.
+    Events {
+        /// Since when: unix seconds, or a duration back from now (10m).
+        #[arg(long)]
+        since: Option<String>,
+        /// Until when (then stop).
+        #[arg(long)]
+        until: Option<String>,
+        /// KEY=VALUE: type, event, container, image, volume, network.
+        #[arg(short, long = "filter")]
+        filters: Vec<String>,
+    },
     /// The processes of a container.
     Top { container: String },
     /// What containers use (one sample: `--no-stream` is the only mode).
@@ -392,6 +405,11 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::BuildProcess(args) => engine::build::process(&cli.root, args),
         Command::Build(flags) => cli_build::build(&client, &flags),
         Command::Cp { src, dest } => cli_cp::cp(&client, &src, &dest),
+        Command::Events {
+            since,
+            until,
+            filters,
+        } => cli_system::events(&client, since.as_deref(), until.as_deref(), &filters),
         Command::Top { container } => cli::top(&client, &container).map(|()| 0),
         Command::Stats { containers, .. } => cli::stats(&client, &containers).map(|()| 0),
         Command::Run(flags) => cli::run(&client, &flags),

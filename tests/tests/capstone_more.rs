@@ -290,3 +290,86 @@ fn docker_cp_copies_both_ways_and_symlinks_never_lead_out_of_the_container() {
     cp_both_ways(&daemon, &docker, true);
     cp_both_ways(&daemon, &docker, false);
 }
+
+fn now_seconds() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    format!("{}.{:09}", now.as_secs(), now.subsec_nanos())
+}
+
+/// `TYPE ACTION name=…` of each event line, for comparing.
+fn event_summary(lines: &str) -> Vec<String> {
+    lines
+        .lines()
+        .map(|line| {
+            let words: Vec<&str> = line.split(' ').collect();
+            let name = line
+                .split("name=")
+                .nth(1)
+                .map(|n| n.trim_end_matches(')').split(',').next().unwrap_or(""))
+                .unwrap_or("");
+            format!("{} {} {name}", words[1], words[2])
+        })
+        .collect()
+}
+
+#[test]
+fn events_record_a_run_and_since_works_across_a_daemon_restart() {
+    let env = TestEnv::new();
+    let mut daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    let since = now_seconds();
+    ok(&daemon, &["run", "--name", "ev", "busybox", "true"]);
+    ok(&daemon, &["rm", "ev"]);
+    ok(&daemon, &["volume", "create", "vol-ev"]);
+    ok(&daemon, &["volume", "rm", "vol-ev"]);
+    ok(&daemon, &["tag", "busybox", "other:1"]);
+    let until = now_seconds();
+    let expected = [
+        "container create ev",
+        "container start ev",
+        "container die ev",
+        "container destroy ev",
+        "volume create ",
+        "volume destroy ",
+        "image tag other:1",
+    ];
+    let seen = ok(&daemon, &["events", "--since", &since, "--until", &until]);
+    assert_eq!(event_summary(&seen), expected, "{seen}");
+    assert!(seen.contains("exitCode=0"), "{seen}");
+
+    daemon.kill();
+    daemon.restart();
+    let again = ok(&daemon, &["events", "--since", &since, "--until", &until]);
+    assert_eq!(again, seen, "the journal outlives the daemon");
+    let filtered = ok(
+        &daemon,
+        &[
+            "events",
+            "--since",
+            &since,
+            "--until",
+            &until,
+            "--filter",
+            "event=die",
+        ],
+    );
+    assert_eq!(event_summary(&filtered), ["container die ev"]);
+    let docker = daemon.docker(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--filter",
+        "type=container",
+        "--format",
+        "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}",
+    ]);
+    assert!(docker.status.success(), "{}", report(&docker));
+    assert_eq!(
+        stdout(&docker),
+        "container create ev\ncontainer start ev\ncontainer die ev\ncontainer destroy ev\n"
+    );
+}
