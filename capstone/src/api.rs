@@ -1,8 +1,8 @@
 //! The Docker Engine API: paths to engine calls, engine results to Docker's JSON and status
 //! codes. Paths arrive without their `/v1.NN` prefix (see [`crate::http`]).
 //!
-//! Calls that belong to chapters not yet wired into the engine (build, pull, push) answer 501
-//! with a message saying so.
+//! Calls that belong to chapters not yet wired into the engine answer 501 with a message
+//! saying so.
 
 use crate::engine::record::CreateBody;
 use crate::engine::{containers::POLL, images, ApiError, ApiResult, Engine};
@@ -31,6 +31,18 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
         ("GET", ["version"]) => Ok(Response::json(200, &version())),
         ("GET", ["info"]) => Ok(Response::json(200, &info(engine))),
         ("GET", ["events"]) => crate::engine::events::stream(engine, req),
+        ("GET", ["system", "df"]) => Ok(Response::json(200, &engine.system_df()?)),
+        ("POST", ["containers", "prune"]) => Ok(Response::json(200, &engine.containers_prune()?)),
+        ("POST", ["images", "prune"]) => {
+            let all = filters(req)?["dangling"].to_string().contains("false");
+            Ok(Response::json(200, &engine.images_prune(all)?))
+        }
+        ("POST", ["networks", "prune"]) => Ok(Response::json(200, &engine.networks_prune()?)),
+        ("POST", ["auth"]) => {
+            let body: Value = serde_json::from_slice(&req.body)
+                .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+            Ok(Response::json(200, &engine.login(&body)?))
+        }
 
         ("GET", ["containers", "json"]) => {
             let filters = filters(req)?;
@@ -167,7 +179,14 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
         }
         ("POST", ["images", "create"]) => {
             let Some(image) = req.query("fromImage") else {
-                return pending("importing images (fromSrc)", "chapter 04's import");
+                let id = engine.import(
+                    &req.body,
+                    req.query("repo"),
+                    req.query("tag"),
+                    &req.query_all("changes"),
+                    req.query("message"),
+                )?;
+                return Ok(Response::json_lines(&[json!({ "status": id })]));
             };
             let lines = engine.pull(
                 image,
@@ -314,12 +333,6 @@ fn save(engine: &Arc<Engine>, names: &[&str]) -> ApiResult<Response> {
         content_type: "application/x-tar",
         body,
     })
-}
-
-fn pending(what: &str, chapter: &str) -> ApiResult<Response> {
-    Err(ApiError::not_implemented(format!(
-        "{what}: not implemented yet in baleia (it comes with {chapter})"
-    )))
 }
 
 /// The `filters` query parameter: a JSON object.

@@ -119,6 +119,46 @@ pub enum NetworkCommand {
     },
 }
 
+/// `system ...`, as `docker system`.
+#[derive(Subcommand)]
+pub enum SystemCommand {
+    /// What images, containers and volumes take on disk.
+    Df,
+    /// Remove stopped containers, unused networks, dangling (with -a: unused) images, and with
+    /// --volumes unused anonymous volumes.
+    Prune {
+        #[arg(short, long)]
+        all: bool,
+        #[arg(long)]
+        volumes: bool,
+        /// Do not ask.
+        #[arg(short, long)]
+        force: bool,
+    },
+}
+
+/// `container prune`.
+#[derive(Subcommand)]
+pub enum ContainerCommand {
+    /// Remove every stopped container.
+    Prune {
+        #[arg(short, long)]
+        force: bool,
+    },
+}
+
+/// `image prune`.
+#[derive(Subcommand)]
+pub enum ImageCommand {
+    /// Remove dangling images (with -a: every image no container uses).
+    Prune {
+        #[arg(short, long)]
+        all: bool,
+        #[arg(short, long)]
+        force: bool,
+    },
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Serve the Docker Engine API on a unix socket.
@@ -166,6 +206,34 @@ enum Command {
         /// KEY=VALUE: type, event, container, image, volume, network.
         #[arg(short, long = "filter")]
         filters: Vec<String>,
+    },
+    /// Disk use and clean-up: `system df`, `system prune`.
+    #[command(subcommand)]
+    System(SystemCommand),
+    /// `container prune`: remove every stopped container.
+    #[command(subcommand)]
+    Container(ContainerCommand),
+    /// `image prune [-a]`: remove unused images.
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Log in to a registry; the credentials go into the client's config.
+    Login {
+        #[arg(short, long)]
+        username: Option<String>,
+        /// Read the password from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        server: String,
+    },
+    /// Make a one-layer image from a root file system tar (FILE, or - for stdin).
+    Import {
+        file: String,
+        reference: Option<String>,
+        /// A Dockerfile instruction for the config (CMD, ENTRYPOINT, ENV, WORKDIR, USER…).
+        #[arg(short, long = "change")]
+        changes: Vec<String>,
+        #[arg(short, long)]
+        message: Option<String>,
     },
     /// The processes of a container.
     Top { container: String },
@@ -410,6 +478,35 @@ fn dispatch(cli: Cli) -> Result<i32> {
             until,
             filters,
         } => cli_system::events(&client, since.as_deref(), until.as_deref(), &filters),
+        Command::System(SystemCommand::Df) => cli_system::df(&client),
+        Command::System(SystemCommand::Prune {
+            all,
+            volumes,
+            force,
+        }) => cli_system::prune(&client, "system", all, volumes, force),
+        Command::Container(ContainerCommand::Prune { force }) => {
+            cli_system::prune(&client, "container", false, false, force)
+        }
+        Command::Image(ImageCommand::Prune { all, force }) => {
+            cli_system::prune(&client, "image", all, false, force)
+        }
+        Command::Login {
+            username,
+            password_stdin,
+            server,
+        } => cli_system::login(&client, &server, username.as_deref(), password_stdin),
+        Command::Import {
+            file,
+            reference,
+            changes,
+            message,
+        } => cli_system::import(
+            &client,
+            &file,
+            reference.as_deref(),
+            &changes,
+            message.as_deref(),
+        ),
         Command::Top { container } => cli::top(&client, &container).map(|()| 0),
         Command::Stats { containers, .. } => cli::stats(&client, &containers).map(|()| 0),
         Command::Run(flags) => cli::run(&client, &flags),

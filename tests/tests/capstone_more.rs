@@ -373,3 +373,83 @@ fn events_record_a_run_and_since_works_across_a_daemon_restart() {
         "container create ev\ncontainer start ev\ncontainer die ev\ncontainer destroy ev\n"
     );
 }
+
+/// `system df`'s row for `kind`: TOTAL, ACTIVE.
+fn df_row(daemon: &Daemon, kind: &str) -> (String, String) {
+    let table = ok(daemon, &["system", "df"]);
+    let line = table
+        .lines()
+        .find(|l| l.starts_with(kind))
+        .unwrap_or_else(|| panic!("no {kind} in {table}"));
+    let words: Vec<&str> = line[kind.len()..].split_whitespace().collect();
+    (words[0].to_string(), words[1].to_string())
+}
+
+#[test]
+fn import_df_and_prunes_take_only_what_nothing_uses() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    let tar = harness::busybox_tar(&env);
+    let tar = tar.to_str().unwrap();
+
+    // import: a root file system tar becomes an image that runs.
+    let id = ok(
+        &daemon,
+        &["import", tar, "imp:1", "-c", "CMD [\"echo\", \"imported\"]"],
+    );
+    assert!(id.starts_with("sha256:"), "{id}");
+    assert_eq!(ok(&daemon, &["run", "--rm", "imp:1"]), "imported\n");
+    // Without a name: a dangling image.
+    ok(&daemon, &["import", tar]);
+    assert_eq!(df_row(&daemon, "Images"), ("3".into(), "0".into()));
+
+    ok(
+        &daemon,
+        &[
+            "run",
+            "--name",
+            "stopped",
+            "busybox",
+            "sh",
+            "-c",
+            "echo data > /file",
+        ],
+    );
+    ok(
+        &daemon,
+        &["run", "-d", "--name", "live", "busybox", "sleep", "60"],
+    );
+    ok(&daemon, &["network", "create", "prunable"]);
+    assert_eq!(df_row(&daemon, "Containers"), ("2".into(), "1".into()));
+    assert_eq!(df_row(&daemon, "Images"), ("3".into(), "1".into()));
+    assert_snapshot!("system_df", redact(&ok(&daemon, &["system", "df"])));
+
+    let pruned = ok(&daemon, &["container", "prune", "-f"]);
+    assert!(pruned.contains("Deleted Containers:"), "{pruned}");
+    let left = ok(&daemon, &["ps", "-a"]);
+    assert!(left.contains("live") && !left.contains("stopped"), "{left}");
+
+    let pruned = ok(&daemon, &["image", "prune", "-f"]);
+    assert_eq!(
+        pruned.matches("deleted: sha256:").count(),
+        1,
+        "only the dangling one: {pruned}"
+    );
+    let images = ok(&daemon, &["images"]);
+    assert!(
+        images.contains("busybox") && images.contains("imp"),
+        "{images}"
+    );
+
+    let pruned = ok(&daemon, &["system", "prune", "-a", "-f"]);
+    assert!(pruned.contains("Deleted Networks:\nprunable\n"), "{pruned}");
+    assert!(pruned.contains("untagged: imp:1"), "{pruned}");
+    assert!(
+        !pruned.contains("busybox"),
+        "busybox is used by a container: {pruned}"
+    );
+    assert!(pruned.contains("Total reclaimed space:"), "{pruned}");
+    assert_eq!(df_row(&daemon, "Images"), ("1".into(), "1".into()));
+    assert_eq!(df_row(&daemon, "Containers"), ("1".into(), "1".into()));
+}

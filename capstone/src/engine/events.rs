@@ -346,7 +346,7 @@ pub fn after(engine: &Engine, req: &Request, before: Before, response: &Response
                     root,
                     &event("image", "pull", &name, json!({ "name": name })),
                 );
-            } else if let Some(id) = reply["Id"].as_str() {
+            } else if let Some(id) = reply["status"].as_str() {
                 append(root, &event("image", "import", id, json!({ "name": id })));
             }
         }

@@ -14,6 +14,7 @@ pub mod record;
 pub mod registry;
 pub mod spec;
 pub mod stats;
+pub mod system;
 pub mod views;
 pub mod volumes;
 
