@@ -453,3 +453,81 @@ fn import_df_and_prunes_take_only_what_nothing_uses() {
     assert_eq!(df_row(&daemon, "Images"), ("1".into(), "1".into()));
     assert_eq!(df_row(&daemon, "Containers"), ("1".into(), "1".into()));
 }
+
+/// Chapter 06's registry on a free loopback port, `alice:secret` needed to push, anyone may
+/// pull; killed when dropped.
+fn registry(env: &TestEnv) -> harness::registry::Server {
+    use std::io::BufRead;
+    let mut child = env
+        .std_cmd("ch06-registry")
+        .arg("--root")
+        .arg(env.path().join("served"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--user", "alice:secret"])
+        .args(["--token-auth", "--anonymous-pull"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start ch06-registry serve");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    harness::registry::Server { child, addr }
+}
+
+#[test]
+fn login_checks_credentials_and_a_build_pulls_its_missing_base() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    let server = registry(&env);
+    let config = env.path().join("client-config");
+    let login = |password: &str| {
+        env.cmd("baleia")
+            .env("BALEIA_HOST", daemon.host())
+            .env("DOCKER_CONFIG", &config)
+            .args(["login", "-u", "alice", "--password-stdin", &server.addr])
+            .write_stdin(format!("{password}\n"))
+            .output()
+            .unwrap()
+    };
+    let wrong = login("guess");
+    assert!(!wrong.status.success(), "{}", report(&wrong));
+    assert!(stderr(&wrong).contains("401"), "{}", report(&wrong));
+    assert!(!config.join("config.json").exists(), "nothing stored");
+    let right = login("secret");
+    assert!(right.status.success(), "{}", report(&right));
+    assert_eq!(stdout(&right), "Login Succeeded\n");
+    let stored: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(config.join("config.json")).unwrap()).unwrap();
+    assert_eq!(stored["auths"][&server.addr]["auth"], "YWxpY2U6c2VjcmV0");
+
+    // A base image only the registry has: the build pulls it first, as Docker's does.
+    daemon.import_busybox();
+    let base = format!("{}/lib/busybox:v1", server.addr);
+    let pushed = env
+        .cmd("ch06-registry")
+        .args(["push", "--creds", "alice:secret", "busybox", &base])
+        .output()
+        .unwrap();
+    assert!(pushed.status.success(), "{}", report(&pushed));
+    ok(&daemon, &["rmi", "busybox"]);
+    let dir = context(&env);
+    write(
+        &dir,
+        "Dockerfile",
+        &format!("FROM {base}\nRUN echo built on the pulled base > /x\nCMD [\"cat\", \"/x\"]\n"),
+    );
+    let built = ok(&daemon, &["build", "-t", "pulled", dir.to_str().unwrap()]);
+    assert!(
+        built.contains("Pulling from lib/busybox") || built.contains("Downloaded"),
+        "{built}"
+    );
+    assert_eq!(
+        ok(&daemon, &["run", "--rm", "pulled"]),
+        "built on the pulled base\n"
+    );
+}
