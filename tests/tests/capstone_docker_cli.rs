@@ -392,3 +392,31 @@ fn pull_from_a_local_registry_then_run_it() {
         report(&missing)
     );
 }
+
+#[test]
+fn build_with_the_classic_builder() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    let dir = env.path().join("context");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("Dockerfile"),
+        "FROM busybox\nCOPY hello.txt /app/\nRUN echo hello from RUN > /app/made.txt\n\
+         CMD [\"cat\", \"/app/hello.txt\", \"/app/made.txt\"]\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("hello.txt"), "hello from the context\n").unwrap();
+    let output = daemon.docker_with(
+        &[("DOCKER_BUILDKIT", "0")],
+        &["build", "-t", "app:docker", dir.to_str().unwrap()],
+    );
+    assert!(output.status.success(), "{}", report(&output));
+    // DOCKER_BUILDKIT=0: docker 28 warns that the legacy builder is deprecated, then uses
+    // the classic `POST /build` and prints its stream.
+    assert!(text(&output.stdout).contains("Successfully tagged app:docker"));
+    assert_eq!(
+        ok(&daemon, &["run", "--rm", "app:docker"]),
+        "hello from the context\nhello from RUN\n"
+    );
+}

@@ -34,6 +34,7 @@ fn context(env: &TestEnv) -> PathBuf {
     dir
 }
 
+/// The Dockerfile most build tests use (`capstone_docker_cli` builds the same).
 const APP: &str = "FROM busybox\n\
 ENV GREETING=hello\n\
 COPY hello.txt /app/\n\
@@ -122,26 +123,6 @@ fn a_failing_run_reports_an_error_detail_and_tags_nothing() {
             .map(|d| d.count() == 0)
             .unwrap_or(true),
         "the context is removed"
-    );
-}
-
-#[test]
-fn the_docker_cli_builds_with_the_classic_builder() {
-    let env = TestEnv::new();
-    let daemon = Daemon::start(&env);
-    daemon.import_busybox();
-    let dir = context(&env);
-    write(&dir, "Dockerfile", APP);
-    write(&dir, "hello.txt", "hello from the context\n");
-    let output = daemon.docker_with(
-        &[("DOCKER_BUILDKIT", "0")],
-        &["build", "-t", "app:docker", dir.to_str().unwrap()],
-    );
-    assert!(output.status.success(), "{}", report(&output));
-    assert!(stdout(&output).contains("Successfully tagged app:docker"));
-    assert_eq!(
-        ok(&daemon, &["run", "--rm", "app:docker"]),
-        "hello from the context\nhello from RUN\n"
     );
 }
 
@@ -529,5 +510,52 @@ fn login_checks_credentials_and_a_build_pulls_its_missing_base() {
     assert_eq!(
         ok(&daemon, &["run", "--rm", "pulled"]),
         "built on the pulled base\n"
+    );
+}
+
+#[test]
+fn events_follows_what_happens_from_now_on() {
+    use std::io::BufRead;
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    ok(&daemon, &["run", "--rm", "busybox", "true"]); // before: not shown
+    let mut follower = env
+        .std_cmd("baleia")
+        .env("BALEIA_HOST", daemon.host())
+        .args(["events", "--filter", "type=container"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = follower.stdout.take().unwrap();
+    let (send, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = send.send(line);
+        }
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    ok(
+        &daemon,
+        &["run", "--rm", "--name", "followed", "busybox", "true"],
+    );
+    let mut seen = Vec::new();
+    while !seen.iter().any(|l: &String| l.contains(" destroy ")) {
+        match lines.recv_timeout(std::time::Duration::from_secs(10)) {
+            Ok(line) => seen.push(line),
+            Err(_) => break,
+        }
+    }
+    let _ = follower.kill();
+    let _ = follower.wait();
+    assert_eq!(
+        event_summary(&seen.join("\n")),
+        [
+            "container create followed",
+            "container start followed",
+            "container die followed",
+            "container destroy followed"
+        ],
+        "{seen:?}"
     );
 }
