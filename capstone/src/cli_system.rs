@@ -395,6 +395,36 @@ pub fn import(
     Ok(0)
 }
 
+/// `X-Registry-Auth` for a pull or push, from what `login` stored for the image's registry
+/// (the first part of its name when it has a `.` or `:`, or is `localhost`): base64url JSON,
+/// as the docker CLI sends it. `None` for other calls, or without a login.
+pub fn registry_auth(path: &str) -> Option<String> {
+    use base64::Engine as _;
+    let name = if let Some(query) = path.strip_prefix("/images/create?") {
+        let image = query
+            .split('&')
+            .find_map(|p| p.strip_prefix("fromImage="))?;
+        crate::http::percent_decode(image)
+    } else {
+        let rest = path.strip_prefix("/images/")?;
+        let name = rest.split('?').next()?.strip_suffix("/push")?;
+        crate::http::percent_decode(name)
+    };
+    let first = name.split('/').next()?;
+    if !name.contains('/') || !(first.contains('.') || first.contains(':') || first == "localhost")
+    {
+        return None;
+    }
+    let config: Value = serde_json::from_slice(&std::fs::read(config_path()).ok()?).ok()?;
+    let encoded = config["auths"][first]["auth"].as_str()?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()?;
+    let (user, password) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
+    let json = json!({ "username": user, "password": password, "serveraddress": first });
+    Some(base64::engine::general_purpose::URL_SAFE.encode(json.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -486,8 +486,32 @@ fn login_checks_credentials_and_a_build_pulls_its_missing_base() {
         serde_json::from_slice(&std::fs::read(config.join("config.json")).unwrap()).unwrap();
     assert_eq!(stored["auths"][&server.addr]["auth"], "YWxpY2U6c2VjcmV0");
 
-    // A base image only the registry has: the build pulls it first, as Docker's does.
+    // The stored login goes with a push (`X-Registry-Auth`), which needs it.
     daemon.import_busybox();
+    let mine = format!("{}/mine/busybox:v1", server.addr);
+    let client = |args: &[&str]| {
+        env.cmd("baleia")
+            .env("BALEIA_HOST", daemon.host())
+            .env("DOCKER_CONFIG", &config)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let tagged = client(&["tag", "busybox", &mine]);
+    assert!(tagged.status.success(), "{}", report(&tagged));
+    let pushed = client(&["push", &mine]);
+    assert!(pushed.status.success(), "{}", report(&pushed));
+    let anonymous = env
+        .cmd("baleia")
+        .env("BALEIA_HOST", daemon.host())
+        .env("DOCKER_CONFIG", env.path().join("nobody"))
+        .args(["push", &mine])
+        .output()
+        .unwrap();
+    assert!(!anonymous.status.success(), "{}", report(&anonymous));
+    ok(&daemon, &["rmi", &mine]);
+
+    // A base image only the registry has: the build pulls it first, as Docker's does.
     let base = format!("{}/lib/busybox:v1", server.addr);
     let pushed = env
         .cmd("ch06-registry")
