@@ -583,3 +583,42 @@ fn events_follows_what_happens_from_now_on() {
         "{seen:?}"
     );
 }
+
+#[test]
+fn build_args_target_and_a_dockerfile_outside_the_context_go_through_the_api() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    let dir = context(&env);
+    write(&dir, "note.txt", "from the context\n");
+    let outside = env.path().join("elsewhere/Dockerfile.multi");
+    write(
+        &env.path().join("elsewhere"),
+        "Dockerfile.multi",
+        "FROM busybox AS first\nARG FLAVOUR=plain\nCOPY note.txt /\nRUN echo $FLAVOUR >> /note.txt\n\
+         CMD [\"cat\", \"/note.txt\"]\nFROM busybox AS second\nRUN exit 1\n",
+    );
+    let built = ok(
+        &daemon,
+        &[
+            "build",
+            "-f",
+            outside.to_str().unwrap(),
+            "--build-arg",
+            "FLAVOUR=spicy",
+            "--target",
+            "first",
+            "-t",
+            "multi",
+            dir.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        built.contains("Successfully tagged multi:latest"),
+        "{built}"
+    );
+    assert_eq!(
+        ok(&daemon, &["run", "--rm", "multi"]),
+        "from the context\nspicy\n"
+    );
+}
