@@ -420,3 +420,43 @@ fn build_with_the_classic_builder() {
         "hello from the context\nhello from RUN\n"
     );
 }
+
+#[test]
+fn import_system_df_and_prunes() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    let tar = harness::busybox_tar(&env);
+    let imported = ok(
+        &daemon,
+        &[
+            "import",
+            "-c",
+            "CMD [\"echo\", \"imported\"]",
+            tar.to_str().unwrap(),
+            "imp:1",
+        ],
+    );
+    assert!(imported.starts_with("sha256:"), "{imported}");
+    assert_eq!(ok(&daemon, &["run", "--rm", "imp:1"]), "imported\n");
+    ok(&daemon, &["run", "--name", "stopped", "busybox", "true"]);
+    let df = ok(
+        &daemon,
+        &[
+            "system",
+            "df",
+            "--format",
+            "{{.Type}} {{.TotalCount}} {{.Active}}",
+        ],
+    );
+    assert_eq!(
+        df,
+        "Images 2 1\nContainers 1 0\nLocal Volumes 0 0\nBuild Cache 0 0\n"
+    );
+    let pruned = ok(&daemon, &["container", "prune", "-f"]);
+    assert!(pruned.contains("Deleted Containers:"), "{pruned}");
+    let pruned = ok(&daemon, &["image", "prune", "-a", "-f"]);
+    assert!(pruned.contains("untagged: imp:1"), "{pruned}");
+    assert!(pruned.contains("untagged: busybox:latest"), "{pruned}");
+    assert_eq!(ok(&daemon, &["images", "-q"]), "");
+}
