@@ -97,7 +97,8 @@ pub fn parse_time(text: &str) -> Option<i64> {
         let digits: String = fraction.chars().take(9).collect();
         nanos = format!("{digits:0<9}").parse().ok()?;
     }
-    Some(secs * 1_000_000_000 + nanos)
+    // A time too far off to count in nanoseconds is no time (not an overflow).
+    secs.checked_mul(1_000_000_000)?.checked_add(nanos)
 }
 
 impl Query {
@@ -412,5 +413,62 @@ pub fn after(engine: &Engine, req: &Request, before: Before, response: &Response
             );
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_and_filters() {
+        assert_eq!(parse_time("12"), Some(12_000_000_000));
+        assert_eq!(parse_time("12.5"), Some(12_500_000_000));
+        assert_eq!(parse_time("soon"), None);
+        let start = event(
+            "container",
+            "start",
+            "abc123",
+            json!({ "name": "web", "image": "busybox" }),
+        );
+        let filters = json!({ "type": ["container"], "container": ["web"] });
+        assert!(Query::from_filters(None, None, &filters).matches(&start));
+        let filters = json!({ "event": { "die": true } });
+        assert!(!Query::from_filters(None, None, &filters).matches(&start));
+        assert!(Query::from_filters(None, None, &json!({ "container": ["abc"] })).matches(&start));
+        assert!(!Query::from_filters(Some("4000000000"), None, &json!({})).matches(&start));
+        assert_eq!(parse_time("99999999999999"), None);
+    }
+
+    #[test]
+    fn the_journal_is_rotated_and_both_files_are_read() {
+        let root = std::env::temp_dir().join(format!("baleia-events-{}", std::process::id()));
+        std::fs::create_dir_all(&root).unwrap();
+        let padding = "x".repeat(4096);
+        let total = (MAX_BYTES / 4096 + 10) as usize;
+        for i in 0..total {
+            append(
+                &root,
+                &event(
+                    "volume",
+                    "create",
+                    &format!("{i}"),
+                    json!({ "pad": padding }),
+                ),
+            );
+        }
+        assert!(previous(&root).exists(), "rotated");
+        assert!(std::fs::metadata(journal(&root)).unwrap().len() < MAX_BYTES);
+        let mut seen = Vec::new();
+        Follower::from_start(&root, &mut |e| {
+            seen.push(e["Actor"]["ID"].as_str().unwrap().parse::<usize>().unwrap());
+            true
+        });
+        assert_eq!(seen.last(), Some(&(total - 1)));
+        assert!(
+            seen.windows(2).all(|w| w[1] == w[0] + 1),
+            "in order, none lost"
+        );
+        std::fs::remove_dir_all(&root).unwrap();
     }
 }
