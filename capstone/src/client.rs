@@ -182,7 +182,7 @@ impl Client {
         if !body.is_empty() {
             head.push_str(&format!("Content-Type: {content_type}\r\n"));
         }
-        if let Some(auth) = crate::cli_system::registry_auth(path) {
+        if let Some(auth) = crate::cli_login::registry_auth(path) {
             head.push_str(&format!("X-Registry-Auth: {auth}\r\n"));
         }
         head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));

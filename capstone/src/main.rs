@@ -18,6 +18,9 @@ mod api;
 mod cli;
 mod cli_build;
 mod cli_cp;
+mod cli_events;
+mod cli_import;
+mod cli_login;
 mod cli_system;
 mod client;
 mod daemon;
@@ -477,7 +480,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             since,
             until,
             filters,
-        } => cli_system::events(&client, since.as_deref(), until.as_deref(), &filters),
+        } => cli_events::events(&client, since.as_deref(), until.as_deref(), &filters),
         Command::System(SystemCommand::Df) => cli_system::df(&client),
         Command::System(SystemCommand::Prune {
             all,
@@ -494,13 +497,13 @@ fn dispatch(cli: Cli) -> Result<i32> {
             username,
             password_stdin,
             server,
-        } => cli_system::login(&client, &server, username.as_deref(), password_stdin),
+        } => cli_login::login(&client, &server, username.as_deref(), password_stdin),
         Command::Import {
             file,
             reference,
             changes,
             message,
-        } => cli_system::import(
+        } => cli_import::import(
             &client,
             &file,
             reference.as_deref(),
