@@ -622,3 +622,73 @@ fn build_args_target_and_a_dockerfile_outside_the_context_go_through_the_api() {
         "from the context\nspicy\n"
     );
 }
+
+/// `POST PATH` with `body` on the daemon's socket: the response's head and body.
+fn raw_post(daemon: &Daemon, path: &str, body: &[u8]) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::os::unix::net::UnixStream::connect(&daemon.socket).unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: d\r\nConnection: close\r\nContent-Type: application/x-tar\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    (head.to_string(), body.to_string())
+}
+
+#[test]
+fn the_build_api_speaks_docker_json_messages() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    let dir = context(&env);
+    write(&dir, "Dockerfile", "FROM busybox\nRUN echo streamed\n");
+    write(
+        &dir,
+        "Dockerfile.bad",
+        "FROM busybox\nRUN echo doomed; exit 7\n",
+    );
+    let tar = env.path().join("context.tar");
+    let made = std::process::Command::new("tar")
+        .arg("-cf")
+        .arg(&tar)
+        .arg("-C")
+        .arg(&dir)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let tar = std::fs::read(tar).unwrap();
+
+    let (head, body) = raw_post(&daemon, "/v1.41/build?t=api%3A1", &tar);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let messages: Vec<serde_json::Value> = body
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+        .collect();
+    assert_eq!(messages[0]["stream"], "Step 1/2 : FROM busybox\n");
+    assert!(
+        messages.iter().any(|m| m["stream"] == "streamed\n"),
+        "RUN's output is its own message: {body}"
+    );
+    let id = messages.last().unwrap()["aux"]["ID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(id.starts_with("sha256:"), "{body}");
+    assert!(ok(&daemon, &["inspect", "api:1"]).contains(&id));
+
+    let (_, body) = raw_post(&daemon, "/build?t=bad&dockerfile=Dockerfile.bad", &tar);
+    let last: serde_json::Value = serde_json::from_str(body.lines().last().unwrap()).unwrap();
+    let message = last["errorDetail"]["message"].as_str().unwrap();
+    assert!(message.contains("returned a non-zero code: 7"), "{body}");
+    assert_eq!(last["error"], message);
+    assert!(body.contains("doomed"), "{body}");
+
+    let (head, _) = raw_post(&daemon, "/build?dockerfile=../etc/passwd", &tar);
+    assert!(head.starts_with("HTTP/1.1 400"), "{head}");
+}

@@ -260,21 +260,37 @@ pub struct ProcessArgs {
     target: Option<String>,
 }
 
-/// Every `write` becomes one `{"stream": …}` line on stdout.
+/// The build's sink: each line becomes one `{"stream": …}` message on stdout, as Docker sends
+/// them (the builder writes a line in several `write` calls; RUN's output comes in chunks).
+/// A flush sends a partial line as it is (a command's prompt or progress).
 struct JsonStream<W: Write> {
     out: W,
     quiet: bool,
+    pending: Vec<u8>,
+}
+
+impl<W: Write> JsonStream<W> {
+    fn send(&mut self, text: &[u8]) -> std::io::Result<()> {
+        if self.quiet || text.is_empty() {
+            return Ok(());
+        }
+        let message = json!({ "stream": String::from_utf8_lossy(text) });
+        writeln!(self.out, "{message}")
+    }
 }
 
 impl<W: Write> Write for JsonStream<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if !self.quiet && !buf.is_empty() {
-            let message = json!({ "stream": String::from_utf8_lossy(buf) });
-            writeln!(self.out, "{message}")?;
+        self.pending.extend_from_slice(buf);
+        while let Some(end) = self.pending.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.pending.drain(..=end).collect();
+            self.send(&line)?;
         }
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
+        let rest = std::mem::take(&mut self.pending);
+        self.send(&rest)?;
         self.out.flush()
     }
 }
@@ -283,6 +299,7 @@ pub fn process(root: &Path, args: ProcessArgs) -> anyhow::Result<i32> {
     let mut sink = JsonStream {
         out: std::io::stdout(),
         quiet: args.quiet,
+        pending: Vec::new(),
     };
     let options = ch05_dockerfile::build::BuildOptions {
         context: args.context,
@@ -302,6 +319,7 @@ pub fn process(root: &Path, args: ProcessArgs) -> anyhow::Result<i32> {
         .and_then(|store| {
             ch05_dockerfile::build::build(&store, &options, &mut sink).map_err(Into::into)
         });
+    let _ = sink.flush();
     let mut out = std::io::stdout();
     match result {
         Ok(image) => {
