@@ -1,8 +1,8 @@
 //! The Docker Engine API: paths to engine calls, engine results to Docker's JSON and status
 //! codes. Paths arrive without their `/v1.NN` prefix (see [`crate::http`]).
 //!
-//! Calls that belong to chapters not yet wired into the engine (build, pull, push) answer 501
-//! with a message saying so.
+//! Calls that belong to chapters not yet wired into the engine answer 501 with a message
+//! saying so.
 
 use crate::engine::record::CreateBody;
 use crate::engine::{containers::POLL, images, ApiError, ApiResult, Engine};
@@ -14,10 +14,13 @@ use std::sync::Arc;
 
 /// Answer one request.
 pub fn handle(engine: &Arc<Engine>, request: Request) -> Response {
-    match route(engine, &request) {
+    let before = crate::engine::events::before(engine, &request);
+    let response = match route(engine, &request) {
         Ok(response) => response,
         Err(error) => Response::json(error.status, &json!({ "message": error.message })),
-    }
+    };
+    crate::engine::events::after(engine, &request, before, &response);
+    response
 }
 
 fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
@@ -27,6 +30,19 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
         ("GET" | "HEAD", ["_ping"]) => Ok(Response::text(200, "OK")),
         ("GET", ["version"]) => Ok(Response::json(200, &version())),
         ("GET", ["info"]) => Ok(Response::json(200, &info(engine))),
+        ("GET", ["events"]) => crate::engine::events::stream(engine, req),
+        ("GET", ["system", "df"]) => Ok(Response::json(200, &engine.system_df()?)),
+        ("POST", ["containers", "prune"]) => Ok(Response::json(200, &engine.containers_prune()?)),
+        ("POST", ["images", "prune"]) => {
+            let all = filters(req)?["dangling"].to_string().contains("false");
+            Ok(Response::json(200, &engine.images_prune(all)?))
+        }
+        ("POST", ["networks", "prune"]) => Ok(Response::json(200, &engine.networks_prune()?)),
+        ("POST", ["auth"]) => {
+            let body: Value = serde_json::from_slice(&req.body)
+                .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+            Ok(Response::json(200, &engine.login(&body)?))
+        }
 
         ("GET", ["containers", "json"]) => {
             let filters = filters(req)?;
@@ -89,6 +105,7 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
         ("POST", ["containers", id, "attach"]) => attach(engine, id, req),
         ("GET", ["containers", id, "top"]) => Ok(Response::json(200, &engine.top(id)?)),
         ("GET", ["containers", id, "stats"]) => stats(engine, id, req),
+        ("GET" | "HEAD" | "PUT", ["containers", id, "archive"]) => archive(engine, id, req),
         ("GET", ["containers", id, "changes"]) => Ok(Response::json(200, &engine.changes(id)?)),
         ("POST", ["commit"]) => {
             let id = engine.commit(
@@ -164,7 +181,14 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
         ("GET", ["baleia", "system", "check"]) => Ok(Response::json(200, &engine.system_check()?)),
         ("POST", ["images", "create"]) => {
             let Some(image) = req.query("fromImage") else {
-                return pending("importing images (fromSrc)", "chapter 04's import");
+                let id = engine.import(
+                    &req.body,
+                    req.query("repo"),
+                    req.query("tag"),
+                    &req.query_all("changes"),
+                    req.query("message"),
+                )?;
+                return Ok(Response::json_lines(&[json!({ "status": id })]));
             };
             let lines = engine.pull(
                 image,
@@ -182,7 +206,7 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
             )?;
             Ok(Response::json_lines(&lines))
         }
-        (_, ["build"]) => pending("building images (docker build)", "chapter 05's builder"),
+        ("POST", ["build"]) => engine.build(req),
         ("POST", ["volumes", "create"]) => {
             let body: Value = optional_json_body(req)?;
             Ok(Response::json(201, &engine.volume_create(&body)?))
@@ -237,6 +261,41 @@ fn exec_start(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Respon
     })
 }
 
+/// `docker cp`: `HEAD` the stat of a path, `GET` it as a tar, `PUT` a tar into a directory.
+fn archive(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Response> {
+    let path = req
+        .query("path")
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| ApiError::bad_request("path is required"))?;
+    let with_stat =
+        |stat: &ch03_overlayfs::archive::PathStat, inner: Response| Response::WithHeaders {
+            headers: vec![(
+                "X-Docker-Container-Path-Stat",
+                crate::engine::archive::stat_header(stat),
+            )],
+            inner: Box::new(inner),
+        };
+    match req.method.as_str() {
+        "HEAD" => {
+            let stat = engine.archive_stat(id, path)?;
+            Ok(with_stat(&stat, Response::text(200, "")))
+        }
+        "GET" => {
+            let (stat, tar) = engine.archive_get(id, path)?;
+            let body = Response::Full {
+                status: 200,
+                content_type: "application/x-tar",
+                body: tar,
+            };
+            Ok(with_stat(&stat, body))
+        }
+        _ => {
+            engine.archive_put(id, path, &req.body)?;
+            Ok(Response::json(200, &json!({})))
+        }
+    }
+}
+
 /// `GET /containers/{id}/stats`: one sample (`stream=0`), or one a second until the client
 /// goes or the container ends.
 fn stats(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Response> {
@@ -275,12 +334,6 @@ fn save(engine: &Arc<Engine>, names: &[&str]) -> ApiResult<Response> {
         content_type: "application/x-tar",
         body,
     })
-}
-
-fn pending(what: &str, chapter: &str) -> ApiResult<Response> {
-    Err(ApiError::not_implemented(format!(
-        "{what}: not implemented yet in baleia (it comes with {chapter})"
-    )))
 }
 
 /// A JSON body: `400` with serde's words (line, column, what was expected) when it is not

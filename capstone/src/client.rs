@@ -35,9 +35,17 @@ pub struct Reply {
     pub content_length: Option<usize>,
     /// The body is one raw stream (a container with a terminal), not multiplexed frames.
     pub raw_stream: bool,
+    pub headers: Vec<(String, String)>,
 }
 
 impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
     pub fn body(mut self) -> Result<Vec<u8>> {
         let mut body = Vec::new();
         match self.content_length {
@@ -206,6 +214,9 @@ impl Client {
         if !body.is_empty() {
             head.push_str(&format!("Content-Type: {content_type}\r\n"));
         }
+        if let Some(auth) = crate::cli_login::registry_auth(path) {
+            head.push_str(&format!("X-Registry-Auth: {auth}\r\n"));
+        }
         head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
         stream.write_all(head.as_bytes())?;
         stream.write_all(body)?;
@@ -234,11 +245,22 @@ impl Client {
             h.name.eq_ignore_ascii_case("Content-Type")
                 && h.value == b"application/vnd.docker.raw-stream"
         });
+        let headers = response
+            .headers
+            .iter()
+            .map(|h| {
+                (
+                    h.name.to_string(),
+                    String::from_utf8_lossy(h.value).into_owned(),
+                )
+            })
+            .collect();
         Ok(Reply {
             status: response.code.unwrap_or(500),
             reader,
             content_length,
             raw_stream,
+            headers,
         })
     }
 

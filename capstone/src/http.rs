@@ -161,6 +161,11 @@ pub enum Response {
         content_type: String,
         body: Hijacker,
     },
+    /// A full response with headers of its own (`X-Docker-Container-Path-Stat` for `cp`).
+    WithHeaders {
+        headers: Vec<(&'static str, String)>,
+        inner: Box<Response>,
+    },
 }
 
 impl Response {
@@ -230,8 +235,14 @@ pub fn serve(stream: UnixStream, limits: &Limits, handle: &(dyn Fn(Request) -> R
         let method = request.method.clone();
         let wants_upgrade = request.header("Upgrade").is_some();
         let response = handle(request);
-        let reusable = matches!(response, Response::Full { .. }) && keep_alive;
-        if !matches!(response, Response::Full { .. }) {
+        let reusable = matches!(
+            response,
+            Response::Full { .. } | Response::WithHeaders { .. }
+        ) && keep_alive;
+        if !matches!(
+            response,
+            Response::Full { .. } | Response::WithHeaders { .. }
+        ) {
             // Streams and hijacked connections are long-lived by design (`logs -f`, `attach`
             // waiting for standard input): from here on only the client decides when to end.
             let _ = writer.set_read_timeout(None);
@@ -506,6 +517,7 @@ fn reason(status: u16) -> &'static str {
         204 => "No Content",
         304 => "Not Modified",
         400 => "Bad Request",
+        403 => "Forbidden",
         404 => "Not Found",
         408 => "Request Timeout",
         409 => "Conflict",
@@ -533,28 +545,7 @@ fn write_response(
     keep_alive: bool,
 ) -> io::Result<()> {
     match response {
-        Response::Full {
-            status,
-            content_type,
-            body,
-        } => {
-            let connection = if keep_alive { "keep-alive" } else { "close" };
-            // 204 and 304 never have a body (RFC 9110); HEAD gets the headers only.
-            let body = if method == "HEAD" || status == 204 || status == 304 {
-                Vec::new()
-            } else {
-                body
-            };
-            let head = format!(
-                "HTTP/1.1 {status} {}\r\n{}Content-Type: {content_type}\r\nContent-Length: {}\r\nConnection: {connection}\r\n\r\n",
-                reason(status),
-                common_headers(),
-                body.len(),
-            );
-            out.write_all(head.as_bytes())?;
-            out.write_all(&body)?;
-            out.flush()
-        }
+        full @ Response::Full { .. } => write_full(out, method, full, keep_alive, ""),
         Response::Stream {
             status,
             content_type,
@@ -569,8 +560,49 @@ fn write_response(
             out.flush()?;
             body(out)
         }
+        Response::WithHeaders { headers, inner } => {
+            let extra: String = headers
+                .iter()
+                .map(|(name, value)| format!("{name}: {value}\r\n"))
+                .collect();
+            write_full(out, method, *inner, keep_alive, &extra)
+        }
         Response::Upgrade { .. } => unreachable!("upgrades are written by upgrade()"),
     }
+}
+
+/// A response with a length, and `extra` header lines.
+fn write_full(
+    out: &mut UnixStream,
+    method: &str,
+    response: Response,
+    keep_alive: bool,
+    extra: &str,
+) -> io::Result<()> {
+    let Response::Full {
+        status,
+        content_type,
+        body,
+    } = response
+    else {
+        return write_response(out, method, response, keep_alive);
+    };
+    let connection = if keep_alive { "keep-alive" } else { "close" };
+    // 204 and 304 never have a body (RFC 9110); HEAD gets the headers only.
+    let body = if method == "HEAD" || status == 204 || status == 304 {
+        Vec::new()
+    } else {
+        body
+    };
+    let head = format!(
+        "HTTP/1.1 {status} {}\r\n{}{extra}Content-Type: {content_type}\r\nContent-Length: {}\r\nConnection: {connection}\r\n\r\n",
+        reason(status),
+        common_headers(),
+        body.len(),
+    );
+    out.write_all(head.as_bytes())?;
+    out.write_all(&body)?;
+    out.flush()
 }
 
 /// Hijack the connection: `101 UPGRADED` (or, for old clients that did not ask to upgrade,

@@ -17,6 +17,12 @@
 mod api;
 mod check;
 mod cli;
+mod cli_build;
+mod cli_cp;
+mod cli_events;
+mod cli_import;
+mod cli_login;
+mod cli_system;
 mod client;
 mod daemon;
 mod engine;
@@ -121,9 +127,44 @@ pub enum NetworkCommand {
 
 /// `system ...`, as `docker system`.
 #[derive(Subcommand)]
-enum SystemCommand {
+pub enum SystemCommand {
     /// Check the image store and the engine's state for damage (exit 1 if damaged).
     Check,
+    /// What images, containers and volumes take on disk.
+    Df,
+    /// Remove stopped containers, unused networks, dangling (with -a: unused) images, and with
+    /// --volumes unused anonymous volumes.
+    Prune {
+        #[arg(short, long)]
+        all: bool,
+        #[arg(long)]
+        volumes: bool,
+        /// Do not ask.
+        #[arg(short, long)]
+        force: bool,
+    },
+}
+
+/// `container prune`.
+#[derive(Subcommand)]
+pub enum ContainerCommand {
+    /// Remove every stopped container.
+    Prune {
+        #[arg(short, long)]
+        force: bool,
+    },
+}
+
+/// `image prune`.
+#[derive(Subcommand)]
+pub enum ImageCommand {
+    /// Remove dangling images (with -a: every image no container uses).
+    Prune {
+        #[arg(short, long)]
+        all: bool,
+        #[arg(short, long)]
+        force: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -171,6 +212,53 @@ enum Command {
         tty: bool,
         #[arg(last = true, required = true)]
         command: Vec<String>,
+    },
+    /// (internal) Run chapter 05's builder for `POST /build`: started by the daemon.
+    #[command(hide = true)]
+    BuildProcess(engine::build::ProcessArgs),
+    /// Build an image from a Dockerfile and a context directory (chapter 05).
+    Build(cli_build::BuildFlags),
+    /// Copy files between a container and the host: CONTAINER:SRC DEST, or SRC CONTAINER:DEST.
+    Cp { src: String, dest: String },
+    /// What happens to containers, images, volumes and networks, as it happens.
+    Events {
+        /// Since when: unix seconds, or a duration back from now (10m).
+        #[arg(long)]
+        since: Option<String>,
+        /// Until when (then stop).
+        #[arg(long)]
+        until: Option<String>,
+        /// KEY=VALUE: type, event, container, image, volume, network.
+        #[arg(short, long = "filter")]
+        filters: Vec<String>,
+    },
+    /// The engine as a whole: `system df`, `system prune`, `system check`.
+    #[command(subcommand)]
+    System(SystemCommand),
+    /// `container prune`: remove every stopped container.
+    #[command(subcommand)]
+    Container(ContainerCommand),
+    /// `image prune [-a]`: remove unused images.
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Log in to a registry; the credentials go into the client's config.
+    Login {
+        #[arg(short, long)]
+        username: Option<String>,
+        /// Read the password from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        server: String,
+    },
+    /// Make a one-layer image from a root file system tar (FILE, or - for stdin).
+    Import {
+        file: String,
+        reference: Option<String>,
+        /// A Dockerfile instruction for the config (CMD, ENTRYPOINT, ENV, WORKDIR, USER…).
+        #[arg(short, long = "change")]
+        changes: Vec<String>,
+        #[arg(short, long)]
+        message: Option<String>,
     },
     /// The processes of a container.
     Top { container: String },
@@ -330,9 +418,6 @@ enum Command {
     },
     /// The layers of every image as one tree (chapter 04).
     Tree,
-    /// The engine as a whole.
-    #[command(subcommand)]
-    System(SystemCommand),
     /// The engine, system-wide.
     Info,
     /// Client and server versions.
@@ -435,6 +520,43 @@ fn dispatch(cli: Cli) -> Result<i32> {
             (interactive, tty),
         ),
         Command::Port { container, port } => cli::port(&client, &container, port.as_deref()),
+        Command::BuildProcess(args) => engine::build::process(&cli.root, args),
+        Command::Build(flags) => cli_build::build(&client, &flags),
+        Command::Cp { src, dest } => cli_cp::cp(&client, &src, &dest),
+        Command::Events {
+            since,
+            until,
+            filters,
+        } => cli_events::events(&client, since.as_deref(), until.as_deref(), &filters),
+        Command::System(SystemCommand::Df) => cli_system::df(&client),
+        Command::System(SystemCommand::Prune {
+            all,
+            volumes,
+            force,
+        }) => cli_system::prune(&client, "system", all, volumes, force),
+        Command::Container(ContainerCommand::Prune { force }) => {
+            cli_system::prune(&client, "container", false, false, force)
+        }
+        Command::Image(ImageCommand::Prune { all, force }) => {
+            cli_system::prune(&client, "image", all, false, force)
+        }
+        Command::Login {
+            username,
+            password_stdin,
+            server,
+        } => cli_login::login(&client, &server, username.as_deref(), password_stdin),
+        Command::Import {
+            file,
+            reference,
+            changes,
+            message,
+        } => cli_import::import(
+            &client,
+            &file,
+            reference.as_deref(),
+            &changes,
+            message.as_deref(),
+        ),
         Command::Top { container } => cli::top(&client, &container).map(|()| 0),
         Command::Stats { containers, .. } => cli::stats(&client, &containers).map(|()| 0),
         Command::Run(flags) => cli::run(&client, &flags),

@@ -196,6 +196,12 @@ fn supervise(root: &Path, dir: &Dir, mut handshake: File) -> Result<()> {
     state.exit_code = exit_code;
     state.oom_killed = usage.oom_kills.is_some_and(|k| k > 0);
     state.finished_at = now_nanos();
+    // `die` before the state says so: whoever waited for the exit then finds the event.
+    if let Some(root) = dir.0.parent().and_then(|containers| containers.parent()) {
+        let code = serde_json::json!({ "exitCode": exit_code.to_string() });
+        let (name, image) = (&record.name, &record.config.image);
+        crate::engine::events::container(root, "die", &record.id, name, image, code);
+    }
     dir.write_state(&state)
 }
 

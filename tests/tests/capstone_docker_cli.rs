@@ -543,3 +543,71 @@ fn run_with_a_published_port_a_network_and_volumes() {
         "the bridge went with the network"
     );
 }
+
+#[test]
+fn build_with_the_classic_builder() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    let dir = env.path().join("context");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("Dockerfile"),
+        "FROM busybox\nCOPY hello.txt /app/\nRUN echo hello from RUN > /app/made.txt\n\
+         CMD [\"cat\", \"/app/hello.txt\", \"/app/made.txt\"]\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("hello.txt"), "hello from the context\n").unwrap();
+    let output = daemon.docker_with(
+        &[("DOCKER_BUILDKIT", "0")],
+        &["build", "-t", "app:docker", dir.to_str().unwrap()],
+    );
+    assert!(output.status.success(), "{}", report(&output));
+    // DOCKER_BUILDKIT=0: docker 28 warns that the legacy builder is deprecated, then uses
+    // the classic `POST /build` and prints its stream.
+    assert!(text(&output.stdout).contains("Successfully tagged app:docker"));
+    assert_eq!(
+        ok(&daemon, &["run", "--rm", "app:docker"]),
+        "hello from the context\nhello from RUN\n"
+    );
+}
+
+#[test]
+fn import_system_df_and_prunes() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    let tar = harness::busybox_tar(&env);
+    let imported = ok(
+        &daemon,
+        &[
+            "import",
+            "-c",
+            "CMD [\"echo\", \"imported\"]",
+            tar.to_str().unwrap(),
+            "imp:1",
+        ],
+    );
+    assert!(imported.starts_with("sha256:"), "{imported}");
+    assert_eq!(ok(&daemon, &["run", "--rm", "imp:1"]), "imported\n");
+    ok(&daemon, &["run", "--name", "stopped", "busybox", "true"]);
+    let df = ok(
+        &daemon,
+        &[
+            "system",
+            "df",
+            "--format",
+            "{{.Type}} {{.TotalCount}} {{.Active}}",
+        ],
+    );
+    assert_eq!(
+        df,
+        "Images 2 1\nContainers 1 0\nLocal Volumes 0 0\nBuild Cache 0 0\n"
+    );
+    let pruned = ok(&daemon, &["container", "prune", "-f"]);
+    assert!(pruned.contains("Deleted Containers:"), "{pruned}");
+    let pruned = ok(&daemon, &["image", "prune", "-a", "-f"]);
+    assert!(pruned.contains("untagged: imp:1"), "{pruned}");
+    assert!(pruned.contains("untagged: busybox:latest"), "{pruned}");
+    assert_eq!(ok(&daemon, &["images", "-q"]), "");
+}

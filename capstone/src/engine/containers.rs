@@ -387,7 +387,11 @@ impl Engine {
             engine.changes.notify();
             if record.host_config.auto_remove {
                 engine.remember_removed(&id, state.exit_code);
-                let _ = engine.remove(&id, true);
+                if engine.remove(&id, true).is_ok() {
+                    let (name, image) = (&record.name, &record.config.image);
+                    let none = serde_json::json!({});
+                    super::events::container(&engine.root, "destroy", &id, name, image, none);
+                }
             } else if let Some(delay) = engine.restart_delay(&dir, &record, &state) {
                 std::thread::sleep(delay);
                 // Stopped or removed by the user while we waited?

@@ -3,10 +3,13 @@
 //! images to chapter 04's store, running to a supervisor per container ([`crate::shim`]) which
 //! runs the spec through the runtime ([`crate::runtime`]).
 
+pub mod archive;
 pub mod attachments;
+pub mod build;
 pub mod changes;
 pub mod check;
 pub mod containers;
+pub mod events;
 pub mod exec;
 pub mod images;
 pub mod networks;
@@ -14,6 +17,7 @@ pub mod record;
 pub mod registry;
 pub mod spec;
 pub mod stats;
+pub mod system;
 pub mod views;
 pub mod volumes;
 
