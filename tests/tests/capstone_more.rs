@@ -544,10 +544,15 @@ fn events_follows_what_happens_from_now_on() {
     let daemon = Daemon::start(&env);
     daemon.import_busybox();
     ok(&daemon, &["run", "--rm", "busybox", "true"]); // before: not shown
+                                                      // From this instant on (read from the journal: no race with the follower's connection).
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let since = format!("{}.{:09}", now.as_secs(), now.subsec_nanos());
     let mut follower = env
         .std_cmd("baleia")
         .env("BALEIA_HOST", daemon.host())
-        .args(["events", "--filter", "type=container"])
+        .args(["events", "--since", &since, "--filter", "type=container"])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -558,30 +563,33 @@ fn events_follows_what_happens_from_now_on() {
             let _ = send.send(line);
         }
     });
-    std::thread::sleep(std::time::Duration::from_millis(300));
     ok(
         &daemon,
         &["run", "--rm", "--name", "followed", "busybox", "true"],
     );
-    let mut seen = Vec::new();
-    while !seen.iter().any(|l: &String| l.contains(" destroy ")) {
-        match lines.recv_timeout(std::time::Duration::from_secs(10)) {
-            Ok(line) => seen.push(line),
-            Err(_) => break,
+    let until_destroyed = |name: &str| {
+        let mut seen = Vec::new();
+        while !seen.iter().any(|l: &String| l.contains(" destroy ")) {
+            match lines.recv_timeout(std::time::Duration::from_secs(10)) {
+                Ok(line) => seen.push(line),
+                Err(_) => break,
+            }
         }
-    }
+        let expected: Vec<String> = ["create", "start", "die", "destroy"]
+            .iter()
+            .map(|action| format!("container {action} {name}"))
+            .collect();
+        assert_eq!(event_summary(&seen.join("\n")), expected, "{seen:?}");
+    };
+    until_destroyed("followed");
+    // The follower has delivered: it is connected now, and what comes next arrives live.
+    ok(
+        &daemon,
+        &["run", "--rm", "--name", "followed-live", "busybox", "true"],
+    );
+    until_destroyed("followed-live");
     let _ = follower.kill();
     let _ = follower.wait();
-    assert_eq!(
-        event_summary(&seen.join("\n")),
-        [
-            "container create followed",
-            "container start followed",
-            "container die followed",
-            "container destroy followed"
-        ],
-        "{seen:?}"
-    );
 }
 
 #[test]
