@@ -262,3 +262,14 @@ pub fn redact(text: &str) -> String {
     }
     text
 }
+
+/// `baleia ARGS...` against `daemon`, which must succeed: its standard output.
+pub fn ok(daemon: &Daemon, args: &[&str]) -> String {
+    let output = daemon.baleia(args);
+    assert!(
+        output.status.success(),
+        "{args:?}\n{}",
+        crate::report(&output)
+    );
+    crate::stdout(&output)
+}

@@ -13,6 +13,7 @@
 //! at once with a message saying so; they never pass by skipping.
 
 pub mod capstone;
+pub mod http;
 pub mod proxy;
 pub mod registry;
 
@@ -504,4 +505,18 @@ macro_rules! assert_snapshot {
             insta::assert_snapshot!($($arg)*);
         })
     };
+}
+
+/// A command's standard output, as text.
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Look again every 50 ms until `done`; fail the test after 10 s, naming `what`.
+pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

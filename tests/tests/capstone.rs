@@ -3,29 +3,13 @@
 //!
 //! Ids and ages are redacted in snapshots (see `harness::capstone::redact`).
 
+use harness::capstone::ok;
 use harness::capstone::{redact, Daemon};
+use harness::stdout;
+use harness::wait_until;
 use harness::{assert_snapshot, report, TestEnv};
 use std::process::Output;
 use std::time::{Duration, Instant};
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-/// Run, insist on success, return standard output.
-fn ok(daemon: &Daemon, args: &[&str]) -> String {
-    let output = daemon.baleia(args);
-    assert!(output.status.success(), "{args:?}\n{}", report(&output));
-    stdout(&output)
-}
-
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 #[test]
 fn hello_world_runs_offline_and_the_client_starts_a_daemon_when_none_runs() {

@@ -3,6 +3,7 @@
 //! `cargo test -p baleia-tests --test capstone_docker_cli` (as root).
 
 use harness::capstone::{redact, Daemon};
+use harness::http::page;
 use harness::{assert_snapshot, report, TestEnv};
 use std::process::Output;
 use std::time::{Duration, Instant};
@@ -393,31 +394,6 @@ fn pull_from_a_local_registry_then_run_it() {
     );
 }
 
-/// The body of `http://127.0.0.1:PORT/index.html`, retried until httpd answers.
-fn fetch(port: u16) -> String {
-    use std::io::{Read, Write};
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let attempt = std::net::TcpStream::connect(("127.0.0.1", port)).and_then(|mut s| {
-            s.set_read_timeout(Some(Duration::from_secs(5)))?;
-            s.write_all(b"GET /index.html HTTP/1.0\r\n\r\n")?;
-            let mut response = String::new();
-            s.read_to_string(&mut response)?;
-            Ok(response)
-        });
-        match attempt {
-            Ok(r) if r.contains("200 OK") => {
-                return r
-                    .split_once("\r\n\r\n")
-                    .map(|(_, b)| b.to_string())
-                    .unwrap_or_default()
-            }
-            other if Instant::now() > deadline => panic!("no page on port {port}: {other:?}"),
-            _ => std::thread::sleep(Duration::from_millis(100)),
-        }
-    }
-}
-
 #[test]
 fn run_with_a_published_port_a_network_and_volumes() {
     let env = TestEnv::new();
@@ -471,7 +447,7 @@ fn run_with_a_published_port_a_network_and_volumes() {
             ],
         );
         assert_eq!(id.trim().len(), 64, "{id}");
-        assert_eq!(fetch(port), "served to docker\n");
+        assert_eq!(page(port, "/index.html"), "served to docker\n");
         assert_eq!(
             ok(&daemon, &["port", "web"]),
             format!("80/tcp -> 127.0.0.1:{port}\n")

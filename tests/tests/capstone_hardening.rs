@@ -5,6 +5,7 @@
 //! The API tests speak raw HTTP to the socket with a plain `UnixStream`, so that what is sent
 //! is exactly what a hostile or broken client would send.
 
+use harness::capstone::ok;
 use harness::capstone::Daemon;
 use harness::proxy::{Direction, Proxy};
 use harness::{report, TestEnv};
@@ -12,13 +13,6 @@ use serde_json::Value;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
-
-/// Run, insist on success, return standard output.
-fn ok(daemon: &Daemon, args: &[&str]) -> String {
-    let output = daemon.baleia(args);
-    assert!(output.status.success(), "{args:?}\n{}", report(&output));
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
 
 /// Send raw bytes, read until the daemon closes or answers one whole response; the status
 /// and the body parsed as JSON (Null if it is not).

@@ -2,24 +2,15 @@
 //! `baleia` (and the real `docker` CLI where it speaks the same API), against a daemon each
 //! test starts. Run: `cargo test -p baleia-tests --test capstone_more` (as root).
 
+use harness::capstone::ok;
 use harness::capstone::{redact, Daemon};
+use harness::stdout;
 use harness::{assert_snapshot, report, TestEnv};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// Run, insist on success, return standard output.
-fn ok(daemon: &Daemon, args: &[&str]) -> String {
-    let output = daemon.baleia(args);
-    assert!(output.status.success(), "{args:?}\n{}", report(&output));
-    stdout(&output)
 }
 
 fn write(dir: &Path, name: &str, text: &str) {

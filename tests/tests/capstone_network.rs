@@ -9,67 +9,19 @@
 //! the real baleia0). After each test: no veth on its bridges, no bridge, no iptables rule, no
 //! lease, no listening proxy.
 
+use harness::capstone::ok;
 use harness::capstone::Daemon;
+use harness::http::page;
+use harness::registry::free_port;
+use harness::stdout;
+use harness::wait_until;
 use harness::{report, TestEnv};
 use serde_json::Value;
-use std::io::{Read, Write};
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn ok(daemon: &Daemon, args: &[&str]) -> String {
-    let output = daemon.baleia(args);
-    assert!(output.status.success(), "{args:?}\n{}", report(&output));
-    stdout(&output)
-}
+use std::time::Instant;
 
 fn inspect(daemon: &Daemon, name: &str) -> Value {
     serde_json::from_str::<Value>(&ok(daemon, &["inspect", name])).unwrap()[0].clone()
-}
-
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn http_get(port: u16, path: &str) -> std::io::Result<String> {
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    stream.write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes())?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    Ok(response)
-}
-
-/// The body of a page served on 127.0.0.1:`port`, retried until httpd answers.
-fn page(port: u16, path: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        match http_get(port, path) {
-            Ok(response) if response.contains("200 OK") => {
-                return response
-                    .split_once("\r\n\r\n")
-                    .map(|(_, body)| body.to_string())
-                    .unwrap_or_default()
-            }
-            other if Instant::now() > deadline => panic!("no page on port {port}: {other:?}"),
-            _ => std::thread::sleep(Duration::from_millis(100)),
-        }
-    }
 }
 
 fn closed(port: u16) -> bool {

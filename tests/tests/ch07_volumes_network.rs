@@ -8,6 +8,7 @@
 //! test, its bridge, veths, iptables rules and leases must be gone (and scripts/leak-check
 //! looks for `bt*` links and rules once more after the suite).
 
+use harness::registry::free_port;
 use harness::{assert_snapshot, busybox_rootfs, report, wait_for_pid_file, TestEnv};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -465,14 +466,6 @@ fn containers_reach_each_other_by_name_on_one_network_and_not_across_networks() 
         )
         .replace(&server_name, "[SRV]"));
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn http_get(port: u16) -> std::io::Result<String> {
