@@ -14,12 +14,12 @@ use std::sync::Arc;
 
 /// Answer one request.
 pub fn handle(engine: &Arc<Engine>, request: Request) -> Response {
-    let before = crate::engine::events::before(engine, &request);
+    let before = crate::engine::event_hooks::before(engine, &request);
     let response = match route(engine, &request) {
         Ok(response) => response,
         Err(error) => Response::json(error.status, &json!({ "message": error.message })),
     };
-    crate::engine::events::after(engine, &request, before, &response);
+    crate::engine::event_hooks::after(engine, &request, before, &response);
     response
 }
 

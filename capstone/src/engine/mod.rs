@@ -6,6 +6,7 @@
 pub mod archive;
 pub mod build;
 pub mod containers;
+pub mod event_hooks;
 pub mod events;
 pub mod exec;
 pub mod images;
