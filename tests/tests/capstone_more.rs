@@ -486,6 +486,23 @@ fn login_checks_credentials_and_a_build_pulls_its_missing_base() {
         serde_json::from_slice(&std::fs::read(config.join("config.json")).unwrap()).unwrap();
     assert_eq!(stored["auths"][&server.addr]["auth"], "YWxpY2U6c2VjcmV0");
 
+    // The real docker CLI logs in through the same `POST /auth`.
+    let docker_config = env.path().join("docker-login-config");
+    let docker = assert_cmd::Command::new("docker")
+        .env("DOCKER_HOST", daemon.host())
+        .env("DOCKER_CONFIG", &docker_config)
+        .args(["login", "-u", "alice", "--password-stdin", &server.addr])
+        .write_stdin("secret\n")
+        .timeout(std::time::Duration::from_secs(30))
+        .output()
+        .unwrap();
+    assert!(docker.status.success(), "{}", report(&docker));
+    assert!(
+        stdout(&docker).contains("Login Succeeded"),
+        "{}",
+        report(&docker)
+    );
+
     // The stored login goes with a push (`X-Registry-Auth`), which needs it.
     daemon.import_busybox();
     let mine = format!("{}/mine/busybox:v1", server.addr);
