@@ -306,6 +306,9 @@ fn events_record_a_run_and_since_works_across_a_daemon_restart() {
     ok(&daemon, &["volume", "create", "vol-ev"]);
     ok(&daemon, &["volume", "rm", "vol-ev"]);
     ok(&daemon, &["tag", "busybox", "other:1"]);
+    ok(&daemon, &["network", "create", "evnet"]);
+    ok(&daemon, &["network", "rm", "evnet"]);
+    ok(&daemon, &["rmi", "other:1"]);
     let until = now_seconds();
     let expected = [
         "container create ev",
@@ -315,6 +318,9 @@ fn events_record_a_run_and_since_works_across_a_daemon_restart() {
         "volume create ",
         "volume destroy ",
         "image tag other:1",
+        "network create evnet",
+        "network destroy evnet",
+        "image untag other:1",
     ];
     let seen = ok(&daemon, &["events", "--since", &since, "--until", &until]);
     assert_eq!(event_summary(&seen), expected, "{seen}");
