@@ -205,6 +205,7 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
             Ok(Response::json_lines(&lines))
         }
         ("POST", ["build"]) => engine.build(req),
+        ("POST", ["build", "prune"]) => Ok(Response::json(200, &engine.build_prune()?)),
         ("POST", ["volumes", "create"]) => {
             let body: Value = serde_json::from_slice(&req.body).unwrap_or(json!({}));
             Ok(Response::json(201, &engine.volume_create(&body)?))

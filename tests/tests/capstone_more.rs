@@ -715,3 +715,27 @@ fn the_build_api_speaks_docker_json_messages() {
     let (head, _) = raw_post(&daemon, "/build?dockerfile=../etc/passwd", &tar);
     assert!(head.starts_with("HTTP/1.1 400"), "{head}");
 }
+
+#[test]
+fn the_build_cache_shows_in_df_and_system_prune_all_empties_it() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    let dir = context(&env);
+    write(&dir, "Dockerfile", APP);
+    write(&dir, "hello.txt", "hello from the context\n");
+    ok(&daemon, &["build", "-t", "app:v1", dir.to_str().unwrap()]);
+    let (cached, _) = df_row(&daemon, "Build Cache");
+    assert_eq!(cached, "4", "one entry a step after FROM");
+    let pruned = ok(&daemon, &["system", "prune", "-a", "-f"]);
+    assert!(pruned.contains("Deleted build cache objects:"), "{pruned}");
+    assert_eq!(df_row(&daemon, "Build Cache"), ("0".into(), "0".into()));
+    assert_eq!(
+        ok(&daemon, &["images", "-q"]),
+        "",
+        "nothing uses the images: all gone"
+    );
+    daemon.import_busybox(); // (else the build would pull it from Docker Hub)
+    let rebuilt = ok(&daemon, &["build", "-t", "app:v1", dir.to_str().unwrap()]);
+    assert!(!rebuilt.contains("Using cache"), "{rebuilt}");
+}
