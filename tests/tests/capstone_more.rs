@@ -441,8 +441,8 @@ fn import_df_and_prunes_take_only_what_nothing_uses() {
     assert_eq!(df_row(&daemon, "Containers"), ("1".into(), "1".into()));
 }
 
-/// Chapter 06's registry on a free loopback port, `alice:secret` needed to push, anyone may
-/// pull; killed when dropped.
+/// Chapter 06's registry on a free loopback port, `alice:secret` needed to push and pull;
+/// killed when dropped.
 fn registry(env: &TestEnv) -> harness::registry::Server {
     use std::io::BufRead;
     let mut child = env
@@ -450,7 +450,7 @@ fn registry(env: &TestEnv) -> harness::registry::Server {
         .arg("--root")
         .arg(env.path().join("served"))
         .args(["serve", "--addr", "127.0.0.1:0", "--user", "alice:secret"])
-        .args(["--token-auth", "--anonymous-pull"])
+        .arg("--token-auth")
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("start ch06-registry serve");
@@ -549,7 +549,18 @@ fn login_checks_credentials_and_a_build_pulls_its_missing_base() {
         "Dockerfile",
         &format!("FROM {base}\nRUN echo built on the pulled base > /x\nCMD [\"cat\", \"/x\"]\n"),
     );
-    let built = ok(&daemon, &["build", "-t", "pulled", dir.to_str().unwrap()]);
+    // Without a login the pull is refused; with one, the client's `X-Registry-Config` lets
+    // the daemon pull.
+    let refused = daemon.baleia(&["build", "-t", "pulled", dir.to_str().unwrap()]);
+    assert!(!refused.status.success(), "{}", report(&refused));
+    assert!(
+        stderr(&refused).contains("authentication required"),
+        "{}",
+        report(&refused)
+    );
+    let built = client(&["build", "-t", "pulled", dir.to_str().unwrap()]);
+    assert!(built.status.success(), "{}", report(&built));
+    let built = stdout(&built);
     assert!(
         built.contains("Pulling from lib/busybox") || built.contains("Downloaded"),
         "{built}"
