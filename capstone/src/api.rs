@@ -14,12 +14,12 @@ use std::sync::Arc;
 
 /// Answer one request.
 pub fn handle(engine: &Arc<Engine>, request: Request) -> Response {
-    let before = crate::engine::events::before(engine, &request);
+    let before = crate::engine::event_hooks::before(engine, &request);
     let response = match route(engine, &request) {
         Ok(response) => response,
         Err(error) => Response::json(error.status, &json!({ "message": error.message })),
     };
-    crate::engine::events::after(engine, &request, before, &response);
+    crate::engine::event_hooks::after(engine, &request, before, &response);
     response
 }
 
@@ -207,6 +207,7 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
             Ok(Response::json_lines(&lines))
         }
         ("POST", ["build"]) => engine.build(req),
+        ("POST", ["build", "prune"]) => Ok(Response::json(200, &engine.build_prune()?)),
         ("POST", ["volumes", "create"]) => {
             let body: Value = optional_json_body(req)?;
             Ok(Response::json(201, &engine.volume_create(&body)?))

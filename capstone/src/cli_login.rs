@@ -101,3 +101,32 @@ pub fn registry_auth(path: &str) -> Option<String> {
     let json = json!({ "username": user, "password": password, "serveraddress": first });
     Some(base64::engine::general_purpose::URL_SAFE.encode(json.to_string()))
 }
+
+/// `X-Registry-Config` for a build: every stored login, as base64url JSON
+/// (`{"registry": {"username", "password", "serveraddress"}}`), for the FROM images the daemon
+/// may have to pull. `None` without logins.
+pub fn registry_config() -> Option<String> {
+    use base64::Engine as _;
+    let config: Value = serde_json::from_slice(&std::fs::read(config_path()).ok()?).ok()?;
+    let mut out = serde_json::Map::new();
+    for (server, entry) in config["auths"].as_object()? {
+        let Some(encoded) = entry["auth"].as_str() else {
+            continue;
+        };
+        let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&decoded).into_owned();
+        if let Some((user, password)) = text.split_once(':') {
+            out.insert(
+                server.clone(),
+                json!({ "username": user, "password": password, "serveraddress": server }),
+            );
+        }
+    }
+    if out.is_empty() {
+        return None;
+    }
+    let text = Value::Object(out).to_string();
+    Some(base64::engine::general_purpose::URL_SAFE.encode(text))
+}

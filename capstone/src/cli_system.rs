@@ -40,6 +40,8 @@ pub fn df(client: &Client) -> Result<i32> {
     let percent =
         |part: u64, whole: u64| format!("{}%", (part * 100).checked_div(whole).unwrap_or(0));
     let reclaimable = images_size.saturating_sub(active_size);
+    let cache = list("BuildCache");
+    let cache_size: u64 = cache.iter().map(|c| num(c, "Size")).sum();
     let rows = vec![
         vec![
             "Images".into(),
@@ -76,10 +78,10 @@ pub fn df(client: &Client) -> Result<i32> {
         ],
         vec![
             "Build Cache".into(),
+            cache.len().to_string(),
             "0".into(),
-            "0".into(),
-            "0B".into(),
-            "0B".into(),
+            size(cache_size),
+            size(cache_size),
         ],
     ];
     print!(
@@ -132,7 +134,7 @@ pub fn prune(client: &Client, what: &str, all: bool, volumes: bool, force: bool)
         _ => format!(
             "This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n{}  - all {} images\n",
             if volumes { "  - all anonymous volumes not used by at least one container\n" } else { "" },
-            if all { "images without at least one container associated to them" } else { "dangling" },
+            if all { "images without at least one container associated to them\n  - all build cache" } else { "dangling" },
         ),
     };
     if !confirm(&warning, force)? {
@@ -173,6 +175,14 @@ pub fn prune(client: &Client, what: &str, all: bool, volumes: bool, force: bool)
     }
     if what != "container" {
         reclaimed += prune_one(client, &images_path, "ImagesDeleted", "Deleted Images")?;
+    }
+    if what == "system" && all {
+        reclaimed += prune_one(
+            client,
+            "/build/prune",
+            "CachesDeleted",
+            "Deleted build cache objects",
+        )?;
     }
     println!("Total reclaimed space: {}", size(reclaimed));
     Ok(0)

@@ -217,6 +217,11 @@ impl Client {
         if let Some(auth) = crate::cli_login::registry_auth(path) {
             head.push_str(&format!("X-Registry-Auth: {auth}\r\n"));
         }
+        if path.starts_with("/build?") {
+            if let Some(config) = crate::cli_login::registry_config() {
+                head.push_str(&format!("X-Registry-Config: {config}\r\n"));
+            }
+        }
         head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
         stream.write_all(head.as_bytes())?;
         stream.write_all(body)?;

@@ -297,6 +297,9 @@ fn events_record_a_run_and_since_works_across_a_daemon_restart() {
     ok(&daemon, &["volume", "create", "vol-ev"]);
     ok(&daemon, &["volume", "rm", "vol-ev"]);
     ok(&daemon, &["tag", "busybox", "other:1"]);
+    ok(&daemon, &["network", "create", "evnet"]);
+    ok(&daemon, &["network", "rm", "evnet"]);
+    ok(&daemon, &["rmi", "other:1"]);
     let until = now_seconds();
     let expected = [
         "container create ev",
@@ -306,6 +309,9 @@ fn events_record_a_run_and_since_works_across_a_daemon_restart() {
         "volume create ",
         "volume destroy ",
         "image tag other:1",
+        "network create evnet",
+        "network destroy evnet",
+        "image untag other:1",
     ];
     let seen = ok(&daemon, &["events", "--since", &since, "--until", &until]);
     assert_eq!(event_summary(&seen), expected, "{seen}");
@@ -426,8 +432,8 @@ fn import_df_and_prunes_take_only_what_nothing_uses() {
     assert_eq!(df_row(&daemon, "Containers"), ("1".into(), "1".into()));
 }
 
-/// Chapter 06's registry on a free loopback port, `alice:secret` needed to push, anyone may
-/// pull; killed when dropped.
+/// Chapter 06's registry on a free loopback port, `alice:secret` needed to push and pull;
+/// killed when dropped.
 fn registry(env: &TestEnv) -> harness::registry::Server {
     use std::io::BufRead;
     let mut child = env
@@ -435,7 +441,7 @@ fn registry(env: &TestEnv) -> harness::registry::Server {
         .arg("--root")
         .arg(env.path().join("served"))
         .args(["serve", "--addr", "127.0.0.1:0", "--user", "alice:secret"])
-        .args(["--token-auth", "--anonymous-pull"])
+        .arg("--token-auth")
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("start ch06-registry serve");
@@ -477,6 +483,23 @@ fn login_checks_credentials_and_a_build_pulls_its_missing_base() {
         serde_json::from_slice(&std::fs::read(config.join("config.json")).unwrap()).unwrap();
     assert_eq!(stored["auths"][&server.addr]["auth"], "YWxpY2U6c2VjcmV0");
 
+    // The real docker CLI logs in through the same `POST /auth`.
+    let docker_config = env.path().join("docker-login-config");
+    let docker = assert_cmd::Command::new("docker")
+        .env("DOCKER_HOST", daemon.host())
+        .env("DOCKER_CONFIG", &docker_config)
+        .args(["login", "-u", "alice", "--password-stdin", &server.addr])
+        .write_stdin("secret\n")
+        .timeout(std::time::Duration::from_secs(30))
+        .output()
+        .unwrap();
+    assert!(docker.status.success(), "{}", report(&docker));
+    assert!(
+        stdout(&docker).contains("Login Succeeded"),
+        "{}",
+        report(&docker)
+    );
+
     // The stored login goes with a push (`X-Registry-Auth`), which needs it.
     daemon.import_busybox();
     let mine = format!("{}/mine/busybox:v1", server.addr);
@@ -517,7 +540,18 @@ fn login_checks_credentials_and_a_build_pulls_its_missing_base() {
         "Dockerfile",
         &format!("FROM {base}\nRUN echo built on the pulled base > /x\nCMD [\"cat\", \"/x\"]\n"),
     );
-    let built = ok(&daemon, &["build", "-t", "pulled", dir.to_str().unwrap()]);
+    // Without a login the pull is refused; with one, the client's `X-Registry-Config` lets
+    // the daemon pull.
+    let refused = daemon.baleia(&["build", "-t", "pulled", dir.to_str().unwrap()]);
+    assert!(!refused.status.success(), "{}", report(&refused));
+    assert!(
+        stderr(&refused).contains("authentication required"),
+        "{}",
+        report(&refused)
+    );
+    let built = client(&["build", "-t", "pulled", dir.to_str().unwrap()]);
+    assert!(built.status.success(), "{}", report(&built));
+    let built = stdout(&built);
     assert!(
         built.contains("Pulling from lib/busybox") || built.contains("Downloaded"),
         "{built}"
@@ -690,4 +724,28 @@ fn the_build_api_speaks_docker_json_messages() {
 
     let (head, _) = raw_post(&daemon, "/build?dockerfile=../etc/passwd", &tar);
     assert!(head.starts_with("HTTP/1.1 400"), "{head}");
+}
+
+#[test]
+fn the_build_cache_shows_in_df_and_system_prune_all_empties_it() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    let dir = context(&env);
+    write(&dir, "Dockerfile", APP);
+    write(&dir, "hello.txt", "hello from the context\n");
+    ok(&daemon, &["build", "-t", "app:v1", dir.to_str().unwrap()]);
+    let (cached, _) = df_row(&daemon, "Build Cache");
+    assert_eq!(cached, "4", "one entry a step after FROM");
+    let pruned = ok(&daemon, &["system", "prune", "-a", "-f"]);
+    assert!(pruned.contains("Deleted build cache objects:"), "{pruned}");
+    assert_eq!(df_row(&daemon, "Build Cache"), ("0".into(), "0".into()));
+    assert_eq!(
+        ok(&daemon, &["images", "-q"]),
+        "",
+        "nothing uses the images: all gone"
+    );
+    daemon.import_busybox(); // (else the build would pull it from Docker Hub)
+    let rebuilt = ok(&daemon, &["build", "-t", "app:v1", dir.to_str().unwrap()]);
+    assert!(!rebuilt.contains("Using cache"), "{rebuilt}");
 }

@@ -35,6 +35,9 @@ pub struct BuildQuery {
     pub no_cache: bool,
     pub target: Option<String>,
     pub quiet: bool,
+    /// `X-Registry-Config`: base64url JSON, registry → `{username, password}`, the logins the
+    /// client has (to pull FROM images with).
+    pub registry_config: Option<String>,
 }
 
 impl BuildQuery {
@@ -78,6 +81,7 @@ impl BuildQuery {
                 .filter(|t| !t.is_empty())
                 .map(String::from),
             quiet: req.flag("q"),
+            registry_config: req.header("X-Registry-Config").map(String::from),
         })
     }
 }
@@ -133,7 +137,7 @@ impl Engine {
                 query.dockerfile
             )
         })?;
-        self.pull_bases(&query.dockerfile, &text, &query.build_args, out)?;
+        self.pull_bases(&query.dockerfile, &text, query, out)?;
 
         let mut command = std::process::Command::new(&self.exe);
         command
@@ -197,11 +201,12 @@ impl Engine {
         &self,
         file: &str,
         text: &str,
-        build_args: &[(String, String)],
+        query: &BuildQuery,
         out: &mut dyn Write,
     ) -> Result<(), String> {
         let parsed = ch05_dockerfile::parse(file, text).map_err(|e| e.to_string())?;
-        let plan = ch05_dockerfile::resolve(&parsed, build_args).map_err(|e| e.to_string())?;
+        let plan =
+            ch05_dockerfile::resolve(&parsed, &query.build_args).map_err(|e| e.to_string())?;
         for stage in &plan.stages {
             let ch05_dockerfile::Base::Image { reference } = &stage.base else {
                 continue;
@@ -213,8 +218,9 @@ impl Engine {
             if present {
                 continue;
             }
+            let auth = registry_auth_for(query.registry_config.as_deref(), reference);
             let lines = self
-                .pull(reference, None, None, None)
+                .pull(reference, None, None, auth.as_deref())
                 .map_err(|e| format!("FROM {reference}: {}", e.message))?;
             for line in lines {
                 let _ = writeln!(out, "{line}");
@@ -223,6 +229,26 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// The `X-Registry-Auth` value for `reference`'s registry, from the build's
+/// `X-Registry-Config` (the same JSON object, one per registry).
+fn registry_auth_for(config: Option<&str>, reference: &str) -> Option<String> {
+    use base64::Engine as _;
+    let registry = ch06_registry::reference::Reference::parse(reference)
+        .ok()?
+        .registry;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(config?.trim().trim_end_matches('='))
+        .ok()?;
+    let map: Value = serde_json::from_slice(&bytes).ok()?;
+    let entry = map.get(&registry).or_else(|| {
+        // Docker Hub's key in the docker CLI's config.
+        (registry == "docker.io")
+            .then(|| map.get("https://index.docker.io/v1/"))
+            .flatten()
+    })?;
+    Some(base64::engine::general_purpose::URL_SAFE.encode(entry.to_string()))
 }
 
 /// Unpack the context (a tar, maybe gzip'd) into `dir`. The tar crate refuses entries that

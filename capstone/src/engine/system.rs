@@ -89,8 +89,78 @@ impl Engine {
             "Images": image_list,
             "Containers": containers,
             "Volumes": volumes,
-            "BuildCache": [],
+            "BuildCache": self.build_cache()?,
         }))
+    }
+
+    /// The build cache (chapter 05's pins, group `build-cache`): one entry a cached step, its
+    /// size the layer that step added (0 for a step that only changed the config).
+    fn build_cache(&self) -> ApiResult<Vec<Value>> {
+        let dir = self
+            .root
+            .join("pins")
+            .join(ch05_dockerfile::build::cache::PIN_GROUP);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Ok(Vec::new());
+        };
+        let _lock = self.store.lock()?;
+        let mut cache = Vec::new();
+        let mut seen_layers: BTreeSet<String> = BTreeSet::new();
+        for entry in entries.flatten() {
+            let key = entry.file_name().to_string_lossy().into_owned();
+            let Ok(text) = std::fs::read_to_string(entry.path()) else {
+                continue;
+            };
+            let Ok(digest) = text.trim().parse::<oci_spec::image::Digest>() else {
+                continue;
+            };
+            let Ok(image) = ch04_images::Image::load(&self.store, &digest) else {
+                continue;
+            };
+            let size = match image.layers().last() {
+                Some(layer) if seen_layers.insert(layer.digest().to_string()) => layer.size(),
+                _ => 0,
+            };
+            cache.push(json!({
+                "ID": key,
+                "Type": "regular",
+                "Description": image.config.history().clone().unwrap_or_default().last()
+                    .and_then(|h| h.created_by().clone()).unwrap_or_default(),
+                "InUse": false,
+                "Shared": false,
+                "Size": size,
+                "UsageCount": 1,
+            }));
+        }
+        Ok(cache)
+    }
+
+    /// `POST /build/prune` (`docker builder prune -a`): unpin the whole build cache, then
+    /// collect what only it kept (chapter 04's collector; layers images use stay).
+    pub fn build_prune(&self) -> ApiResult<Value> {
+        let keys: Vec<String> = self
+            .build_cache()?
+            .iter()
+            .filter_map(|e| e["ID"].as_str().map(String::from))
+            .collect();
+        let _lock = self.store.lock()?;
+        let sizes: Vec<(oci_spec::image::Digest, u64)> = self
+            .store
+            .blobs()?
+            .into_iter()
+            .map(|b| {
+                let size = std::fs::metadata(self.store.blob_path(&b)).map_or(0, |m| m.len());
+                (b, size)
+            })
+            .collect();
+        ch04_images::pins::unpin_group(&self.store, ch05_dockerfile::build::cache::PIN_GROUP)?;
+        let removed = gc::collect(&self.store)?;
+        let reclaimed: u64 = sizes
+            .iter()
+            .filter(|(b, _)| removed.blobs.contains(b))
+            .map(|(_, size)| size)
+            .sum();
+        Ok(json!({ "CachesDeleted": keys, "SpaceReclaimed": reclaimed }))
     }
 
     /// `POST /containers/prune`: every container that is not running.
