@@ -4,8 +4,8 @@
 //!
 //! Network rules of the tests: every container gets `--dns 127.0.0.1` (no query leaves for the
 //! host's resolver); every network is the test's own, on a bridge named `bt...` with a subnet
-//! 10.213.N.0/24 (N in 41-49 here); traffic goes only to 127.0.0.1 and to our containers. A
-//! test that uses the default network starts its daemon with `--bridge bt... --bip ...` (never
+//! 10.213.N.0/24 (N in 41-44, 47 and 48 here; capstone_docker_cli has 46); traffic goes only
+//! to 127.0.0.1 and to our containers. A test that uses the default network starts its daemon with `--bridge bt... --bip ...` (never
 //! the real baleia0). After each test: no veth on its bridges, no bridge, no iptables rule, no
 //! lease, no listening proxy.
 
@@ -740,11 +740,11 @@ fn run_rm_cycles_leave_nothing_behind() {
     let _default = DefaultNetwork {
         env: &env,
         bridge: bridge.clone(),
-        subnet: "10.213.45.0/24".into(),
+        subnet: "10.213.47.0/24".into(),
     };
-    let daemon = Daemon::start_with(&env, &["--bridge", &bridge, "--bip", "10.213.45.1/24"]);
+    let daemon = Daemon::start_with(&env, &["--bridge", &bridge, "--bip", "10.213.47.1/24"]);
     daemon.import_busybox();
-    let network = TestNetwork::create(&daemon, "lu", 46);
+    let network = TestNetwork::create(&daemon, "lu", 48);
     let run = |args: &[&str]| {
         let mut all = vec!["run", "--rm", "--dns", "127.0.0.1"];
         all.extend_from_slice(args);
