@@ -5,9 +5,9 @@
 //! Network rules of the tests: every container gets `--dns 127.0.0.1` (no query leaves for the
 //! host's resolver); every network is the test's own, on a bridge named `bt...` with a subnet
 //! 10.213.N.0/24 (N in 41-44, 47 and 48 here; capstone_docker_cli has 46); traffic goes only
-//! to 127.0.0.1 and to our containers. A test that uses the default network starts its daemon with `--bridge bt... --bip ...` (never
-//! the real baleia0). After each test: no veth on its bridges, no bridge, no iptables rule, no
-//! lease, no listening proxy.
+//! to 127.0.0.1 and to our containers. A test that uses the default network starts its daemon
+//! with `--bridge bt... --bip ...` (never the real baleia0). After each test: no veth on its
+//! bridges, no bridge, no iptables rule, no lease, no listening proxy.
 
 use harness::capstone::ok;
 use harness::capstone::Daemon;
