@@ -27,6 +27,10 @@ pub struct RunFlags {
     /// Set an environment variable (NAME=VALUE, or NAME to take it from here).
     #[arg(short, long = "env", value_name = "NAME[=VALUE]")]
     pub env: Vec<String>,
+    /// Read environment variables from a file: one NAME=VALUE (or NAME) a line, `#` comments;
+    /// `-e` wins over the file.
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub env_files: Vec<std::path::PathBuf>,
     /// The working directory inside the container.
     #[arg(short, long)]
     pub workdir: Option<String>,
@@ -96,9 +100,15 @@ pub struct RunFlags {
 
 impl RunFlags {
     /// The body of `POST /containers/create`.
-    pub fn body(&self) -> Value {
-        let env: Vec<String> = self
-            .env
+    pub fn body(&self) -> Result<Value> {
+        let mut pairs = Vec::new();
+        for file in &self.env_files {
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| anyhow::anyhow!("--env-file {}: {e}", file.display()))?;
+            pairs.extend(env_file_lines(&text));
+        }
+        pairs.extend(self.env.iter().cloned());
+        let env: Vec<String> = pairs
             .iter()
             .filter_map(|e| match e.contains('=') {
                 true => Some(e.clone()),
@@ -141,7 +151,7 @@ impl RunFlags {
                 list.push(binding);
             }
         }
-        json!({
+        Ok(json!({
             "Image": self.image,
             "Cmd": if self.command.is_empty() { Value::Null } else { json!(self.command) },
             "Entrypoint": self.entrypoint.as_ref().map(|e| if e.is_empty() { json!([]) } else { json!([e]) }),
@@ -183,7 +193,7 @@ impl RunFlags {
                         .unwrap_or(0),
                 },
             },
-        })
+        }))
     }
 }
 
@@ -346,7 +356,7 @@ pub fn create(client: &Client, flags: &RunFlags) -> Result<String> {
     if let Some(name) = &flags.name {
         path.push_str(&format!("?name={}", encode(name)));
     }
-    let reply = client.call("POST", &path, Some(&flags.body()))?;
+    let reply = client.call("POST", &path, Some(&flags.body()?))?;
     Ok(reply["Id"].as_str().unwrap_or_default().to_string())
 }
 
@@ -1059,5 +1069,39 @@ mod network_flag_tests {
         assert_eq!(parse_size("1m"), Some(1 << 20));
         assert_eq!(parse_size("12"), Some(12));
         assert_eq!(parse_size("1x"), None);
+    }
+}
+
+/// The entries of an `--env-file`, as docker reads one: a line is `NAME=VALUE` (the value
+/// taken as it is, quotes included) or `NAME` (taken from the client's environment);
+/// blank lines and lines starting with `#` are skipped.
+fn env_file_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|line| line.trim_start())
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(|line| match line.split_once('=') {
+            Some(_) => line.to_string(),
+            None => line.trim_end().to_string(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod env_file_tests {
+    use super::env_file_lines;
+
+    #[test]
+    fn env_files_read_as_docker_reads_them() {
+        let text =
+            "# a comment\n\nGREETING=hello world\n  PADDED=x \nQUOTED=\"kept\"\nHOME_FROM_CLIENT\n";
+        assert_eq!(
+            env_file_lines(text),
+            [
+                "GREETING=hello world",
+                "PADDED=x ",
+                "QUOTED=\"kept\"",
+                "HOME_FROM_CLIENT"
+            ]
+        );
     }
 }

@@ -143,6 +143,26 @@ fn run_options_reach_the_container() {
         ],
     );
     assert_eq!(entry, "from entrypoint\n");
+    // --env-file: comments and blank lines skipped, `-e` wins over the file.
+    let file = env.path().join("env.list");
+    std::fs::write(&file, "# settings\nCOLOR=blue\n\nSHAPE=square\n").unwrap();
+    let file = file.to_str().unwrap();
+    let from_file = ok(
+        &daemon,
+        &[
+            "run",
+            "--rm",
+            "--env-file",
+            file,
+            "-e",
+            "SHAPE=round",
+            "busybox",
+            "sh",
+            "-c",
+            "echo $COLOR $SHAPE",
+        ],
+    );
+    assert_eq!(from_file, "blue round\n");
     // Limits: read back from the container's cgroup on the host while it runs.
     let id = ok(
         &daemon,
