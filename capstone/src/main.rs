@@ -21,6 +21,7 @@ mod daemon;
 mod engine;
 mod http;
 mod logs;
+mod oci;
 mod pty;
 mod runtime;
 mod shim;
@@ -123,6 +124,12 @@ enum Command {
         /// The cgroup parent of every container's cgroup.
         #[arg(long, default_value = ch02_cgroups::DEFAULT_PARENT)]
         cgroup_parent: String,
+    },
+    /// The OCI runtime (runc's command line: create, start, state, kill, delete, run, exec,
+    /// ps, features); also run as `baleia-runtime`. See `baleia runtime --help`.
+    Runtime {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
     },
     /// (internal) Supervise one container: started by the daemon.
     #[command(hide = true)]
@@ -301,6 +308,10 @@ enum Command {
 }
 
 fn main() {
+    // `baleia-runtime ...` or `baleia runtime ...`: the OCI runtime's own command line.
+    if let Some(args) = oci::wanted(&std::env::args().collect::<Vec<_>>()) {
+        oci::main(args)
+    }
     // Usage errors exit with 125, as docker's do.
     let cli: Cli = ch01_namespaces::cli::parse_or_exit();
     if cli.explain {
@@ -346,6 +357,11 @@ fn dispatch(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Shim { id } => shim::main(&cli.root, &id),
+        Command::Runtime { args } => oci::main(
+            std::iter::once("baleia-runtime".to_string())
+                .chain(args)
+                .collect(),
+        ),
         Command::ExecProcess {
             target,
             uid,

@@ -1,25 +1,31 @@
 //! The runtime: run an OCI runtime spec through the chapters' libraries. This is baleia's
 //! runc: it knows nothing of images, names or the API, only a spec and a bundle directory.
+//! The engine's supervisor ([`crate::shim`]) and `baleia runtime` ([`crate::oci`]) both come
+//! here.
 //!
-//! | spec field                      | done by                                             |
-//! |---------------------------------|-----------------------------------------------------|
-//! | `linux.namespaces`              | chapter 01's [`Container`] (unshare, clone)        |
-//! | `hostname`                      | chapter 01 (sethostname in the new UTS namespace)   |
-//! | `linux.cgroupsPath`, `resources`| chapter 02's [`ContainerCgroup`] (a parent-side step)|
-//! | `root`, `mounts`                | chapter 03's [`RootFs`] (a child-side step)         |
-//! | `process.env`, `cwd`, `user`    | [`apply_process`] here (a child-side step, after pivot_root) |
-//! | `process.args`                  | chapter 01's exec (PATH lookup, 126/127)            |
+//! | spec field                        | done by                                              |
+//! |-----------------------------------|------------------------------------------------------|
+//! | `linux.namespaces` (`path`: join) | chapter 01's [`Container`] (unshare, setns, clone)   |
+//! | `linux.uidMappings`, `gidMappings`| chapter 01 (the parent writes /proc/PID/uid_map)     |
+//! | `hostname`                        | chapter 01 (sethostname in the new UTS namespace)    |
+//! | `process.capabilities`, `noNewPrivileges`, `linux.seccomp` | chapter 01's [`Security`] ([`security`]) |
+//! | `process.rlimits`                 | [`security::apply_rlimits`] (a child-side step)      |
+//! | `linux.cgroupsPath`, `resources`  | chapter 02's [`ContainerCgroup`] (a parent-side step)|
+//! | `root`, `mounts`, `maskedPaths`, `readonlyPaths` | chapter 03's [`RootFs`] ([`rootfs`]) |
+//! | `process.env`, `cwd`, `user`      | [`apply_process`] here (a child-side step, after pivot_root) |
+//! | `process.args`                    | chapter 01's exec (PATH lookup, 126/127)             |
 //!
-//! The root file system: `root.path` is `BUNDLE/merged`, and the bundle's `lowers` file lists
-//! the image's layers, which the runtime mounts there as an overlay (chapter 03). containerd
-//! does the same: the rootfs mounts travel next to the spec, not inside it.
+//! What none of them does (hooks, sysctls, AppArmor/SELinux labels, devices beyond the
+//! standard set, other resources) is refused with the field's name, never ignored.
+
+mod rootfs;
+pub mod security;
 
 use anyhow::{anyhow, bail, Context, Result};
-use ch01_namespaces::{Container, ContainerProcess, Namespace, NamespaceSet};
+use ch01_namespaces::{Container, ContainerProcess, IdMap, IdMappings, Namespace, NamespaceSet};
 use ch02_cgroups::{ContainerCgroup, CpuQuota, Layout, Limits};
-use ch03_overlayfs::{ContainerDirs, RootFs};
 use nix::unistd::{Gid, Uid};
-use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Spec};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -41,77 +47,95 @@ pub struct Stdio {
     pub terminal: Option<std::os::unix::net::UnixStream>,
 }
 
+/// How the caller runs the container, beyond what the spec says.
+#[derive(Default)]
+pub struct Options {
+    /// The cgroup when the spec has no `linux.cgroupsPath` (runc uses the container's id).
+    pub default_cgroup: Option<PathBuf>,
+    /// Let the container outlive the process that starts it (`baleia runtime create`): no
+    /// `PR_SET_PDEATHSIG`. The supervisor, which waits for it, leaves this off.
+    pub detached: bool,
+    /// `create`: the container's first process waits, set up, at this gate (a FIFO, opened
+    /// `O_PATH` here and reopened for writing through `/proc/self/fd` inside) until `start`
+    /// opens it for reading; `start` returns as soon as it waits there.
+    pub start_fifo: Option<OwnedFd>,
+}
+
 /// Start the container the spec describes, in the bundle directory `bundle`. Returns once its
 /// program runs (its `execve` succeeded), or with the error that stopped it (whose chapter 01
 /// error carries Docker's exit code: 126 cannot run, 127 not found). Standard output and error
 /// are connected last, so that `--explain` narrates the steps before into the supervisor's
 /// log, not into the container's.
 pub fn start(spec: &Spec, bundle: &Path, stdio: Stdio) -> Result<Started> {
+    start_with(spec, bundle, stdio, Options::default())
+}
+
+/// [`start`], with [`Options`].
+pub fn start_with(spec: &Spec, bundle: &Path, stdio: Stdio, options: Options) -> Result<Started> {
+    refuse_unsupported(spec)?;
     let process = spec.process().as_ref().context("the spec has no process")?;
     let linux = spec
         .linux()
         .as_ref()
         .context("the spec has no linux section")?;
     let mut namespaces = NamespaceSet::empty();
+    let mut joined = Vec::new();
     for ns in linux.namespaces().iter().flatten() {
-        if ns.path().is_some() {
-            bail!("joining existing namespaces (a namespace path) is not supported yet");
-        }
-        namespaces.insert(match ns.typ() {
+        let kind = match ns.typ() {
             LinuxNamespaceType::Pid => Namespace::Pid,
             LinuxNamespaceType::Mount => Namespace::Mount,
             LinuxNamespaceType::Uts => Namespace::Uts,
             LinuxNamespaceType::Ipc => Namespace::Ipc,
             LinuxNamespaceType::Network => Namespace::Net,
             LinuxNamespaceType::Cgroup => Namespace::Cgroup,
-            other => bail!("the {other} namespace is not supported with an image root"),
-        });
+            LinuxNamespaceType::User => Namespace::User,
+            other => bail!("linux.namespaces: the {other} namespace is not supported"),
+        };
+        match ns.path() {
+            Some(path) => joined.push((kind, path.clone())),
+            None => namespaces.insert(kind),
+        }
     }
-    if !namespaces.contains(Namespace::Mount) || !namespaces.contains(Namespace::Pid) {
-        bail!("a container with its own root needs mount and PID namespaces");
+    if !namespaces.contains(Namespace::Mount) {
+        bail!("linux.namespaces: a container with its own root needs a new mount namespace");
     }
-    let root = spec.root().as_ref().context("the spec has no root")?;
-    let dirs = ContainerDirs {
-        id: bundle
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        dir: bundle.to_path_buf(),
-    };
-    if root.path() != &dirs.merged() {
-        bail!(
-            "root.path must be the bundle's merged/ directory ({}), got {}",
-            dirs.merged().display(),
-            root.path().display()
-        );
+    let id_mappings = id_mappings(linux.uid_mappings(), linux.gid_mappings())?;
+    if id_mappings.is_some() != namespaces.contains(Namespace::User) {
+        bail!("linux.uidMappings/gidMappings go with a new user namespace, and it needs them");
     }
-    let mut rootfs = RootFs::for_container(
-        &dirs,
-        &dirs.lowers()?,
-        root.readonly().unwrap_or(false),
-        namespaces.contains(Namespace::Ipc),
-    );
-    rootfs.tmpfs = tmpfs_mounts(spec, bundle)?;
+    let rootfs = rootfs::rootfs_of(spec, bundle, namespaces.contains(Namespace::Ipc))?;
+    let security = security::security_of(process, linux.seccomp().as_ref())?;
+    let rlimits = security::rlimits_of(process)?;
 
-    let cgroup = cgroup_for(spec)?;
+    let cgroup = cgroup_for(spec, options.default_cgroup.as_deref())?;
     let attacher = cgroup.attacher();
     let hostname = spec.hostname().clone().unwrap_or_default();
     let env = process.env().clone().unwrap_or_default();
     let cwd = process.cwd().clone();
-    let (uid, gid) = (process.user().uid(), process.user().gid());
+    let user = process.user();
+    let ids = Ids {
+        uid: user.uid(),
+        gid: user.gid(),
+        additional_gids: user.additional_gids().clone().unwrap_or_default(),
+        umask: user.umask(),
+    };
 
     let mut container = Container::new(process.args().as_deref().unwrap_or_default(), namespaces)?
         .mount_proc(false)
-        .kill_with_parent(true)
+        .kill_with_parent(!options.detached)
+        .security(security)
         .parent_step("put the process in its cgroup", move |pid| {
             attacher.attach(pid).map_err(Into::into)
+        })
+        .child_step("set the resource limits (setrlimit)", move || {
+            security::apply_rlimits(&rlimits).map_err(|e| format!("{e:#}").into())
         })
         .child_step(
             "mount the root file system and pivot_root into it",
             move || rootfs.enter().map_err(Into::into),
         )
         .child_step("apply the process's environment, cwd and user", move || {
-            apply_process(&env, &cwd, uid, gid).map_err(|e| format!("{e:#}").into())
+            apply_process_ids(&env, &cwd, &ids).map_err(|e| format!("{e:#}").into())
         })
         .child_step("connect standard input, output and error", move || {
             for (fd, target) in [(&stdio.stdout, 1), (&stdio.stderr, 2)] {
@@ -125,53 +149,99 @@ pub fn start(spec: &Spec, bundle: &Path, stdio: Stdio) -> Result<Started> {
             }
             Ok(())
         });
+    for (kind, path) in joined {
+        container = container.join_namespace(kind, path);
+    }
+    if let Some(mappings) = id_mappings {
+        container = container.id_mappings(mappings);
+    }
     if !hostname.is_empty() {
         container = container.hostname(hostname);
+    }
+    if let Some(fifo) = options.start_fifo {
+        container = container
+            .start_gate("wait for `start` (open exec.fifo for writing)", move || {
+                crate::oci::state::wait_for_start(&fifo).map_err(|e| format!("{e:#}").into())
+            });
     }
     let process = container.spawn()?;
     Ok(Started { process, cgroup })
 }
 
-/// The mounts the runtime makes: chapter 03's fixed set (which the spec lists, as runc's
-/// default spec does) plus tmpfs mounts. Anything else is refused, not ignored.
-fn tmpfs_mounts(spec: &Spec, bundle: &Path) -> Result<Vec<ch03_overlayfs::cli::Tmpfs>> {
-    let mut tmpfs = Vec::new();
-    for mount in spec.mounts().iter().flatten() {
-        let dest = mount.destination().to_string_lossy().into_owned();
-        let typ = mount.typ().clone().unwrap_or_default();
-        let builtin = matches!(
-            dest.as_str(),
-            "/proc" | "/dev" | "/dev/pts" | "/dev/shm" | "/dev/mqueue" | "/sys" | "/sys/fs/cgroup"
-        );
-        let etc_file = typ == "bind"
-            && ["hostname", "hosts", "resolv.conf"].iter().any(|f| {
-                dest == format!("/etc/{f}") && mount.source().as_deref() == Some(&bundle.join(f))
-            });
-        if builtin || etc_file {
-            continue;
+/// The spec fields no chapter implements: refused by name.
+fn refuse_unsupported(spec: &Spec) -> Result<()> {
+    if let Some(hooks) = spec.hooks() {
+        let json = serde_json::to_value(hooks)?;
+        if json.as_object().is_some_and(|o| {
+            o.values()
+                .any(|v| v.as_array().is_some_and(|a| !a.is_empty()))
+        }) {
+            bail!("hooks are not supported by this runtime");
         }
-        if typ == "tmpfs" {
-            // The data options (size=, mode=...) go to chapter 03; it adds nosuid and nodev.
-            let data: Vec<String> = mount
-                .options()
-                .iter()
-                .flatten()
-                .filter(|o| o.contains('='))
-                .cloned()
-                .collect();
-            tmpfs.push(ch03_overlayfs::cli::Tmpfs::parse(&format!(
-                "{dest}:{}",
-                data.join(",")
-            ))?);
-            continue;
-        }
-        bail!("mount of {typ} at {dest} is not supported by this runtime yet");
     }
-    Ok(tmpfs)
+    if let Some(process) = spec.process() {
+        if process
+            .apparmor_profile()
+            .as_ref()
+            .is_some_and(|p| !p.is_empty())
+        {
+            bail!("process.apparmorProfile is not supported (no AppArmor here)");
+        }
+        if process
+            .selinux_label()
+            .as_ref()
+            .is_some_and(|p| !p.is_empty())
+        {
+            bail!("process.selinuxLabel is not supported");
+        }
+        if process.console_size().is_some() && !process.terminal().unwrap_or(false) {
+            bail!("process.consoleSize without process.terminal");
+        }
+    }
+    if let Some(linux) = spec.linux() {
+        if linux.sysctl().as_ref().is_some_and(|s| !s.is_empty()) {
+            bail!("linux.sysctl is not supported by this runtime");
+        }
+        if linux.mount_label().as_ref().is_some_and(|l| !l.is_empty()) {
+            bail!("linux.mountLabel (SELinux) is not supported");
+        }
+        if linux.intel_rdt().is_some() {
+            bail!("linux.intelRdt is not supported");
+        }
+        if linux.personality().is_some() {
+            bail!("linux.personality is not supported");
+        }
+    }
+    Ok(())
 }
 
-/// `linux.cgroupsPath` `/PARENT/NAME` and `linux.resources`, as chapter 02's cgroup.
-fn cgroup_for(spec: &Spec) -> Result<ContainerCgroup> {
+/// `linux.uidMappings` and `gidMappings` as chapter 01's maps (`None`: no user namespace).
+fn id_mappings(
+    uids: &Option<Vec<LinuxIdMapping>>,
+    gids: &Option<Vec<LinuxIdMapping>>,
+) -> Result<Option<IdMappings>> {
+    let convert = |maps: &Vec<LinuxIdMapping>| -> Vec<IdMap> {
+        maps.iter()
+            .map(|m| IdMap {
+                inside: m.container_id(),
+                outside: m.host_id(),
+                count: m.size(),
+            })
+            .collect()
+    };
+    match (uids, gids) {
+        (None, None) => Ok(None),
+        (Some(u), Some(g)) if !u.is_empty() && !g.is_empty() => Ok(Some(IdMappings {
+            uids: convert(u),
+            gids: convert(g),
+        })),
+        _ => bail!("linux.uidMappings and gidMappings go together, neither empty"),
+    }
+}
+
+/// `linux.cgroupsPath` `/PARENT/NAME` (a relative one is taken from the hierarchies' roots
+/// too) and `linux.resources`, as chapter 02's cgroup.
+pub fn cgroup_path(spec: &Spec, default: Option<&Path>) -> Result<(String, String)> {
     let linux = spec
         .linux()
         .as_ref()
@@ -179,7 +249,15 @@ fn cgroup_for(spec: &Spec) -> Result<ContainerCgroup> {
     let path = linux
         .cgroups_path()
         .clone()
+        .or_else(|| default.map(Path::to_path_buf))
         .context("the spec has no linux.cgroupsPath")?;
+    if path.to_string_lossy().contains(':') {
+        bail!(
+            "linux.cgroupsPath {}: a systemd slice:prefix:name path is not supported (no \
+             systemd cgroup manager here)",
+            path.display()
+        );
+    }
     let name = path
         .file_name()
         .context("linux.cgroupsPath has no last component")?
@@ -189,8 +267,18 @@ fn cgroup_for(spec: &Spec) -> Result<ContainerCgroup> {
         .parent()
         .map(|p| p.to_string_lossy().trim_matches('/').to_string())
         .unwrap_or_default();
+    Ok((parent, name))
+}
+
+fn cgroup_for(spec: &Spec, default: Option<&Path>) -> Result<ContainerCgroup> {
+    let (parent, name) = cgroup_path(spec, default)?;
+    let linux = spec
+        .linux()
+        .as_ref()
+        .context("the spec has no linux section")?;
     let mut limits = Limits::default();
     if let Some(resources) = linux.resources() {
+        refuse_unsupported_resources(resources)?;
         if let Some(memory) = resources.memory() {
             limits.memory = memory.limit().map(|l| l as u64);
         }
@@ -211,10 +299,76 @@ fn cgroup_for(spec: &Spec) -> Result<ContainerCgroup> {
     Ok(cgroup)
 }
 
+/// `linux.resources` chapter 02 has no controller for. Device rules are the exception when
+/// they only deny (chapter 03's /dev holds the standard devices alone, and the container
+/// cannot add any without CAP_MKNOD... which Docker's default set has: so a rule list that
+/// *allows* devices is accepted only as the usual default set; see docs/decisions.md).
+fn refuse_unsupported_resources(resources: &oci_spec::runtime::LinuxResources) -> Result<()> {
+    let json = serde_json::to_value(resources)?;
+    for (field, value) in json.as_object().into_iter().flatten() {
+        let empty = value.is_null()
+            || value.as_array().is_some_and(|a| a.is_empty())
+            || value.as_object().is_some_and(|o| o.is_empty());
+        match field.as_str() {
+            "memory" | "cpu" | "pids" | "devices" => {}
+            _ if empty => {}
+            other => bail!("linux.resources.{other} is not supported by this runtime"),
+        }
+    }
+    if let Some(memory) = resources.memory() {
+        if memory.reservation().is_some()
+            || memory.kernel().is_some()
+            || memory.kernel_tcp().is_some()
+            || memory
+                .swappiness()
+                .is_some_and(|s| s != 60 && s != u64::MAX)
+            || memory.disable_oom_killer().unwrap_or(false)
+        {
+            bail!("linux.resources.memory: only limit and swap are supported");
+        }
+    }
+    if let Some(cpu) = resources.cpu() {
+        if cpu.cpus().as_ref().is_some_and(|c| !c.is_empty())
+            || cpu.mems().as_ref().is_some_and(|c| !c.is_empty())
+            || cpu.realtime_runtime().is_some()
+            || cpu.realtime_period().is_some()
+        {
+            bail!("linux.resources.cpu: only shares, quota and period are supported");
+        }
+    }
+    Ok(())
+}
+
+/// Who the process runs as (`process.user`).
+pub struct Ids {
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+    pub umask: Option<u32>,
+}
+
 /// Inside the container, after pivot_root: exactly the spec's environment (never the
 /// supervisor's), its working directory (made if the image lacks it, as Docker does), and its
 /// user: supplementary groups, gid, then uid (after setuid the others could not change).
 pub fn apply_process(env: &[String], cwd: &Path, uid: u32, gid: u32) -> Result<()> {
+    apply_process_ids(
+        env,
+        cwd,
+        &Ids {
+            uid,
+            gid,
+            additional_gids: Vec::new(),
+            umask: None,
+        },
+    )
+}
+
+/// [`apply_process`] with every field of `process.user`.
+pub fn apply_process_ids(env: &[String], cwd: &Path, ids: &Ids) -> Result<()> {
+    let (uid, gid) = (ids.uid, ids.gid);
+    if let Some(umask) = ids.umask {
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
+    }
     for (key, _) in std::env::vars_os() {
         std::env::remove_var(key);
     }
@@ -226,9 +380,13 @@ pub fn apply_process(env: &[String], cwd: &Path, uid: u32, gid: u32) -> Result<(
     ch01_namespaces::explain!("environment: {env:?}; chdir({cwd:?}); uid {uid}, gid {gid}");
     std::fs::create_dir_all(cwd).with_context(|| format!("mkdir {}", cwd.display()))?;
     nix::unistd::chdir(cwd).map_err(|e| anyhow!("chdir {}: {e}", cwd.display()))?;
-    if (uid, gid) != (0, 0) {
+    if (uid, gid) != (0, 0) || !ids.additional_gids.is_empty() {
+        let groups: Vec<Gid> = std::iter::once(gid)
+            .chain(ids.additional_gids.iter().copied())
+            .map(Gid::from_raw)
+            .collect();
+        nix::unistd::setgroups(&groups).map_err(|e| anyhow!("setgroups({groups:?}): {e}"))?;
         let gid = Gid::from_raw(gid);
-        nix::unistd::setgroups(&[gid]).map_err(|e| anyhow!("setgroups([{gid}]): {e}"))?;
         nix::unistd::setgid(gid).map_err(|e| anyhow!("setgid({gid}): {e}"))?;
         nix::unistd::setuid(Uid::from_raw(uid)).map_err(|e| anyhow!("setuid({uid}): {e}"))?;
     }
