@@ -381,10 +381,17 @@ pub fn apply_process_ids(env: &[String], cwd: &Path, ids: &Ids) -> Result<()> {
     std::fs::create_dir_all(cwd).with_context(|| format!("mkdir {}", cwd.display()))?;
     nix::unistd::chdir(cwd).map_err(|e| anyhow!("chdir {}: {e}", cwd.display()))?;
     if (uid, gid) != (0, 0) || !ids.additional_gids.is_empty() {
-        let groups: Vec<Gid> = std::iter::once(gid)
-            .chain(ids.additional_gids.iter().copied())
-            .map(Gid::from_raw)
-            .collect();
+        // The spec's additional groups, as runc sets them; without any, the primary group
+        // alone (what the engine always did).
+        let groups: Vec<Gid> = if ids.additional_gids.is_empty() {
+            vec![Gid::from_raw(gid)]
+        } else {
+            ids.additional_gids
+                .iter()
+                .copied()
+                .map(Gid::from_raw)
+                .collect()
+        };
         nix::unistd::setgroups(&groups).map_err(|e| anyhow!("setgroups({groups:?}): {e}"))?;
         let gid = Gid::from_raw(gid);
         nix::unistd::setgid(gid).map_err(|e| anyhow!("setgid({gid}): {e}"))?;

@@ -70,19 +70,21 @@ pub fn rootfs_of(spec: &Spec, bundle: &Path, own_ipc: bool) -> Result<RootFs> {
     for mount in spec.mounts().iter().flatten() {
         let dest = mount.destination().to_string_lossy().into_owned();
         let typ = mount.typ().clone().unwrap_or_default();
-        if let Some((_, types)) = BUILTIN.iter().find(|(d, _)| *d == dest) {
+        let options = mount.options().clone().unwrap_or_default();
+        let is_bind = typ == "bind" || options.iter().any(|o| o == "bind" || o == "rbind");
+        // A bind over one of ours (podman's own /dev/shm) goes on top of it, below.
+        if let Some((_, types)) = BUILTIN.iter().find(|(d, _)| *d == dest && !is_bind) {
             if !types.contains(&typ.as_str()) {
                 bail!("mounts: {typ} at {dest} is not supported (this runtime mounts {types:?} there)");
             }
             continue;
         }
-        let options = mount.options().clone().unwrap_or_default();
         if image_bundle && is_engine_etc_file(mount, &dest, bundle) {
             continue; // chapter 03 binds the engine's /etc files itself
         }
         if typ == "tmpfs" {
             rootfs.tmpfs.push(tmpfs_of(&dest, &options)?);
-        } else if typ == "bind" || options.iter().any(|o| o == "bind" || o == "rbind") {
+        } else if is_bind {
             rootfs.binds.push(bind_of(mount, &dest, &options, bundle)?);
         } else {
             bail!("mounts: a mount of type {typ:?} at {dest} is not supported by this runtime");

@@ -104,10 +104,14 @@ impl RootFs {
         )?;
         devices::populate(&root.join("dev"), self.own_ipc)?;
         for tmpfs in &self.tmpfs {
-            let dir = &tmpfs.dir;
+            // Inside the root even through the image's symlinks; made if missing.
+            let target = crate::binds::resolve_in_root(root, &tmpfs.dir)?;
+            if !target.exists() {
+                std::fs::create_dir_all(&target).map_err(crate::Error::file("create", &target))?;
+            }
             mount_fs(
                 "tmpfs",
-                &root.join(dir.strip_prefix("/").unwrap_or(dir)),
+                &target,
                 "tmpfs",
                 MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
                 Some(&tmpfs.options),
