@@ -55,9 +55,9 @@ pub struct Options {
     /// Let the container outlive the process that starts it (`baleia runtime create`): no
     /// `PR_SET_PDEATHSIG`. The supervisor, which waits for it, leaves this off.
     pub detached: bool,
-    /// `create`: the container's first process waits, set up, at this gate (a FIFO, opened
-    /// `O_PATH` here and reopened for writing through `/proc/self/fd` inside) until `start`
-    /// opens it for reading; `start` returns as soon as it waits there.
+    /// `create`: the container's first process waits, set up, at this gate (the reading end
+    /// of a FIFO, opened here and inherited) until `start` writes a byte into it; `create`
+    /// returns as soon as it waits there.
     pub start_fifo: Option<OwnedFd>,
 }
 
@@ -159,10 +159,9 @@ pub fn start_with(spec: &Spec, bundle: &Path, stdio: Stdio, options: Options) ->
         container = container.hostname(hostname);
     }
     if let Some(fifo) = options.start_fifo {
-        container = container
-            .start_gate("wait for `start` (open exec.fifo for writing)", move || {
-                crate::oci::state::wait_for_start(&fifo).map_err(|e| format!("{e:#}").into())
-            });
+        container = container.start_gate("wait for `start` (a byte on exec.fifo)", move || {
+            crate::oci::state::wait_for_start(&fifo).map_err(|e| format!("{e:#}").into())
+        });
     }
     let process = container.spawn()?;
     Ok(Started { process, cgroup })

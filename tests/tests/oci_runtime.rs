@@ -493,6 +493,35 @@ fn podman_runs_containers_with_baleia_as_its_runtime() {
         .output()
         .unwrap();
     assert_eq!(failed.status.code(), Some(7), "{}", report(&failed));
+    // A non-root user waits at the start gate too; a read-only volume and a tmpfs.
+    let shared = env.path().join("shared");
+    std::fs::create_dir_all(&shared).unwrap();
+    std::fs::write(shared.join("note"), "from the host\n").unwrap();
+    let volume = format!("{}:/data:ro", shared.display());
+    let out = podman.ok(&[
+        "run", "--rm", "--network", "none", "--user", "65534", "-v", &volume, "--tmpfs",
+        "/scratch", "localhost/busybox", "sh", "-c",
+        "id -u; cat /data/note; touch /data/x 2>/dev/null || echo ro; grep -c ' /scratch tmpfs' /proc/mounts",
+    ]);
+    assert_eq!(out, "65534\nfrom the host\nro\n1\n");
+    let refused = podman
+        .cmd(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--sysctl",
+            "net.ipv4.ip_forward=1",
+            "localhost/busybox",
+            "true",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("linux.sysctl is not supported"),
+        "{}",
+        report(&refused)
+    );
 
     let id = podman.ok(&[
         "run",

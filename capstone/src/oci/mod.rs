@@ -12,8 +12,8 @@
 //! delete ID     remove what is left (cgroup, state)
 //! ```
 //!
-//! `create` returns while the container waits: its first process blocks opening the FIFO
-//! `exec.fifo` for writing, and `start` opens it for reading (see [`state`]). The container is
+//! `create` returns while the container waits: its first process waits for a byte on the
+//! FIFO `exec.fifo`, which `start` writes (see [`state`]). The container is
 //! set up by [`crate::runtime::start_with`], the very function the engine's supervisor uses.
 //! After `create` exits, the container's first process is reparented: to init, or to
 //! whoever called us if it is a "child subreaper" (prctl(2) `PR_SET_CHILD_SUBREAPER`), which

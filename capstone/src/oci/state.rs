@@ -12,11 +12,10 @@
 //! `running`; gone (or a zombie, or another process with that pid) → `stopped`.
 
 use anyhow::{bail, Context, Result};
-use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -123,55 +122,63 @@ fn is_alive(pid: i32, start_time: u64) -> bool {
     matches!(proc_stat(pid), Some((state, start)) if state != 'Z' && state != 'X' && start == start_time)
 }
 
-/// `create`: make the FIFO and open it `O_PATH` (no reader needed for that, and the
-/// descriptor can be reopened inside the container, through `/proc/self/fd`, after
-/// pivot_root has hidden this path).
+/// `create`: make the FIFO and open its reading end, non-blocking (so the open does not wait
+/// for a writer). The container's first process inherits the descriptor: no path lookup is
+/// needed at the gate, after pivot_root and the switch to the spec's user (which may not be
+/// allowed to open a root-owned file, nor its own /proc/self/fd once not dumpable).
 pub fn make_fifo(path: &Path) -> Result<OwnedFd> {
     nix::unistd::mkfifo(path, Mode::from_bits_truncate(0o600))
         .with_context(|| format!("mkfifo {}", path.display()))?;
     let file = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_PATH)
-        .open(path)
-        .with_context(|| format!("open {} O_PATH", path.display()))?;
-    Ok(file.into())
-}
-
-/// In the container's first process, at the start gate: open the FIFO for writing, which
-/// blocks until `start` opens it for reading (read fifo(7)), then tell it we passed.
-pub fn wait_for_start(fifo: &OwnedFd) -> Result<()> {
-    let path = format!("/proc/self/fd/{}", fifo.as_raw_fd());
-    let mut writer = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("open {path} for writing"))?;
-    writer.write_all(b"0").context("write to exec.fifo")?;
-    Ok(())
-}
-
-/// `start`: open the FIFO for reading, which lets the waiting process through, and read its
-/// byte. Opened non-blocking, so that a process that died meanwhile cannot hang us: a reader
-/// of a FIFO that has no writer reads end-of-file at once (the waiting process counts as a
-/// writer while it is blocked in its open).
-pub fn let_through(path: &Path) -> Result<()> {
-    let mut reader = std::fs::OpenOptions::new()
-        .read(true)
         .custom_flags(libc::O_NONBLOCK)
         .open(path)
         .with_context(|| format!("open {} for reading", path.display()))?;
-    let flags = OFlag::from_bits_truncate(nix::fcntl::fcntl(
-        reader.as_raw_fd(),
-        nix::fcntl::FcntlArg::F_GETFL,
-    )?);
-    nix::fcntl::fcntl(
-        reader.as_raw_fd(),
-        nix::fcntl::FcntlArg::F_SETFL(flags - OFlag::O_NONBLOCK),
-    )?;
-    let mut byte = [0u8; 1];
-    let n = reader.read(&mut byte).context("read exec.fifo")?;
-    if n == 0 {
-        bail!("the container's process is no longer waiting to start");
+    Ok(file.into())
+}
+
+/// In the container's first process, at the start gate: wait until `start` writes its byte.
+/// `poll(2)` on a FIFO whose writer has never come reports nothing (not end-of-file), so it
+/// sleeps until `start` opens the other end and writes (read fifo(7) and pipe(7)).
+pub fn wait_for_start(fifo: &OwnedFd) -> Result<()> {
+    loop {
+        let mut fds = [libc::pollfd {
+            fd: fifo.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        // SAFETY: one valid pollfd, and its count.
+        let ret = unsafe { libc::poll(fds.as_mut_ptr(), 1, -1) };
+        match nix::errno::Errno::result(ret) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(errno) => bail!("poll(exec.fifo): {errno}"),
+            Ok(_) => break,
+        }
     }
+    let mut byte = [0u8; 1];
+    match nix::unistd::read(fifo.as_raw_fd(), &mut byte) {
+        Ok(1) => Ok(()),
+        Ok(_) => bail!("exec.fifo closed without a start"),
+        Err(errno) => bail!("read(exec.fifo): {errno}"),
+    }
+}
+
+/// `start`: open the FIFO for writing, non-blocking: that succeeds only while a reader has it
+/// open, i.e. while the container's process waits at its gate (ENXIO otherwise: it died). The
+/// byte lets it through.
+pub fn let_through(path: &Path) -> Result<()> {
+    let mut writer = match std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+    {
+        Ok(writer) => writer,
+        Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
+            bail!("the container's process is no longer waiting to start")
+        }
+        Err(e) => return Err(e).with_context(|| format!("open {} for writing", path.display())),
+    };
+    writer.write_all(b"0").context("write to exec.fifo")?;
     let _ = std::fs::remove_file(path);
     Ok(())
 }
