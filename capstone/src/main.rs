@@ -149,6 +149,9 @@ enum Command {
         env: Vec<String>,
         #[arg(long)]
         tty: bool,
+        /// The container's bundle: its spec's security applies to the process.
+        #[arg(long)]
+        bundle: Option<PathBuf>,
         #[arg(last = true, required = true)]
         command: Vec<String>,
     },
@@ -369,8 +372,17 @@ fn dispatch(cli: Cli) -> Result<i32> {
             cwd,
             env,
             tty,
+            bundle,
             command,
-        } => match runtime::exec(target, &command, env, cwd, (uid, gid), tty) {
+        } => match runtime::exec_in(
+            bundle.as_deref(),
+            target,
+            &command,
+            env,
+            cwd,
+            (uid, gid),
+            tty,
+        ) {
             Ok(code) => Ok(code),
             Err(error) => {
                 let code = error

@@ -402,13 +402,39 @@ pub fn apply_process_ids(env: &[String], cwd: &Path, ids: &Ids) -> Result<()> {
 /// `exec`: run `argv` in the namespaces and cgroups of the container whose first process is
 /// `target` (chapter 02's exec, which joins with chapter 01's `Container::join`), with its own
 /// environment, working directory and user. Returns Docker's exit code.
-pub fn exec(
+///
+/// With `bundle`, the container's spec gives the process's capabilities, `no_new_privs` and
+/// seccomp filter (a `--privileged` container's exec is privileged too, as in Docker);
+/// without, Docker's defaults.
+pub fn exec_in(
+    bundle: Option<&Path>,
     target: i32,
     argv: &[String],
     env: Vec<String>,
     cwd: PathBuf,
     (uid, gid): (u32, u32),
     tty: bool,
+) -> Result<i32> {
+    let security = match bundle {
+        Some(bundle) => {
+            let spec = Spec::load(bundle.join("config.json")).context("load config.json")?;
+            let process = spec.process().clone().unwrap_or_default();
+            let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
+            security::security_of(&process, seccomp.as_ref())?
+        }
+        None => ch01_namespaces::Security::docker_default(),
+    };
+    exec_with(target, argv, env, cwd, (uid, gid), tty, security)
+}
+
+fn exec_with(
+    target: i32,
+    argv: &[String],
+    env: Vec<String>,
+    cwd: PathBuf,
+    (uid, gid): (u32, u32),
+    tty: bool,
+    security: ch01_namespaces::Security,
 ) -> Result<i32> {
     let target = nix::unistd::Pid::from_raw(target);
     let layout = Layout::detect()?;
@@ -422,6 +448,7 @@ pub fn exec(
     let theirs = console.as_ref().map(|(_, t)| t.try_clone()).transpose()?;
     let process = Container::join(target, argv)?
         .kill_with_parent(true)
+        .security(security)
         .parent_step("put the process in the container's cgroup", move |pid| {
             attacher.attach(pid).map_err(Into::into)
         })

@@ -115,6 +115,22 @@ fn containers_get_dockers_defaults_and_the_flags_change_them() {
         "{privileged}"
     );
     assert!(privileged.contains("mount: allowed"), "{privileged}");
+    // exec gets the container's security: Docker's defaults, or --privileged's.
+    for (flags, seccomp) in [
+        (&[][..], "Seccomp: 2\n"),
+        (&["--privileged"][..], "Seccomp: 0\n"),
+    ] {
+        let mut args = vec!["run", "-d"];
+        args.extend_from_slice(flags);
+        args.extend(["probe", "sleep", "100"]);
+        let id = daemon.baleia(&args);
+        assert!(id.status.success(), "{}", report(&id));
+        let id = String::from_utf8_lossy(&id.stdout).trim().to_string();
+        let exec = daemon.baleia(&["exec", &id, "probe", "security"]);
+        let text = String::from_utf8_lossy(&exec.stdout);
+        assert!(text.contains(seccomp), "{flags:?}: {text}");
+        daemon.baleia(&["rm", "-f", &id]);
+    }
     let unmasked = inside(
         &daemon,
         &["--privileged"],
