@@ -375,8 +375,31 @@ fn what_the_runtime_cannot_honour_is_a_clear_error() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&systemd.stderr).contains("--systemd-cgroup is not supported"));
-    let features: Value = serde_json::from_str(&run_ok(runtime(&env).arg("features"))).unwrap();
+    // `baleia runtime ...` is the same command line as the `baleia-runtime` symlink.
+    let features: Value = serde_json::from_str(&run_ok(
+        Command::new(harness::build_dir().join("baleia")).args(["runtime", "features"]),
+    ))
+    .unwrap();
     assert_eq!(features["linux"]["cgroup"]["systemd"], false);
+    // With --log and --log-format json, errors are also runc's JSON lines in the log file
+    // (podman reads them from there).
+    let log = env.path().join("runtime.log");
+    let output = runtime(&env)
+        .arg("--log")
+        .arg(&log)
+        .args(["--log-format", "json", "start", "no-such-container"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let line: Value = serde_json::from_str(std::fs::read_to_string(&log).unwrap().trim()).unwrap();
+    assert_eq!(line["level"], "error");
+    assert!(
+        line["msg"]
+            .as_str()
+            .unwrap()
+            .contains("container no-such-container does not exist"),
+        "{line}"
+    );
 }
 
 /// podman, pointed at a configuration and a store of its own in the test's directory.
