@@ -15,8 +15,9 @@
 //! | `process.env`, `cwd`, `user`      | [`apply_process`] here (a child-side step, after pivot_root) |
 //! | `process.args`                    | chapter 01's exec (PATH lookup, 126/127)             |
 //!
-//! What none of them does (hooks, sysctls, AppArmor/SELinux labels, devices beyond the
-//! standard set, other resources) is refused with the field's name, never ignored.
+//! What none of them does (hooks, sysctls, AppArmor/SELinux labels, other resources) is
+//! refused with the field's name, never ignored; docs/decisions.md lists the two exceptions
+//! (device cgroup rules, /sys/fs/cgroup).
 
 mod rootfs;
 pub mod security;
@@ -298,10 +299,8 @@ fn cgroup_for(spec: &Spec, default: Option<&Path>) -> Result<ContainerCgroup> {
     Ok(cgroup)
 }
 
-/// `linux.resources` chapter 02 has no controller for. Device rules are the exception when
-/// they only deny (chapter 03's /dev holds the standard devices alone, and the container
-/// cannot add any without CAP_MKNOD... which Docker's default set has: so a rule list that
-/// *allows* devices is accepted only as the usual default set; see docs/decisions.md).
+/// `linux.resources` chapter 02 has no controller for, refused. Device rules are accepted
+/// without a devices cgroup (every engine sends them; see docs/decisions.md for the risk).
 fn refuse_unsupported_resources(resources: &oci_spec::runtime::LinuxResources) -> Result<()> {
     let json = serde_json::to_value(resources)?;
     for (field, value) in json.as_object().into_iter().flatten() {

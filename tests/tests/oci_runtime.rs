@@ -527,6 +527,32 @@ fn podman_runs_containers_with_baleia_as_its_runtime() {
         "id -u; cat /data/note; touch /data/x 2>/dev/null || echo ro; grep -c ' /scratch tmpfs' /proc/mounts",
     ]);
     assert_eq!(out, "65534\nfrom the host\nro\n1\n");
+    // --device and --privileged: device nodes of the spec's linux.devices in /dev.
+    let out = podman.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--device",
+        "/dev/zero:/dev/myzero",
+        "localhost/busybox",
+        "sh",
+        "-c",
+        "head -c 2 /dev/myzero | wc -c",
+    ]);
+    assert_eq!(out.trim(), "2");
+    let out = podman.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--privileged",
+        "localhost/busybox",
+        "grep",
+        "Seccomp:",
+        "/proc/self/status",
+    ]);
+    assert_eq!(out, "Seccomp:\t0\n");
     let refused = podman
         .cmd(&[
             "run",

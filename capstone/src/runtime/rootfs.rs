@@ -11,13 +11,16 @@
 //! Mounts: /proc, /sys, /dev and its /dev/pts, /dev/shm, /dev/mqueue are chapter 03's own
 //! (the spec must list them with their usual types, as runc's and podman's do); tmpfs and bind
 //! mounts are made as the spec says; anything else is refused. `/sys/fs/cgroup` is accepted
-//! but left empty (chapter 03 does not mount the cgroup file systems inside).
+//! but left empty (chapter 03 does not mount the cgroup file systems inside). `linux.devices`
+//! are made with `mknod` in the container's /dev.
 
 use anyhow::{bail, Context, Result};
 use ch03_overlayfs::binds::BindMount;
 use ch03_overlayfs::cli::Tmpfs;
+use ch03_overlayfs::devices::DeviceNode;
 use ch03_overlayfs::{ContainerDirs, RootFs};
 use nix::mount::MsFlags;
+use nix::sys::stat::SFlag;
 use oci_spec::runtime::{Mount, Spec};
 use std::path::{Path, PathBuf};
 
@@ -63,6 +66,7 @@ pub fn rootfs_of(spec: &Spec, bundle: &Path, own_ipc: bool) -> Result<RootFs> {
             own_ipc,
             tmpfs: Vec::new(),
             binds: Vec::new(),
+            devices: Vec::new(),
             masked: Vec::new(),
             read_only_paths: Vec::new(),
         }
@@ -96,8 +100,26 @@ pub fn rootfs_of(spec: &Spec, bundle: &Path, own_ipc: bool) -> Result<RootFs> {
         .context("the spec has no linux section")?;
     rootfs.masked = linux.masked_paths().clone().unwrap_or_default();
     rootfs.read_only_paths = linux.readonly_paths().clone().unwrap_or_default();
-    if linux.devices().as_ref().is_some_and(|d| !d.is_empty()) {
-        bail!("linux.devices (device nodes beyond the standard /dev set) is not supported");
+    for device in linux.devices().iter().flatten() {
+        use oci_spec::runtime::LinuxDeviceType;
+        let kind = match device.typ() {
+            LinuxDeviceType::C | LinuxDeviceType::U => SFlag::S_IFCHR,
+            LinuxDeviceType::B => SFlag::S_IFBLK,
+            LinuxDeviceType::P => SFlag::S_IFIFO,
+            LinuxDeviceType::A => bail!(
+                "linux.devices {}: type a is not a node",
+                device.path().display()
+            ),
+        };
+        rootfs.devices.push(DeviceNode {
+            path: device.path().clone(),
+            kind,
+            major: u64::try_from(device.major()).context("linux.devices major")?,
+            minor: u64::try_from(device.minor()).context("linux.devices minor")?,
+            mode: device.file_mode().unwrap_or(0o666),
+            uid: device.uid().unwrap_or(0),
+            gid: device.gid().unwrap_or(0),
+        });
     }
     Ok(rootfs)
 }

@@ -36,6 +36,8 @@ pub struct RootFs {
     pub tmpfs: Vec<Tmpfs>,
     /// Host paths bind-mounted inside, after the tmpfs mounts.
     pub binds: Vec<BindMount>,
+    /// Device nodes beyond [`devices::DEVICES`], made in /dev.
+    pub devices: Vec<devices::DeviceNode>,
     /// Paths hidden, and paths made read-only (Docker's lists of [`masked`] by default).
     pub masked: Vec<String>,
     pub read_only_paths: Vec<String>,
@@ -64,6 +66,7 @@ impl RootFs {
             own_ipc,
             tmpfs: Vec::new(),
             binds: Vec::new(),
+            devices: Vec::new(),
             masked: masked::MASKED.iter().map(|p| p.to_string()).collect(),
             read_only_paths: masked::READ_ONLY.iter().map(|p| p.to_string()).collect(),
         }
@@ -103,6 +106,9 @@ impl RootFs {
             None,
         )?;
         devices::populate(&root.join("dev"), self.own_ipc)?;
+        for device in &self.devices {
+            device.make_under(root)?;
+        }
         for tmpfs in &self.tmpfs {
             // Inside the root even through the image's symlinks; made if missing.
             let target = crate::binds::resolve_in_root(root, &tmpfs.dir)?;
