@@ -168,6 +168,15 @@ fn a_seccomp_profile_from_a_file_is_sent_by_the_client_and_enforced() {
         out,
         "mkdir: can't create directory '/tmp/d': Operation not permitted\nfiles still fine\n"
     );
+    // Docker's own default profile (containers-common ships the same format): an allow list
+    // whose rules depend on the capabilities kept (`includes`/`excludes`).
+    let docker_default = "seccomp=/usr/share/containers/seccomp.json";
+    let out = inside(
+        &daemon,
+        &["--security-opt", docker_default],
+        &["sh", "-c", "grep Seccomp: /proc/self/status; echo fine"],
+    );
+    assert_eq!(out, "Seccomp:\t2\nfine\n");
     std::fs::write(&profile, r#"{"defaultAction": "SCMP_ACT_NOTIFY"}"#).unwrap();
     let bad = daemon.baleia(&["run", "--rm", "--security-opt", &option, "probe", "true"]);
     assert_eq!(bad.status.code(), Some(125), "{}", report(&bad));

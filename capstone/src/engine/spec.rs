@@ -318,7 +318,7 @@ fn security(host: &HostConfig) -> Result<SpecSecurity, ApiError> {
             }
             ("seccomp", json) => {
                 seccomp = Some(
-                    crate::runtime::security::docker_profile(json)
+                    crate::runtime::security::docker_profile(json, &kept)
                         .map_err(|e| ApiError::bad_request(format!("{e:#}")))?,
                 )
             }

@@ -261,9 +261,11 @@ fn strip_nulls(value: serde_json::Value) -> serde_json::Value {
 
 /// `--security-opt seccomp=JSON`: a Docker seccomp profile (the client sent the file's
 /// content) as the spec's `linux.seccomp`. Docker's format is the spec's plus `archMap` and
-/// per-rule `includes`/`excludes` (conditions on capabilities and kernel versions); those
-/// conditions are refused rather than guessed.
-pub fn docker_profile(json: &str) -> Result<LinuxSeccomp> {
+/// per-rule conditions, which the engine resolves here, as moby does: a rule with
+/// `includes` is kept only if the container has every capability listed (`caps`), runs on a
+/// listed architecture (`arches`, Go's names: amd64...) and kernel (`minKernel`); one with
+/// `excludes` is dropped if any of those hold. Anything else in them is refused.
+pub fn docker_profile(json: &str, kept: &caps::CapsHashSet) -> Result<LinuxSeccomp> {
     let mut value: serde_json::Value = serde_json::from_str(json)
         .context("--security-opt seccomp=FILE: the file is not a JSON seccomp profile")?;
     let object = value
@@ -280,32 +282,96 @@ pub fn docker_profile(json: &str) -> Result<LinuxSeccomp> {
             object.insert("architectures".into(), arches.into());
         }
     }
-    for rule in object
+    object.remove("defaultErrno");
+    let rules = object
         .get_mut("syscalls")
         .and_then(|s| s.as_array_mut())
-        .into_iter()
-        .flatten()
-    {
-        let rule = rule
+        .map(std::mem::take)
+        .unwrap_or_default();
+    let mut kept_rules = Vec::new();
+    for mut rule_value in rules {
+        let rule = rule_value
             .as_object_mut()
             .context("a seccomp rule is a JSON object")?;
-        for key in ["includes", "excludes"] {
-            if rule
-                .remove(key)
-                .is_some_and(|v| v.as_object().is_some_and(|o| !o.is_empty()))
-            {
-                bail!(
-                    "--security-opt seccomp=FILE: rules with {key:?} conditions are not supported"
-                );
-            }
+        let includes = rule.remove("includes").unwrap_or_default();
+        let excludes = rule.remove("excludes").unwrap_or_default();
+        if !conditions_hold(&includes, kept, true)? || conditions_hold(&excludes, kept, false)? {
+            continue;
         }
         if let Some(name) = rule.remove("name") {
             rule.entry("names").or_insert_with(|| vec![name].into());
         }
         rule.remove("comment");
+        kept_rules.push(rule_value);
     }
+    object.insert("syscalls".into(), kept_rules.into());
     let seccomp: LinuxSeccomp = serde_json::from_value(value)
         .context("--security-opt seccomp=FILE: not a seccomp profile")?;
     profile_of(&seccomp)?.compile()?;
     Ok(seccomp)
+}
+
+/// A Docker profile rule's `includes` (`all`: every condition must hold) or `excludes` (any
+/// one holding is enough). An empty or absent object: `all` → true, any → false.
+fn conditions_hold(
+    conditions: &serde_json::Value,
+    kept: &caps::CapsHashSet,
+    all: bool,
+) -> Result<bool> {
+    let Some(object) = conditions.as_object() else {
+        return Ok(all);
+    };
+    let mut results = Vec::new();
+    for (key, value) in object {
+        let items: Vec<&str> = value
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str())
+            .collect();
+        let has = |name: &&str| {
+            parse_capability(name)
+                .ok()
+                .flatten()
+                .is_some_and(|c| kept.contains(&c))
+        };
+        results.push(match key.as_str() {
+            "caps" if all => items.iter().all(has),
+            "caps" => items.iter().any(has),
+            "arches" => items.iter().any(|a| *a == go_arch()),
+            "minKernel" => kernel_at_least(value.as_str().unwrap_or_default()),
+            other => {
+                bail!("--security-opt seccomp=FILE: rule condition {other:?} is not supported")
+            }
+        });
+    }
+    Ok(if all {
+        results.iter().all(|r| *r)
+    } else {
+        results.iter().any(|r| *r)
+    })
+}
+
+/// This machine's architecture in Go's words (Docker profiles use them).
+fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        other => other,
+    }
+}
+
+/// Whether the running kernel is at least `wanted` (`"5.8"`).
+fn kernel_at_least(wanted: &str) -> bool {
+    let release = nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let numbers = |text: &str| -> Vec<u32> {
+        text.split(|c: char| !c.is_ascii_digit())
+            .take(2)
+            .filter_map(|n| n.parse().ok())
+            .collect()
+    };
+    numbers(&release) >= numbers(wanted)
 }
