@@ -16,8 +16,8 @@
 //! | `process.args`                    | chapter 01's exec (PATH lookup, 126/127)             |
 //!
 //! What none of them does (hooks, sysctls, AppArmor/SELinux labels, other resources) is
-//! refused with the field's name, never ignored; docs/decisions.md lists the two exceptions
-//! (device cgroup rules, /sys/fs/cgroup).
+//! refused with the field's name, never ignored; docs/decisions.md lists the exceptions
+//! (device cgroup rules are accepted without a devices cgroup).
 
 mod rootfs;
 pub mod security;
@@ -104,11 +104,12 @@ pub fn start_with(spec: &Spec, bundle: &Path, stdio: Stdio, options: Options) ->
     if id_mappings.is_some() != namespaces.contains(Namespace::User) {
         bail!("linux.uidMappings/gidMappings go with a new user namespace, and it needs them");
     }
-    let rootfs = rootfs::rootfs_of(spec, bundle, namespaces.contains(Namespace::Ipc))?;
+
     let security = security::security_of(process, linux.seccomp().as_ref())?;
     let rlimits = security::rlimits_of(process)?;
 
     let cgroup = cgroup_for(spec, options.default_cgroup.as_deref())?;
+    let rootfs = rootfs::rootfs_of(spec, bundle, namespaces.contains(Namespace::Ipc), &cgroup)?;
     let attacher = cgroup.attacher();
     let hostname = spec.hostname().clone().unwrap_or_default();
     let env = process.env().clone().unwrap_or_default();

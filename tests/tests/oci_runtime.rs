@@ -281,7 +281,8 @@ fn run_behaves_as_runc_run_does() {
         )
     });
     assert_eq!(out, "x\nfrom the host\ndata read-only\n1024\n");
-    // A memory limit: allocating past it gets the process killed (SIGKILL: 137).
+    // A memory limit, seen read-only at /sys/fs/cgroup; allocating past it gets the process
+    // killed (SIGKILL: 137).
     let out = same(&env, "memory", |s| {
         s["linux"]["resources"]["memory"] =
             json!({"limit": 32 * 1024 * 1024, "swap": 32 * 1024 * 1024});
@@ -290,11 +291,16 @@ fn run_behaves_as_runc_run_does() {
             &[
                 "sh",
                 "-c",
-                "probe alloc-mb 16 >/dev/null && echo small fits; probe alloc-mb 128; echo $?",
+                "cat /sys/fs/cgroup/memory/memory.limit_in_bytes; \
+                 echo 1 2>/dev/null > /sys/fs/cgroup/memory/memory.limit_in_bytes || echo ro; \
+                 probe alloc-mb 16 >/dev/null && echo small fits; probe alloc-mb 128; echo $?",
             ],
         )
     });
-    assert_eq!(out, "small fits\n137\n");
+    assert_eq!(
+        out, "33554432\nro\nsmall fits\n137\n",
+        "its own cgroup, read-only"
+    );
     // A seccomp profile: mkdir refused with EPERM, the rest allowed.
     let out = same(&env, "seccomp", |s| {
         s["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW",

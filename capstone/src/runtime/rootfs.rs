@@ -10,11 +10,13 @@
 //!
 //! Mounts: /proc, /sys, /dev and its /dev/pts, /dev/shm, /dev/mqueue are chapter 03's own
 //! (the spec must list them with their usual types, as runc's and podman's do); tmpfs and bind
-//! mounts are made as the spec says; anything else is refused. `/sys/fs/cgroup` is accepted
-//! but left empty (chapter 03 does not mount the cgroup file systems inside). `linux.devices`
-//! are made with `mknod` in the container's /dev.
+//! mounts are made as the spec says; anything else is refused. `/sys/fs/cgroup` shows the
+//! container its own cgroup, read-only, as Docker does on v1 ([`cgroup_view`]: a tmpfs with
+//! one bind mount per hierarchy; on v2 the one directory). `linux.devices` are made with
+//! `mknod` in the container's /dev.
 
 use anyhow::{bail, Context, Result};
+use ch02_cgroups::ContainerCgroup;
 use ch03_overlayfs::binds::BindMount;
 use ch03_overlayfs::cli::Tmpfs;
 use ch03_overlayfs::devices::DeviceNode;
@@ -35,8 +37,14 @@ const BUILTIN: [(&str, &[&str]); 7] = [
     ("/sys/fs/cgroup", &["cgroup", "cgroup2"]),
 ];
 
-/// The root file system the spec describes, for the bundle in `bundle`.
-pub fn rootfs_of(spec: &Spec, bundle: &Path, own_ipc: bool) -> Result<RootFs> {
+/// The root file system the spec describes, for the bundle in `bundle`, whose cgroup is
+/// `cgroup` (shown at /sys/fs/cgroup when the spec mounts it).
+pub fn rootfs_of(
+    spec: &Spec,
+    bundle: &Path,
+    own_ipc: bool,
+    cgroup: &ContainerCgroup,
+) -> Result<RootFs> {
     let root = spec.root().as_ref().context("the spec has no root")?;
     let path = if root.path().is_absolute() {
         root.path().clone()
@@ -80,6 +88,9 @@ pub fn rootfs_of(spec: &Spec, bundle: &Path, own_ipc: bool) -> Result<RootFs> {
         if let Some((_, types)) = BUILTIN.iter().find(|(d, _)| *d == dest && !is_bind) {
             if !types.contains(&typ.as_str()) {
                 bail!("mounts: {typ} at {dest} is not supported (this runtime mounts {types:?} there)");
+            }
+            if dest == "/sys/fs/cgroup" {
+                cgroup_view(&mut rootfs, cgroup)?;
             }
             continue;
         }
@@ -178,4 +189,38 @@ fn bind_of(mount: &Mount, dest: &str, options: &[String], bundle: &Path) -> Resu
         }
     }
     Ok(bind)
+}
+
+/// `/sys/fs/cgroup` inside: the container's own cgroup directories, read-only (it may read
+/// its limits and usage, as `free` and the JVM do, but not change them). On v1, a tmpfs
+/// holding one bind mount per hierarchy (`/sys/fs/cgroup/memory` is the host's
+/// `/sys/fs/cgroup/memory/PARENT/NAME`); on v2, the one directory itself.
+fn cgroup_view(rootfs: &mut RootFs, cgroup: &ContainerCgroup) -> Result<()> {
+    let top = Path::new("/sys/fs/cgroup");
+    let flags = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    for dir in cgroup.dirs() {
+        let hierarchy = dir
+            .path
+            .ancestors()
+            .nth(cgroup.relative_path().components().count())
+            .context("a cgroup directory outside its hierarchy")?;
+        let destination = match hierarchy.strip_prefix(top) {
+            Ok(name) if name.as_os_str().is_empty() => top.to_path_buf(),
+            Ok(name) => top.join(name),
+            Err(_) => bail!(
+                "cgroup hierarchy {} is not under /sys/fs/cgroup",
+                hierarchy.display()
+            ),
+        };
+        if destination != top && rootfs.tmpfs.iter().all(|t| t.dir != top) {
+            rootfs.tmpfs.push(Tmpfs::parse("/sys/fs/cgroup:mode=755")?);
+        }
+        rootfs.binds.push(BindMount {
+            source: dir.path.clone(),
+            destination,
+            recursive: false,
+            flags,
+        });
+    }
+    Ok(())
 }
