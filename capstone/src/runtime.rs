@@ -16,9 +16,9 @@
 //! | `process.args`                    | chapter 01's exec (PATH lookup, 126/127)             |
 //!
 //! What none of them does (hooks, sysctls, AppArmor/SELinux labels, other resources) is
-//! refused with the field's name, never ignored; docs/decisions.md lists the exceptions
-//! (device cgroup rules are accepted without a devices cgroup).
+//! refused with the field's name, never ignored; docs/decisions.md lists the exceptions.
 
+mod devices;
 mod rootfs;
 pub mod security;
 
@@ -30,10 +30,12 @@ use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Spec};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-/// A started container: its first process, and its cgroup (removed when dropped).
+/// A started container: its first process, and its cgroups (removed when dropped).
 pub struct Started {
     pub process: ContainerProcess,
     pub cgroup: ContainerCgroup,
+    /// Its devices cgroup (cgroup v1, when the spec has device rules).
+    pub devices: Option<devices::DevicesCgroup>,
 }
 
 /// Where the container's standard streams go (standard input: ours, unless given).
@@ -110,6 +112,18 @@ pub fn start_with(spec: &Spec, bundle: &Path, stdio: Stdio, options: Options) ->
 
     let cgroup = cgroup_for(spec, options.default_cgroup.as_deref())?;
     let rootfs = rootfs::rootfs_of(spec, bundle, namespaces.contains(Namespace::Ipc), &cgroup)?;
+    let device_rules = linux
+        .resources()
+        .as_ref()
+        .and_then(|r| r.devices().clone())
+        .unwrap_or_default();
+    let devices = match device_rules.is_empty() {
+        true => None,
+        false => {
+            devices::DevicesCgroup::create(cgroup.relative_path(), &device_rules, &rootfs.devices)?
+        }
+    };
+    let devices_dir = devices.as_ref().map(|d| d.dir().to_path_buf());
     let attacher = cgroup.attacher();
     let hostname = spec.hostname().clone().unwrap_or_default();
     let env = process.env().clone().unwrap_or_default();
@@ -127,7 +141,11 @@ pub fn start_with(spec: &Spec, bundle: &Path, stdio: Stdio, options: Options) ->
         .kill_with_parent(!options.detached)
         .security(security)
         .parent_step("put the process in its cgroup", move |pid| {
-            attacher.attach(pid).map_err(Into::into)
+            attacher.attach(pid)?;
+            if let Some(dir) = &devices_dir {
+                devices::DevicesCgroup::attach(dir, pid).map_err(|e| format!("{e:#}"))?;
+            }
+            Ok(())
         })
         .child_step("set the resource limits (setrlimit)", move || {
             security::apply_rlimits(&rlimits).map_err(|e| format!("{e:#}").into())
@@ -166,7 +184,17 @@ pub fn start_with(spec: &Spec, bundle: &Path, stdio: Stdio, options: Options) ->
         });
     }
     let process = container.spawn()?;
-    Ok(Started { process, cgroup })
+    Ok(Started {
+        process,
+        cgroup,
+        devices,
+    })
+}
+
+/// The devices cgroup of a container made by another process (`delete`): removed when the
+/// handle is dropped.
+pub fn adopt_devices(relative: &Path) -> Option<devices::DevicesCgroup> {
+    devices::DevicesCgroup::adopt(relative)
 }
 
 /// The spec fields no chapter implements: refused by name.
@@ -300,8 +328,8 @@ fn cgroup_for(spec: &Spec, default: Option<&Path>) -> Result<ContainerCgroup> {
     Ok(cgroup)
 }
 
-/// `linux.resources` chapter 02 has no controller for, refused. Device rules are accepted
-/// without a devices cgroup (every engine sends them; see docs/decisions.md for the risk).
+/// `linux.resources` chapter 02 has no controller for, refused (device rules are
+/// [`devices`]' job).
 fn refuse_unsupported_resources(resources: &oci_spec::runtime::LinuxResources) -> Result<()> {
     let json = serde_json::to_value(resources)?;
     for (field, value) in json.as_object().into_iter().flatten() {

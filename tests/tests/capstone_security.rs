@@ -69,6 +69,17 @@ fn containers_get_dockers_defaults_and_the_flags_change_them() {
     ] {
         assert!(default.contains(line), "{line:?} in\n{default}");
     }
+    // CAP_MKNOD is in Docker's set, but the devices cgroup refuses to open the host's disk.
+    let mknod = inside(
+        &daemon,
+        &[],
+        &[
+            "sh",
+            "-c",
+            "mknod /tmp/disk b 8 0 && head -c 1 /tmp/disk 2>&1; true",
+        ],
+    );
+    assert_eq!(mknod, "head: /tmp/disk: Operation not permitted\n");
     let masked = inside(&daemon, &[], &["sh", "-c", "wc -c < /proc/timer_list"]);
     assert_eq!(masked, "0\n", "/proc/timer_list is masked");
 

@@ -255,6 +255,25 @@ fn run_behaves_as_runc_run_does() {
         args(s, &["grep", "NoNewPrivs", "/proc/self/status"])
     });
     assert_eq!(out, "NoNewPrivs:\t0\n");
+    // The devices cgroup: runc's default spec denies every device but the standard ones, so
+    // even with CAP_MKNOD a node of the host's disk can be made but not opened.
+    let out = same(&env, "devices", |s| {
+        for set in ["bounding", "effective", "permitted", "ambient"] {
+            s["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("CAP_MKNOD"));
+        }
+        args(
+            s,
+            &[
+                "sh",
+                "-c",
+                "mknod /dev/disk b 8 0 && head -c 1 /dev/disk 2>&1; echo null > /dev/null && echo null ok",
+            ],
+        )
+    });
+    assert_eq!(out, "head: /dev/disk: Operation not permitted\nnull ok\n");
     // A tmpfs and a bind mount of a host directory.
     let shared = env.path().join("shared");
     std::fs::create_dir_all(&shared).unwrap();

@@ -247,6 +247,15 @@ pub fn build(inputs: &Inputs) -> Result<Spec, ApiError> {
         .map_err(ApiError::internal)?;
     let mut linux = linux;
     linux.set_seccomp(security.seccomp);
+    // Devices: none beyond the runtime's standard set, as Docker (all with --privileged).
+    if let Some(resources) = linux.resources_mut() {
+        let rule = oci_spec::runtime::LinuxDeviceCgroupBuilder::default()
+            .allow(inputs.host.privileged)
+            .access("rwm")
+            .build()
+            .map_err(ApiError::internal)?;
+        resources.set_devices(Some(vec![rule]));
+    }
 
     let mut spec = Spec::default();
     spec.set_process(Some(process));

@@ -212,7 +212,11 @@ fn dispatch(cli: RuntimeCli) -> Result<i32> {
         RuntimeCommand::Create(args) => {
             refuse_systemd()?;
             // The container outlives us: its cgroup stays (`delete` removes it).
-            create(&root, &args, true, true)?.cgroup.release();
+            let started = create(&root, &args, true, true)?;
+            started.cgroup.release();
+            if let Some(devices) = started.devices {
+                devices.release();
+            }
             Ok(0)
         }
         RuntimeCommand::Start { id } => start(&root, &id).map(|()| 0),
@@ -476,10 +480,13 @@ fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     {
         cgroup.remove()?;
     }
+    let relative = Path::new(&saved.cgroup_parent).join(&saved.cgroup_name);
+    drop(runtime::adopt_devices(&relative));
     if saved.cgroup_parent == "baleia-runtime" {
         for hierarchy in &layout.hierarchies {
             let _ = std::fs::remove_dir(hierarchy.dir.join("baleia-runtime"));
         }
+        let _ = std::fs::remove_dir("/sys/fs/cgroup/devices/baleia-runtime");
     }
     std::fs::remove_dir_all(&dir.path).with_context(|| format!("remove {}", dir.path.display()))
 }
@@ -489,6 +496,9 @@ fn run(root: &Path, args: &CreateArgs, detach: bool, keep: bool) -> Result<i32> 
     let forwarding = ch01_namespaces::signals::SignalForwarding::block()?;
     let started = create(root, args, false, detach)?;
     let pid = started.process.pid();
+    if let Some(devices) = started.devices {
+        devices.release();
+    }
     if detach {
         started.cgroup.release();
         return Ok(0);
