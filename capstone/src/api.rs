@@ -1,8 +1,8 @@
 //! The Docker Engine API: paths to engine calls, engine results to Docker's JSON and status
 //! codes. Paths arrive without their `/v1.NN` prefix (see [`crate::http`]).
 //!
-//! Calls that belong to chapters not yet wired into the engine (build, pull, push) answer 501
-//! with a message saying so.
+//! Calls that belong to chapters not yet wired into the engine answer 501 with a message
+//! saying so.
 
 use crate::engine::record::CreateBody;
 use crate::engine::{containers::POLL, images, ApiError, ApiResult, Engine};
@@ -14,10 +14,13 @@ use std::sync::Arc;
 
 /// Answer one request.
 pub fn handle(engine: &Arc<Engine>, request: Request) -> Response {
-    match route(engine, &request) {
+    let before = crate::engine::events::before(engine, &request);
+    let response = match route(engine, &request) {
         Ok(response) => response,
         Err(error) => Response::json(error.status, &json!({ "message": error.message })),
-    }
+    };
+    crate::engine::events::after(engine, &request, before, &response);
+    response
 }
 
 fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
@@ -27,6 +30,19 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
         ("GET" | "HEAD", ["_ping"]) => Ok(Response::text(200, "OK")),
         ("GET", ["version"]) => Ok(Response::json(200, &version())),
         ("GET", ["info"]) => Ok(Response::json(200, &info(engine))),
+        ("GET", ["events"]) => crate::engine::events::stream(engine, req),
+        ("GET", ["system", "df"]) => Ok(Response::json(200, &engine.system_df()?)),
+        ("POST", ["containers", "prune"]) => Ok(Response::json(200, &engine.containers_prune()?)),
+        ("POST", ["images", "prune"]) => {
+            let all = filters(req)?["dangling"].to_string().contains("false");
+            Ok(Response::json(200, &engine.images_prune(all)?))
+        }
+        ("POST", ["networks", "prune"]) => Ok(Response::json(200, &engine.networks_prune()?)),
+        ("POST", ["auth"]) => {
+            let body: Value = serde_json::from_slice(&req.body)
+                .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+            Ok(Response::json(200, &engine.login(&body)?))
+        }
 
         ("GET", ["containers", "json"]) => {
             let filters = filters(req)?;
@@ -37,7 +53,7 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
                 .rev()
                 .filter(|f| all || f.running())
                 .filter(|f| crate::engine::views::matches(f, &filters))
-                .map(|f| f.summary())
+                .map(|f| f.summary(engine))
                 .collect();
             if let Some(limit) = req.query("limit").and_then(|l| l.parse::<usize>().ok()) {
                 if limit > 0 {
@@ -47,8 +63,7 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
             Ok(Response::json(200, &json!(list)))
         }
         ("POST", ["containers", "create"]) => {
-            let body: CreateBody = serde_json::from_slice(&req.body)
-                .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+            let body: CreateBody = json_body(req)?;
             let id = engine.create(req.query("name"), body)?;
             Ok(Response::json(201, &json!({ "Id": id, "Warnings": [] })))
         }
@@ -82,7 +97,7 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
             Ok(Response::no_content())
         }
         ("DELETE", ["containers", id]) => {
-            engine.remove(id, req.flag("force"))?;
+            engine.remove_with(id, req.flag("force"), req.flag("v"))?;
             Ok(Response::no_content())
         }
         ("POST", ["containers", id, "wait"]) => wait(engine, id, req),
@@ -90,6 +105,7 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
         ("POST", ["containers", id, "attach"]) => attach(engine, id, req),
         ("GET", ["containers", id, "top"]) => Ok(Response::json(200, &engine.top(id)?)),
         ("GET", ["containers", id, "stats"]) => stats(engine, id, req),
+        ("GET" | "HEAD" | "PUT", ["containers", id, "archive"]) => archive(engine, id, req),
         ("GET", ["containers", id, "changes"]) => Ok(Response::json(200, &engine.changes(id)?)),
         ("POST", ["commit"]) => {
             let id = engine.commit(
@@ -114,14 +130,15 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
             Ok(Response::json_lines(&messages))
         }
         ("POST", ["containers", id, "exec"]) => {
-            let config = serde_json::from_slice(&req.body)
-                .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
-            let id = engine.exec_create(id, config)?;
+            let id = engine.exec_create(id, json_body(req)?)?;
             Ok(Response::json(201, &json!({ "Id": id })))
         }
         ("POST", ["exec", id, "start"]) => exec_start(engine, id, req),
         ("GET", ["exec", id, "json"]) => Ok(Response::json(200, &engine.exec_inspect(id)?)),
-        ("POST", ["exec", _, "resize"]) => Ok(Response::json(200, &json!({}))),
+        ("POST", ["exec", id, "resize"]) => {
+            engine.exec_inspect(id)?;
+            Ok(Response::json(200, &json!({})))
+        }
         ("POST", ["containers", id, "resize"]) => {
             let size = |k| {
                 req.query(k)
@@ -160,9 +177,18 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
             let images = ch04_images::image::list(&engine.store)?;
             Ok(Response::text(200, &ch04_images::report::tree(&images)?))
         }
+        // Not Docker's: `baleia system check` (crate::engine::check).
+        ("GET", ["baleia", "system", "check"]) => Ok(Response::json(200, &engine.system_check()?)),
         ("POST", ["images", "create"]) => {
             let Some(image) = req.query("fromImage") else {
-                return pending("importing images (fromSrc)", "chapter 04's import");
+                let id = engine.import(
+                    &req.body,
+                    req.query("repo"),
+                    req.query("tag"),
+                    &req.query_all("changes"),
+                    req.query("message"),
+                )?;
+                return Ok(Response::json_lines(&[json!({ "status": id })]));
             };
             let lines = engine.pull(
                 image,
@@ -180,9 +206,9 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
             )?;
             Ok(Response::json_lines(&lines))
         }
-        (_, ["build"]) => pending("building images (docker build)", "chapter 05's builder"),
+        ("POST", ["build"]) => engine.build(req),
         ("POST", ["volumes", "create"]) => {
-            let body: Value = serde_json::from_slice(&req.body).unwrap_or(json!({}));
+            let body: Value = optional_json_body(req)?;
             Ok(Response::json(201, &engine.volume_create(&body)?))
         }
         ("GET", ["volumes"]) => Ok(Response::json(200, &engine.volume_list()?)),
@@ -196,8 +222,7 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
             Ok(Response::no_content())
         }
         ("POST", ["networks", "create"]) => {
-            let body: Value = serde_json::from_slice(&req.body)
-                .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+            let body: Value = json_body(req)?;
             Ok(Response::json(201, &engine.network_create(&body)?))
         }
         ("GET", ["networks"]) => Ok(Response::json(200, &engine.network_list()?)),
@@ -216,7 +241,7 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
 /// `POST /exec/{id}/start`: detached, it answers at once; attached, the connection is
 /// hijacked and carries the process's output until it ends.
 fn exec_start(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Response> {
-    let body: Value = serde_json::from_slice(&req.body).unwrap_or(json!({}));
+    let body: Value = optional_json_body(req)?;
     if body["Detach"].as_bool() == Some(true) {
         engine.exec_start(id, None, None)?;
         return Ok(Response::json(200, &json!({})));
@@ -234,6 +259,41 @@ fn exec_start(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Respon
                 .map_err(|e| std::io::Error::other(e.message))
         }),
     })
+}
+
+/// `docker cp`: `HEAD` the stat of a path, `GET` it as a tar, `PUT` a tar into a directory.
+fn archive(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Response> {
+    let path = req
+        .query("path")
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| ApiError::bad_request("path is required"))?;
+    let with_stat =
+        |stat: &ch03_overlayfs::archive::PathStat, inner: Response| Response::WithHeaders {
+            headers: vec![(
+                "X-Docker-Container-Path-Stat",
+                crate::engine::archive::stat_header(stat),
+            )],
+            inner: Box::new(inner),
+        };
+    match req.method.as_str() {
+        "HEAD" => {
+            let stat = engine.archive_stat(id, path)?;
+            Ok(with_stat(&stat, Response::text(200, "")))
+        }
+        "GET" => {
+            let (stat, tar) = engine.archive_get(id, path)?;
+            let body = Response::Full {
+                status: 200,
+                content_type: "application/x-tar",
+                body: tar,
+            };
+            Ok(with_stat(&stat, body))
+        }
+        _ => {
+            engine.archive_put(id, path, &req.body)?;
+            Ok(Response::json(200, &json!({})))
+        }
+    }
 }
 
 /// `GET /containers/{id}/stats`: one sample (`stream=0`), or one a second until the client
@@ -276,10 +336,23 @@ fn save(engine: &Arc<Engine>, names: &[&str]) -> ApiResult<Response> {
     })
 }
 
-fn pending(what: &str, chapter: &str) -> ApiResult<Response> {
-    Err(ApiError::not_implemented(format!(
-        "{what}: not implemented yet in baleia (it comes with {chapter})"
-    )))
+/// A JSON body: `400` with serde's words (line, column, what was expected) when it is not
+/// JSON or not the expected shape. Fields the engine does not know are ignored, as Docker
+/// ignores them: newer clients send more than older engines read.
+fn json_body<T: serde::de::DeserializeOwned>(req: &Request) -> ApiResult<T> {
+    if req.body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request("a JSON body is required"));
+    }
+    serde_json::from_slice(&req.body)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+}
+
+/// The same for bodies a client may leave out (`{}` then).
+fn optional_json_body(req: &Request) -> ApiResult<Value> {
+    if req.body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(json!({}));
+    }
+    json_body(req)
 }
 
 /// The `filters` query parameter: a JSON object.
@@ -543,6 +616,7 @@ fn attach(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Response> 
             };
             let baseline = found.state.clone();
             loop {
+                let seen = engine.changes.generation();
                 let dir = engine.dir_of(found.id());
                 let state = if dir.0.exists() {
                     dir.read_state().ok()
@@ -565,7 +639,8 @@ fn attach(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Response> 
                     send_new(&mut reader, &mut *out)?;
                     return out.flush();
                 }
-                std::thread::sleep(POLL);
+                // New output is looked for every POLL; the end is seen as soon as it comes.
+                engine.changes.wait_after(seen, POLL);
             }
         }),
     })

@@ -57,9 +57,24 @@ pub struct RunFlags {
     /// Mount an empty tmpfs at DIR.
     #[arg(long, value_name = "DIR")]
     pub tmpfs: Vec<String>,
-    /// host or none (user-defined networks come with chapter 07).
-    #[arg(long)]
+    /// The network: bridge (the default), none, host, or a network's name (chapter 07).
+    #[arg(long, alias = "net")]
     pub network: Option<String>,
+    /// A volume: NAME:/dst[:ro], /host/path:/dst[:ro], or /dst (anonymous).
+    #[arg(short, long = "volume", value_name = "[SOURCE:]DST[:ro]")]
+    pub volumes: Vec<String>,
+    /// A mount: type=bind|volume|tmpfs,source=...,target=...[,readonly][,tmpfs-size=N].
+    #[arg(long = "mount", value_name = "type=...,target=...")]
+    pub mounts: Vec<String>,
+    /// Publish a port: [IP:][HOST_PORT:]CONTAINER_PORT[/tcp|udp] (IP default 0.0.0.0).
+    #[arg(short, long = "publish", value_name = "[IP:]HOST:CONTAINER")]
+    pub publish: Vec<String>,
+    /// Publish every port the image exposes on a free host port.
+    #[arg(short = 'P', long)]
+    pub publish_all: bool,
+    /// A name server for the container's /etc/resolv.conf.
+    #[arg(long)]
+    pub dns: Vec<String>,
     /// The signal `stop` sends first.
     #[arg(long)]
     pub stop_signal: Option<String>,
@@ -110,8 +125,34 @@ impl RunFlags {
                 (k.to_string(), json!(v))
             })
             .collect();
-        let tmpfs: serde_json::Map<String, Value> =
-            self.tmpfs.iter().map(|d| (d.clone(), json!(""))).collect();
+        let tmpfs: serde_json::Map<String, Value> = self
+            .tmpfs
+            .iter()
+            .map(|d| match d.split_once(':') {
+                Some((dir, options)) => (dir.to_string(), json!(options)),
+                None => (d.clone(), json!("")),
+            })
+            .collect();
+        // As Docker's CLI: `-v /dst` is an anonymous volume in Config.Volumes, the others
+        // are HostConfig.Binds.
+        let (anonymous, binds): (Vec<&String>, Vec<&String>) =
+            self.volumes.iter().partition(|v| !v.contains(':'));
+        let volumes: serde_json::Map<String, Value> = anonymous
+            .iter()
+            .map(|v| (v.to_string(), json!({})))
+            .collect();
+        let mut exposed = serde_json::Map::new();
+        let mut bindings = serde_json::Map::new();
+        for (key, binding) in self.publish.iter().map(|p| port_binding(p)) {
+            exposed.insert(key.clone(), json!({}));
+            if let Some(list) = bindings
+                .entry(key)
+                .or_insert_with(|| json!([]))
+                .as_array_mut()
+            {
+                list.push(binding);
+            }
+        }
         json!({
             "Image": self.image,
             "Cmd": if self.command.is_empty() { Value::Null } else { json!(self.command) },
@@ -124,6 +165,8 @@ impl RunFlags {
             "StopSignal": self.stop_signal,
             "StopTimeout": self.stop_timeout,
             "Tty": self.tty,
+            "Volumes": volumes,
+            "ExposedPorts": exposed,
             "OpenStdin": self.interactive,
             "StdinOnce": self.interactive && !self.detach,
             "AttachStdin": self.interactive && !self.detach,
@@ -141,6 +184,11 @@ impl RunFlags {
                 "CpuShares": self.cpu_shares.unwrap_or(0),
                 "PidsLimit": self.pids_limit,
                 "Tmpfs": tmpfs,
+                "Binds": binds,
+                "Mounts": self.mounts.iter().map(|m| mount_json(m)).collect::<Vec<_>>(),
+                "PortBindings": bindings,
+                "PublishAllPorts": self.publish_all,
+                "Dns": self.dns,
                 "NetworkMode": self.network.clone().unwrap_or_default(),
                 "RestartPolicy": {
                     "Name": self.restart.split(':').next().unwrap_or_default(),
@@ -153,6 +201,135 @@ impl RunFlags {
             },
         })
     }
+}
+
+/// `-p [IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]` → (`80/tcp`, `{"HostIp", "HostPort"}`), as
+/// Docker's CLI sends it. A malformed one is sent as it is: the daemon says what is wrong.
+fn port_binding(text: &str) -> (String, Value) {
+    let (rest, protocol) = text.rsplit_once('/').unwrap_or((text, "tcp"));
+    let parts: Vec<&str> = rest.rsplitn(3, ':').collect();
+    let (container, host_port, host_ip) = match parts.as_slice() {
+        [c] => (*c, "", ""),
+        [c, h] => (*c, *h, ""),
+        [c, h, ip] => (*c, *h, *ip),
+        _ => (rest, "", ""),
+    };
+    (
+        format!("{container}/{protocol}"),
+        json!({ "HostIp": host_ip, "HostPort": host_port }),
+    )
+}
+
+/// `--mount type=bind,source=/srv,target=/www,readonly` → Docker's `Mount` object.
+fn mount_json(text: &str) -> Value {
+    let mut mount = json!({ "Type": "volume" });
+    for pair in text.split(',') {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, "true"));
+        match key {
+            "type" => mount["Type"] = json!(value),
+            "source" | "src" => mount["Source"] = json!(value),
+            "target" | "destination" | "dst" => mount["Target"] = json!(value),
+            "readonly" | "ro" => mount["ReadOnly"] = json!(value != "false" && value != "0"),
+            "tmpfs-size" => {
+                let size = parse_size(value).unwrap_or(0);
+                mount["TmpfsOptions"]["SizeBytes"] = json!(size);
+            }
+            "tmpfs-mode" => {
+                let mode = u32::from_str_radix(value, 8).unwrap_or(0);
+                mount["TmpfsOptions"]["Mode"] = json!(mode);
+            }
+            _ => {}
+        }
+    }
+    mount
+}
+
+/// `64k`, `1m`, `2g`, `4096` → bytes.
+fn parse_size(text: &str) -> Option<u64> {
+    let lower = text.to_ascii_lowercase();
+    let at = lower
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(lower.len());
+    let (digits, unit) = lower.split_at(at);
+    let scale = match unit.trim_end_matches('b') {
+        "" => 1,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        _ => return None,
+    };
+    digits.parse::<u64>().ok()?.checked_mul(scale)
+}
+
+/// `port CONTAINER [PORT[/PROTO]]`: the published ports, from `NetworkSettings.Ports`.
+pub fn port(client: &Client, container: &str, wanted: Option<&str>) -> Result<i32> {
+    let info = client.call(
+        "GET",
+        &format!("/containers/{}/json", encode(container)),
+        None,
+    )?;
+    let wanted = wanted.map(|w| {
+        if w.contains('/') {
+            w.to_string()
+        } else {
+            format!("{w}/tcp")
+        }
+    });
+    let mut lines = Vec::new();
+    for (key, bindings) in info["NetworkSettings"]["Ports"]
+        .as_object()
+        .into_iter()
+        .flatten()
+    {
+        if wanted.as_ref().is_some_and(|w| w != key) {
+            continue;
+        }
+        for binding in bindings.as_array().into_iter().flatten() {
+            let address = format!(
+                "{}:{}",
+                binding["HostIp"].as_str().unwrap_or_default(),
+                binding["HostPort"].as_str().unwrap_or_default()
+            );
+            lines.push(match &wanted {
+                Some(_) => address,
+                None => format!("{key} -> {address}"),
+            });
+        }
+    }
+    if lines.is_empty() {
+        if let Some(w) = wanted {
+            bail!("Error: No public port '{w}' published for {container}");
+        }
+    }
+    for line in lines {
+        println!("{line}");
+    }
+    Ok(0)
+}
+
+/// The PORTS column of `ps`: `127.0.0.1:8080->80/tcp`, `80/tcp` when only exposed.
+fn ports_column(ports: &Value) -> String {
+    let mut shown: Vec<String> = ports
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            let private = format!(
+                "{}/{}",
+                p["PrivatePort"],
+                p["Type"].as_str().unwrap_or("tcp")
+            );
+            match p["PublicPort"].as_u64() {
+                Some(public) => format!(
+                    "{}:{public}->{private}",
+                    p["IP"].as_str().unwrap_or("0.0.0.0")
+                ),
+                None => private,
+            }
+        })
+        .collect();
+    shown.sort();
+    shown.join(", ")
 }
 
 /// Docker's exit code for a failed start: 127 not found, 126 cannot run, 125 otherwise.
@@ -323,7 +500,7 @@ pub fn ps(
                     crate::time::human_duration(now - c["Created"].as_i64().unwrap_or(now))
                 ),
                 c["Status"].as_str().unwrap_or_default().to_string(),
-                String::new(),
+                ports_column(&c["Ports"]),
                 c["Names"][0]
                     .as_str()
                     .unwrap_or_default()
@@ -878,4 +1055,42 @@ fn security_opts(options: &[String]) -> Vec<String> {
             },
         )
         .collect()
+}
+
+#[cfg(test)]
+mod network_flag_tests {
+    use super::*;
+
+    #[test]
+    fn publish_and_mount_flags_become_dockers_json() {
+        assert_eq!(
+            port_binding("127.0.0.1:8080:80"),
+            (
+                "80/tcp".to_string(),
+                json!({ "HostIp": "127.0.0.1", "HostPort": "8080" })
+            )
+        );
+        assert_eq!(
+            port_binding("5353:53/udp"),
+            (
+                "53/udp".to_string(),
+                json!({ "HostIp": "", "HostPort": "5353" })
+            )
+        );
+        assert_eq!(
+            port_binding("80").1,
+            json!({ "HostIp": "", "HostPort": "" })
+        );
+        assert_eq!(
+            mount_json("type=bind,src=/srv,dst=/www,readonly"),
+            json!({ "Type": "bind", "Source": "/srv", "Target": "/www", "ReadOnly": true })
+        );
+        assert_eq!(
+            mount_json("type=tmpfs,target=/t,tmpfs-size=64k")["TmpfsOptions"]["SizeBytes"],
+            65536
+        );
+        assert_eq!(parse_size("1m"), Some(1 << 20));
+        assert_eq!(parse_size("12"), Some(12));
+        assert_eq!(parse_size("1x"), None);
+    }
 }

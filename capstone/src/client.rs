@@ -35,9 +35,17 @@ pub struct Reply {
     pub content_length: Option<usize>,
     /// The body is one raw stream (a container with a terminal), not multiplexed frames.
     pub raw_stream: bool,
+    pub headers: Vec<(String, String)>,
 }
 
 impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
     pub fn body(mut self) -> Result<Vec<u8>> {
         let mut body = Vec::new();
         match self.content_length {
@@ -78,18 +86,50 @@ impl Client {
     fn connect(&self) -> Result<UnixStream> {
         match UnixStream::connect(&self.socket) {
             Ok(stream) => Ok(stream),
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                Err(anyhow!(self.permission_denied()))
+            }
             Err(e)
                 if matches!(
                     e.kind(),
                     std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
                 ) =>
             {
+                if !nix::unistd::geteuid().is_root() {
+                    bail!(
+                        "Cannot connect to the baleia daemon at unix://{}: is the daemon running? (root starts it: baleia daemon)",
+                        self.socket.display()
+                    );
+                }
                 self.start_daemon()?;
                 UnixStream::connect(&self.socket)
                     .with_context(|| format!("connect to {}", self.socket.display()))
             }
             Err(e) => Err(e).with_context(|| format!("connect to {}", self.socket.display())),
         }
+    }
+
+    /// What to tell a user the socket refused (connect(2) needs write permission on it): who
+    /// may use it, and how to become one of them.
+    fn permission_denied(&self) -> String {
+        use std::os::unix::fs::MetadataExt;
+        let who = match std::fs::metadata(&self.socket) {
+            Ok(meta) => {
+                let group = nix::unistd::Group::from_gid(meta.gid().into())
+                    .ok()
+                    .flatten()
+                    .map_or_else(|| meta.gid().to_string(), |g| g.name);
+                format!(
+                    " (owned by root:{group}, mode {:04o}): run as root or as a member of the group {group:?}",
+                    meta.mode() & 0o7777
+                )
+            }
+            Err(_) => ": its directory is closed to this user; run as root".into(),
+        };
+        format!(
+            "permission denied while trying to connect to the baleia daemon socket at unix://{}{who}",
+            self.socket.display()
+        )
     }
 
     /// Start `baleia daemon` in its own session, logging to `ROOT/daemon.log`, and wait (up to
@@ -174,6 +214,9 @@ impl Client {
         if !body.is_empty() {
             head.push_str(&format!("Content-Type: {content_type}\r\n"));
         }
+        if let Some(auth) = crate::cli_login::registry_auth(path) {
+            head.push_str(&format!("X-Registry-Auth: {auth}\r\n"));
+        }
         head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
         stream.write_all(head.as_bytes())?;
         stream.write_all(body)?;
@@ -202,11 +245,22 @@ impl Client {
             h.name.eq_ignore_ascii_case("Content-Type")
                 && h.value == b"application/vnd.docker.raw-stream"
         });
+        let headers = response
+            .headers
+            .iter()
+            .map(|h| {
+                (
+                    h.name.to_string(),
+                    String::from_utf8_lossy(h.value).into_owned(),
+                )
+            })
+            .collect();
         Ok(Reply {
             status: response.code.unwrap_or(500),
             reader,
             content_length,
             raw_stream,
+            headers,
         })
     }
 

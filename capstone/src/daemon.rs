@@ -9,9 +9,11 @@ use crate::engine::Engine;
 use anyhow::{bail, Context, Result};
 use ch04_images::Store;
 use std::collections::HashMap;
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// `unix:///run/baleia/baleia.sock` or a plain path → the path.
@@ -27,9 +29,41 @@ pub struct Options {
     pub root: PathBuf,
     pub socket: PathBuf,
     pub cgroup_parent: String,
+    /// The default network's bridge (`none`: no default network), and its address/prefix.
+    pub bridge: String,
+    pub bip: String,
+    pub ip: std::net::IpAddr,
+    /// The group that may use the socket besides root (`baleia`, as dockerd's `docker`):
+    /// used when it exists.
+    pub group: String,
+    /// What a client may send and how long it may take (see [`crate::http::Limits`]).
+    pub limits: crate::http::Limits,
 }
 
+/// `--bridge IF --bip 10.77.0.1/16` → Some((IF, "10.77.0.0/16")); `--bridge none` → None.
+/// As dockerd's `--bip`, the address is the bridge's own with the subnet's prefix; chapter 07
+/// gives the bridge the subnet's first address.
+pub fn default_bridge(bridge: &str, bip: &str) -> Result<Option<(String, String)>> {
+    if bridge == "none" {
+        return Ok(None);
+    }
+    let bad = || anyhow::anyhow!("--bip {bip}: expected an address and prefix, like 10.77.0.1/16");
+    let (address, prefix) = bip.split_once('/').ok_or_else(bad)?;
+    let address: std::net::Ipv4Addr = address.parse().map_err(|_| bad())?;
+    let prefix: u32 = prefix.parse().map_err(|_| bad())?;
+    if !(8..=30).contains(&prefix) {
+        bail!("--bip {bip}: the prefix must be between /8 and /30");
+    }
+    let network = std::net::Ipv4Addr::from(u32::from(address) & (u32::MAX << (32 - prefix)));
+    Ok(Some((bridge.to_string(), format!("{network}/{prefix}"))))
+}
+
+/// At most this many connections at once: each holds a thread. Beyond it a client gets `503`
+/// at once instead of a thread.
+const MAX_CONNECTIONS: usize = 1024;
+
 pub fn run(options: Options) -> Result<()> {
+    limit_malloc_arenas();
     // Whatever our parent left open (a terminal's pipes...) would otherwise pass on to every
     // exec helper we start.
     crate::shim::close_inherited_fds(2);
@@ -44,13 +78,20 @@ pub fn run(options: Options) -> Result<()> {
         cgroup_parent: options.cgroup_parent,
         exe,
         cgroup_v2: layout.mode.is_v2(),
+        default_bridge: default_bridge(&options.bridge, &options.bip)?,
+        default_bind_ip: options.ip,
         names: Mutex::new(()),
         starting: Mutex::new(()),
         removed: Mutex::new(HashMap::new()),
         execs: Mutex::new(HashMap::new()),
+        changes: Default::default(),
     });
-    let listener = listen(&options.socket)?;
+    // Before serving: a crashed supervisor's lease must not hold an address a new container
+    // could have.
+    engine.reclaim_networks();
+    let listener = listen(&options.socket, &options.group)?;
     stop_on_signals(options.socket.clone())?;
+    engine.reclaim_half_made();
     engine.adopt();
     eprintln!(
         "baleia daemon: API {} on unix://{} (state in {})",
@@ -58,11 +99,22 @@ pub fn run(options: Options) -> Result<()> {
         options.socket.display(),
         options.root.display()
     );
+    let open = Arc::new(AtomicUsize::new(0));
+    let limits = options.limits;
     for stream in listener.incoming() {
-        let Ok(stream) = stream else { continue };
+        let Ok(mut stream) = stream else { continue };
+        if open.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+            open.fetch_sub(1, Ordering::SeqCst);
+            let _ = stream.write_all(crate::http::TOO_BUSY);
+            continue;
+        }
         let engine = engine.clone();
+        let open = open.clone();
         std::thread::spawn(move || {
-            crate::http::serve(stream, &|request| crate::api::handle(&engine, request))
+            crate::http::serve(stream, &limits, &|request| {
+                crate::api::handle(&engine, request)
+            });
+            open.fetch_sub(1, Ordering::SeqCst);
         });
     }
     Ok(())
@@ -70,7 +122,13 @@ pub fn run(options: Options) -> Result<()> {
 
 /// Bind the socket. A socket file nobody answers on is a leftover of a daemon that was
 /// killed: replace it. One that answers belongs to a running daemon: refuse.
-fn listen(socket: &Path) -> Result<UnixListener> {
+///
+/// Like /var/run/docker.sock, whoever may connect may run anything as root, so the socket is
+/// `root:GROUP` (or `root:root` without that group) with mode 0660 (unix(7): connecting needs
+/// write permission on the socket file). It is *born* that way: the umask is 0177 while
+/// bind(2) creates it, so there is no moment when it is 0777 for another user to connect.
+fn listen(socket: &Path, group: &str) -> Result<UnixListener> {
+    use nix::sys::stat::{umask, Mode};
     if let Some(dir) = socket.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
     }
@@ -81,10 +139,19 @@ fn listen(socket: &Path) -> Result<UnixListener> {
         std::fs::remove_file(socket)
             .with_context(|| format!("remove stale socket {}", socket.display()))?;
     }
-    let listener =
-        UnixListener::bind(socket).with_context(|| format!("bind {}", socket.display()))?;
-    // Like /var/run/docker.sock: whoever may use this socket may run anything as root.
-    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o660))?;
+    // The umask is the process's: this runs before any other thread exists.
+    let old = umask(Mode::from_bits_truncate(0o177));
+    let bound = UnixListener::bind(socket);
+    umask(old);
+    let listener = bound.with_context(|| format!("bind {}", socket.display()))?;
+    let gid = nix::unistd::Group::from_name(group)
+        .ok()
+        .flatten()
+        .map(|g| g.gid);
+    std::os::unix::fs::chown(socket, Some(0), gid.map(|g| g.as_raw()))
+        .with_context(|| format!("chown {}", socket.display()))?;
+    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o660))
+        .with_context(|| format!("chmod 0660 {}", socket.display()))?;
     Ok(listener)
 }
 
@@ -105,4 +172,37 @@ fn stop_on_signals(socket: PathBuf) -> Result<()> {
         std::process::exit(0);
     });
     Ok(())
+}
+
+/// The daemon serves each connection on a thread of its own, and glibc's allocator gives
+/// threads arenas of their own (up to eight per core), each keeping what was freed in it: an
+/// idle daemon would keep the memory of its busiest moment spread over many arenas. Two are
+/// plenty for an API whose threads mostly wait. (mallopt(3), M_ARENA_MAX; the environment
+/// variable MALLOC_ARENA_MAX does the same.)
+fn limit_malloc_arenas() {
+    // SAFETY: mallopt only changes the allocator's parameters; called before other threads.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bip_gives_the_default_networks_subnet_and_none_disables_it() {
+        assert_eq!(
+            default_bridge("baleia0", "10.77.0.1/16").unwrap(),
+            Some(("baleia0".into(), "10.77.0.0/16".into()))
+        );
+        assert_eq!(
+            default_bridge("bt1", "10.213.42.1/24").unwrap().unwrap().1,
+            "10.213.42.0/24"
+        );
+        assert_eq!(default_bridge("none", "whatever").unwrap(), None);
+        for bad in ["10.77.0.1", "10.77.0.1/33", "10.77.0.1/4", "x/16"] {
+            assert!(default_bridge("b", bad).is_err(), "{bad}");
+        }
+    }
 }

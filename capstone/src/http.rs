@@ -10,14 +10,91 @@
 //!   asked with `Upgrade: tcp`), then raw bytes both ways, no more HTTP.
 //!
 //! Read RFC 9112 (HTTP/1.1 message syntax) for the framing rules used here.
+//!
+//! **What a client may not do** ([`Limits`]): the socket is root's, but what arrives on it is
+//! still input. A request head (request line and headers) larger than [`Limits::head`] gets
+//! `431`, a body larger than its route allows gets `413` (checked on `Content-Length` before
+//! a byte of it is read, and while reading a chunked one), a head that is not HTTP gets `400`.
+//! A client that goes quiet in the middle of a request gets `408` after
+//! [`Limits::timeout`], one that trickles its head a byte at a time is cut off at the same
+//! deadline (a read timeout alone would not do: every byte restarts it), and an idle
+//! keep-alive connection is closed. Each connection has its own thread, so none of this ever
+//! holds up another client; the timeouts make sure the threads do not pile up.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
 
 /// The API version this daemon speaks (and the newest path prefix it accepts).
 pub const API_VERSION: &str = "1.47";
 /// The oldest API version it accepts (Debian's docker.io client speaks 1.41).
 pub const MIN_API_VERSION: &str = "1.24";
+
+/// How much a client may send, and how long it may take.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// The request line and headers together (Go's `http.Server` allows 1 MiB; Docker's
+    /// clients send well under 8 KiB).
+    pub head: usize,
+    /// A body of JSON or form data: container configs, exec configs, networks.
+    pub body: usize,
+    /// A body that is an archive: `docker load`, `docker build`'s context, `docker cp` in.
+    /// It is held in memory, so it is bounded too.
+    pub archive: usize,
+    /// How long one read may wait, and how long a whole request head may take.
+    pub timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            head: 64 * 1024,
+            body: 4 * 1024 * 1024,
+            archive: 1024 * 1024 * 1024,
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The slowest a body may arrive once it has started: a unix socket carries gigabytes a
+/// second, so a client below this is stalling, not slow.
+const MIN_BODY_RATE: u64 = 1024 * 1024;
+
+/// The whole answer to a connection beyond the daemon's limit.
+pub const TOO_BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 45\r\nConnection: close\r\n\r\n{\"message\":\"too many connections, try again\"}";
+
+/// Why a request was refused before it reached the API: the status and Docker's message.
+#[derive(Debug)]
+pub struct Refused {
+    pub status: u16,
+    pub message: String,
+}
+
+impl Refused {
+    fn new(status: u16, message: impl Into<String>) -> Self {
+        Refused {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+/// Is this an I/O error of a read that timed out (`SO_RCVTIMEO` gives `EAGAIN`)?
+fn timed_out(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+/// The routes whose bodies are archives (see [`Limits::archive`]).
+fn takes_archive(method: &str, path: &str) -> bool {
+    let path = strip_version(path);
+    matches!(
+        (method, path.as_str()),
+        ("POST", "/images/load" | "/build" | "/images/create")
+    ) || (method == "PUT" && path.ends_with("/archive"))
+}
 
 /// A parsed request.
 #[derive(Debug)]
@@ -84,6 +161,11 @@ pub enum Response {
         content_type: String,
         body: Hijacker,
     },
+    /// A full response with headers of its own (`X-Docker-Container-Path-Stat` for `cp`).
+    WithHeaders {
+        headers: Vec<(&'static str, String)>,
+        inner: Box<Response>,
+    },
 }
 
 impl Response {
@@ -123,18 +205,27 @@ impl Response {
 }
 
 /// Serve one connection until the client closes it or a response ends it.
-pub fn serve(stream: UnixStream, handle: &(dyn Fn(Request) -> Response + Sync)) {
+pub fn serve(stream: UnixStream, limits: &Limits, handle: &(dyn Fn(Request) -> Response + Sync)) {
+    // SO_RCVTIMEO / SO_SNDTIMEO (socket(7)): a read or write that waits longer fails with
+    // EAGAIN instead of holding this thread forever.
+    if stream.set_read_timeout(Some(limits.timeout)).is_err()
+        || stream.set_write_timeout(Some(limits.timeout)).is_err()
+    {
+        return;
+    }
     let Ok(mut writer) = stream.try_clone() else {
         return;
     };
     let mut reader = BufReader::new(stream);
     loop {
-        let request = match read_request(&mut reader) {
+        let request = match read_request(&mut reader, limits) {
             Ok(Some(request)) => request,
             Ok(None) => return,
-            Err(error) => {
-                let body = serde_json::json!({ "message": format!("bad request: {error}") });
-                let _ = write_response(&mut writer, "GET", Response::json(400, &body), false);
+            Err(refused) => {
+                let body = serde_json::json!({ "message": refused.message });
+                let response = Response::json(refused.status, &body);
+                let _ = write_response(&mut writer, "GET", response, false);
+                let _ = writer.shutdown(std::net::Shutdown::Both);
                 return;
             }
         };
@@ -144,7 +235,19 @@ pub fn serve(stream: UnixStream, handle: &(dyn Fn(Request) -> Response + Sync)) 
         let method = request.method.clone();
         let wants_upgrade = request.header("Upgrade").is_some();
         let response = handle(request);
-        let reusable = matches!(response, Response::Full { .. }) && keep_alive;
+        let reusable = matches!(
+            response,
+            Response::Full { .. } | Response::WithHeaders { .. }
+        ) && keep_alive;
+        if !matches!(
+            response,
+            Response::Full { .. } | Response::WithHeaders { .. }
+        ) {
+            // Streams and hijacked connections are long-lived by design (`logs -f`, `attach`
+            // waiting for standard input): from here on only the client decides when to end.
+            let _ = writer.set_read_timeout(None);
+            let _ = writer.set_write_timeout(None);
+        }
         let result = match response {
             Response::Upgrade { content_type, body } => {
                 let _ = upgrade(&mut writer, wants_upgrade, &content_type, body, reader);
@@ -160,38 +263,25 @@ pub fn serve(stream: UnixStream, handle: &(dyn Fn(Request) -> Response + Sync)) 
     }
 }
 
-/// Read one request; `None` when the client closed the connection between requests.
-fn read_request(reader: &mut BufReader<UnixStream>) -> io::Result<Option<Request>> {
-    let mut head = Vec::new();
-    loop {
-        let before = head.len();
-        let n = reader.read_until(b'\n', &mut head)?;
-        if n == 0 {
-            return if head.is_empty() {
-                Ok(None)
-            } else {
-                Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "truncated request",
-                ))
-            };
-        }
-        if head.len() > 64 * 1024 {
-            return Err(io::Error::other("request head too large"));
-        }
-        if &head[before..] == b"\r\n" || &head[before..] == b"\n" {
-            if before == 0 {
-                head.clear(); // stray blank line between requests
-                continue;
-            }
-            break;
-        }
-    }
+/// Read one request; `None` when the client closed the connection (or went idle) between
+/// requests.
+fn read_request(
+    reader: &mut BufReader<UnixStream>,
+    limits: &Limits,
+) -> Result<Option<Request>, Refused> {
+    let Some(head) = read_head(reader, limits)? else {
+        return Ok(None);
+    };
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut parsed = httparse::Request::new(&mut headers);
-    parsed
-        .parse(&head)
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+    match parsed.parse(&head) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => return Err(Refused::new(400, "incomplete request head")),
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(Refused::new(431, "too many request headers (at most 64)"))
+        }
+        Err(e) => return Err(Refused::new(400, format!("malformed request: {e}"))),
+    }
     let method = parsed.method.unwrap_or("GET").to_string();
     let target = parsed.path.unwrap_or("/");
     let headers: Vec<(String, String)> = parsed
@@ -210,17 +300,38 @@ fn read_request(reader: &mut BufReader<UnixStream>) -> io::Result<Option<Request
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.clone())
     };
-    let body = if header("Transfer-Encoding").is_some_and(|t| t.contains("chunked")) {
-        read_chunked(reader)?
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let max = if takes_archive(&method, path) {
+        limits.archive
     } else {
-        let length: usize = header("Content-Length")
-            .and_then(|l| l.trim().parse().ok())
-            .unwrap_or(0);
+        limits.body
+    };
+    let too_large = || {
+        Refused::new(
+            413,
+            format!("request body too large: at most {max} bytes for {method} {path}"),
+        )
+    };
+    let body = if header("Transfer-Encoding").is_some_and(|t| t.contains("chunked")) {
+        read_chunked(reader, max, limits.timeout).map_err(|e| match e {
+            BodyError::TooLarge => too_large(),
+            BodyError::Io(e) => body_refusal(&e),
+        })?
+    } else {
+        let length: usize = match header("Content-Length") {
+            None => 0,
+            Some(l) => l
+                .trim()
+                .parse()
+                .map_err(|_| Refused::new(400, format!("invalid Content-Length: {l}")))?,
+        };
+        if length > max {
+            return Err(too_large());
+        }
         let mut body = vec![0; length];
-        reader.read_exact(&mut body)?;
+        read_body(reader, &mut body, limits.timeout).map_err(|e| body_refusal(&e))?;
         body
     };
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
     Ok(Some(Request {
         method,
         path: strip_version(&percent_decode(path)),
@@ -237,29 +348,147 @@ fn read_request(reader: &mut BufReader<UnixStream>) -> io::Result<Option<Request
     }))
 }
 
-/// A `Transfer-Encoding: chunked` body: hex size line, data, CRLF; a zero size ends it.
-fn read_chunked(reader: &mut impl BufRead) -> io::Result<Vec<u8>> {
+/// The request line and headers, up to and including the blank line. The deadline starts
+/// with the first byte: before it, silence is an idle keep-alive connection (closed quietly).
+fn read_head(
+    reader: &mut BufReader<UnixStream>,
+    limits: &Limits,
+) -> Result<Option<Vec<u8>>, Refused> {
+    let mut head: Vec<u8> = Vec::new();
+    let mut line_start = 0;
+    let mut deadline = None;
+    loop {
+        if deadline.is_some_and(|d| Instant::now() > d) {
+            return Err(Refused::new(408, "request head not received in time"));
+        }
+        let available = match reader.fill_buf() {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if timed_out(&e) && head.is_empty() => return Ok(None),
+            Err(e) if timed_out(&e) => {
+                return Err(Refused::new(408, "request head not received in time"))
+            }
+            Err(_) => return Ok(None),
+        };
+        if available.is_empty() {
+            return if head.is_empty() {
+                Ok(None)
+            } else {
+                Err(Refused::new(400, "truncated request"))
+            };
+        }
+        deadline.get_or_insert_with(|| Instant::now() + limits.timeout);
+        let take = available
+            .iter()
+            .position(|b| *b == b'\n')
+            .map_or(available.len(), |i| i + 1);
+        head.extend_from_slice(&available[..take]);
+        reader.consume(take);
+        if head.len() > limits.head {
+            return Err(Refused::new(
+                431,
+                format!("request head too large: at most {} bytes", limits.head),
+            ));
+        }
+        if head.last() != Some(&b'\n') {
+            continue;
+        }
+        let line = &head[line_start..];
+        if line == b"\r\n" || line == b"\n" {
+            if line_start == 0 {
+                head.clear(); // a stray blank line between requests
+                continue;
+            }
+            return Ok(Some(head));
+        }
+        line_start = head.len();
+    }
+}
+
+/// What went wrong reading a body.
+enum BodyError {
+    TooLarge,
+    Io(io::Error),
+}
+
+impl From<io::Error> for BodyError {
+    fn from(e: io::Error) -> Self {
+        BodyError::Io(e)
+    }
+}
+
+fn body_refusal(error: &io::Error) -> Refused {
+    if timed_out(error) {
+        Refused::new(408, "request body not received in time")
+    } else {
+        Refused::new(400, format!("truncated request body: {error}"))
+    }
+}
+
+/// Fill `body`, each read within the timeout and the whole at no less than
+/// [`MIN_BODY_RATE`] (after a first `timeout` of grace).
+fn read_body(reader: &mut impl Read, body: &mut [u8], timeout: Duration) -> io::Result<()> {
+    let allowed = timeout + Duration::from_secs(body.len() as u64 / MIN_BODY_RATE);
+    let deadline = Instant::now() + allowed;
+    let mut done = 0;
+    while done < body.len() {
+        if Instant::now() > deadline {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        let end = body.len().min(done + 1024 * 1024);
+        match reader.read(&mut body[done..end]) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// A `Transfer-Encoding: chunked` body: hex size line, data, CRLF; a zero size ends it. At
+/// most `max` bytes in all.
+fn read_chunked(
+    reader: &mut impl BufRead,
+    max: usize,
+    timeout: Duration,
+) -> Result<Vec<u8>, BodyError> {
     let mut body = Vec::new();
     loop {
-        let mut line = String::new();
-        reader.read_line(&mut line)?;
+        let line = read_short_line(reader)?;
         let size = usize::from_str_radix(line.trim().split(';').next().unwrap_or(""), 16)
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad chunk size"))?;
         if size == 0 {
             // Trailers, then the blank line.
             loop {
-                line.clear();
-                if reader.read_line(&mut line)? == 0 || line.trim().is_empty() {
+                let line = read_short_line(reader)?;
+                if line.trim().is_empty() {
                     return Ok(body);
                 }
             }
         }
+        if size > max.saturating_sub(body.len()) {
+            return Err(BodyError::TooLarge);
+        }
         let start = body.len();
         body.resize(start + size, 0);
-        reader.read_exact(&mut body[start..])?;
+        read_body(reader, &mut body[start..], timeout)?;
         let mut crlf = [0u8; 2];
         reader.read_exact(&mut crlf)?;
     }
+}
+
+/// A chunk-size or trailer line: short, or not a chunk line at all.
+fn read_short_line(reader: &mut impl BufRead) -> io::Result<String> {
+    let mut line = Vec::new();
+    Read::take(&mut *reader, 4096).read_until(b'\n', &mut line)?;
+    if line.last() != Some(&b'\n') {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "chunk line too long or truncated",
+        ));
+    }
+    Ok(String::from_utf8_lossy(&line).into_owned())
 }
 
 /// `/v1.47/containers/json` → `/containers/json`; unversioned paths stay as they are.
@@ -288,10 +517,15 @@ fn reason(status: u16) -> &'static str {
         204 => "No Content",
         304 => "Not Modified",
         400 => "Bad Request",
+        403 => "Forbidden",
         404 => "Not Found",
+        408 => "Request Timeout",
         409 => "Conflict",
+        413 => "Content Too Large",
+        431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
         501 => "Not Implemented",
+        503 => "Service Unavailable",
         _ => "Unknown",
     }
 }
@@ -311,28 +545,7 @@ fn write_response(
     keep_alive: bool,
 ) -> io::Result<()> {
     match response {
-        Response::Full {
-            status,
-            content_type,
-            body,
-        } => {
-            let connection = if keep_alive { "keep-alive" } else { "close" };
-            // 204 and 304 never have a body (RFC 9110); HEAD gets the headers only.
-            let body = if method == "HEAD" || status == 204 || status == 304 {
-                Vec::new()
-            } else {
-                body
-            };
-            let head = format!(
-                "HTTP/1.1 {status} {}\r\n{}Content-Type: {content_type}\r\nContent-Length: {}\r\nConnection: {connection}\r\n\r\n",
-                reason(status),
-                common_headers(),
-                body.len(),
-            );
-            out.write_all(head.as_bytes())?;
-            out.write_all(&body)?;
-            out.flush()
-        }
+        full @ Response::Full { .. } => write_full(out, method, full, keep_alive, ""),
         Response::Stream {
             status,
             content_type,
@@ -347,8 +560,49 @@ fn write_response(
             out.flush()?;
             body(out)
         }
+        Response::WithHeaders { headers, inner } => {
+            let extra: String = headers
+                .iter()
+                .map(|(name, value)| format!("{name}: {value}\r\n"))
+                .collect();
+            write_full(out, method, *inner, keep_alive, &extra)
+        }
         Response::Upgrade { .. } => unreachable!("upgrades are written by upgrade()"),
     }
+}
+
+/// A response with a length, and `extra` header lines.
+fn write_full(
+    out: &mut UnixStream,
+    method: &str,
+    response: Response,
+    keep_alive: bool,
+    extra: &str,
+) -> io::Result<()> {
+    let Response::Full {
+        status,
+        content_type,
+        body,
+    } = response
+    else {
+        return write_response(out, method, response, keep_alive);
+    };
+    let connection = if keep_alive { "keep-alive" } else { "close" };
+    // 204 and 304 never have a body (RFC 9110); HEAD gets the headers only.
+    let body = if method == "HEAD" || status == 204 || status == 304 {
+        Vec::new()
+    } else {
+        body
+    };
+    let head = format!(
+        "HTTP/1.1 {status} {}\r\n{}{extra}Content-Type: {content_type}\r\nContent-Length: {}\r\nConnection: {connection}\r\n\r\n",
+        reason(status),
+        common_headers(),
+        body.len(),
+    );
+    out.write_all(head.as_bytes())?;
+    out.write_all(&body)?;
+    out.flush()
 }
 
 /// Hijack the connection: `101 UPGRADED` (or, for old clients that did not ask to upgrade,
@@ -379,6 +633,37 @@ fn upgrade(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chunked_bodies_are_read_up_to_their_limit() {
+        let timeout = Duration::from_secs(1);
+        let body = b"3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\nTrailer: x\r\n\r\n";
+        let read = read_chunked(&mut &body[..], 5, timeout);
+        assert!(matches!(read, Ok(ref b) if b == b"abcde"));
+        let read = read_chunked(&mut &body[..], 4, timeout);
+        assert!(matches!(read, Err(BodyError::TooLarge)));
+        // A chunk size past any limit is refused before anything is allocated.
+        let huge = b"ffffffffffffffff\r\n";
+        assert!(matches!(
+            read_chunked(&mut &huge[..], 1 << 20, timeout),
+            Err(BodyError::TooLarge)
+        ));
+        // A chunk-size line that never ends.
+        let endless = vec![b'1'; 10_000];
+        assert!(matches!(
+            read_chunked(&mut &endless[..], 1 << 20, timeout),
+            Err(BodyError::Io(_))
+        ));
+    }
+
+    #[test]
+    fn archives_get_the_larger_limit() {
+        assert!(takes_archive("POST", "/v1.41/images/load"));
+        assert!(takes_archive("POST", "/build"));
+        assert!(takes_archive("PUT", "/containers/abc/archive"));
+        assert!(!takes_archive("POST", "/containers/create"));
+        assert!(!takes_archive("GET", "/images/load"));
+    }
 
     #[test]
     fn versions_are_stripped_and_escapes_decoded() {

@@ -15,10 +15,18 @@
 #![recursion_limit = "256"]
 
 mod api;
+mod check;
 mod cli;
+mod cli_build;
+mod cli_cp;
+mod cli_events;
+mod cli_import;
+mod cli_login;
+mod cli_system;
 mod client;
 mod daemon;
 mod engine;
+mod footprint;
 mod http;
 mod logs;
 mod oci;
@@ -28,6 +36,7 @@ mod shim;
 mod stdin;
 mod terminal;
 mod time;
+mod wiring;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -117,6 +126,48 @@ pub enum NetworkCommand {
     },
 }
 
+/// `system ...`, as `docker system`.
+#[derive(Subcommand)]
+pub enum SystemCommand {
+    /// Check the image store and the engine's state for damage (exit 1 if damaged).
+    Check,
+    /// What images, containers and volumes take on disk.
+    Df,
+    /// Remove stopped containers, unused networks, dangling (with -a: unused) images, and with
+    /// --volumes unused anonymous volumes.
+    Prune {
+        #[arg(short, long)]
+        all: bool,
+        #[arg(long)]
+        volumes: bool,
+        /// Do not ask.
+        #[arg(short, long)]
+        force: bool,
+    },
+}
+
+/// `container prune`.
+#[derive(Subcommand)]
+pub enum ContainerCommand {
+    /// Remove every stopped container.
+    Prune {
+        #[arg(short, long)]
+        force: bool,
+    },
+}
+
+/// `image prune`.
+#[derive(Subcommand)]
+pub enum ImageCommand {
+    /// Remove dangling images (with -a: every image no container uses).
+    Prune {
+        #[arg(short, long)]
+        all: bool,
+        #[arg(short, long)]
+        force: bool,
+    },
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Serve the Docker Engine API on a unix socket.
@@ -124,6 +175,23 @@ enum Command {
         /// The cgroup parent of every container's cgroup.
         #[arg(long, default_value = ch02_cgroups::DEFAULT_PARENT)]
         cgroup_parent: String,
+        /// The default network's bridge, made on first use (as dockerd's -b); `none`: no
+        /// default network, containers without --network get a loopback only.
+        #[arg(short = 'b', long, env = "BALEIA_BRIDGE", default_value = ch07_volumes_network::network::DEFAULT_BRIDGE)]
+        bridge: String,
+        /// The default bridge's address and prefix (as dockerd's --bip).
+        #[arg(long, env = "BALEIA_BIP", default_value = "10.77.0.1/16")]
+        bip: String,
+        /// The host address of ports published without one (as dockerd's --ip).
+        #[arg(long, default_value = "0.0.0.0")]
+        ip: std::net::IpAddr,
+        /// The group that may use the socket besides root (if it exists), as dockerd's -G.
+        #[arg(short = 'G', long, default_value = "baleia")]
+        group: String,
+        /// Seconds a client may stay silent in the middle of a request (or idle between
+        /// requests) before the daemon closes its connection.
+        #[arg(long, default_value_t = 30.0)]
+        client_timeout: f64,
     },
     /// The OCI runtime (runc's command line: create, start, state, kill, delete, run, exec,
     /// ps, features); also run as `baleia-runtime`. See `baleia runtime --help`.
@@ -155,8 +223,61 @@ enum Command {
         #[arg(last = true, required = true)]
         command: Vec<String>,
     },
+    /// (internal) Run chapter 05's builder for `POST /build`: started by the daemon.
+    #[command(hide = true)]
+    BuildProcess(engine::build::ProcessArgs),
+    /// Build an image from a Dockerfile and a context directory (chapter 05).
+    Build(cli_build::BuildFlags),
+    /// Copy files between a container and the host: CONTAINER:SRC DEST, or SRC CONTAINER:DEST.
+    Cp { src: String, dest: String },
+    /// What happens to containers, images, volumes and networks, as it happens.
+    Events {
+        /// Since when: unix seconds, or a duration back from now (10m).
+        #[arg(long)]
+        since: Option<String>,
+        /// Until when (then stop).
+        #[arg(long)]
+        until: Option<String>,
+        /// KEY=VALUE: type, event, container, image, volume, network.
+        #[arg(short, long = "filter")]
+        filters: Vec<String>,
+    },
+    /// The engine as a whole: `system df`, `system prune`, `system check`.
+    #[command(subcommand)]
+    System(SystemCommand),
+    /// `container prune`: remove every stopped container.
+    #[command(subcommand)]
+    Container(ContainerCommand),
+    /// `image prune [-a]`: remove unused images.
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Log in to a registry; the credentials go into the client's config.
+    Login {
+        #[arg(short, long)]
+        username: Option<String>,
+        /// Read the password from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        server: String,
+    },
+    /// Make a one-layer image from a root file system tar (FILE, or - for stdin).
+    Import {
+        file: String,
+        reference: Option<String>,
+        /// A Dockerfile instruction for the config (CMD, ENTRYPOINT, ENV, WORKDIR, USER…).
+        #[arg(short, long = "change")]
+        changes: Vec<String>,
+        #[arg(short, long)]
+        message: Option<String>,
+    },
     /// The processes of a container.
     Top { container: String },
+    /// A container's published ports: `80/tcp -> 127.0.0.1:8080`.
+    Port {
+        container: String,
+        /// Only this one: PORT[/PROTO].
+        port: Option<String>,
+    },
     /// What containers use (one sample: `--no-stream` is the only mode).
     Stats {
         #[arg(long)]
@@ -240,6 +361,9 @@ enum Command {
     Rm {
         #[arg(short, long)]
         force: bool,
+        /// Remove their anonymous volumes too.
+        #[arg(short, long)]
+        volumes: bool,
         #[arg(required = true)]
         containers: Vec<String>,
     },
@@ -351,11 +475,26 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Ok(code)
     };
     match cli.command {
-        Command::Daemon { cgroup_parent } => {
+        Command::Daemon {
+            cgroup_parent,
+            bridge,
+            bip,
+            ip,
+            group,
+            client_timeout,
+        } => {
             daemon::run(daemon::Options {
                 root: cli.root,
                 socket: client.socket,
                 cgroup_parent,
+                bridge,
+                bip,
+                ip,
+                group,
+                limits: http::Limits {
+                    timeout: std::time::Duration::from_secs_f64(client_timeout.max(0.1)),
+                    ..Default::default()
+                },
             })?;
             Ok(0)
         }
@@ -407,6 +546,44 @@ fn dispatch(cli: Cli) -> Result<i32> {
             &env,
             (workdir, user),
             (interactive, tty),
+        ),
+        Command::Port { container, port } => cli::port(&client, &container, port.as_deref()),
+        Command::BuildProcess(args) => engine::build::process(&cli.root, args),
+        Command::Build(flags) => cli_build::build(&client, &flags),
+        Command::Cp { src, dest } => cli_cp::cp(&client, &src, &dest),
+        Command::Events {
+            since,
+            until,
+            filters,
+        } => cli_events::events(&client, since.as_deref(), until.as_deref(), &filters),
+        Command::System(SystemCommand::Df) => cli_system::df(&client),
+        Command::System(SystemCommand::Prune {
+            all,
+            volumes,
+            force,
+        }) => cli_system::prune(&client, "system", all, volumes, force),
+        Command::Container(ContainerCommand::Prune { force }) => {
+            cli_system::prune(&client, "container", false, false, force)
+        }
+        Command::Image(ImageCommand::Prune { all, force }) => {
+            cli_system::prune(&client, "image", all, false, force)
+        }
+        Command::Login {
+            username,
+            password_stdin,
+            server,
+        } => cli_login::login(&client, &server, username.as_deref(), password_stdin),
+        Command::Import {
+            file,
+            reference,
+            changes,
+            message,
+        } => cli_import::import(
+            &client,
+            &file,
+            reference.as_deref(),
+            &changes,
+            message.as_deref(),
         ),
         Command::Top { container } => cli::top(&client, &container).map(|()| 0),
         Command::Stats { containers, .. } => cli::stats(&client, &containers).map(|()| 0),
@@ -464,8 +641,17 @@ fn dispatch(cli: Cli) -> Result<i32> {
             );
             client.call("POST", &path, None).map(|_| ())
         }),
-        Command::Rm { force, containers } => each(&containers, &|c| {
-            let path = format!("/containers/{}?force={}", client::encode(c), force as u8);
+        Command::Rm {
+            force,
+            volumes,
+            containers,
+        } => each(&containers, &|c| {
+            let path = format!(
+                "/containers/{}?force={}&v={}",
+                client::encode(c),
+                force as u8,
+                volumes as u8
+            );
             client.call("DELETE", &path, None).map(|_| ())
         }),
         Command::Wait { containers } => {
@@ -571,6 +757,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             print!("{}", String::from_utf8_lossy(&body));
             Ok(0)
         }
+        Command::System(SystemCommand::Check) => check::system_check(&client),
         Command::Info => cli::info(&client).map(|()| 0),
         Command::Version => cli::version(&client).map(|()| 0),
     }

@@ -62,6 +62,8 @@ pub struct Options {
     /// of a FIFO, opened here and inherited) until `start` writes a byte into it; `create`
     /// returns as soon as it waits there.
     pub start_fifo: Option<OwnedFd>,
+    /// The caller's own steps (chapter 07's network and volumes, for the engine).
+    pub extra: Extra,
 }
 
 /// Start the container the spec describes, in the bundle directory `bundle`. Returns once its
@@ -69,13 +71,45 @@ pub struct Options {
 /// error carries Docker's exit code: 126 cannot run, 127 not found). Standard output and error
 /// are connected last, so that `--explain` narrates the steps before into the supervisor's
 /// log, not into the container's.
+#[allow(dead_code)] // the plain entry point; the supervisor adds chapter 07's steps
 pub fn start(spec: &Spec, bundle: &Path, stdio: Stdio) -> Result<Started> {
-    start_with(spec, bundle, stdio, Options::default())
+    start_with(spec, bundle, stdio, Extra::default())
 }
 
-/// [`start`], with [`Options`].
-pub fn start_with(spec: &Spec, bundle: &Path, stdio: Stdio, options: Options) -> Result<Started> {
+/// Steps a caller adds around the spec's own: the supervisor wires chapter 07's network and
+/// volumes in with them (see [`crate::wiring`]). The OCI spec has no field for a network
+/// (containerd and dockerd plug it in from outside, with CNI or a hook run at this very moment);
+/// these are that hook, without the JSON.
+#[derive(Default)]
+pub struct Extra {
+    /// Parent-side, after the container's process exists (it waits), after its cgroup.
+    pub parent: Vec<(String, ch01_namespaces::process::ParentStep)>,
+    /// Child-side, right after pivot_root, before the process's user takes effect.
+    pub after_root: Vec<(String, ch01_namespaces::process::ChildStep)>,
+}
+
+/// [`start`], with the caller's [`Extra`] steps (the engine's supervisor).
+pub fn start_with(spec: &Spec, bundle: &Path, stdio: Stdio, extra: Extra) -> Result<Started> {
+    start_with_options(
+        spec,
+        bundle,
+        stdio,
+        Options {
+            extra,
+            ..Options::default()
+        },
+    )
+}
+
+/// [`start`], with [`Options`] (`baleia runtime`; the supervisor through [`start_with`]).
+pub fn start_with_options(
+    spec: &Spec,
+    bundle: &Path,
+    stdio: Stdio,
+    options: Options,
+) -> Result<Started> {
     refuse_unsupported(spec)?;
+    let extra = options.extra;
     let process = spec.process().as_ref().context("the spec has no process")?;
     let linux = spec
         .linux()
@@ -153,7 +187,14 @@ pub fn start_with(spec: &Spec, bundle: &Path, stdio: Stdio, options: Options) ->
         .child_step(
             "mount the root file system and pivot_root into it",
             move || rootfs.enter().map_err(Into::into),
-        )
+        );
+    for (name, step) in extra.parent {
+        container = container.parent_step(name, step);
+    }
+    for (name, step) in extra.after_root {
+        container = container.child_step(name, step);
+    }
+    container = container
         .child_step("apply the process's environment, cwd and user", move || {
             apply_process_ids(&env, &cwd, &ids).map_err(|e| format!("{e:#}").into())
         })

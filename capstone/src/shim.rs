@@ -55,7 +55,7 @@ pub fn main(root: &Path, id: &str) -> ! {
         nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
     );
     let dir = Dir(root.join("containers").join(id));
-    match supervise(&dir, handshake) {
+    match supervise(root, &dir, handshake) {
         Ok(()) => std::process::exit(0),
         Err(error) => {
             eprintln!("shim {id}: {error:#}");
@@ -64,7 +64,7 @@ pub fn main(root: &Path, id: &str) -> ! {
     }
 }
 
-fn supervise(dir: &Dir, mut handshake: File) -> Result<()> {
+fn supervise(root: &Path, dir: &Dir, mut handshake: File) -> Result<()> {
     let spec = Spec::load(dir.spec()).context("load config.json")?;
     let (out_r, out_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).context("pipe2")?;
     let (err_r, err_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).context("pipe2")?;
@@ -116,7 +116,12 @@ fn supervise(dir: &Dir, mut handshake: File) -> Result<()> {
             None,
         )
     };
-    let started = match runtime::start(&spec, &dir.0, stdio) {
+    // Chapter 07 around the runtime: volumes, network, published ports (see crate::wiring).
+    // `wiring` lives until the container has ended; dropping it detaches and stops the proxy.
+    let started = crate::wiring::prepare(root, &dir.0, &record).and_then(|(extra, wiring)| {
+        runtime::start_with(&spec, &dir.0, stdio, extra).map(|started| (started, wiring))
+    });
+    let (started, wiring) = match started {
         Ok(started) => started,
         Err(error) => {
             let exit_code = error
@@ -174,6 +179,7 @@ fn supervise(dir: &Dir, mut handshake: File) -> Result<()> {
             std::thread::spawn(move || logs::copy_into(File::from(fd), stream, log))
         })
         .collect();
+    crate::footprint::release_startup_pages();
     let exit_code = started.process.wait()?;
     // Every writer is gone once PID 1 of the namespace is: the copiers reach end-of-file.
     for copier in copiers {
@@ -184,10 +190,19 @@ fn supervise(dir: &Dir, mut handshake: File) -> Result<()> {
     if let Err(error) = cgroup.remove() {
         eprintln!("shim: remove cgroup: {error}");
     }
+    drop(started.devices); // its devices cgroup, before the state says "exited"
+                           // Before the state says "exited": whoever waits for the end finds the network let go.
+    drop(wiring);
     state.status = Status::Exited;
     state.exit_code = exit_code;
     state.oom_killed = usage.oom_kills.is_some_and(|k| k > 0);
     state.finished_at = now_nanos();
+    // `die` before the state says so: whoever waited for the exit then finds the event.
+    if let Some(root) = dir.0.parent().and_then(|containers| containers.parent()) {
+        let code = serde_json::json!({ "exitCode": exit_code.to_string() });
+        let (name, image) = (&record.name, &record.config.image);
+        crate::engine::events::container(root, "die", &record.id, name, image, code);
+    }
     dir.write_state(&state)
 }
 

@@ -16,18 +16,55 @@ pub struct Daemon<'a> {
     pub env: &'a TestEnv,
     pub socket: PathBuf,
     child: Option<Child>,
+    /// More `baleia daemon` flags, for every (re)start (`--bridge bt...`, `--client-timeout 1`).
+    extra: Vec<String>,
+    /// More environment for the daemon.
+    vars: Vec<(String, String)>,
 }
 
 impl<'a> Daemon<'a> {
     /// Start a daemon and wait until it answers.
     pub fn start(env: &'a TestEnv) -> Self {
+        Self::start_with(env, &[])
+    }
+
+    /// The same with more daemon flags, e.g. `--bridge bt... --bip 10.213.N.1/24`: a default
+    /// network of the test's own (without them the daemon has none, as `dockerd -b none`).
+    pub fn start_with(env: &'a TestEnv, extra: &[&str]) -> Self {
+        Self::start_with_env(env, extra, &[])
+    }
+
+    /// Start a daemon with more arguments and environment variables.
+    pub fn start_with_env(env: &'a TestEnv, extra: &[&str], vars: &[(&str, &str)]) -> Self {
         let mut daemon = Daemon {
             env,
             socket: env.path().join("baleia.sock"),
             child: None,
+            extra: extra.iter().map(|a| a.to_string()).collect(),
+            vars: vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         daemon.restart();
         daemon
+    }
+
+    /// A daemon that is not running (yet): its socket path, for clients that should find
+    /// nobody there.
+    pub fn stopped(env: &'a TestEnv) -> Self {
+        Daemon {
+            env,
+            socket: env.path().join("baleia.sock"),
+            child: None,
+            extra: Vec::new(),
+            vars: Vec::new(),
+        }
+    }
+
+    /// The daemon's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// The `-H` value for clients.
@@ -48,6 +85,8 @@ impl<'a> Daemon<'a> {
             .std_cmd("baleia")
             .args(["daemon", "-H", &self.host(), "--cgroup-parent"])
             .arg(self.cgroup_parent())
+            .args(&self.extra)
+            .envs(self.vars.iter().map(|(k, v)| (k, v)))
             .stdin(std::process::Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)

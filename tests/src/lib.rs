@@ -13,6 +13,7 @@
 //! at once with a message saying so; they never pass by skipping.
 
 pub mod capstone;
+pub mod proxy;
 pub mod registry;
 
 use std::path::{Path, PathBuf};
@@ -289,6 +290,9 @@ impl TestEnv {
         let mut cmd = assert_cmd::Command::new(self.binary(binary));
         cmd.env("BALEIA_ROOT", self.path().join("root"))
             .env("BALEIA_TEST_MARK", &self.marker)
+            // A baleia daemon (even one a client starts) makes no default bridge: tests never
+            // create the real baleia0 (see capstone::Daemon::start_with for a test bridge).
+            .env("BALEIA_BRIDGE", "none")
             .timeout(Duration::from_secs(60));
         cmd
     }
@@ -297,7 +301,8 @@ impl TestEnv {
     pub fn std_cmd(&self, binary: &str) -> std::process::Command {
         let mut cmd = std::process::Command::new(self.binary(binary));
         cmd.env("BALEIA_ROOT", self.path().join("root"))
-            .env("BALEIA_TEST_MARK", &self.marker);
+            .env("BALEIA_TEST_MARK", &self.marker)
+            .env("BALEIA_BRIDGE", "none");
         cmd
     }
 

@@ -124,7 +124,7 @@ fn exit_codes_follow_docker() {
     assert_eq!(
         code(&["run", "--rm", "-v", "/a:/b", "busybox"]),
         Some(125),
-        "unknown flag"
+        "a bind mount of a host path that does not exist"
     );
     // --rm removed them all, even those that failed to start.
     wait_until("--rm to remove everything", || {

@@ -392,3 +392,222 @@ fn pull_from_a_local_registry_then_run_it() {
         report(&missing)
     );
 }
+
+/// The body of `http://127.0.0.1:PORT/index.html`, retried until httpd answers.
+fn fetch(port: u16) -> String {
+    use std::io::{Read, Write};
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let attempt = std::net::TcpStream::connect(("127.0.0.1", port)).and_then(|mut s| {
+            s.set_read_timeout(Some(Duration::from_secs(5)))?;
+            s.write_all(b"GET /index.html HTTP/1.0\r\n\r\n")?;
+            let mut response = String::new();
+            s.read_to_string(&mut response)?;
+            Ok(response)
+        });
+        match attempt {
+            Ok(r) if r.contains("200 OK") => {
+                return r
+                    .split_once("\r\n\r\n")
+                    .map(|(_, b)| b.to_string())
+                    .unwrap_or_default()
+            }
+            other if Instant::now() > deadline => panic!("no page on port {port}: {other:?}"),
+            _ => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
+#[test]
+fn run_with_a_published_port_a_network_and_volumes() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    let bridge = format!("btcdk{}", std::process::id() % 100_000);
+    let option = format!("com.docker.network.bridge.name={bridge}");
+    ok(
+        &daemon,
+        &[
+            "network",
+            "create",
+            "--subnet",
+            "10.213.46.0/24",
+            "-o",
+            &option,
+            &bridge,
+        ],
+    );
+    let result = std::panic::catch_unwind(|| {
+        let site = env.path().join("site");
+        std::fs::create_dir_all(&site).unwrap();
+        std::fs::write(site.join("index.html"), "served to docker\n").unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let id = ok(
+            &daemon,
+            &[
+                "run",
+                "-d",
+                "--name",
+                "web",
+                "--network",
+                &bridge,
+                "--dns",
+                "127.0.0.1",
+                "-p",
+                &format!("127.0.0.1:{port}:80"),
+                "-v",
+                &format!("{}:/www:ro", site.display()),
+                "busybox",
+                "httpd",
+                "-f",
+                "-p",
+                "80",
+                "-h",
+                "/www",
+            ],
+        );
+        assert_eq!(id.trim().len(), 64, "{id}");
+        assert_eq!(fetch(port), "served to docker\n");
+        assert_eq!(
+            ok(&daemon, &["port", "web"]),
+            format!("80/tcp -> 127.0.0.1:{port}\n")
+        );
+        // Debian's docker.io client (API 1.41) reads the same.
+        let old = daemon.docker_with(&[("DOCKER_API_VERSION", "1.41")], &["port", "web", "80"]);
+        assert_eq!(
+            String::from_utf8_lossy(&old.stdout),
+            format!("127.0.0.1:{port}\n"),
+            "{}",
+            report(&old)
+        );
+        let address = ok(
+            &daemon,
+            &[
+                "inspect",
+                "--format",
+                &format!("{{{{(index .NetworkSettings.Networks \"{bridge}\").IPAddress}}}}"),
+                "web",
+            ],
+        );
+        assert!(address.starts_with("10.213.46."), "{address}");
+        let ps = ok(&daemon, &["ps", "--format", "{{.Names}} {{.Ports}}"]);
+        assert_eq!(ps, format!("web 127.0.0.1:{port}->80/tcp\n"));
+        // A named volume written by one container, read by the next.
+        ok(
+            &daemon,
+            &[
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "-v",
+                "notes:/data",
+                "busybox",
+                "sh",
+                "-c",
+                "echo kept > /data/f",
+            ],
+        );
+        let read = ok(
+            &daemon,
+            &[
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "-v",
+                "notes:/data:ro",
+                "busybox",
+                "cat",
+                "/data/f",
+            ],
+        );
+        assert_eq!(read, "kept\n");
+        ok(&daemon, &["rm", "-f", "web"]);
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+            "the port closed with the container"
+        );
+        assert_eq!(ok(&daemon, &["volume", "rm", "notes"]), "notes\n");
+    });
+    let _ = daemon.docker(&["rm", "-f", "web"]);
+    let removed = daemon.docker(&["network", "rm", &bridge]);
+    result.unwrap();
+    assert!(removed.status.success(), "{}", report(&removed));
+    assert!(
+        !std::path::Path::new(&format!("/sys/class/net/{bridge}")).exists(),
+        "the bridge went with the network"
+    );
+}
+
+#[test]
+fn build_with_the_classic_builder() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    let dir = env.path().join("context");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("Dockerfile"),
+        "FROM busybox\nCOPY hello.txt /app/\nRUN echo hello from RUN > /app/made.txt\n\
+         CMD [\"cat\", \"/app/hello.txt\", \"/app/made.txt\"]\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("hello.txt"), "hello from the context\n").unwrap();
+    let output = daemon.docker_with(
+        &[("DOCKER_BUILDKIT", "0")],
+        &["build", "-t", "app:docker", dir.to_str().unwrap()],
+    );
+    assert!(output.status.success(), "{}", report(&output));
+    // DOCKER_BUILDKIT=0: docker 28 warns that the legacy builder is deprecated, then uses
+    // the classic `POST /build` and prints its stream.
+    assert!(text(&output.stdout).contains("Successfully tagged app:docker"));
+    assert_eq!(
+        ok(&daemon, &["run", "--rm", "app:docker"]),
+        "hello from the context\nhello from RUN\n"
+    );
+}
+
+#[test]
+fn import_system_df_and_prunes() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    let tar = harness::busybox_tar(&env);
+    let imported = ok(
+        &daemon,
+        &[
+            "import",
+            "-c",
+            "CMD [\"echo\", \"imported\"]",
+            tar.to_str().unwrap(),
+            "imp:1",
+        ],
+    );
+    assert!(imported.starts_with("sha256:"), "{imported}");
+    assert_eq!(ok(&daemon, &["run", "--rm", "imp:1"]), "imported\n");
+    ok(&daemon, &["run", "--name", "stopped", "busybox", "true"]);
+    let df = ok(
+        &daemon,
+        &[
+            "system",
+            "df",
+            "--format",
+            "{{.Type}} {{.TotalCount}} {{.Active}}",
+        ],
+    );
+    assert_eq!(
+        df,
+        "Images 2 1\nContainers 1 0\nLocal Volumes 0 0\nBuild Cache 0 0\n"
+    );
+    let pruned = ok(&daemon, &["container", "prune", "-f"]);
+    assert!(pruned.contains("Deleted Containers:"), "{pruned}");
+    let pruned = ok(&daemon, &["image", "prune", "-a", "-f"]);
+    assert!(pruned.contains("untagged: imp:1"), "{pruned}");
+    assert!(pruned.contains("untagged: busybox:latest"), "{pruned}");
+    assert_eq!(ok(&daemon, &["images", "-q"]), "");
+}

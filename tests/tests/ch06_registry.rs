@@ -560,6 +560,18 @@ enum Fault {
     /// Redirects every blob download off this machine's loopback: to 0.0.0.0 (which, were it
     /// followed, would still only reach this machine; the client must refuse before that).
     RedirectAway,
+    /// Sends half of each blob, then nothing more, keeping the connection open: a registry
+    /// that hangs.
+    Stall,
+    /// Sends each blob without a length, followed by zeros that never end.
+    Endless,
+    /// Sends half of each blob with a Content-Length that says so, every time: the registry's
+    /// copy is truncated.
+    Truncated,
+    /// Answers manifests with JSON cut short.
+    InvalidJson,
+    /// Answers every blob with 404 BLOB_UNKNOWN: the manifest names blobs it does not have.
+    MissingBlob,
 }
 
 /// A registry of a few lines serving one image from a chapter 04 store, badly. Returns its
@@ -570,8 +582,17 @@ fn fake_registry(root: &Path, fault: Fault) -> (String, Arc<Mutex<Vec<String>>>)
     let root = root.to_path_buf();
     let ranges = Arc::new(Mutex::new(Vec::new()));
     let seen = Arc::clone(&ranges);
+    // A blob path naming the image's layer (the config is a few hundred bytes).
+    let blobs_dir = root.join("oci/blobs/sha256");
+    let is_layer = move |path: &str| {
+        path.rsplit_once("/blobs/sha256:").is_some_and(|(_, hex)| {
+            std::fs::metadata(blobs_dir.join(hex)).is_ok_and(|m| m.len() > 4096)
+        })
+    };
     std::thread::spawn(move || {
         let mut dropped: Vec<String> = Vec::new();
+        // The connections a stalling registry keeps open, saying nothing.
+        let mut held: Vec<TcpStream> = Vec::new();
         for stream in listener.incoming().flatten() {
             let mut reader = BufReader::new(stream.try_clone().unwrap());
             let mut request = String::new();
@@ -592,6 +613,19 @@ fn fake_registry(root: &Path, fault: Fault) -> (String, Arc<Mutex<Vec<String>>>)
             let mut out = stream;
             let (status, content_type, mut body) = if path == "/v2/" {
                 (200, "application/json", b"{}".to_vec())
+            } else if path.contains("/manifests/") && fault == Fault::InvalidJson {
+                (
+                    200,
+                    "application/vnd.oci.image.manifest.v1+json",
+                    br#"{"schemaVersion": 2, "layers": [{"digest": "#.to_vec(),
+                )
+            } else if fault == Fault::MissingBlob && is_layer(&path) {
+                (
+                    404,
+                    "application/json",
+                    br#"{"errors":[{"code":"BLOB_UNKNOWN","message":"blob unknown to registry"}]}"#
+                        .to_vec(),
+                )
             } else if let Some((_, tag)) = path.rsplit_once("/manifests/") {
                 let digest = if tag.starts_with("sha256:") {
                     tag.to_string()
@@ -624,7 +658,32 @@ fn fake_registry(root: &Path, fault: Fault) -> (String, Arc<Mutex<Vec<String>>>)
             } else if let Some((_, digest)) = path.rsplit_once("/blobs/") {
                 let mut bytes =
                     std::fs::read(root.join("oci/blobs/sha256").join(&digest[7..])).unwrap();
+                let half = bytes.len() / 2;
+                // These faults hit the layer only, so that the error names one blob.
+                let layer = bytes.len() > 4096;
                 match fault {
+                    Fault::Stall if layer => {
+                        let head =
+                            format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", bytes.len());
+                        let _ = out.write_all(head.as_bytes());
+                        let _ = out.write_all(&bytes[..half]);
+                        held.push(out);
+                        continue;
+                    }
+                    Fault::Endless if layer => {
+                        let _ = out.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+                        let _ = out.write_all(&bytes);
+                        let zeros = vec![0u8; 64 * 1024];
+                        // Until the client hangs up (or 1 GiB, not to run forever if it never
+                        // does: the test would then fail on its own).
+                        for _ in 0..16 * 1024 {
+                            if out.write_all(&zeros).is_err() {
+                                break;
+                            }
+                        }
+                        continue;
+                    }
+                    Fault::Truncated if layer => bytes.truncate(half),
                     Fault::Corrupt => {
                         let middle = bytes.len() / 2;
                         bytes[middle] ^= 0xff;
@@ -694,6 +753,90 @@ fn a_registry_that_corrupts_blobs_is_refused_and_the_store_is_unchanged() {
         0,
         "no partial blob left"
     );
+}
+
+#[test]
+fn a_registry_that_stalls_truncates_never_ends_or_sends_bad_json_is_a_clear_error_and_nothing_is_written(
+) {
+    let env = TestEnv::new();
+    let (src, dst) = (env.path().join("src"), env.path().join("dst"));
+    import_busybox(&env, &src);
+    ok_in(&env, &dst, &["images"]); // an empty store, to compare with
+    let before = (
+        blobs(&dst),
+        std::fs::read(dst.join("oci/index.json")).unwrap(),
+    );
+    let mut text = String::new();
+    for (name, fault) in [
+        ("stalls", Fault::Stall),
+        ("never ends", Fault::Endless),
+        ("is truncated", Fault::Truncated),
+        ("sends invalid JSON", Fault::InvalidJson),
+        ("misses a blob", Fault::MissingBlob),
+    ] {
+        let (addr, _) = fake_registry(&src, fault);
+        let started = std::time::Instant::now();
+        // A short timeout: a stalled read fails after 0.5 s and is retried like a drop.
+        let output = run_in(
+            &env,
+            &dst,
+            &[
+                "pull",
+                "--timeout",
+                "0.5",
+                &format!("{addr}/busybox:latest"),
+            ],
+        );
+        assert!(!output.status.success(), "{name}: {}", report(&output));
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "{name}: took {:?}",
+            started.elapsed()
+        );
+        text += &format!("$ pull from a registry that {name}\n{}", report(&output));
+        // No image, no partial file. Blobs that arrived whole and verified (the config) are
+        // kept for the next attempt, as Docker keeps finished layers; unused, the next gc
+        // takes them. Nothing else may be new.
+        assert_eq!(
+            std::fs::read(dst.join("oci/index.json")).unwrap(),
+            before.1,
+            "{name}: the index changed"
+        );
+        assert_eq!(
+            std::fs::read_dir(dst.join("tmp")).unwrap().count(),
+            0,
+            "{name}: a partial blob was left"
+        );
+        let kept: Vec<String> = blobs(&dst)
+            .into_iter()
+            .filter(|b| !before.0.contains(b))
+            .collect();
+        assert!(
+            kept.iter().all(|b| blobs(&src).contains(b)),
+            "{name}: {kept:?}"
+        );
+        let check = env
+            .cmd("ch04-images")
+            .arg("--root")
+            .arg(&dst)
+            .arg("check")
+            .output()
+            .unwrap();
+        assert!(check.status.success(), "{name}: {}", report(&check));
+    }
+    // Byte counts of the busybox layer depend on the busybox build.
+    let blurred: String = redact(&text)
+        .split(' ')
+        .map(|w| {
+            if w.len() >= 5 && w.chars().all(|c| c.is_ascii_digit()) {
+                "<N>"
+            } else {
+                w
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert_snapshot!(blurred);
 }
 
 #[test]

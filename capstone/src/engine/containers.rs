@@ -3,7 +3,7 @@
 
 use super::record::{write_json, CreateBody, Dir, Record, Status};
 use super::spec::{self, Inputs};
-use super::{ApiError, ApiResult, Engine, Found};
+use super::{changes, ApiError, ApiResult, Engine, Found};
 use crate::time::now_nanos;
 use ch03_overlayfs::ContainerDirs;
 use ch04_images::{containers as image_records, hello, image, snapshot};
@@ -73,7 +73,7 @@ impl Engine {
     pub fn create(&self, name: Option<&str>, body: CreateBody) -> ApiResult<String> {
         let CreateBody {
             config,
-            host_config,
+            mut host_config,
         } = body;
         spec::check_supported(&host_config)?;
         if config.image.is_empty() {
@@ -85,14 +85,16 @@ impl Engine {
         let existing = self.all();
         let taken = |n: &str| existing.iter().find(|f| f.record.name == n).cloned();
         let id = ch03_overlayfs::dirs::random_id().map_err(ApiError::internal)?;
+        // Docker's `/?[a-zA-Z0-9][a-zA-Z0-9_.-]+`: one leading slash at most.
         let name = match name
-            .map(|n| n.trim_start_matches('/'))
+            .map(|n| n.strip_prefix('/').unwrap_or(n))
             .filter(|n| !n.is_empty())
         {
             Some(name) => {
                 if !valid_name(name) {
                     return Err(ApiError::bad_request(format!(
-                        "Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+                        "Invalid container name ({}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
+                        name.escape_debug()
                     )));
                 }
                 if let Some(other) = taken(name) {
@@ -109,6 +111,9 @@ impl Engine {
         let lock = self.store.lock()?;
         let image = self.resolve_image(&config.image)?;
         let lowers = snapshot::prepare(&self.store, &image)?;
+        // Chapter 07: the network, published ports and mounts (volumes are made below, once
+        // the container's directory exists).
+        let mut plan = self.plan(&config, &mut host_config, &image.config)?;
         let hostname = match config.hostname.as_str() {
             "" => id[..12].to_string(),
             mine => mine.to_string(),
@@ -140,6 +145,20 @@ impl Engine {
             })?;
             dirs.create(&lowers, Some(&name), &hostname, &mount_points)
                 .map_err(ApiError::internal)?;
+            if let Some(servers) = host_config.dns.as_ref().filter(|d| !d.is_empty()) {
+                // As chapter 07's --dns: the file chapter 03 bind-mounts over /etc/resolv.conf.
+                let mut text = String::new();
+                for server in servers {
+                    let ip: std::net::IpAddr = server.parse().map_err(|_| {
+                        ApiError::bad_request(format!(
+                            "invalid --dns {server:?}: not an IP address"
+                        ))
+                    })?;
+                    text.push_str(&format!("nameserver {ip}\n"));
+                }
+                std::fs::write(dirs.dir.join("resolv.conf"), text).map_err(ApiError::internal)?;
+            }
+            self.make_volumes(&dir, &mut plan)?;
             image_records::record_image(&self.store, &id, &image.manifest_digest)?;
             write_json(&dir.spec(), &spec)?;
             ch01_namespaces::explain!(
@@ -168,6 +187,25 @@ impl Engine {
                     .as_ref()
                     .and_then(|c| c.entrypoint().clone());
             }
+            // As Docker's inspect: the image's EXPOSEd ports and VOLUMEs with the user's.
+            let keys = |keys: Vec<String>| {
+                let map: serde_json::Map<String, serde_json::Value> = keys
+                    .into_iter()
+                    .map(|k| (k, serde_json::json!({})))
+                    .collect();
+                (!map.is_empty()).then_some(serde_json::Value::Object(map))
+            };
+            config.exposed_ports = keys(plan.exposed.clone());
+            let mut volumes: Vec<String> = image
+                .config
+                .config()
+                .as_ref()
+                .and_then(|c| c.volumes().clone())
+                .unwrap_or_default();
+            if let Some(mine) = config.volumes.as_ref().and_then(|v| v.as_object()) {
+                volumes.extend(mine.keys().cloned());
+            }
+            config.volumes = keys(volumes);
             let record = Record {
                 id: id.clone(),
                 name: name.clone(),
@@ -189,6 +227,12 @@ impl Engine {
                 if dirs.dir.exists() {
                     let _ = dirs.remove();
                 }
+                let made: Vec<String> = plan
+                    .anonymous()
+                    .into_iter()
+                    .filter(|n| !n.is_empty())
+                    .collect();
+                let _ = self.remove_anonymous_volumes(&made);
                 Err(error)
             }
         }
@@ -315,7 +359,6 @@ impl Engine {
     pub fn watch(self: &Arc<Self>, id: String) {
         let engine = self.clone();
         std::thread::spawn(move || loop {
-            std::thread::sleep(POLL);
             let dir = engine.dir_of(&id);
             let Ok(record) = dir.read_record() else {
                 return;
@@ -325,6 +368,9 @@ impl Engine {
             };
             if state.status == Status::Running {
                 if shim_alive(state.shim_pid, &id) {
+                    if !changes::wait_for_exit(state.shim_pid) {
+                        std::thread::sleep(POLL);
+                    }
                     continue;
                 }
                 // Read again: it may have written its last state just before it exited.
@@ -335,11 +381,17 @@ impl Engine {
                     state.error = "the container's supervisor died".into();
                     state.finished_at = now_nanos();
                     let _ = dir.write_state(&state);
+                    engine.remove_leftover_cgroup(&id);
                 }
             }
+            engine.changes.notify();
             if record.host_config.auto_remove {
                 engine.remember_removed(&id, state.exit_code);
-                let _ = engine.remove(&id, true);
+                if engine.remove(&id, true).is_ok() {
+                    let (name, image) = (&record.name, &record.config.image);
+                    let none = serde_json::json!({});
+                    super::events::container(&engine.root, "destroy", &id, name, image, none);
+                }
             } else if let Some(delay) = engine.restart_delay(&dir, &record, &state) {
                 std::thread::sleep(delay);
                 // Stopped or removed by the user while we waited?
@@ -437,6 +489,7 @@ impl Engine {
     fn wait_stopped(&self, id: &str, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         loop {
+            let seen = self.changes.generation();
             let dir = self.dir_of(id);
             match dir.read_state() {
                 Ok(state) if state.status == Status::Running => {
@@ -446,10 +499,12 @@ impl Engine {
                 }
                 _ => return true,
             }
-            if Instant::now() >= deadline {
+            let now = Instant::now();
+            if now >= deadline {
                 return false;
             }
-            std::thread::sleep(POLL);
+            self.changes
+                .wait_after(seen, changes::FALLBACK.min(deadline - now));
         }
     }
 
@@ -484,9 +539,15 @@ impl Engine {
         Ok(true)
     }
 
-    /// `DELETE /containers/{id}`.
+    /// `DELETE /containers/{id}`; its anonymous volumes go with it if it was made with `--rm`.
     pub fn remove(&self, wanted: &str, force: bool) -> ApiResult<()> {
+        self.remove_with(wanted, force, false)
+    }
+
+    /// `DELETE /containers/{id}?v=1`: with `volumes`, its anonymous volumes too (`rm -v`).
+    pub fn remove_with(&self, wanted: &str, force: bool, volumes: bool) -> ApiResult<()> {
         let found = self.find(wanted)?;
+        let anonymous = super::attachments::Plan::load(&found.dir.0).anonymous();
         if found.running() && shim_alive(found.state.shim_pid, found.id()) {
             if !force {
                 return Err(ApiError::conflict(format!(
@@ -502,9 +563,18 @@ impl Engine {
             id: found.id().to_string(),
             dir: found.dir.0.clone(),
         };
+        if found.running() {
+            // Marked running, but its supervisor is gone (killed): what it left.
+            self.remove_leftover_cgroup(found.id());
+        }
         if dirs.dir.exists() {
             dirs.remove().map_err(ApiError::internal)?;
         }
+        if volumes || found.record.host_config.auto_remove {
+            // After the directory: until then the container counts as a user of them.
+            self.remove_anonymous_volumes(&anonymous)?;
+        }
+        self.changes.notify();
         Ok(())
     }
 
@@ -516,6 +586,7 @@ impl Engine {
         let attempts = baseline.state.attempts;
         let mut last_code = baseline.state.exit_code;
         loop {
+            let seen = self.changes.generation();
             let dir = self.dir_of(&id);
             let state = if dir.0.exists() {
                 dir.read_state().ok()
@@ -537,8 +608,30 @@ impl Engine {
             if done {
                 return state.exit_code;
             }
-            std::thread::sleep(POLL);
+            self.changes.wait_after(seen, changes::FALLBACK);
         }
+    }
+}
+
+impl Engine {
+    /// A supervisor killed before it could clean up leaves its container's cgroup (the
+    /// container died with it: PR_SET_PDEATHSIG); its network leftovers are chapter 07's
+    /// stale leases, reclaimed at the next start. Best effort: gone already is fine.
+    fn remove_leftover_cgroup(&self, id: &str) {
+        if let Ok(layout) = ch02_cgroups::Layout::detect() {
+            // `open` does not own it (its `remove` would do nothing): rmdir each directory.
+            if let Ok(cgroup) =
+                ch02_cgroups::ContainerCgroup::open(&layout, &self.cgroup_parent, id)
+            {
+                for dir in cgroup.dirs() {
+                    let _ = std::fs::remove_dir(&dir.path);
+                }
+            }
+        }
+        // And its devices cgroup (cgroup v1), removed when the handle drops.
+        drop(crate::runtime::adopt_devices(
+            &std::path::Path::new(&self.cgroup_parent).join(id),
+        ));
     }
 }
 

@@ -3,7 +3,13 @@
 //! images to chapter 04's store, running to a supervisor per container ([`crate::shim`]) which
 //! runs the spec through the runtime ([`crate::runtime`]).
 
+pub mod archive;
+pub mod attachments;
+pub mod build;
+pub mod changes;
+pub mod check;
 pub mod containers;
+pub mod events;
 pub mod exec;
 pub mod images;
 pub mod networks;
@@ -11,6 +17,7 @@ pub mod record;
 pub mod registry;
 pub mod spec;
 pub mod stats;
+pub mod system;
 pub mod views;
 pub mod volumes;
 
@@ -82,6 +89,11 @@ pub struct Engine {
     /// This program, to start supervisors with (`baleia shim`).
     pub exe: PathBuf,
     pub cgroup_v2: bool,
+    /// The default network's bridge and subnet (`daemon --bridge --bip`); `None` with
+    /// `--bridge none`: containers without `--network` get a loopback only (dockerd `-b none`).
+    pub default_bridge: Option<(String, String)>,
+    /// The host address of ports published without one (`daemon --ip`, as dockerd's).
+    pub default_bind_ip: std::net::IpAddr,
     /// Held while a container is created or removed, so names stay unique.
     pub names: Mutex<()>,
     /// Held while a supervisor is being started.
@@ -91,6 +103,8 @@ pub struct Engine {
     pub removed: Mutex<HashMap<String, i32>>,
     /// The exec instances (`docker exec`), by id; kept in memory, as Docker does.
     pub execs: Mutex<HashMap<String, exec::Exec>>,
+    /// Wakes whoever waits for a container when one ends or is removed.
+    pub changes: changes::Changes,
 }
 
 /// A container found on disk: its directory, what `create` decided, and its state now.

@@ -1,6 +1,6 @@
 //! Networks through the API: chapter 07's bridges, in Docker's JSON shapes
-//! (`docker network create/ls/inspect/rm`). Containers are not attached to them through the
-//! API yet (that is `run --network`, next to wire in).
+//! (`docker network create/ls/inspect/rm`). Containers join them with `run --network`
+//! (see [`super::attachments`] and [`crate::wiring`]).
 
 use super::{ApiError, ApiResult, Engine};
 use ch07_volumes_network::network::{self, NetworkConfig};
@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 /// Docker's network ids are 64 hex digits; chapter 07 names networks only, so the id is
 /// derived from the name (stable across daemon restarts).
-fn network_id(name: &str) -> String {
+pub fn network_id(name: &str) -> String {
     let digest = ch04_images::digest::sha256(format!("baleia network {name}").as_bytes());
     digest.digest().to_string()
 }
@@ -18,9 +18,20 @@ fn network_json(engine: &Engine, config: &NetworkConfig) -> Value {
         .unwrap_or_default()
         .into_iter()
         .map(|lease| {
+            // The MAC address, as the container's supervisor found it (see wiring.rs).
+            let endpoint = engine
+                .dir_of(&lease.container_id)
+                .0
+                .join(super::attachments::ENDPOINT_FILE);
+            let mac = super::record::read_json::<super::attachments::Endpoint>(&endpoint)
+                .map(|e| e.mac)
+                .unwrap_or_default();
             let value = json!({
                 "Name": lease.name.clone().unwrap_or_default(),
+                "EndpointID": lease.container_id,
+                "MacAddress": mac,
                 "IPv4Address": format!("{}/{}", lease.address, prefix_of(&config.subnet)),
+                "IPv6Address": "",
             });
             (lease.container_id, value)
         })
@@ -44,13 +55,39 @@ fn network_json(engine: &Engine, config: &NetworkConfig) -> Value {
     })
 }
 
+/// Docker's two networks that are modes, not bridges: `host` (the host's namespace) and
+/// `none` (a loopback only). They are listed and inspected, never created or removed.
+const PREDEFINED: [(&str, &str); 2] = [("host", "host"), ("none", "null")];
+
+fn predefined_json(name: &str, driver: &str) -> Value {
+    json!({
+        "Name": name,
+        "Id": network_id(name),
+        "Scope": "local",
+        "Driver": driver,
+        "EnableIPv6": false,
+        "Internal": false,
+        "Attachable": false,
+        "IPAM": { "Driver": "default", "Options": null, "Config": [] },
+        "Containers": {},
+        "Options": {},
+        "Labels": {},
+    })
+}
+
+fn predefined(wanted: &str) -> Option<(&'static str, &'static str)> {
+    PREDEFINED.into_iter().find(|(name, _)| {
+        *name == wanted || (wanted.len() >= 3 && network_id(name).starts_with(wanted))
+    })
+}
+
 fn prefix_of(subnet: &str) -> &str {
     subnet.split_once('/').map_or("32", |(_, p)| p)
 }
 
 impl Engine {
     /// A network by name, or by id or unique id prefix.
-    fn network(&self, wanted: &str) -> ApiResult<NetworkConfig> {
+    pub fn network(&self, wanted: &str) -> ApiResult<NetworkConfig> {
         if let Ok(config) = network::get(&self.root, wanted) {
             return Ok(config);
         }
@@ -64,6 +101,23 @@ impl Engine {
             _ => Err(ApiError::bad_request(format!(
                 "network id prefix {wanted} is ambiguous"
             ))),
+        }
+    }
+
+    /// On daemon start: forget the leases (and veths) of containers whose supervisor was
+    /// killed before it could detach them, on every network (chapter 07's stale leases).
+    pub fn reclaim_networks(&self) {
+        for config in network::list(&self.root).unwrap_or_default() {
+            match network::reclaim(&self.root, &config.name) {
+                Ok(0) => {}
+                Ok(n) => eprintln!(
+                    "baleia daemon: reclaimed {n} stale lease(s) on {}",
+                    config.name
+                ),
+                Err(error) => {
+                    eprintln!("baleia daemon: reclaim leases on {}: {error}", config.name)
+                }
+            }
         }
     }
 
@@ -91,20 +145,36 @@ impl Engine {
     /// `GET /networks`
     pub fn network_list(&self) -> ApiResult<Value> {
         let configs = network::list(&self.root)?;
-        Ok(Value::Array(
-            configs.iter().map(|c| network_json(self, c)).collect(),
-        ))
+        let mut list: Vec<Value> = configs.iter().map(|c| network_json(self, c)).collect();
+        list.extend(PREDEFINED.iter().map(|(n, d)| predefined_json(n, d)));
+        list.sort_by(|a, b| a["Name"].as_str().cmp(&b["Name"].as_str()));
+        Ok(Value::Array(list))
     }
 
     /// `GET /networks/{id}`
     pub fn network_inspect(&self, wanted: &str) -> ApiResult<Value> {
+        if let Some((name, driver)) = predefined(wanted) {
+            return Ok(predefined_json(name, driver));
+        }
         Ok(network_json(self, &self.network(wanted)?))
     }
 
     /// `DELETE /networks/{id}`: the bridge and its rules go; refused (409) while containers
     /// are attached.
     pub fn network_remove(&self, wanted: &str) -> ApiResult<()> {
+        if let Some((name, _)) = predefined(wanted) {
+            return Err(ApiError::new(
+                403,
+                format!("{name} is a pre-defined network and cannot be removed"),
+            ));
+        }
         let config = self.network(wanted)?;
+        if config.name == network::DEFAULT_NETWORK {
+            return Err(ApiError::new(
+                403,
+                "bridge is a pre-defined network and cannot be removed",
+            ));
+        }
         Ok(network::remove(&self.root, &config.name)?)
     }
 }

@@ -64,6 +64,8 @@ pub struct HostConfig {
     pub port_bindings: Option<BTreeMap<String, serde_json::Value>>,
     pub publish_all_ports: bool,
     pub network_mode: String,
+    /// `--dns`: the name servers of the container's /etc/resolv.conf (default: the host's).
+    pub dns: Option<Vec<String>>,
     pub restart_policy: RestartPolicy,
     pub init: Option<bool>,
     pub privileged: bool,

@@ -60,29 +60,6 @@ pub fn command(config: &Config, image: &ImageConfiguration) -> Result<Vec<String
 
 /// Refuse what this engine does not do yet, with a clear message, instead of ignoring it.
 pub fn check_supported(host: &HostConfig) -> Result<(), ApiError> {
-    let pending = |what: &str, chapter: &str| {
-        Err(ApiError::not_implemented(format!(
-            "{what} is not implemented yet (it comes with {chapter})"
-        )))
-    };
-    if host.binds.as_ref().is_some_and(|b| !b.is_empty())
-        || host.mounts.as_ref().is_some_and(|m| !m.is_empty())
-    {
-        return pending("volumes (-v, --mount)", "chapter 07");
-    }
-    if host.port_bindings.as_ref().is_some_and(|p| {
-        p.values()
-            .any(|v| v.as_array().is_some_and(|a| !a.is_empty()))
-    }) || host.publish_all_ports
-    {
-        return pending("publishing ports (-p, -P)", "chapter 07");
-    }
-    if !matches!(
-        host.network_mode.as_str(),
-        "" | "default" | "bridge" | "none" | "host"
-    ) {
-        return pending("user-defined networks (--network NAME)", "chapter 07");
-    }
     match host.restart_policy.name.as_str() {
         "" | "no" | "on-failure" => {}
         "always" | "unless-stopped" if host.auto_remove => {

@@ -1,6 +1,7 @@
 //! The JSON the API returns for containers, in Docker's shapes: `GET /containers/json` (the
 //! list `ps` prints) and `GET /containers/{id}/json` (what `inspect` prints).
 
+use super::attachments;
 use super::record::Status;
 use super::{Engine, Found};
 use crate::time::{human_duration, now_nanos, rfc3339_nanos};
@@ -38,7 +39,7 @@ impl Found {
     }
 
     /// One entry of `GET /containers/json`.
-    pub fn summary(&self) -> Value {
+    pub fn summary(&self, engine: &Engine) -> Value {
         json!({
             "Id": self.record.id,
             "Names": [format!("/{}", self.record.name)],
@@ -46,13 +47,13 @@ impl Found {
             "ImageID": self.record.image_id,
             "Command": self.command_line(),
             "Created": self.record.created / 1_000_000_000,
-            "Ports": [],
+            "Ports": attachments::port_summary(self),
             "Labels": self.record.config.labels.clone().unwrap_or_default(),
             "State": self.status_word(),
             "Status": self.status_text(),
             "HostConfig": { "NetworkMode": network_mode(&self.record.host_config.network_mode) },
-            "NetworkSettings": { "Networks": {} },
-            "Mounts": [],
+            "NetworkSettings": { "Networks": attachments::summary_networks(self) },
+            "Mounts": attachments::mounts_json(self, engine),
         })
     }
 
@@ -115,24 +116,19 @@ impl Found {
                     "MergedDir": file("merged"),
                 },
             },
-            "Mounts": [],
+            "Mounts": attachments::mounts_json(self, engine),
             "Config": config,
-            "NetworkSettings": {
-                "Bridge": "",
-                "SandboxID": "",
-                "Ports": {},
-                "Networks": {},
-            },
+            "NetworkSettings": attachments::network_settings(self),
         })
     }
 }
 
-/// Until chapter 07 brings networks, a container has its own network namespace with only a
-/// loopback interface (Docker's `none`), or the host's (`host`).
+/// The network mode `create` resolved (`bridge`, `none`, `host` or a network's name); a
+/// record from before chapter 07 was wired in had a loopback only.
 fn network_mode(mode: &str) -> &str {
     match mode {
-        "host" => "host",
-        _ => "none",
+        "" | "default" => "none",
+        mode => mode,
     }
 }
 

@@ -14,7 +14,8 @@
 //!
 //! `create` returns while the container waits: its first process waits for a byte on the
 //! FIFO `exec.fifo`, which `start` writes (see [`state`]). The container is
-//! set up by [`crate::runtime::start_with`], the very function the engine's supervisor uses.
+//! set up by [`crate::runtime::start_with_options`], the very function the engine's supervisor
+//! uses (through `start_with`).
 //! After `create` exits, the container's first process is reparented: to init, or to
 //! whoever called us if it is a "child subreaper" (prctl(2) `PR_SET_CHILD_SUBREAPER`), which
 //! is how podman's conmon and containerd's shim collect its exit code.
@@ -356,6 +357,7 @@ fn set_up(
     stdio.terminal = console(spec, args.console_socket.as_deref())?;
     let default_cgroup = PathBuf::from(format!("/baleia-runtime/{}", args.id));
     let options = Options {
+        extra: runtime::Extra::default(),
         default_cgroup: Some(default_cgroup.clone()),
         detached,
         start_fifo: if gate {
@@ -364,7 +366,7 @@ fn set_up(
             None
         },
     };
-    let started = runtime::start_with(spec, bundle, stdio, options)?;
+    let started = runtime::start_with_options(spec, bundle, stdio, options)?;
     let pid = started.process.pid().as_raw();
     let (cgroup_parent, cgroup_name) = runtime::cgroup_path(spec, Some(&default_cgroup))?;
     let saved = Saved {

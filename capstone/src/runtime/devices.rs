@@ -77,9 +77,23 @@ impl DevicesCgroup {
         Ok(Some(cgroup))
     }
 
-    /// The existing one of a container (`delete`), owned from now on.
+    /// The existing one of a container (`delete`), owned from now on. `relative` is taken
+    /// below the hierarchy whatever it looks like (a leading `/` is dropped, `..` refused).
     pub fn adopt(relative: &Path) -> Option<Self> {
-        let dir = Path::new(HIERARCHY).join(relative);
+        let names: Vec<_> = relative
+            .components()
+            .filter(|c| !matches!(c, std::path::Component::RootDir))
+            .collect();
+        if names.is_empty()
+            || names
+                .iter()
+                .any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
+            return None;
+        }
+        let dir = names
+            .iter()
+            .fold(PathBuf::from(HIERARCHY), |dir, c| dir.join(c));
         dir.is_dir().then_some(DevicesCgroup { dir, owned: true })
     }
 

@@ -63,7 +63,7 @@ impl ContainerRoot {
     }
 
     /// Open `path` inside the container, the kernel keeping the lookup inside it.
-    fn open(&self, path: &Path, flags: OFlag) -> Result<OwnedFd> {
+    pub(crate) fn open(&self, path: &Path, flags: OFlag) -> Result<OwnedFd> {
         explain!(
             "openat2({}, {:?}, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS): resolved inside the container",
             self.shown,
@@ -81,7 +81,7 @@ impl ContainerRoot {
 }
 
 /// Open one name under an open directory, never following a symlink.
-fn open_at(dir: &OwnedFd, name: &OsStr, flags: OFlag, mode: Mode) -> Result<OwnedFd> {
+pub(crate) fn open_at(dir: &OwnedFd, name: &OsStr, flags: OFlag, mode: Mode) -> Result<OwnedFd> {
     let fd = openat(
         Some(dir.as_raw_fd()),
         name,
@@ -93,7 +93,7 @@ fn open_at(dir: &OwnedFd, name: &OsStr, flags: OFlag, mode: Mode) -> Result<Owne
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-fn kind(fd: &OwnedFd) -> Result<SFlag> {
+pub(crate) fn kind(fd: &OwnedFd) -> Result<SFlag> {
     let stat = fstat(fd.as_raw_fd()).map_err(|errno| Error::syscall("fstat", "", errno))?;
     Ok(SFlag::from_bits_truncate(
         stat.st_mode & SFlag::S_IFMT.bits(),
@@ -106,7 +106,7 @@ fn mode_of(fd: &OwnedFd) -> Result<Mode> {
 }
 
 /// Split a container path into its parent and its last name (`/a/b` → `/a`, `b`).
-fn split(path: &str) -> Result<(PathBuf, std::ffi::OsString)> {
+pub(crate) fn split(path: &str) -> Result<(PathBuf, std::ffi::OsString)> {
     let path = Path::new(path);
     let name = path
         .file_name()
@@ -191,7 +191,7 @@ fn out_entry(dir: &OwnedFd, name: &OsStr, target: &Path, copied: &mut Copied) ->
 }
 
 /// The names in an open directory (not `.` and `..`), sorted.
-fn names(dir: &OwnedFd) -> Result<Vec<std::ffi::OsString>> {
+pub(crate) fn names(dir: &OwnedFd) -> Result<Vec<std::ffi::OsString>> {
     let dup =
         nix::unistd::dup(dir.as_raw_fd()).map_err(|errno| Error::syscall("dup", "", errno))?;
     let mut listing = Dir::from_fd(dup).map_err(|errno| Error::syscall("fdopendir", "", errno))?;
@@ -296,7 +296,7 @@ fn in_entry(src: &Path, dir: &OwnedFd, name: &OsStr, copied: &mut Copied) -> Res
 }
 
 /// Remove `name` if it is there and is not a directory (a file or symlink we replace).
-fn remove_non_directory(dir: &OwnedFd, name: &OsStr) -> Result<()> {
+pub(crate) fn remove_non_directory(dir: &OwnedFd, name: &OsStr) -> Result<()> {
     match unlinkat(Some(dir.as_raw_fd()), name, UnlinkatFlags::NoRemoveDir) {
         Ok(()) | Err(nix::errno::Errno::ENOENT) => Ok(()),
         Err(errno) => Err(Error::syscall("unlinkat", format!("{name:?}"), errno)),

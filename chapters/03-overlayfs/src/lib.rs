@@ -8,6 +8,7 @@
 //!   ([`rootfs::RootFs::enter`], a chapter 01 child-side step);
 //! - lists what a container changed ([`diff::changes`]).
 
+pub mod archive;
 pub mod binds;
 pub mod cli;
 pub mod copy;

@@ -118,7 +118,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let mut sink = std::io::sink();
             let mut stdout = std::io::stdout();
-            let out: &mut dyn std::io::Write = if quiet { &mut sink } else { &mut stdout };
+            let out: &mut (dyn std::io::Write + Send) = if quiet { &mut sink } else { &mut stdout };
             let image = build(&store, &options, out)?;
             if quiet {
                 println!("{}", image.id());

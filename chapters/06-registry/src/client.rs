@@ -60,6 +60,31 @@ pub fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// How long a registry may stay silent by default (Docker's client waits as long).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The timeout of a new client: `BALEIA_REGISTRY_TIMEOUT` seconds if set (so a daemon started
+/// with it gives up on a stalled registry sooner), else [`DEFAULT_TIMEOUT`].
+pub fn default_timeout() -> Duration {
+    std::env::var("BALEIA_REGISTRY_TIMEOUT")
+        .ok()
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map_or(DEFAULT_TIMEOUT, Duration::from_secs_f64)
+}
+
+/// The HTTP agent: timeouts, our user agent, no redirects of its own.
+fn agent(timeout: Duration) -> ureq::Agent {
+    ureq::AgentBuilder::new()
+        .timeout_connect(timeout.min(Duration::from_secs(10)))
+        .timeout_read(timeout)
+        .timeout_write(timeout)
+        .user_agent(concat!("baleia/", env!("CARGO_PKG_VERSION")))
+        // Redirects are ours to follow, after checking where they go (see `redirect`).
+        .redirects(0)
+        .build()
+}
+
 impl Client {
     /// A client for `registry` (as it appears in references); `api_host` is where its API
     /// answers (`registry-1.docker.io` for `docker.io`).
@@ -69,21 +94,21 @@ impl Client {
         } else {
             "https"
         };
-        let agent = ureq::AgentBuilder::new()
-            .timeout_connect(Duration::from_secs(10))
-            .timeout_read(Duration::from_secs(60))
-            .timeout_write(Duration::from_secs(60))
-            .user_agent(concat!("baleia/", env!("CARGO_PKG_VERSION")))
-            // Redirects are ours to follow, after checking where they go (see `redirect`).
-            .redirects(0)
-            .build();
         Client {
-            agent,
+            agent: agent(default_timeout()),
             registry: registry.to_string(),
             base: format!("{scheme}://{api_host}"),
             credentials: options.credentials.clone(),
             authorization: Mutex::new(None),
         }
+    }
+
+    /// The same client, giving up on a registry that stays silent for `timeout` (one read or
+    /// write; connecting gets at most 10 s). A stalled download is retried like a dropped one,
+    /// so a registry that hangs for good costs a few timeouts, then a clear error.
+    pub fn with_timeout(mut self, timeout: Duration) -> Client {
+        self.agent = agent(timeout);
+        self
     }
 
     pub fn registry(&self) -> &str {

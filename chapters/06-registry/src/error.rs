@@ -50,6 +50,15 @@ pub enum Error {
         cause: std::io::Error,
     },
 
+    /// A download that failed the same transient way every time it was tried (a registry
+    /// that keeps dropping the connection, or stalls past the timeout).
+    #[error("{what}: gave up after {attempts} attempts: {last}")]
+    GaveUp {
+        what: String,
+        attempts: u32,
+        last: Box<Error>,
+    },
+
     /// The chapter 04 store refused something (a digest that does not match, a bad file).
     #[error(transparent)]
     Store(#[from] ch04_images::Error),

@@ -53,6 +53,10 @@ struct Remote {
     /// Never draw progress bars (they are only drawn on a terminal anyway).
     #[arg(long)]
     no_progress: bool,
+    /// Seconds a registry may stay silent before a read or write fails (then it is retried,
+    /// as a dropped connection is).
+    #[arg(long, env = "BALEIA_REGISTRY_TIMEOUT", default_value_t = 60.0)]
+    timeout: f64,
 }
 
 #[derive(Subcommand)]
@@ -149,11 +153,10 @@ fn client(reference: &Reference, remote: &Remote, auth_file: &Path) -> anyhow::R
         insecure: remote.insecure,
         credentials,
     };
-    Ok(Client::new(
-        &reference.registry,
-        reference.api_host(),
-        &options,
-    ))
+    Ok(
+        Client::new(&reference.registry, reference.api_host(), &options)
+            .with_timeout(std::time::Duration::from_secs_f64(remote.timeout.max(0.1))),
+    )
 }
 
 fn run(root: &Path, auth_file: &Path, command: Command) -> anyhow::Result<()> {

@@ -98,6 +98,10 @@ pub fn fetch(client: &Client, repository: &str, object: &str) -> Result<Fetched>
 
 /// Parse a JSON document received from a registry.
 pub fn parse<T: serde::de::DeserializeOwned>(fetched: &Fetched, what: &str) -> Result<T> {
-    serde_json::from_slice(&fetched.bytes)
-        .map_err(|e| Error::Protocol(format!("{what} {}: {e}", fetched.digest)))
+    serde_json::from_slice(&fetched.bytes).map_err(|e| {
+        Error::Protocol(format!(
+            "{what} {}: not a valid {what}: {e}",
+            fetched.digest
+        ))
+    })
 }

@@ -209,6 +209,13 @@ fn fetch_blob(
                 attempt += 1;
                 std::thread::sleep(Duration::from_millis(100 * u64::from(attempt)));
             }
+            Err(error) if error.is_transient() => {
+                return Err(Error::GaveUp {
+                    what: format!("blob {digest}"),
+                    attempts: attempt,
+                    last: Box::new(error),
+                })
+            }
             Err(error) => return Err(error),
         }
     }

@@ -22,7 +22,7 @@
 //! let proxy = bound.serve(IpAddr::V4(attachment.address))?;              // stops when dropped
 //! // after it exited:
 //! drop(proxy); attachment.detach()?; volumes::release(root, &prepared_anonymous, kept)?;
-//! // and: network::{create, remove, list, get, ensure_default}, volumes::store::VolumeStore
+//! // and: network::{create, remove, list, get, ensure_default, reclaim}, volumes::store::VolumeStore
 //! ```
 //!
 //! `network::attach` and `volumes::prepare` take locks under the state root, so separate

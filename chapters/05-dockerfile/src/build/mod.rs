@@ -54,8 +54,10 @@ pub struct BuildOptions {
     pub target: Option<String>,
 }
 
-/// Build an image, narrating each step to `out` as `docker build` does.
-pub fn build(store: &Store, options: &BuildOptions, out: &mut dyn Write) -> Result<Image> {
+/// Build an image, narrating each step to `out` as `docker build` does. `out` is the build's
+/// one sink: RUN's standard output and error go there too (see [`run`]), so a caller that is
+/// not a terminal (the capstone's API streams it to a client) gets the whole story.
+pub fn build(store: &Store, options: &BuildOptions, out: &mut (dyn Write + Send)) -> Result<Image> {
     let path = options
         .dockerfile
         .clone()
@@ -216,7 +218,7 @@ struct Builder<'a> {
     store: &'a Store,
     context: Context,
     no_cache: bool,
-    out: &'a mut dyn Write,
+    out: &'a mut (dyn Write + Send),
     step: usize,
     steps: usize,
     file: String,

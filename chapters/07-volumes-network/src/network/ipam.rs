@@ -32,10 +32,15 @@ pub struct Lease {
     pub hosts_file: PathBuf,
 }
 
-/// The start time of process `pid` (clock ticks since boot), if it exists.
+/// The start time of process `pid` (clock ticks since boot), if it exists and has not exited.
+/// A zombie (state `Z`) has exited already, its namespaces are gone: it counts as gone, or a
+/// crashed engine's container that nobody has reaped yet would keep its lease forever.
 pub fn start_time(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let (_, rest) = stat.rsplit_once(") ")?;
+    if rest.starts_with('Z') {
+        return None;
+    }
     // After "pid (comm) ", field 3 is the state; the start time is field 22.
     rest.split(' ').nth(22 - 3)?.parse().ok()
 }
@@ -153,5 +158,20 @@ mod tests {
         let mut dead = c.clone();
         dead.start_time += 1;
         assert!(dead.is_stale());
+    }
+
+    #[test]
+    fn an_exited_process_not_yet_reaped_counts_as_gone() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        let stat = format!("/proc/{pid}/stat");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        // Not waited for: it stays a zombie (state Z) until we reap it.
+        while !std::fs::read_to_string(&stat).is_ok_and(|s| s.contains(") Z ")) {
+            assert!(std::time::Instant::now() < deadline, "{pid} did not exit");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(start_time(pid), None);
+        child.wait().unwrap();
     }
 }

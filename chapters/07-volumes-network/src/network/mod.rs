@@ -266,6 +266,15 @@ fn reclaim_stale(state_root: &Path, config: &NetworkConfig) -> Result<Vec<Lease>
     Ok(live)
 }
 
+/// Reclaim the stale leases of network `name` now (an engine does it for every network when
+/// it starts, as Docker cleans up its crashed endpoints); returns how many were reclaimed.
+pub fn reclaim(state_root: &Path, name: &str) -> Result<usize> {
+    let _lock = lock(state_root)?;
+    let config = get(state_root, name)?;
+    let before = leases(state_root, name)?.len();
+    Ok(before - reclaim_stale(state_root, &config)?.len())
+}
+
 /// `network rm`: refused while containers are attached; deletes the rules, the bridge, the
 /// state.
 pub fn remove(state_root: &Path, name: &str) -> Result<()> {

@@ -12,20 +12,25 @@
 //! The proxy binds its listening socket *before* the container starts, so a port already in
 //! use is an error at `run`, not a silent failure later. It runs as threads of the engine and
 //! stops when [`Proxy`] is dropped.
+//!
+//! Its threads block in `accept(2)` and `recvfrom(2)`: an idle proxy costs no CPU (a
+//! supervisor may hold one for weeks). To stop them, the drop calls `shutdown(2)` on their
+//! sockets, which wakes a blocked `accept` or `recvfrom` with an error (for an unconnected UDP
+//! socket too: Linux does it on purpose, see `inet_shutdown`).
 
 use crate::error::{Error, Result};
 use crate::network::ports::{PortSpec, Protocol};
 use ch01_namespaces::explain;
 use std::collections::HashMap;
-use std::io::ErrorKind;
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// A published port: where the host listens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Published {
     pub spec: PortSpec,
     /// The real host address and port (the port is chosen by the kernel for port 0).
@@ -80,6 +85,7 @@ impl Bound {
     pub fn serve(self, container: IpAddr) -> Result<Proxy> {
         let stop = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::new();
+        let mut sockets = Vec::new();
         for (published, socket) in self.sockets {
             let target = SocketAddr::new(container, published.spec.container_port);
             explain!(
@@ -90,43 +96,60 @@ impl Bound {
             let stop = stop.clone();
             threads.push(match socket {
                 Socket::Tcp(listener) => {
-                    listener
-                        .set_nonblocking(true)
-                        .map_err(Error::file("set non-blocking", published.host.to_string()))?;
-                    std::thread::spawn(move || serve_tcp(listener, target, &stop))
+                    let listener = Arc::new(listener);
+                    sockets.push(Shared::Tcp(listener.clone()));
+                    std::thread::spawn(move || serve_tcp(&listener, target, &stop))
                 }
                 Socket::Udp(socket) => {
-                    socket
-                        .set_read_timeout(Some(Duration::from_millis(100)))
-                        .map_err(Error::file("set timeout", published.host.to_string()))?;
+                    let socket = Arc::new(socket);
+                    sockets.push(Shared::Udp(socket.clone()));
                     std::thread::spawn(move || serve_udp(socket, target, &stop))
                 }
             });
         }
-        Ok(Proxy { stop, threads })
+        Ok(Proxy {
+            stop,
+            threads,
+            sockets,
+        })
     }
+}
+
+/// A listening socket, held by its thread and by the [`Proxy`] (which shuts it down).
+enum Shared {
+    Tcp(Arc<TcpListener>),
+    Udp(Arc<UdpSocket>),
 }
 
 /// Running proxies; dropping this stops them and closes the listening sockets.
 pub struct Proxy {
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
+    sockets: Vec<Shared>,
 }
 
 impl Drop for Proxy {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+        for socket in self.sockets.drain(..) {
+            let fd = match &socket {
+                Shared::Tcp(s) => s.as_raw_fd(),
+                Shared::Udp(s) => s.as_raw_fd(),
+            };
+            // SAFETY: the socket is ours (held by `socket` until the end of this iteration);
+            // shutdown only wakes its blocked readers, the close comes with the last Arc.
+            unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+        }
         for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
     }
 }
 
-fn serve_tcp(listener: TcpListener, target: SocketAddr, stop: &AtomicBool) {
+fn serve_tcp(listener: &TcpListener, target: SocketAddr, stop: &AtomicBool) {
     while !stop.load(Ordering::Relaxed) {
         match listener.accept() {
             Ok((client, _)) => {
-                let _ = client.set_nonblocking(false);
                 std::thread::spawn(move || {
                     if let Ok(upstream) =
                         TcpStream::connect_timeout(&target, Duration::from_secs(5))
@@ -135,9 +158,8 @@ fn serve_tcp(listener: TcpListener, target: SocketAddr, stop: &AtomicBool) {
                     }
                 });
             }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(20))
-            }
+            // Shut down by the drop (the loop ends), or out of file descriptors: wait a bit.
+            Err(_) if stop.load(Ordering::Relaxed) => break,
             Err(_) => std::thread::sleep(Duration::from_millis(20)),
         }
     }
@@ -159,13 +181,16 @@ fn splice(client: TcpStream, upstream: TcpStream) {
     let _ = there.join();
 }
 
-fn serve_udp(socket: UdpSocket, target: SocketAddr, stop: &AtomicBool) {
-    let socket = Arc::new(socket);
+fn serve_udp(socket: Arc<UdpSocket>, target: SocketAddr, stop: &AtomicBool) {
     // One upstream socket per client, so replies find their way back.
     let clients: Arc<Mutex<HashMap<SocketAddr, Arc<UdpSocket>>>> = Arc::default();
     let mut buffer = [0u8; 65536];
     while !stop.load(Ordering::Relaxed) {
-        let Ok((len, client)) = socket.recv_from(&mut buffer) else {
+        let received = socket.recv_from(&mut buffer);
+        if stop.load(Ordering::Relaxed) {
+            break; // woken by the drop's shutdown
+        }
+        let Ok((len, client)) = received else {
             continue;
         };
         let upstream = {
@@ -256,7 +281,7 @@ mod tests {
         });
         let bound = bind(&[spec(Protocol::Udp, port)]).unwrap();
         let host = bound.published()[0].host;
-        let _proxy = bound.serve(LOCALHOST).unwrap();
+        let proxy = bound.serve(LOCALHOST).unwrap();
         let client = UdpSocket::bind((LOCALHOST, 0)).unwrap();
         client
             .set_read_timeout(Some(Duration::from_secs(5)))
@@ -265,6 +290,10 @@ mod tests {
         let mut buffer = [0u8; 64];
         let n = client.recv(&mut buffer).unwrap();
         assert_eq!(&buffer[..n], b"PING");
+        // The drop wakes the thread blocked in recvfrom at once (it has no timeout).
+        let started = std::time::Instant::now();
+        drop(proxy);
+        assert!(started.elapsed() < Duration::from_secs(1));
     }
 
     #[test]

@@ -1,0 +1,148 @@
+//! `baleia build`: the context directory as a tar (what `.dockerignore` excludes left out, as
+//! the docker CLI does), sent to `POST /build`; the daemon's JSON messages printed as they come.
+
+use crate::client::{encode, Client};
+use anyhow::{bail, Context, Result};
+use ch05_dockerfile::dockerignore::DockerIgnore;
+use serde_json::Value;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, clap::Args)]
+pub struct BuildFlags {
+    /// NAME[:TAG], repeatable.
+    #[arg(short, long = "tag")]
+    tags: Vec<String>,
+    /// The Dockerfile (default: CONTEXT/Dockerfile).
+    #[arg(short, long)]
+    file: Option<PathBuf>,
+    /// NAME=VALUE (or NAME: its value from our environment).
+    #[arg(long = "build-arg")]
+    build_args: Vec<String>,
+    #[arg(long)]
+    no_cache: bool,
+    /// Build up to this stage.
+    #[arg(long)]
+    target: Option<String>,
+    /// Print only the image id.
+    #[arg(short, long)]
+    quiet: bool,
+    context: PathBuf,
+}
+
+/// The name the Dockerfile gets in the tar when it lives outside the context.
+const OUTSIDE_DOCKERFILE: &str = ".baleia-dockerfile";
+
+pub fn build(client: &Client, flags: &BuildFlags) -> Result<i32> {
+    let context = &flags.context;
+    if !context.is_dir() {
+        bail!("unable to prepare context: path {:?} not found", context);
+    }
+    let dockerfile = flags
+        .file
+        .clone()
+        .unwrap_or_else(|| context.join("Dockerfile"));
+    let canonical_context = context.canonicalize()?;
+    let canonical_file = dockerfile
+        .canonicalize()
+        .with_context(|| format!("Cannot locate Dockerfile: {}", dockerfile.display()))?;
+    let (name_in_tar, extra) = match canonical_file.strip_prefix(&canonical_context) {
+        Ok(relative) => (relative.to_string_lossy().into_owned(), None),
+        Err(_) => (OUTSIDE_DOCKERFILE.to_string(), Some(canonical_file.clone())),
+    };
+    let tar = context_tar(&canonical_context, &name_in_tar, extra.as_deref())?;
+
+    let mut path = format!("/build?dockerfile={}", encode(&name_in_tar));
+    for tag in &flags.tags {
+        path.push_str(&format!("&t={}", encode(tag)));
+    }
+    if !flags.build_args.is_empty() {
+        let mut args = serde_json::Map::new();
+        for arg in &flags.build_args {
+            match arg.split_once('=') {
+                Some((k, v)) => args.insert(k.into(), Value::from(v)),
+                None => args.insert(
+                    arg.clone(),
+                    std::env::var(arg).map(Value::from).unwrap_or(Value::Null),
+                ),
+            };
+        }
+        path.push_str(&format!(
+            "&buildargs={}",
+            encode(&Value::Object(args).to_string())
+        ));
+    }
+    if flags.no_cache {
+        path.push_str("&nocache=1");
+    }
+    if flags.quiet {
+        path.push_str("&q=1");
+    }
+    if let Some(target) = &flags.target {
+        path.push_str(&format!("&target={}", encode(target)));
+    }
+    let reply = client.request_bytes("POST", &path, &tar)?;
+    if reply.status >= 400 {
+        reply.json()?;
+        return Ok(1);
+    }
+    let mut stdout = std::io::stdout();
+    let mut reader = reply.reader;
+    let mut line = String::new();
+    while reader.read_line(&mut line)? > 0 {
+        let message: Value = serde_json::from_str(line.trim()).unwrap_or_default();
+        line.clear();
+        if let Some(error) = message["error"].as_str() {
+            eprintln!("{error}");
+            return Ok(1);
+        }
+        if let Some(text) = message["stream"].as_str() {
+            stdout.write_all(text.as_bytes())?;
+        } else if let Some(status) = message["status"].as_str() {
+            writeln!(stdout, "{status}")?;
+        }
+        stdout.flush()?;
+    }
+    Ok(0)
+}
+
+/// The context as a tar: every file `.dockerignore` does not exclude, plus the Dockerfile and
+/// `.dockerignore` themselves (the builder reads them even when ignored).
+fn context_tar(context: &Path, dockerfile: &str, outside: Option<&Path>) -> Result<Vec<u8>> {
+    let ignore = match std::fs::read_to_string(context.join(".dockerignore")) {
+        Ok(text) => DockerIgnore::parse(&text)?,
+        Err(_) => DockerIgnore::parse("")?,
+    };
+    let mut builder = tar::Builder::new(Vec::new());
+    builder.follow_symlinks(false);
+    let mut pending = vec![PathBuf::new()];
+    while let Some(relative) = pending.pop() {
+        let dir = context.join(&relative);
+        let mut entries: Vec<_> = std::fs::read_dir(&dir)
+            .with_context(|| format!("read {}", dir.display()))?
+            .flatten()
+            .collect();
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let name = relative.join(entry.file_name());
+            let text = name.to_string_lossy();
+            let always = text == dockerfile || text == ".dockerignore";
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                // An ignored directory may still hold exceptions (`!dir/keep`): look inside.
+                if !ignore.is_ignored(&text) {
+                    builder.append_dir(&name, entry.path())?;
+                }
+                pending.push(name);
+            } else if always || !ignore.is_ignored(&text) {
+                builder
+                    .append_path_with_name(entry.path(), &name)
+                    .with_context(|| format!("add {} to the context", name.display()))?;
+            }
+        }
+    }
+    if let Some(file) = outside {
+        builder.append_path_with_name(file, OUTSIDE_DOCKERFILE)?;
+    }
+    Ok(builder.into_inner()?)
+}

@@ -1,0 +1,474 @@
+//! `GET /events` (`docker events`): what happened to containers, images, volumes and networks,
+//! as Docker's JSON messages, one a line.
+//!
+//! **The journal is the bus.** Every event is one line appended (`O_APPEND`, one `write(2)`,
+//! so lines from several processes never interleave) to `ROOT/events.jsonl`. The daemon writes
+//! the events of the API calls it answers; each supervisor writes its container's `die` (the
+//! daemon may not even be running then). A `GET /events` reads the journal from `since` and,
+//! without `until` in the past, keeps following it as `logs --follow` does (a poll every
+//! 100 ms). So `since` works across a daemon restart, and no event of a shim is missed.
+//!
+//! **Bounded:** when the journal passes 1 MiB the daemon renames it `events.jsonl.1` (the one
+//! before is dropped) and starts a new one: at most ~2 MiB, the latest few thousand events.
+//! Readers of `since` read both; a follower that sees the file replaced starts on the new one.
+
+use super::{ApiError, ApiResult, Engine};
+use crate::http::{Request, Response};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+const JOURNAL: &str = "events.jsonl";
+const MAX_BYTES: u64 = 1 << 20;
+
+pub fn journal(root: &Path) -> PathBuf {
+    root.join(JOURNAL)
+}
+
+fn previous(root: &Path) -> PathBuf {
+    root.join(format!("{JOURNAL}.1"))
+}
+
+/// One event in Docker's shape (the old `status`/`id`/`from` fields too: clients of API 1.2x
+/// read those).
+pub fn event(kind: &str, action: &str, id: &str, attributes: Value) -> Value {
+    let nanos = crate::time::now_nanos();
+    let mut message = json!({
+        "Type": kind,
+        "Action": action,
+        "Actor": { "ID": id, "Attributes": attributes },
+        "scope": "local",
+        "time": nanos / 1_000_000_000,
+        "timeNano": nanos,
+    });
+    if kind == "container" {
+        message["status"] = json!(action);
+        message["id"] = json!(id);
+        message["from"] = attributes["image"].clone();
+    }
+    message
+}
+
+/// Append an event to the journal (errors are only reported: an event lost must not fail
+/// the call that caused it).
+pub fn append(root: &Path, message: &Value) {
+    let path = journal(root);
+    if std::fs::metadata(&path).is_ok_and(|m| m.len() > MAX_BYTES) {
+        let _ = std::fs::rename(&path, previous(root));
+    }
+    let line = format!("{message}\n");
+    let result = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut file| file.write_all(line.as_bytes()));
+    if let Err(error) = result {
+        eprintln!("baleia: record event in {}: {error}", path.display());
+    }
+}
+
+/// A container's event, its name and image as attributes.
+pub fn container(root: &Path, action: &str, id: &str, name: &str, image: &str, extra: Value) {
+    let mut attributes = json!({ "name": name, "image": image });
+    if let (Some(map), Some(more)) = (attributes.as_object_mut(), extra.as_object()) {
+        map.extend(more.clone());
+    }
+    append(root, &event("container", action, id, attributes));
+}
+
+/// What `GET /events` asked for.
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    /// Nanoseconds since the epoch.
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    /// `filters`: key → accepted values (`type`, `event`, `container`, `image`, `volume`,
+    /// `network`).
+    pub filters: Vec<(String, Vec<String>)>,
+}
+
+/// `1700000000`, `1700000000.5`: Docker's clients send seconds (with a fraction).
+pub fn parse_time(text: &str) -> Option<i64> {
+    let (secs, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let secs: i64 = secs.parse().ok()?;
+    let mut nanos = 0i64;
+    if !fraction.is_empty() {
+        let digits: String = fraction.chars().take(9).collect();
+        nanos = format!("{digits:0<9}").parse().ok()?;
+    }
+    // A time too far off to count in nanoseconds is no time (not an overflow).
+    secs.checked_mul(1_000_000_000)?.checked_add(nanos)
+}
+
+impl Query {
+    pub fn from_filters(since: Option<&str>, until: Option<&str>, filters: &Value) -> Query {
+        let filters = filters
+            .as_object()
+            .map(|map| {
+                map.iter()
+                    .map(|(key, values)| {
+                        let values = match values {
+                            Value::Array(list) => list
+                                .iter()
+                                .filter_map(|v| v.as_str().map(String::from))
+                                .collect(),
+                            Value::Object(map) => map.keys().cloned().collect(),
+                            _ => Vec::new(),
+                        };
+                        (key.clone(), values)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Query {
+            since: since.and_then(parse_time),
+            until: until.and_then(parse_time),
+            filters,
+        }
+    }
+
+    /// Does this event pass the time window and every filter?
+    pub fn matches(&self, event: &Value) -> bool {
+        let time = event["timeNano"].as_i64().unwrap_or(0);
+        if self.since.is_some_and(|s| time < s) || self.until.is_some_and(|u| time > u) {
+            return false;
+        }
+        let kind = event["Type"].as_str().unwrap_or_default();
+        let id = event["Actor"]["ID"].as_str().unwrap_or_default();
+        let name = event["Actor"]["Attributes"]["name"]
+            .as_str()
+            .unwrap_or_default();
+        self.filters.iter().all(|(key, values)| {
+            values.is_empty()
+                || values.iter().any(|v| match key.as_str() {
+                    "type" => v == kind,
+                    "event" => event["Action"].as_str() == Some(v.as_str()),
+                    "container" => {
+                        kind == "container" && (v == name || (!v.is_empty() && id.starts_with(v)))
+                    }
+                    "image" => {
+                        let image = event["Actor"]["Attributes"]["image"]
+                            .as_str()
+                            .unwrap_or_default();
+                        image == v || (kind == "image" && (id == v || name == v))
+                    }
+                    "volume" | "network" => kind == key && (v == id || v == name),
+                    _ => true,
+                })
+        })
+    }
+}
+
+/// A follower of the journal: where it is in which file.
+pub struct Follower {
+    root: PathBuf,
+    inode: u64,
+    offset: u64,
+}
+
+impl Follower {
+    /// Start at the beginning of what is kept (the previous file, then the current one),
+    /// handing every event to `send`.
+    pub fn from_start(root: &Path, send: &mut dyn FnMut(Value) -> bool) -> Follower {
+        let _ = read_from(&previous(root), 0, send);
+        let mut follower = Follower {
+            root: root.to_path_buf(),
+            inode: 0,
+            offset: 0,
+        };
+        follower.poll(send);
+        follower
+    }
+
+    /// Hand on what was appended since the last poll. `false` when `send` wants no more.
+    pub fn poll(&mut self, send: &mut dyn FnMut(Value) -> bool) -> bool {
+        let path = journal(&self.root);
+        let Ok(meta) = std::fs::metadata(&path) else {
+            return true;
+        };
+        if meta.ino() != self.inode {
+            // A new file (the first look, or the journal was rotated).
+            self.inode = meta.ino();
+            self.offset = 0;
+        }
+        match read_from(&path, self.offset, send) {
+            Some((offset, more)) => {
+                self.offset = offset;
+                more
+            }
+            None => true,
+        }
+    }
+}
+
+/// Read whole lines of `path` from `offset`; the offset after the last whole line.
+fn read_from(path: &Path, offset: u64, send: &mut dyn FnMut(Value) -> bool) -> Option<(u64, bool)> {
+    let mut file = std::fs::File::open(path).ok()?;
+    file.seek(SeekFrom::Start(offset)).ok()?;
+    let mut reader = BufReader::new(file);
+    let mut offset = offset;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = reader.read_line(&mut line).ok()?;
+        if n == 0 || !line.ends_with('\n') {
+            return Some((offset, true)); // a half-written line is read next time
+        }
+        offset += n as u64;
+        if let Ok(event) = serde_json::from_str::<Value>(&line) {
+            if !send(event) {
+                return Some((offset, false));
+            }
+        }
+    }
+}
+
+impl Follower {
+    /// Start at the end: only what happens from now on (`docker events` without `--since`).
+    pub fn at_end(root: &Path) -> Follower {
+        let meta = std::fs::metadata(journal(root)).ok();
+        Follower {
+            root: root.to_path_buf(),
+            inode: meta.as_ref().map_or(0, |m| m.ino()),
+            offset: meta.map_or(0, |m| m.len()),
+        }
+    }
+}
+
+/// `GET /events`: the journal from `since` (or from now), following it until `until` passes
+/// or the client goes.
+pub fn stream(engine: &std::sync::Arc<Engine>, req: &Request) -> ApiResult<Response> {
+    let filters: Value = match req.query("filters").filter(|f| !f.is_empty()) {
+        Some(text) => serde_json::from_str(text)
+            .map_err(|e| ApiError::bad_request(format!("invalid filters: {e}")))?,
+        None => json!({}),
+    };
+    let query = Query::from_filters(req.query("since"), req.query("until"), &filters);
+    let root = engine.root.clone();
+    Ok(Response::Stream {
+        status: 200,
+        content_type: "application/json".into(),
+        body: Box::new(move |out| {
+            // `false` once the client is gone: the follower stops there.
+            let mut send = |event: Value| {
+                !(query.matches(&event)
+                    && writeln!(out, "{event}").and_then(|()| out.flush()).is_err())
+            };
+            let mut follower = if query.since.is_some() {
+                Follower::from_start(&root, &mut send)
+            } else {
+                Follower::at_end(&root)
+            };
+            loop {
+                if !follower.poll(&mut send) {
+                    return Ok(());
+                }
+                if query.until.is_some_and(|u| crate::time::now_nanos() > u) {
+                    return Ok(());
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        }),
+    })
+}
+
+/// What a request is about, looked up before it runs (after a `DELETE` it is gone).
+pub struct Before {
+    container: Option<super::Found>,
+    image_id: Option<String>,
+}
+
+pub fn before(engine: &Engine, req: &Request) -> Before {
+    let parts: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
+    let container = match parts.as_slice() {
+        ["containers", id, ..] if !matches!(*id, "json" | "create" | "prune") => {
+            engine.find(id).ok()
+        }
+        _ => None,
+    };
+    let image_id = match (req.method.as_str(), parts.as_slice()) {
+        ("DELETE", ["images", rest @ ..]) if !rest.is_empty() => engine
+            .image(&rest.join("/"))
+            .ok()
+            .map(|i| i.id().to_string()),
+        _ => None,
+    };
+    Before {
+        container,
+        image_id,
+    }
+}
+
+/// Record the event a successful request caused, as Docker's daemon does.
+pub fn after(engine: &Engine, req: &Request, before: Before, response: &Response) {
+    let Response::Full { status, body, .. } = response else {
+        return;
+    };
+    if *status >= 300 {
+        return;
+    }
+    let reply: Value = serde_json::from_slice(body).unwrap_or_default();
+    let parts: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
+    let root = &engine.root;
+    let for_container = |action: &str, found: &super::Found| {
+        container(
+            root,
+            action,
+            found.id(),
+            &found.record.name,
+            &found.record.config.image,
+            json!({}),
+        )
+    };
+    match (req.method.as_str(), parts.as_slice()) {
+        ("POST", ["containers", "create"]) => {
+            if let Some(found) = reply["Id"].as_str().and_then(|id| engine.find(id).ok()) {
+                for_container("create", &found);
+            }
+        }
+        ("POST", ["containers", _, action @ ("start" | "stop" | "kill" | "restart")]) => {
+            if let Some(found) = &before.container {
+                for_container(action, found);
+            }
+        }
+        ("DELETE", ["containers", _]) => {
+            if let Some(found) = &before.container {
+                for_container("destroy", found);
+            }
+        }
+        ("POST", ["images", "create"]) => {
+            if let Some(image) = req.query("fromImage") {
+                let name = match req.query("tag").filter(|t| !t.is_empty()) {
+                    Some(tag) => format!("{image}:{tag}"),
+                    None => image.to_string(),
+                };
+                append(
+                    root,
+                    &event("image", "pull", &name, json!({ "name": name })),
+                );
+            } else if let Some(id) = reply["status"].as_str() {
+                append(root, &event("image", "import", id, json!({ "name": id })));
+            }
+        }
+        ("POST", ["images", rest @ ..]) if rest.last() == Some(&"tag") => {
+            let name = rest[..rest.len() - 1].join("/");
+            let new = match req.query("tag").filter(|t| !t.is_empty()) {
+                Some(tag) => format!("{}:{tag}", req.query("repo").unwrap_or_default()),
+                None => req.query("repo").unwrap_or_default().to_string(),
+            };
+            if let Ok(image) = engine.image(&new) {
+                let id = image.id().to_string();
+                append(
+                    root,
+                    &event("image", "tag", &id, json!({ "name": new, "from": name })),
+                );
+            }
+        }
+        ("DELETE", ["images", rest @ ..]) => {
+            let id = before.image_id.unwrap_or_else(|| rest.join("/"));
+            let name = rest.join("/");
+            let deleted = reply
+                .as_array()
+                .is_some_and(|l| l.iter().any(|e| e.get("Deleted").is_some()));
+            let action = if deleted { "delete" } else { "untag" };
+            append(root, &event("image", action, &id, json!({ "name": name })));
+        }
+        ("POST", ["volumes", "create"]) => {
+            let name = reply["Name"].as_str().unwrap_or_default();
+            append(
+                root,
+                &event("volume", "create", name, json!({ "driver": "local" })),
+            );
+        }
+        ("DELETE", ["volumes", name]) => {
+            append(
+                root,
+                &event("volume", "destroy", name, json!({ "driver": "local" })),
+            );
+        }
+        ("POST", ["networks", "create"]) => {
+            let request: Value = serde_json::from_slice(&req.body).unwrap_or_default();
+            let id = reply["Id"].as_str().unwrap_or_default();
+            let name = request["Name"].as_str().unwrap_or_default();
+            append(
+                root,
+                &event(
+                    "network",
+                    "create",
+                    id,
+                    json!({ "name": name, "type": "bridge" }),
+                ),
+            );
+        }
+        ("DELETE", ["networks", id]) => {
+            append(
+                root,
+                &event(
+                    "network",
+                    "destroy",
+                    id,
+                    json!({ "name": id, "type": "bridge" }),
+                ),
+            );
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_and_filters() {
+        assert_eq!(parse_time("12"), Some(12_000_000_000));
+        assert_eq!(parse_time("12.5"), Some(12_500_000_000));
+        assert_eq!(parse_time("soon"), None);
+        let start = event(
+            "container",
+            "start",
+            "abc123",
+            json!({ "name": "web", "image": "busybox" }),
+        );
+        let filters = json!({ "type": ["container"], "container": ["web"] });
+        assert!(Query::from_filters(None, None, &filters).matches(&start));
+        let filters = json!({ "event": { "die": true } });
+        assert!(!Query::from_filters(None, None, &filters).matches(&start));
+        assert!(Query::from_filters(None, None, &json!({ "container": ["abc"] })).matches(&start));
+        assert!(!Query::from_filters(Some("4000000000"), None, &json!({})).matches(&start));
+        assert_eq!(parse_time("99999999999999"), None);
+    }
+
+    #[test]
+    fn the_journal_is_rotated_and_both_files_are_read() {
+        let root = std::env::temp_dir().join(format!("baleia-events-{}", std::process::id()));
+        std::fs::create_dir_all(&root).unwrap();
+        let padding = "x".repeat(4096);
+        let total = (MAX_BYTES / 4096 + 10) as usize;
+        for i in 0..total {
+            append(
+                &root,
+                &event(
+                    "volume",
+                    "create",
+                    &format!("{i}"),
+                    json!({ "pad": padding }),
+                ),
+            );
+        }
+        assert!(previous(&root).exists(), "rotated");
+        assert!(std::fs::metadata(journal(&root)).unwrap().len() < MAX_BYTES);
+        let mut seen = Vec::new();
+        Follower::from_start(&root, &mut |e| {
+            seen.push(e["Actor"]["ID"].as_str().unwrap().parse::<usize>().unwrap());
+            true
+        });
+        assert_eq!(seen.last(), Some(&(total - 1)));
+        assert!(
+            seen.windows(2).all(|w| w[1] == w[0] + 1),
+            "in order, none lost"
+        );
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}
