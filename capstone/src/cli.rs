@@ -91,6 +91,18 @@ pub struct RunFlags {
     /// A label, KEY=VALUE.
     #[arg(short, long = "label")]
     pub labels: Vec<String>,
+    /// Add Linux capabilities (to Docker's default set).
+    #[arg(long)]
+    pub cap_add: Vec<String>,
+    /// Drop Linux capabilities (ALL for every one).
+    #[arg(long)]
+    pub cap_drop: Vec<String>,
+    /// Every capability, no seccomp filter, no masked paths.
+    #[arg(long)]
+    pub privileged: bool,
+    /// seccomp=unconfined|FILE (a Docker seccomp profile), no-new-privileges[=true|false].
+    #[arg(long)]
+    pub security_opt: Vec<String>,
     /// The image.
     pub image: String,
     /// The command and its arguments (replace the image's CMD).
@@ -171,6 +183,10 @@ impl RunFlags {
             "AttachStdout": !self.detach,
             "AttachStderr": !self.detach,
             "HostConfig": {
+                "CapAdd": self.cap_add,
+                "CapDrop": self.cap_drop,
+                "Privileged": self.privileged,
+                "SecurityOpt": security_opts(&self.security_opt),
                 "AutoRemove": self.rm,
                 "ReadonlyRootfs": self.read_only,
                 "Memory": self.memory.unwrap_or(0),
@@ -1032,6 +1048,23 @@ pub fn pull(client: &Client, reference: &str) -> Result<()> {
         encode(tag)
     );
     print_messages(client.request("POST", &path, None, false)?)
+}
+
+/// `--security-opt seccomp=FILE`: as docker does, the client reads the profile and sends its
+/// content (the daemon may not see the client's files). An unreadable file is sent as named,
+/// and the daemon says it is not a profile.
+fn security_opts(options: &[String]) -> Vec<String> {
+    options
+        .iter()
+        .map(
+            |option| match option.replacen(':', "=", 1).split_once('=') {
+                Some(("seccomp", file)) if file != "unconfined" => std::fs::read_to_string(file)
+                    .map(|json| format!("seccomp={json}"))
+                    .unwrap_or_else(|_| option.clone()),
+                _ => option.clone(),
+            },
+        )
+        .collect()
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ mod engine;
 mod footprint;
 mod http;
 mod logs;
+mod oci;
 mod pty;
 mod runtime;
 mod shim;
@@ -192,6 +193,12 @@ enum Command {
         #[arg(long, default_value_t = 30.0)]
         client_timeout: f64,
     },
+    /// The OCI runtime (runc's command line: create, start, state, kill, delete, run, exec,
+    /// ps, features); also run as `baleia-runtime`. See `baleia runtime --help`.
+    Runtime {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// (internal) Supervise one container: started by the daemon.
     #[command(hide = true)]
     Shim { id: String },
@@ -210,6 +217,9 @@ enum Command {
         env: Vec<String>,
         #[arg(long)]
         tty: bool,
+        /// The container's bundle: its spec's security applies to the process.
+        #[arg(long)]
+        bundle: Option<PathBuf>,
         #[arg(last = true, required = true)]
         command: Vec<String>,
     },
@@ -425,6 +435,10 @@ enum Command {
 }
 
 fn main() {
+    // `baleia-runtime ...` or `baleia runtime ...`: the OCI runtime's own command line.
+    if let Some(args) = oci::wanted(&std::env::args().collect::<Vec<_>>()) {
+        oci::main(args)
+    }
     // Usage errors exit with 125, as docker's do.
     let cli: Cli = ch01_namespaces::cli::parse_or_exit();
     if cli.explain {
@@ -485,6 +499,11 @@ fn dispatch(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Shim { id } => shim::main(&cli.root, &id),
+        Command::Runtime { args } => oci::main(
+            std::iter::once("baleia-runtime".to_string())
+                .chain(args)
+                .collect(),
+        ),
         Command::ExecProcess {
             target,
             uid,
@@ -492,8 +511,17 @@ fn dispatch(cli: Cli) -> Result<i32> {
             cwd,
             env,
             tty,
+            bundle,
             command,
-        } => match runtime::exec(target, &command, env, cwd, (uid, gid), tty) {
+        } => match runtime::exec_in(
+            bundle.as_deref(),
+            target,
+            &command,
+            env,
+            cwd,
+            (uid, gid),
+            tty,
+        ) {
             Ok(code) => Ok(code),
             Err(error) => {
                 let code = error

@@ -1,32 +1,41 @@
 //! The runtime: run an OCI runtime spec through the chapters' libraries. This is baleia's
 //! runc: it knows nothing of images, names or the API, only a spec and a bundle directory.
+//! The engine's supervisor ([`crate::shim`]) and `baleia runtime` ([`crate::oci`]) both come
+//! here.
 //!
-//! | spec field                      | done by                                             |
-//! |---------------------------------|-----------------------------------------------------|
-//! | `linux.namespaces`              | chapter 01's [`Container`] (unshare, clone)        |
-//! | `hostname`                      | chapter 01 (sethostname in the new UTS namespace)   |
-//! | `linux.cgroupsPath`, `resources`| chapter 02's [`ContainerCgroup`] (a parent-side step)|
-//! | `root`, `mounts`                | chapter 03's [`RootFs`] (a child-side step)         |
-//! | `process.env`, `cwd`, `user`    | [`apply_process`] here (a child-side step, after pivot_root) |
-//! | `process.args`                  | chapter 01's exec (PATH lookup, 126/127)            |
+//! | spec field                        | done by                                              |
+//! |-----------------------------------|------------------------------------------------------|
+//! | `linux.namespaces` (`path`: join) | chapter 01's [`Container`] (unshare, setns, clone)   |
+//! | `linux.uidMappings`, `gidMappings`| chapter 01 (the parent writes /proc/PID/uid_map)     |
+//! | `hostname`                        | chapter 01 (sethostname in the new UTS namespace)    |
+//! | `process.capabilities`, `noNewPrivileges`, `linux.seccomp` | chapter 01's [`Security`] ([`security`]) |
+//! | `process.rlimits`                 | [`security::apply_rlimits`] (a child-side step)      |
+//! | `linux.cgroupsPath`, `resources`  | chapter 02's [`ContainerCgroup`] (a parent-side step)|
+//! | `root`, `mounts`, `maskedPaths`, `readonlyPaths` | chapter 03's [`RootFs`] ([`rootfs`]) |
+//! | `process.env`, `cwd`, `user`      | [`apply_process`] here (a child-side step, after pivot_root) |
+//! | `process.args`                    | chapter 01's exec (PATH lookup, 126/127)             |
 //!
-//! The root file system: `root.path` is `BUNDLE/merged`, and the bundle's `lowers` file lists
-//! the image's layers, which the runtime mounts there as an overlay (chapter 03). containerd
-//! does the same: the rootfs mounts travel next to the spec, not inside it.
+//! What none of them does (hooks, sysctls, AppArmor/SELinux labels, other resources) is
+//! refused with the field's name, never ignored; docs/decisions.md lists the exceptions.
+
+mod devices;
+mod rootfs;
+pub mod security;
 
 use anyhow::{anyhow, bail, Context, Result};
-use ch01_namespaces::{Container, ContainerProcess, Namespace, NamespaceSet};
+use ch01_namespaces::{Container, ContainerProcess, IdMap, IdMappings, Namespace, NamespaceSet};
 use ch02_cgroups::{ContainerCgroup, CpuQuota, Layout, Limits};
-use ch03_overlayfs::{ContainerDirs, RootFs};
 use nix::unistd::{Gid, Uid};
-use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Spec};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-/// A started container: its first process, and its cgroup (removed when dropped).
+/// A started container: its first process, and its cgroups (removed when dropped).
 pub struct Started {
     pub process: ContainerProcess,
     pub cgroup: ContainerCgroup,
+    /// Its devices cgroup (cgroup v1, when the spec has device rules).
+    pub devices: Option<devices::DevicesCgroup>,
 }
 
 /// Where the container's standard streams go (standard input: ours, unless given).
@@ -39,6 +48,22 @@ pub struct Stdio {
     /// named inside the container), sends the master side back over this socket (runc's
     /// "console socket"), starts a session and takes the slave as its controlling terminal.
     pub terminal: Option<std::os::unix::net::UnixStream>,
+}
+
+/// How the caller runs the container, beyond what the spec says.
+#[derive(Default)]
+pub struct Options {
+    /// The cgroup when the spec has no `linux.cgroupsPath` (runc uses the container's id).
+    pub default_cgroup: Option<PathBuf>,
+    /// Let the container outlive the process that starts it (`baleia runtime create`): no
+    /// `PR_SET_PDEATHSIG`. The supervisor, which waits for it, leaves this off.
+    pub detached: bool,
+    /// `create`: the container's first process waits, set up, at this gate (the reading end
+    /// of a FIFO, opened here and inherited) until `start` writes a byte into it; `create`
+    /// returns as soon as it waits there.
+    pub start_fifo: Option<OwnedFd>,
+    /// The caller's own steps (chapter 07's network and volumes, for the engine).
+    pub extra: Extra,
 }
 
 /// Start the container the spec describes, in the bundle directory `bundle`. Returns once its
@@ -63,66 +88,101 @@ pub struct Extra {
     pub after_root: Vec<(String, ch01_namespaces::process::ChildStep)>,
 }
 
-/// [`start`], with the caller's [`Extra`] steps.
+/// [`start`], with the caller's [`Extra`] steps (the engine's supervisor).
 pub fn start_with(spec: &Spec, bundle: &Path, stdio: Stdio, extra: Extra) -> Result<Started> {
+    start_with_options(
+        spec,
+        bundle,
+        stdio,
+        Options {
+            extra,
+            ..Options::default()
+        },
+    )
+}
+
+/// [`start`], with [`Options`] (`baleia runtime`; the supervisor through [`start_with`]).
+pub fn start_with_options(
+    spec: &Spec,
+    bundle: &Path,
+    stdio: Stdio,
+    options: Options,
+) -> Result<Started> {
+    refuse_unsupported(spec)?;
+    let extra = options.extra;
     let process = spec.process().as_ref().context("the spec has no process")?;
     let linux = spec
         .linux()
         .as_ref()
         .context("the spec has no linux section")?;
     let mut namespaces = NamespaceSet::empty();
+    let mut joined = Vec::new();
     for ns in linux.namespaces().iter().flatten() {
-        if ns.path().is_some() {
-            bail!("joining existing namespaces (a namespace path) is not supported yet");
-        }
-        namespaces.insert(match ns.typ() {
+        let kind = match ns.typ() {
             LinuxNamespaceType::Pid => Namespace::Pid,
             LinuxNamespaceType::Mount => Namespace::Mount,
             LinuxNamespaceType::Uts => Namespace::Uts,
             LinuxNamespaceType::Ipc => Namespace::Ipc,
             LinuxNamespaceType::Network => Namespace::Net,
             LinuxNamespaceType::Cgroup => Namespace::Cgroup,
-            other => bail!("the {other} namespace is not supported with an image root"),
-        });
+            LinuxNamespaceType::User => Namespace::User,
+            other => bail!("linux.namespaces: the {other} namespace is not supported"),
+        };
+        match ns.path() {
+            Some(path) => joined.push((kind, path.clone())),
+            None => namespaces.insert(kind),
+        }
     }
-    if !namespaces.contains(Namespace::Mount) || !namespaces.contains(Namespace::Pid) {
-        bail!("a container with its own root needs mount and PID namespaces");
+    if !namespaces.contains(Namespace::Mount) {
+        bail!("linux.namespaces: a container with its own root needs a new mount namespace");
     }
-    let root = spec.root().as_ref().context("the spec has no root")?;
-    let dirs = ContainerDirs {
-        id: bundle
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        dir: bundle.to_path_buf(),
-    };
-    if root.path() != &dirs.merged() {
-        bail!(
-            "root.path must be the bundle's merged/ directory ({}), got {}",
-            dirs.merged().display(),
-            root.path().display()
-        );
+    let id_mappings = id_mappings(linux.uid_mappings(), linux.gid_mappings())?;
+    if id_mappings.is_some() != namespaces.contains(Namespace::User) {
+        bail!("linux.uidMappings/gidMappings go with a new user namespace, and it needs them");
     }
-    let mut rootfs = RootFs::for_container(
-        &dirs,
-        &dirs.lowers()?,
-        root.readonly().unwrap_or(false),
-        namespaces.contains(Namespace::Ipc),
-    );
-    rootfs.tmpfs = tmpfs_mounts(spec, bundle)?;
 
-    let cgroup = cgroup_for(spec)?;
+    let security = security::security_of(process, linux.seccomp().as_ref())?;
+    let rlimits = security::rlimits_of(process)?;
+
+    let cgroup = cgroup_for(spec, options.default_cgroup.as_deref())?;
+    let rootfs = rootfs::rootfs_of(spec, bundle, namespaces.contains(Namespace::Ipc), &cgroup)?;
+    let device_rules = linux
+        .resources()
+        .as_ref()
+        .and_then(|r| r.devices().clone())
+        .unwrap_or_default();
+    let devices = match device_rules.is_empty() {
+        true => None,
+        false => {
+            devices::DevicesCgroup::create(cgroup.relative_path(), &device_rules, &rootfs.devices)?
+        }
+    };
+    let devices_dir = devices.as_ref().map(|d| d.dir().to_path_buf());
     let attacher = cgroup.attacher();
     let hostname = spec.hostname().clone().unwrap_or_default();
     let env = process.env().clone().unwrap_or_default();
     let cwd = process.cwd().clone();
-    let (uid, gid) = (process.user().uid(), process.user().gid());
+    let user = process.user();
+    let ids = Ids {
+        uid: user.uid(),
+        gid: user.gid(),
+        additional_gids: user.additional_gids().clone().unwrap_or_default(),
+        umask: user.umask(),
+    };
 
     let mut container = Container::new(process.args().as_deref().unwrap_or_default(), namespaces)?
         .mount_proc(false)
-        .kill_with_parent(true)
+        .kill_with_parent(!options.detached)
+        .security(security)
         .parent_step("put the process in its cgroup", move |pid| {
-            attacher.attach(pid).map_err(Into::into)
+            attacher.attach(pid)?;
+            if let Some(dir) = &devices_dir {
+                devices::DevicesCgroup::attach(dir, pid).map_err(|e| format!("{e:#}"))?;
+            }
+            Ok(())
+        })
+        .child_step("set the resource limits (setrlimit)", move || {
+            security::apply_rlimits(&rlimits).map_err(|e| format!("{e:#}").into())
         })
         .child_step(
             "mount the root file system and pivot_root into it",
@@ -136,7 +196,7 @@ pub fn start_with(spec: &Spec, bundle: &Path, stdio: Stdio, extra: Extra) -> Res
     }
     container = container
         .child_step("apply the process's environment, cwd and user", move || {
-            apply_process(&env, &cwd, uid, gid).map_err(|e| format!("{e:#}").into())
+            apply_process_ids(&env, &cwd, &ids).map_err(|e| format!("{e:#}").into())
         })
         .child_step("connect standard input, output and error", move || {
             for (fd, target) in [(&stdio.stdout, 1), (&stdio.stderr, 2)] {
@@ -150,53 +210,108 @@ pub fn start_with(spec: &Spec, bundle: &Path, stdio: Stdio, extra: Extra) -> Res
             }
             Ok(())
         });
+    for (kind, path) in joined {
+        container = container.join_namespace(kind, path);
+    }
+    if let Some(mappings) = id_mappings {
+        container = container.id_mappings(mappings);
+    }
     if !hostname.is_empty() {
         container = container.hostname(hostname);
     }
-    let process = container.spawn()?;
-    Ok(Started { process, cgroup })
-}
-
-/// The mounts the runtime makes: chapter 03's fixed set (which the spec lists, as runc's
-/// default spec does) plus tmpfs mounts. Anything else is refused, not ignored.
-fn tmpfs_mounts(spec: &Spec, bundle: &Path) -> Result<Vec<ch03_overlayfs::cli::Tmpfs>> {
-    let mut tmpfs = Vec::new();
-    for mount in spec.mounts().iter().flatten() {
-        let dest = mount.destination().to_string_lossy().into_owned();
-        let typ = mount.typ().clone().unwrap_or_default();
-        let builtin = matches!(
-            dest.as_str(),
-            "/proc" | "/dev" | "/dev/pts" | "/dev/shm" | "/dev/mqueue" | "/sys" | "/sys/fs/cgroup"
-        );
-        let etc_file = typ == "bind"
-            && ["hostname", "hosts", "resolv.conf"].iter().any(|f| {
-                dest == format!("/etc/{f}") && mount.source().as_deref() == Some(&bundle.join(f))
-            });
-        if builtin || etc_file {
-            continue;
-        }
-        if typ == "tmpfs" {
-            // The data options (size=, mode=...) go to chapter 03; it adds nosuid and nodev.
-            let data: Vec<String> = mount
-                .options()
-                .iter()
-                .flatten()
-                .filter(|o| o.contains('='))
-                .cloned()
-                .collect();
-            tmpfs.push(ch03_overlayfs::cli::Tmpfs::parse(&format!(
-                "{dest}:{}",
-                data.join(",")
-            ))?);
-            continue;
-        }
-        bail!("mount of {typ} at {dest} is not supported by this runtime yet");
+    if let Some(fifo) = options.start_fifo {
+        container = container.start_gate("wait for `start` (a byte on exec.fifo)", move || {
+            crate::oci::state::wait_for_start(&fifo).map_err(|e| format!("{e:#}").into())
+        });
     }
-    Ok(tmpfs)
+    let process = container.spawn()?;
+    Ok(Started {
+        process,
+        cgroup,
+        devices,
+    })
 }
 
-/// `linux.cgroupsPath` `/PARENT/NAME` and `linux.resources`, as chapter 02's cgroup.
-fn cgroup_for(spec: &Spec) -> Result<ContainerCgroup> {
+/// The devices cgroup of a container made by another process (`delete`): removed when the
+/// handle is dropped.
+pub fn adopt_devices(relative: &Path) -> Option<devices::DevicesCgroup> {
+    devices::DevicesCgroup::adopt(relative)
+}
+
+/// The spec fields no chapter implements: refused by name.
+fn refuse_unsupported(spec: &Spec) -> Result<()> {
+    if let Some(hooks) = spec.hooks() {
+        let json = serde_json::to_value(hooks)?;
+        if json.as_object().is_some_and(|o| {
+            o.values()
+                .any(|v| v.as_array().is_some_and(|a| !a.is_empty()))
+        }) {
+            bail!("hooks are not supported by this runtime");
+        }
+    }
+    if let Some(process) = spec.process() {
+        if process
+            .apparmor_profile()
+            .as_ref()
+            .is_some_and(|p| !p.is_empty())
+        {
+            bail!("process.apparmorProfile is not supported (no AppArmor here)");
+        }
+        if process
+            .selinux_label()
+            .as_ref()
+            .is_some_and(|p| !p.is_empty())
+        {
+            bail!("process.selinuxLabel is not supported");
+        }
+        if process.console_size().is_some() && !process.terminal().unwrap_or(false) {
+            bail!("process.consoleSize without process.terminal");
+        }
+    }
+    if let Some(linux) = spec.linux() {
+        if linux.sysctl().as_ref().is_some_and(|s| !s.is_empty()) {
+            bail!("linux.sysctl is not supported by this runtime");
+        }
+        if linux.mount_label().as_ref().is_some_and(|l| !l.is_empty()) {
+            bail!("linux.mountLabel (SELinux) is not supported");
+        }
+        if linux.intel_rdt().is_some() {
+            bail!("linux.intelRdt is not supported");
+        }
+        if linux.personality().is_some() {
+            bail!("linux.personality is not supported");
+        }
+    }
+    Ok(())
+}
+
+/// `linux.uidMappings` and `gidMappings` as chapter 01's maps (`None`: no user namespace).
+fn id_mappings(
+    uids: &Option<Vec<LinuxIdMapping>>,
+    gids: &Option<Vec<LinuxIdMapping>>,
+) -> Result<Option<IdMappings>> {
+    let convert = |maps: &Vec<LinuxIdMapping>| -> Vec<IdMap> {
+        maps.iter()
+            .map(|m| IdMap {
+                inside: m.container_id(),
+                outside: m.host_id(),
+                count: m.size(),
+            })
+            .collect()
+    };
+    match (uids, gids) {
+        (None, None) => Ok(None),
+        (Some(u), Some(g)) if !u.is_empty() && !g.is_empty() => Ok(Some(IdMappings {
+            uids: convert(u),
+            gids: convert(g),
+        })),
+        _ => bail!("linux.uidMappings and gidMappings go together, neither empty"),
+    }
+}
+
+/// `linux.cgroupsPath` `/PARENT/NAME` (a relative one is taken from the hierarchies' roots
+/// too) and `linux.resources`, as chapter 02's cgroup.
+pub fn cgroup_path(spec: &Spec, default: Option<&Path>) -> Result<(String, String)> {
     let linux = spec
         .linux()
         .as_ref()
@@ -204,7 +319,15 @@ fn cgroup_for(spec: &Spec) -> Result<ContainerCgroup> {
     let path = linux
         .cgroups_path()
         .clone()
+        .or_else(|| default.map(Path::to_path_buf))
         .context("the spec has no linux.cgroupsPath")?;
+    if path.to_string_lossy().contains(':') {
+        bail!(
+            "linux.cgroupsPath {}: a systemd slice:prefix:name path is not supported (no \
+             systemd cgroup manager here)",
+            path.display()
+        );
+    }
     let name = path
         .file_name()
         .context("linux.cgroupsPath has no last component")?
@@ -214,8 +337,18 @@ fn cgroup_for(spec: &Spec) -> Result<ContainerCgroup> {
         .parent()
         .map(|p| p.to_string_lossy().trim_matches('/').to_string())
         .unwrap_or_default();
+    Ok((parent, name))
+}
+
+fn cgroup_for(spec: &Spec, default: Option<&Path>) -> Result<ContainerCgroup> {
+    let (parent, name) = cgroup_path(spec, default)?;
+    let linux = spec
+        .linux()
+        .as_ref()
+        .context("the spec has no linux section")?;
     let mut limits = Limits::default();
     if let Some(resources) = linux.resources() {
+        refuse_unsupported_resources(resources)?;
         if let Some(memory) = resources.memory() {
             limits.memory = memory.limit().map(|l| l as u64);
         }
@@ -236,10 +369,74 @@ fn cgroup_for(spec: &Spec) -> Result<ContainerCgroup> {
     Ok(cgroup)
 }
 
+/// `linux.resources` chapter 02 has no controller for, refused (device rules are
+/// [`devices`]' job).
+fn refuse_unsupported_resources(resources: &oci_spec::runtime::LinuxResources) -> Result<()> {
+    let json = serde_json::to_value(resources)?;
+    for (field, value) in json.as_object().into_iter().flatten() {
+        let empty = value.is_null()
+            || value.as_array().is_some_and(|a| a.is_empty())
+            || value.as_object().is_some_and(|o| o.is_empty());
+        match field.as_str() {
+            "memory" | "cpu" | "pids" | "devices" => {}
+            _ if empty => {}
+            other => bail!("linux.resources.{other} is not supported by this runtime"),
+        }
+    }
+    if let Some(memory) = resources.memory() {
+        if memory.reservation().is_some()
+            || memory.kernel().is_some()
+            || memory.kernel_tcp().is_some()
+            || memory
+                .swappiness()
+                .is_some_and(|s| s != 60 && s != u64::MAX)
+            || memory.disable_oom_killer().unwrap_or(false)
+        {
+            bail!("linux.resources.memory: only limit and swap are supported");
+        }
+    }
+    if let Some(cpu) = resources.cpu() {
+        if cpu.cpus().as_ref().is_some_and(|c| !c.is_empty())
+            || cpu.mems().as_ref().is_some_and(|c| !c.is_empty())
+            || cpu.realtime_runtime().is_some()
+            || cpu.realtime_period().is_some()
+        {
+            bail!("linux.resources.cpu: only shares, quota and period are supported");
+        }
+    }
+    Ok(())
+}
+
+/// Who the process runs as (`process.user`).
+pub struct Ids {
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+    pub umask: Option<u32>,
+}
+
 /// Inside the container, after pivot_root: exactly the spec's environment (never the
 /// supervisor's), its working directory (made if the image lacks it, as Docker does), and its
 /// user: supplementary groups, gid, then uid (after setuid the others could not change).
 pub fn apply_process(env: &[String], cwd: &Path, uid: u32, gid: u32) -> Result<()> {
+    apply_process_ids(
+        env,
+        cwd,
+        &Ids {
+            uid,
+            gid,
+            additional_gids: Vec::new(),
+            umask: None,
+        },
+    )
+}
+
+/// [`apply_process`] with every field of `process.user`.
+pub fn apply_process_ids(env: &[String], cwd: &Path, ids: &Ids) -> Result<()> {
+    let (uid, gid) = (ids.uid, ids.gid);
+    if let Some(umask) = ids.umask {
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
+    }
     for (key, _) in std::env::vars_os() {
         std::env::remove_var(key);
     }
@@ -251,9 +448,20 @@ pub fn apply_process(env: &[String], cwd: &Path, uid: u32, gid: u32) -> Result<(
     ch01_namespaces::explain!("environment: {env:?}; chdir({cwd:?}); uid {uid}, gid {gid}");
     std::fs::create_dir_all(cwd).with_context(|| format!("mkdir {}", cwd.display()))?;
     nix::unistd::chdir(cwd).map_err(|e| anyhow!("chdir {}: {e}", cwd.display()))?;
-    if (uid, gid) != (0, 0) {
+    if (uid, gid) != (0, 0) || !ids.additional_gids.is_empty() {
+        // The spec's additional groups, as runc sets them; without any, the primary group
+        // alone (what the engine always did).
+        let groups: Vec<Gid> = if ids.additional_gids.is_empty() {
+            vec![Gid::from_raw(gid)]
+        } else {
+            ids.additional_gids
+                .iter()
+                .copied()
+                .map(Gid::from_raw)
+                .collect()
+        };
+        nix::unistd::setgroups(&groups).map_err(|e| anyhow!("setgroups({groups:?}): {e}"))?;
         let gid = Gid::from_raw(gid);
-        nix::unistd::setgroups(&[gid]).map_err(|e| anyhow!("setgroups([{gid}]): {e}"))?;
         nix::unistd::setgid(gid).map_err(|e| anyhow!("setgid({gid}): {e}"))?;
         nix::unistd::setuid(Uid::from_raw(uid)).map_err(|e| anyhow!("setuid({uid}): {e}"))?;
     }
@@ -263,13 +471,39 @@ pub fn apply_process(env: &[String], cwd: &Path, uid: u32, gid: u32) -> Result<(
 /// `exec`: run `argv` in the namespaces and cgroups of the container whose first process is
 /// `target` (chapter 02's exec, which joins with chapter 01's `Container::join`), with its own
 /// environment, working directory and user. Returns Docker's exit code.
-pub fn exec(
+///
+/// With `bundle`, the container's spec gives the process's capabilities, `no_new_privs` and
+/// seccomp filter (a `--privileged` container's exec is privileged too, as in Docker);
+/// without, Docker's defaults.
+pub fn exec_in(
+    bundle: Option<&Path>,
     target: i32,
     argv: &[String],
     env: Vec<String>,
     cwd: PathBuf,
     (uid, gid): (u32, u32),
     tty: bool,
+) -> Result<i32> {
+    let security = match bundle {
+        Some(bundle) => {
+            let spec = Spec::load(bundle.join("config.json")).context("load config.json")?;
+            let process = spec.process().clone().unwrap_or_default();
+            let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
+            security::security_of(&process, seccomp.as_ref())?
+        }
+        None => ch01_namespaces::Security::docker_default(),
+    };
+    exec_with(target, argv, env, cwd, (uid, gid), tty, security)
+}
+
+fn exec_with(
+    target: i32,
+    argv: &[String],
+    env: Vec<String>,
+    cwd: PathBuf,
+    (uid, gid): (u32, u32),
+    tty: bool,
+    security: ch01_namespaces::Security,
 ) -> Result<i32> {
     let target = nix::unistd::Pid::from_raw(target);
     let layout = Layout::detect()?;
@@ -283,6 +517,7 @@ pub fn exec(
     let theirs = console.as_ref().map(|(_, t)| t.try_clone()).transpose()?;
     let process = Container::join(target, argv)?
         .kill_with_parent(true)
+        .security(security)
         .parent_step("put the process in the container's cgroup", move |pid| {
             attacher.attach(pid).map_err(Into::into)
         })

@@ -190,7 +190,8 @@ fn supervise(root: &Path, dir: &Dir, mut handshake: File) -> Result<()> {
     if let Err(error) = cgroup.remove() {
         eprintln!("shim: remove cgroup: {error}");
     }
-    // Before the state says "exited": whoever waits for the end finds the network let go.
+    drop(started.devices); // its devices cgroup, before the state says "exited"
+                           // Before the state says "exited": whoever waits for the end finds the network let go.
     drop(wiring);
     state.status = Status::Exited;
     state.exit_code = exit_code;

@@ -628,6 +628,10 @@ impl Engine {
                 }
             }
         }
+        // And its devices cgroup (cgroup v1), removed when the handle drops.
+        drop(crate::runtime::adopt_devices(
+            &std::path::Path::new(&self.cgroup_parent).join(id),
+        ));
     }
 }
 

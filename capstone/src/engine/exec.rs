@@ -242,6 +242,8 @@ impl Engine {
         if config.tty {
             command.arg("--tty");
         }
+        // The container's capabilities, no_new_privs and seccomp filter apply to exec too.
+        command.arg("--bundle").arg(&dir.0);
         for pair in env {
             command.arg("--env").arg(pair);
         }

@@ -69,6 +69,9 @@ pub struct HostConfig {
     pub restart_policy: RestartPolicy,
     pub init: Option<bool>,
     pub privileged: bool,
+    pub cap_add: Option<Vec<String>>,
+    pub cap_drop: Option<Vec<String>>,
+    pub security_opt: Option<Vec<String>>,
     pub log_config: LogConfig,
 }
 

@@ -79,11 +79,6 @@ pub fn check_supported(host: &HostConfig) -> Result<(), ApiError> {
             "maximum retry count can only be used with 'on-failure'",
         ));
     }
-    if host.privileged {
-        return Err(ApiError::bad_request(
-            "--privileged is not supported: baleia always drops to a container's view",
-        ));
-    }
     Ok(())
 }
 
@@ -192,6 +187,10 @@ pub fn build(inputs: &Inputs) -> Result<Spec, ApiError> {
         .terminal(inputs.config.tty)
         .build()
         .map_err(ApiError::internal)?;
+    let security = security(inputs.host)?;
+    let mut process = process;
+    process.set_capabilities(Some(security.capabilities));
+    process.set_no_new_privileges(Some(security.no_new_privileges));
 
     let mut kinds = vec![
         LinuxNamespaceType::Pid,
@@ -214,6 +213,8 @@ pub fn build(inputs: &Inputs) -> Result<Spec, ApiError> {
     let linux = LinuxBuilder::default()
         .namespaces(namespaces)
         .resources(resources(inputs.host)?)
+        .masked_paths(security.masked)
+        .readonly_paths(security.read_only)
         .cgroups_path(PathBuf::from(format!(
             "/{}/{}",
             inputs.cgroup_parent.trim_matches('/'),
@@ -221,6 +222,17 @@ pub fn build(inputs: &Inputs) -> Result<Spec, ApiError> {
         )))
         .build()
         .map_err(ApiError::internal)?;
+    let mut linux = linux;
+    linux.set_seccomp(security.seccomp);
+    // Devices: none beyond the runtime's standard set, as Docker (all with --privileged).
+    if let Some(resources) = linux.resources_mut() {
+        let rule = oci_spec::runtime::LinuxDeviceCgroupBuilder::default()
+            .allow(inputs.host.privileged)
+            .access("rwm")
+            .build()
+            .map_err(ApiError::internal)?;
+        resources.set_devices(Some(vec![rule]));
+    }
 
     let mut spec = Spec::default();
     spec.set_process(Some(process));
@@ -236,6 +248,96 @@ pub fn build(inputs: &Inputs) -> Result<Spec, ApiError> {
     spec.set_linux(Some(linux));
     spec.set_annotations(None);
     Ok(spec)
+}
+
+/// What the container's processes may do (issue 11, "Secure defaults").
+struct SpecSecurity {
+    capabilities: oci_spec::runtime::LinuxCapabilities,
+    no_new_privileges: bool,
+    seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
+    masked: Vec<String>,
+    read_only: Vec<String>,
+}
+
+/// Docker's defaults (chapter 01's capabilities and seccomp filter, `no_new_privs`, chapter
+/// 03's masked and read-only paths), changed by `--cap-add`, `--cap-drop`, `--privileged`
+/// and `--security-opt`: written into the spec, where the runtime reads them.
+fn security(host: &HostConfig) -> Result<SpecSecurity, ApiError> {
+    use ch01_namespaces::Security;
+    let bad = |e: ch01_namespaces::Error| ApiError::bad_request(e.to_string());
+    let mut kept = Security::docker_default()
+        .with_capability_changes(
+            host.cap_add.as_deref().unwrap_or_default(),
+            host.cap_drop.as_deref().unwrap_or_default(),
+        )
+        .map_err(bad)?
+        .capabilities
+        .unwrap_or_default();
+    let mut no_new_privileges = true;
+    let mut seccomp = Some(
+        crate::runtime::security::spec_seccomp_of(&ch01_namespaces::seccomp::default_profile())
+            .map_err(ApiError::internal)?,
+    );
+    let mut masked: Vec<String> = ch03_overlayfs::masked::MASKED
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    let mut read_only: Vec<String> = ch03_overlayfs::masked::READ_ONLY
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    if host.privileged {
+        kept = caps::all();
+        no_new_privileges = false;
+        seccomp = None;
+        masked.clear();
+        read_only.clear();
+    }
+    for option in host.security_opt.iter().flatten() {
+        let (key, value) = option
+            .split_once(['=', ':'])
+            .unwrap_or((option.as_str(), ""));
+        match (key, value) {
+            ("seccomp", "unconfined") => seccomp = None,
+            ("seccomp", json) if host.privileged => {
+                let _ = json; // Docker ignores profiles for privileged containers too
+            }
+            ("seccomp", json) => {
+                seccomp = Some(
+                    crate::runtime::security::docker_profile(json, &kept)
+                        .map_err(|e| ApiError::bad_request(format!("{e:#}")))?,
+                )
+            }
+            ("no-new-privileges", "" | "true") => no_new_privileges = true,
+            ("no-new-privileges", "false") => no_new_privileges = false,
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "--security-opt {option}: expected seccomp=unconfined|PROFILE or \
+                     no-new-privileges[=true|false]"
+                )))
+            }
+        }
+    }
+    let names: oci_spec::runtime::Capabilities = kept
+        .iter()
+        .map(|cap| serde_json::from_value(serde_json::Value::String(cap.to_string())))
+        .collect::<Result<_, _>>()
+        .map_err(ApiError::internal)?;
+    let capabilities = oci_spec::runtime::LinuxCapabilitiesBuilder::default()
+        .bounding(names.clone())
+        .effective(names.clone())
+        .permitted(names)
+        .inheritable(oci_spec::runtime::Capabilities::new())
+        .ambient(oci_spec::runtime::Capabilities::new())
+        .build()
+        .map_err(ApiError::internal)?;
+    Ok(SpecSecurity {
+        capabilities,
+        no_new_privileges,
+        seccomp,
+        masked,
+        read_only,
+    })
 }
 
 /// Docker's default mounts (oci-spec's defaults are runc's: /proc, /dev, /dev/pts, /dev/shm,

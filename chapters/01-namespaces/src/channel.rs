@@ -22,6 +22,9 @@ pub enum Message {
     Spawned(Pid),
     /// Parent → container: the parent-side steps are done, carry on.
     Go,
+    /// Container → parent: set up, and now waiting at the start gate (see
+    /// [`Container::start_gate`](crate::Container::start_gate)) before running the command.
+    Waiting,
     /// Container → parent: a step failed before the command could start.
     Failed {
         step: String,
@@ -35,6 +38,7 @@ impl Message {
         match self {
             Message::Spawned(pid) => format!("spawned\n{pid}"),
             Message::Go => "go".to_string(),
+            Message::Waiting => "waiting".to_string(),
             Message::Failed {
                 step,
                 message,
@@ -48,6 +52,7 @@ impl Message {
         match parts.next()? {
             "spawned" => Some(Message::Spawned(Pid::from_raw(parts.next()?.parse().ok()?))),
             "go" => Some(Message::Go),
+            "waiting" => Some(Message::Waiting),
             "failed" => Some(Message::Failed {
                 exit_code: parts.next()?.parse().ok()?,
                 step: parts.next()?.to_string(),
@@ -120,7 +125,12 @@ mod tests {
             message: "no such file\nsecond line".into(),
             exit_code: 127,
         };
-        for message in [Message::Spawned(Pid::from_raw(42)), Message::Go, failed] {
+        for message in [
+            Message::Spawned(Pid::from_raw(42)),
+            Message::Go,
+            Message::Waiting,
+            failed,
+        ] {
             a.send(&message).unwrap();
             assert_eq!(b.recv().unwrap(), Some(message));
         }

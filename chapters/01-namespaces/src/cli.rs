@@ -104,7 +104,7 @@ pub fn security_from_flags(
     let mut security = Security::docker_default().with_capability_changes(cap_add, cap_drop)?;
     for option in options {
         match option.replace(':', "=").as_str() {
-            "seccomp=unconfined" => security.seccomp = false,
+            "seccomp=unconfined" => security.seccomp = crate::security::Seccomp::Unconfined,
             "no-new-privileges=false" => security.no_new_privileges = false,
             "no-new-privileges" | "no-new-privileges=true" => security.no_new_privileges = true,
             other if other.starts_with("seccomp=") => {

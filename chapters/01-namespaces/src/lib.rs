@@ -26,11 +26,13 @@ pub mod inside;
 pub mod namespace;
 pub mod process;
 pub mod seccomp;
+pub mod seccomp_profile;
 pub mod security;
 pub mod signals;
+pub mod syscall_names;
 
 pub use error::{Error, Result, StepError};
 pub use idmap::{IdMap, IdMappings};
 pub use namespace::{Namespace, NamespaceSet};
 pub use process::{Container, ContainerProcess};
-pub use security::Security;
+pub use security::{Seccomp, Security};

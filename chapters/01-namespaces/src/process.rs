@@ -72,6 +72,11 @@ pub struct Container {
     joins_user_namespace: bool,
     parent_steps: Vec<(String, ParentStep)>,
     child_steps: Vec<(String, ChildStep)>,
+    /// Existing namespaces to enter by path (`/proc/PID/ns/net`, a bind-mounted netns), with
+    /// the new ones created.
+    namespace_paths: Vec<(Namespace, std::path::PathBuf)>,
+    /// The last step before `execve`, after which `spawn` does not wait (see `start_gate`).
+    start_gate: Option<(String, ChildStep)>,
     /// Capabilities, no_new_privs, seccomp (see [`crate::security`]): Docker's defaults unless
     /// the caller says otherwise (`--privileged`).
     security: Security,
@@ -111,6 +116,8 @@ impl Container {
             joins_user_namespace: false,
             parent_steps: Vec::new(),
             child_steps: Vec::new(),
+            namespace_paths: Vec::new(),
+            start_gate: None,
             security: Security::docker_default(),
         })
     }
@@ -177,6 +184,31 @@ impl Container {
         self
     }
 
+    /// Enter the existing namespace at `path` (of kind `ns`) instead of creating one: the
+    /// setup process `setns(2)`s into it before it `unshare`s the others (an OCI spec's
+    /// `linux.namespaces[].path`; `docker run --network container:NAME`).
+    pub fn join_namespace(mut self, ns: Namespace, path: impl Into<std::path::PathBuf>) -> Self {
+        self.namespace_paths.push((ns, path.into()));
+        self
+    }
+
+    /// A gate the container's first process waits at once it is completely set up (every
+    /// step done, capabilities dropped, seccomp loaded), just before `execve`. [`spawn`]
+    /// returns as soon as the process reaches the gate, not when the command runs: this is
+    /// the OCI runtime's `create`, whose `start` later opens the gate (runc's `exec.fifo`).
+    /// What happens after the gate (the command not found, say) is no longer reported to the
+    /// caller: the process just exits with Docker's code.
+    ///
+    /// [`spawn`]: Container::spawn
+    pub fn start_gate(
+        mut self,
+        name: impl Into<String>,
+        gate: impl FnMut() -> std::result::Result<(), StepError> + 'static,
+    ) -> Self {
+        self.start_gate = Some((name.into(), Box::new(gate)));
+        self
+    }
+
     fn validate(&self) -> Result<()> {
         let namespaces = match &self.entry {
             Entry::Create(namespaces) => *namespaces,
@@ -205,7 +237,7 @@ impl Container {
                 self.joins_user_namespace = joined.iter().any(|(ns, _)| *ns == Namespace::User);
                 joined
             }
-            Entry::Create(_) => Vec::new(),
+            Entry::Create(_) => open_namespace_paths(&self.namespace_paths)?,
         };
         let (parent_end, child_end) = channel::pair()?;
         explain!("fork(): a setup process that will enter the namespaces");
@@ -273,7 +305,8 @@ impl Container {
         }
         channel.send(&Message::Go)?;
         match channel.recv()? {
-            None => Ok(()),
+            // end-of-file: execve closed the channel; `Waiting`: at the start gate.
+            None | Some(Message::Waiting) => Ok(()),
             Some(Message::Failed {
                 step,
                 message,
@@ -316,6 +349,15 @@ impl Container {
     fn enter_namespaces(&self, joined: &[(Namespace, File)]) -> Result<()> {
         match &self.entry {
             Entry::Create(namespaces) => {
+                for (ns, file) in joined {
+                    explain!(
+                        "setns({file:?}, {}): enter an existing {ns} namespace",
+                        ns.flag_name()
+                    );
+                    setns(file, ns.clone_flag()).map_err(|errno| {
+                        Error::syscall("setns", format!("{ns} namespace {file:?}"), errno)
+                    })?;
+                }
                 // The cgroup namespace comes later, in the first process: its root is the cgroup
                 // the process is in when it unshares, and the parent has not placed it yet.
                 let now = namespaces.without(Namespace::Cgroup);
@@ -353,6 +395,20 @@ impl Container {
             .and_then(|()| self.security.lock_down());
         if let Err(error) = ready {
             fail(&channel, error)
+        }
+        if let Some((name, gate)) = &mut self.start_gate {
+            explain!("start gate: {name}");
+            let _ = channel.send(&Message::Waiting);
+            if let Err(source) = gate() {
+                fail(
+                    &channel,
+                    Error::InContainer {
+                        step: name.clone(),
+                        message: source.to_string(),
+                        exit_code: 125,
+                    },
+                )
+            }
         }
         if self.init {
             run_as_init(&self.argv, channel)
@@ -477,6 +533,24 @@ fn namespaces_to_join(target: Pid) -> Result<Vec<(Namespace, File)>> {
         joined.push((ns, file));
     }
     Ok(joined)
+}
+
+/// Open the namespaces to enter by path, in [`Namespace::ALL`] order (user first, mount last).
+fn open_namespace_paths(
+    paths: &[(Namespace, std::path::PathBuf)],
+) -> Result<Vec<(Namespace, File)>> {
+    let mut opened = Vec::new();
+    for ns in Namespace::ALL {
+        for (_, path) in paths.iter().filter(|(kind, _)| *kind == ns) {
+            let file = File::open(path).map_err(|source| Error::File {
+                action: "open",
+                path: path.clone(),
+                source,
+            })?;
+            opened.push((ns, file));
+        }
+    }
+    Ok(opened)
 }
 
 /// Tell the parent what went wrong before the command could start, and exit with the code

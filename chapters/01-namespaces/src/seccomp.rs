@@ -193,6 +193,43 @@ pub fn default_programs() -> Result<Vec<BpfProgram>> {
     ])
 }
 
+/// The same filter as a [`Profile`](crate::seccomp_profile::Profile), the form an OCI spec's
+/// `linux.seccomp` takes: what an engine writes into the spec it hands a runtime.
+pub fn default_profile() -> crate::seccomp_profile::Profile {
+    use crate::seccomp_profile::{Action, ArgCondition, Profile, Rule};
+    let eperm = Action::Errno(libc::EPERM as u32);
+    let mut rules = vec![Rule {
+        names: REFUSED
+            .iter()
+            .map(|(name, _, _)| name.to_string())
+            .collect(),
+        action: eperm,
+        args: Vec::new(),
+    }];
+    for name in ["unshare", "clone"] {
+        rules.push(Rule {
+            names: vec![name.to_string()],
+            action: eperm,
+            args: vec![ArgCondition {
+                index: 0,
+                op: "SCMP_CMP_MASKED_EQ".into(),
+                value: NEW_USER_NAMESPACE,
+                value_two: NEW_USER_NAMESPACE,
+            }],
+        });
+    }
+    rules.push(Rule {
+        names: vec!["clone3".into()],
+        action: Action::Errno(libc::ENOSYS as u32),
+        args: Vec::new(),
+    });
+    Profile {
+        default_action: Action::Allow,
+        architectures: Vec::new(),
+        rules,
+    }
+}
+
 /// Load the default filter into this process (and so into everything it will run).
 pub fn load_default() -> Result<()> {
     explain!(
@@ -219,5 +256,6 @@ mod tests {
         let programs = super::default_programs().unwrap();
         assert_eq!(programs.len(), 2);
         assert!(programs[0].len() > super::REFUSED.len());
+        assert_eq!(super::default_profile().compile().unwrap().len(), 2);
     }
 }

@@ -52,8 +52,29 @@ pub struct Security {
     /// The capabilities kept; `None` keeps all of them (`--privileged`).
     pub capabilities: Option<CapsHashSet>,
     pub no_new_privileges: bool,
-    /// Load the default seccomp filter.
-    pub seccomp: bool,
+    /// Which seccomp filter to load, if any.
+    pub seccomp: Seccomp,
+}
+
+/// The seccomp filter a container gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seccomp {
+    /// None (`--security-opt seccomp=unconfined`, `--privileged`).
+    Unconfined,
+    /// The default deny list of [`crate::seccomp`].
+    Default,
+    /// A profile given as data (`seccomp=FILE`, an OCI spec's `linux.seccomp`).
+    Profile(crate::seccomp_profile::Profile),
+}
+
+impl Seccomp {
+    fn load(&self) -> Result<()> {
+        match self {
+            Seccomp::Unconfined => Ok(()),
+            Seccomp::Default => crate::seccomp::load_default(),
+            Seccomp::Profile(profile) => profile.load(),
+        }
+    }
 }
 
 impl Security {
@@ -62,7 +83,7 @@ impl Security {
         Security {
             capabilities: Some(DOCKER_DEFAULT.into_iter().collect()),
             no_new_privileges: true,
-            seccomp: true,
+            seccomp: Seccomp::Default,
         }
     }
 
@@ -71,7 +92,7 @@ impl Security {
         Security {
             capabilities: None,
             no_new_privileges: false,
-            seccomp: false,
+            seccomp: Seccomp::Unconfined,
         }
     }
 
@@ -125,10 +146,10 @@ impl Security {
     /// Last step before `execve`: descriptors, capabilities, `no_new_privs`, seccomp.
     pub(crate) fn lock_down(&self) -> Result<()> {
         close_inherited_descriptors()?;
-        if self.seccomp && !self.no_new_privileges {
+        if !self.no_new_privileges {
             // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we
             // still have it.
-            crate::seccomp::load_default()?;
+            self.seccomp.load()?;
         }
         if let Some(kept) = &self.capabilities {
             let permitted = caps::read(None, CapSet::Permitted)
@@ -149,9 +170,7 @@ impl Security {
             explain!("prctl(PR_SET_NO_NEW_PRIVS, 1): no execve can raise privileges again");
             nix::sys::prctl::set_no_new_privs()
                 .map_err(|errno| Error::syscall("prctl", "PR_SET_NO_NEW_PRIVS, 1", errno))?;
-            if self.seccomp {
-                crate::seccomp::load_default()?;
-            }
+            self.seccomp.load()?;
         }
         Ok(())
     }

@@ -163,6 +163,21 @@ impl ContainerCgroup {
         })
     }
 
+    /// The existing cgroup of a container someone else created, to own it from now on:
+    /// dropping this handle removes it (an OCI runtime's `delete`, in another process than
+    /// the `create` that made it).
+    pub fn adopt(layout: &Layout, parent: &str, name: &str) -> Result<ContainerCgroup> {
+        let mut cgroup = Self::open(layout, parent, name)?;
+        cgroup.owned = true;
+        Ok(cgroup)
+    }
+
+    /// Stop owning the cgroup: dropping the handle leaves it in place (the process that made
+    /// it exits while the container runs on; a later [`adopt`](Self::adopt) removes it).
+    pub fn release(mut self) {
+        self.owned = false;
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }

@@ -95,3 +95,72 @@ pub fn populate(dev: &Path, own_ipc: bool) -> Result<()> {
     }
     Ok(())
 }
+
+/// One more device node in the container's /dev (an OCI spec's `linux.devices`: `docker run
+/// --device`, `--privileged`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceNode {
+    /// Absolute, under /dev, as the container sees it.
+    pub path: std::path::PathBuf,
+    /// `S_IFCHR`, `S_IFBLK` or `S_IFIFO`.
+    pub kind: SFlag,
+    pub major: u64,
+    pub minor: u64,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl DeviceNode {
+    /// Make it under `root` (the new root, after [`populate`] made its /dev).
+    pub fn make_under(&self, root: &Path) -> Result<()> {
+        let relative = self.path.strip_prefix("/dev").map_err(|_| {
+            Error::Invalid(format!(
+                "device {}: only paths under /dev",
+                self.path.display()
+            ))
+        })?;
+        if relative
+            .components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
+            return Err(Error::Invalid(format!(
+                "device {}: a plain path under /dev",
+                self.path.display()
+            )));
+        }
+        let path = root.join("dev").join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(Error::file("create", parent))?;
+        }
+        let _ = std::fs::remove_file(&path); // replaces one of ours (--device /dev/null)
+        explain!(
+            "mknod({:?}, {:?}|{:o}, {}:{})",
+            path,
+            self.kind,
+            self.mode,
+            self.major,
+            self.minor
+        );
+        mknod(
+            &path,
+            self.kind,
+            Mode::from_bits_truncate(self.mode),
+            makedev(self.major, self.minor),
+        )
+        .map_err(|errno| Error::syscall("mknod", path.display().to_string(), errno))?;
+        nix::sys::stat::fchmodat(
+            None,
+            &path,
+            Mode::from_bits_truncate(self.mode),
+            nix::sys::stat::FchmodatFlags::FollowSymlink,
+        )
+        .map_err(|errno| Error::syscall("chmod", path.display().to_string(), errno))?;
+        nix::unistd::chown(
+            &path,
+            Some(nix::unistd::Uid::from_raw(self.uid)),
+            Some(nix::unistd::Gid::from_raw(self.gid)),
+        )
+        .map_err(|errno| Error::syscall("chown", path.display().to_string(), errno))
+    }
+}

@@ -9,6 +9,7 @@
 //! - lists what a container changed ([`diff::changes`]).
 
 pub mod archive;
+pub mod binds;
 pub mod cli;
 pub mod copy;
 pub mod devices;

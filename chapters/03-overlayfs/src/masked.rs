@@ -33,11 +33,17 @@ pub const READ_ONLY: [&str; 5] = [
     "/proc/sysrq-trigger",
 ];
 
-/// Apply both lists under `root` (the new root, before pivot_root). Paths this kernel does not
-/// have are skipped.
-pub fn apply(root: &Path) -> Result<()> {
+/// Apply both lists (Docker's are [`MASKED`] and [`READ_ONLY`]) under `root` (the new root,
+/// before pivot_root). Paths this kernel does not have are skipped.
+pub fn apply(root: &Path, masked: &[String], read_only: &[String]) -> Result<()> {
     let null = root.join("dev/null");
-    for path in MASKED {
+    for path in masked {
+        let path = path.as_str();
+        if !path.starts_with('/') || path.split('/').any(|c| c == "..") {
+            return Err(crate::Error::Invalid(format!(
+                "masked path {path:?}: give an absolute path without `..`"
+            )));
+        }
         let target = root.join(&path[1..]);
         let Ok(meta) = std::fs::metadata(&target) else {
             explain!("mask {path}: not on this kernel, nothing to hide");
@@ -55,7 +61,12 @@ pub fn apply(root: &Path) -> Result<()> {
             bind(&null, &target, MsFlags::empty())?;
         }
     }
-    for path in READ_ONLY {
+    for path in read_only {
+        if !path.starts_with('/') || path.split('/').any(|c| c == "..") {
+            return Err(crate::Error::Invalid(format!(
+                "read-only path {path:?}: give an absolute path without `..`"
+            )));
+        }
         let target = root.join(&path[1..]);
         if !target.exists() {
             continue;

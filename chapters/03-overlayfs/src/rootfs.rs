@@ -5,12 +5,13 @@
 //! root *before* `pivot_root`, while the host's files (the device nodes, the engine's
 //! /etc files) can still be reached; afterwards, only the container's tree is left.
 
+use crate::binds::BindMount;
 use crate::cli::Tmpfs;
 use crate::devices;
 use crate::dirs::ContainerDirs;
 use crate::error::Result;
 use crate::masked;
-use crate::mounts::{bind, mount_fs};
+use crate::mounts::{bind, mount_fs, remount_read_only};
 use crate::overlay::Overlay;
 use crate::pivot::pivot_into;
 use nix::mount::MsFlags;
@@ -19,17 +20,27 @@ use std::path::PathBuf;
 /// Everything needed to set up one container's root.
 #[derive(Debug, Clone)]
 pub struct RootFs {
-    pub overlay: Overlay,
+    /// The overlay mounted at `merged`; `None`: `merged` is a plain directory (an OCI
+    /// bundle's `rootfs/`, as runc takes it), bind-mounted onto itself to be a mount point.
+    pub overlay: Option<Overlay>,
     /// Where the overlay is mounted; becomes `/`.
     pub merged: PathBuf,
-    /// The directory holding the engine's `hostname`, `hosts` and `resolv.conf`.
-    pub etc_files: PathBuf,
+    /// The directory holding the engine's `hostname`, `hosts` and `resolv.conf` (`None`:
+    /// the caller brings its own, as [`binds`](Self::binds)).
+    pub etc_files: Option<PathBuf>,
     /// Mount the root read-only (`--read-only`).
     pub read_only: bool,
     /// The container has its own IPC namespace (then it gets its own /dev/mqueue).
     pub own_ipc: bool,
     /// Directories (absolute, as the container sees them) that get an empty tmpfs.
     pub tmpfs: Vec<Tmpfs>,
+    /// Host paths bind-mounted inside, after the tmpfs mounts.
+    pub binds: Vec<BindMount>,
+    /// Device nodes beyond [`devices::DEVICES`], made in /dev.
+    pub devices: Vec<devices::DeviceNode>,
+    /// Paths hidden, and paths made read-only (Docker's lists of [`masked`] by default).
+    pub masked: Vec<String>,
+    pub read_only_paths: Vec<String>,
 }
 
 impl RootFs {
@@ -44,23 +55,41 @@ impl RootFs {
         let mut lowers = vec![dirs.init()];
         lowers.extend(image.iter().cloned());
         RootFs {
-            overlay: Overlay {
+            overlay: Some(Overlay {
                 lowers,
                 upper: dirs.upper(),
                 work: dirs.work(),
-            },
+            }),
             merged: dirs.merged(),
-            etc_files: dirs.dir.clone(),
+            etc_files: Some(dirs.dir.clone()),
             read_only,
             own_ipc,
             tmpfs: Vec::new(),
+            binds: Vec::new(),
+            devices: Vec::new(),
+            masked: masked::MASKED.iter().map(|p| p.to_string()).collect(),
+            read_only_paths: masked::READ_ONLY.iter().map(|p| p.to_string()).collect(),
         }
     }
 
     /// Mount everything and switch into it. Call from a child-side step.
     pub fn enter(&self) -> Result<()> {
         let root = &self.merged;
-        self.overlay.mount(root, self.read_only)?;
+        match &self.overlay {
+            Some(overlay) => overlay.mount(root, self.read_only)?,
+            // Made read-only at the end, once the mount points below exist.
+            None => {
+                bind(root, root, MsFlags::MS_REC)?;
+                // No init layer here: make the mount points a bare rootfs may lack (in the
+                // bundle's directory, as runc does).
+                for dir in ["proc", "sys", "dev"] {
+                    let path = root.join(dir);
+                    if std::fs::symlink_metadata(&path).is_err() {
+                        std::fs::create_dir(&path).map_err(crate::Error::file("create", &path))?;
+                    }
+                }
+            }
+        }
         // procfs shows the PID namespace of its mounter: ours.
         mount_fs(
             "proc",
@@ -77,11 +106,18 @@ impl RootFs {
             None,
         )?;
         devices::populate(&root.join("dev"), self.own_ipc)?;
+        for device in &self.devices {
+            device.make_under(root)?;
+        }
         for tmpfs in &self.tmpfs {
-            let dir = &tmpfs.dir;
+            // Inside the root even through the image's symlinks; made if missing.
+            let target = crate::binds::resolve_in_root(root, &tmpfs.dir)?;
+            if !target.exists() {
+                std::fs::create_dir_all(&target).map_err(crate::Error::file("create", &target))?;
+            }
             mount_fs(
                 "tmpfs",
-                &root.join(dir.strip_prefix("/").unwrap_or(dir)),
+                &target,
                 "tmpfs",
                 MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
                 Some(&tmpfs.options),
@@ -89,14 +125,22 @@ impl RootFs {
         }
         // The engine owns these three files; bind mounts keep them out of the write layer
         // (and writable even on a read-only root, as in Docker).
-        for file in ["hostname", "hosts", "resolv.conf"] {
-            bind(
-                &self.etc_files.join(file),
-                &root.join("etc").join(file),
-                MsFlags::empty(),
-            )?;
+        if let Some(etc_files) = &self.etc_files {
+            for file in ["hostname", "hosts", "resolv.conf"] {
+                bind(
+                    &etc_files.join(file),
+                    &root.join("etc").join(file),
+                    MsFlags::empty(),
+                )?;
+            }
         }
-        masked::apply(root)?;
+        for mount in &self.binds {
+            mount.mount_under(root)?;
+        }
+        masked::apply(root, &self.masked, &self.read_only_paths)?;
+        if self.read_only && self.overlay.is_none() {
+            remount_read_only(root, MsFlags::empty())?;
+        }
         pivot_into(root)
     }
 }

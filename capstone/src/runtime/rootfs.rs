@@ -1,0 +1,226 @@
+//! The spec's `root`, `mounts`, `linux.maskedPaths` and `linux.readonlyPaths`, as chapter
+//! 03's [`RootFs`].
+//!
+//! Two kinds of bundle:
+//! - baleia's own (a `lowers` file next to `config.json`, `root.path` = `BUNDLE/merged`): the
+//!   image's layers are mounted as an overlay at `merged/` (containerd does the same: the
+//!   rootfs mounts travel next to the spec, not inside it);
+//! - any other (runc's `rootfs/`, podman's storage): `root.path` is a directory that already
+//!   holds the files; it is bind-mounted onto itself, to be a mount point for `pivot_root`.
+//!
+//! Mounts: /proc, /sys, /dev and its /dev/pts, /dev/shm, /dev/mqueue are chapter 03's own
+//! (the spec must list them with their usual types, as runc's and podman's do); tmpfs and bind
+//! mounts are made as the spec says; anything else is refused. `/sys/fs/cgroup` shows the
+//! container its own cgroup, read-only, as Docker does on v1 ([`cgroup_view`]: a tmpfs with
+//! one bind mount per hierarchy; on v2 the one directory). `linux.devices` are made with
+//! `mknod` in the container's /dev.
+
+use anyhow::{bail, Context, Result};
+use ch02_cgroups::ContainerCgroup;
+use ch03_overlayfs::binds::BindMount;
+use ch03_overlayfs::cli::Tmpfs;
+use ch03_overlayfs::devices::DeviceNode;
+use ch03_overlayfs::{ContainerDirs, RootFs};
+use nix::mount::MsFlags;
+use nix::sys::stat::SFlag;
+use oci_spec::runtime::{Mount, Spec};
+use std::path::{Path, PathBuf};
+
+/// Chapter 03's own mounts, and the type the spec must give each.
+const BUILTIN: [(&str, &[&str]); 7] = [
+    ("/proc", &["proc"]),
+    ("/sys", &["sysfs"]),
+    ("/dev", &["tmpfs"]),
+    ("/dev/pts", &["devpts"]),
+    ("/dev/shm", &["tmpfs", "shm"]),
+    ("/dev/mqueue", &["mqueue"]),
+    ("/sys/fs/cgroup", &["cgroup", "cgroup2"]),
+];
+
+/// The root file system the spec describes, for the bundle in `bundle`, whose cgroup is
+/// `cgroup` (shown at /sys/fs/cgroup when the spec mounts it).
+pub fn rootfs_of(
+    spec: &Spec,
+    bundle: &Path,
+    own_ipc: bool,
+    cgroup: &ContainerCgroup,
+) -> Result<RootFs> {
+    let root = spec.root().as_ref().context("the spec has no root")?;
+    let path = if root.path().is_absolute() {
+        root.path().clone()
+    } else {
+        bundle.join(root.path())
+    };
+    let read_only = root.readonly().unwrap_or(false);
+    let dirs = ContainerDirs {
+        id: bundle
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        dir: bundle.to_path_buf(),
+    };
+    let image_bundle = bundle.join("lowers").is_file() && path == dirs.merged();
+    let mut rootfs = if image_bundle {
+        RootFs::for_container(&dirs, &dirs.lowers()?, read_only, own_ipc)
+    } else {
+        if !path.is_dir() {
+            bail!("root.path {} is not a directory", path.display());
+        }
+        RootFs {
+            overlay: None,
+            merged: path,
+            etc_files: None,
+            read_only,
+            own_ipc,
+            tmpfs: Vec::new(),
+            binds: Vec::new(),
+            devices: Vec::new(),
+            masked: Vec::new(),
+            read_only_paths: Vec::new(),
+        }
+    };
+    for mount in spec.mounts().iter().flatten() {
+        let dest = mount.destination().to_string_lossy().into_owned();
+        let typ = mount.typ().clone().unwrap_or_default();
+        let options = mount.options().clone().unwrap_or_default();
+        let is_bind = typ == "bind" || options.iter().any(|o| o == "bind" || o == "rbind");
+        // A bind over one of ours (podman's own /dev/shm) goes on top of it, below.
+        if let Some((_, types)) = BUILTIN.iter().find(|(d, _)| *d == dest && !is_bind) {
+            if !types.contains(&typ.as_str()) {
+                bail!("mounts: {typ} at {dest} is not supported (this runtime mounts {types:?} there)");
+            }
+            if dest == "/sys/fs/cgroup" {
+                cgroup_view(&mut rootfs, cgroup)?;
+            }
+            continue;
+        }
+        if image_bundle && is_engine_etc_file(mount, &dest, bundle) {
+            continue; // chapter 03 binds the engine's /etc files itself
+        }
+        if typ == "tmpfs" {
+            rootfs.tmpfs.push(tmpfs_of(&dest, &options)?);
+        } else if is_bind {
+            rootfs.binds.push(bind_of(mount, &dest, &options, bundle)?);
+        } else {
+            bail!("mounts: a mount of type {typ:?} at {dest} is not supported by this runtime");
+        }
+    }
+    let linux = spec
+        .linux()
+        .as_ref()
+        .context("the spec has no linux section")?;
+    rootfs.masked = linux.masked_paths().clone().unwrap_or_default();
+    rootfs.read_only_paths = linux.readonly_paths().clone().unwrap_or_default();
+    for device in linux.devices().iter().flatten() {
+        use oci_spec::runtime::LinuxDeviceType;
+        let kind = match device.typ() {
+            LinuxDeviceType::C | LinuxDeviceType::U => SFlag::S_IFCHR,
+            LinuxDeviceType::B => SFlag::S_IFBLK,
+            LinuxDeviceType::P => SFlag::S_IFIFO,
+            LinuxDeviceType::A => bail!(
+                "linux.devices {}: type a is not a node",
+                device.path().display()
+            ),
+        };
+        rootfs.devices.push(DeviceNode {
+            path: device.path().clone(),
+            kind,
+            major: u64::try_from(device.major()).context("linux.devices major")?,
+            minor: u64::try_from(device.minor()).context("linux.devices minor")?,
+            mode: device.file_mode().unwrap_or(0o666),
+            uid: device.uid().unwrap_or(0),
+            gid: device.gid().unwrap_or(0),
+        });
+    }
+    Ok(rootfs)
+}
+
+/// baleia's engine binds `BUNDLE/hosts` (and hostname, resolv.conf) over `/etc/hosts`.
+fn is_engine_etc_file(mount: &Mount, dest: &str, bundle: &Path) -> bool {
+    ["hostname", "hosts", "resolv.conf"]
+        .iter()
+        .any(|f| dest == format!("/etc/{f}") && mount.source().as_deref() == Some(&bundle.join(f)))
+}
+
+fn tmpfs_of(dest: &str, options: &[String]) -> Result<Tmpfs> {
+    // The data options (size=, mode=...) go to chapter 03; it adds nosuid and nodev.
+    let mut data = Vec::new();
+    for option in options {
+        match option.as_str() {
+            "nosuid" | "nodev" | "rw" | "noexec" | "strictatime" | "relatime" | "private"
+            | "rprivate" => {}
+            o if o.contains('=') => data.push(o.to_string()),
+            // podman's: copy the image's files into the tmpfs first (it only does this
+            // when the directory had files; refusing would break plain `--tmpfs /tmp`).
+            "tmpcopyup" | "notmpcopyup" => {}
+            other => bail!("mounts: tmpfs option {other:?} at {dest} is not supported"),
+        }
+    }
+    Ok(Tmpfs::parse(&format!("{dest}:{}", data.join(",")))?)
+}
+
+fn bind_of(mount: &Mount, dest: &str, options: &[String], bundle: &Path) -> Result<BindMount> {
+    let source = mount
+        .source()
+        .clone()
+        .with_context(|| format!("mounts: the bind mount at {dest} has no source"))?;
+    let source: PathBuf = if source.is_absolute() {
+        source
+    } else {
+        bundle.join(source)
+    };
+    let mut bind = BindMount {
+        source,
+        destination: PathBuf::from(dest),
+        recursive: false,
+        flags: MsFlags::empty(),
+    };
+    for option in options {
+        match option.as_str() {
+            "bind" => {}
+            "rbind" => bind.recursive = true,
+            "ro" => bind.flags |= MsFlags::MS_RDONLY,
+            "nosuid" => bind.flags |= MsFlags::MS_NOSUID,
+            "nodev" => bind.flags |= MsFlags::MS_NODEV,
+            "noexec" => bind.flags |= MsFlags::MS_NOEXEC,
+            // Every mount in the container is private already (chapter 01 made them so).
+            "rw" | "suid" | "dev" | "exec" | "private" | "rprivate" => {}
+            other => bail!("mounts: bind option {other:?} at {dest} is not supported"),
+        }
+    }
+    Ok(bind)
+}
+
+/// `/sys/fs/cgroup` inside: the container's own cgroup directories, read-only (it may read
+/// its limits and usage, as `free` and the JVM do, but not change them). On v1, a tmpfs
+/// holding one bind mount per hierarchy (`/sys/fs/cgroup/memory` is the host's
+/// `/sys/fs/cgroup/memory/PARENT/NAME`); on v2, the one directory itself.
+fn cgroup_view(rootfs: &mut RootFs, cgroup: &ContainerCgroup) -> Result<()> {
+    let top = Path::new("/sys/fs/cgroup");
+    let flags = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    for dir in cgroup.dirs() {
+        let hierarchy = dir
+            .path
+            .ancestors()
+            .nth(cgroup.relative_path().components().count())
+            .context("a cgroup directory outside its hierarchy")?;
+        let destination = match hierarchy.strip_prefix(top) {
+            Ok(name) if name.as_os_str().is_empty() => top.to_path_buf(),
+            Ok(name) => top.join(name),
+            Err(_) => bail!(
+                "cgroup hierarchy {} is not under /sys/fs/cgroup",
+                hierarchy.display()
+            ),
+        };
+        if destination != top && rootfs.tmpfs.iter().all(|t| t.dir != top) {
+            rootfs.tmpfs.push(Tmpfs::parse("/sys/fs/cgroup:mode=755")?);
+        }
+        rootfs.binds.push(BindMount {
+            source: dir.path.clone(),
+            destination,
+            recursive: false,
+            flags,
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,295 @@
+//! Seccomp profiles: a filter described as data, as the OCI runtime spec's `linux.seccomp` and
+//! Docker's `--security-opt seccomp=FILE` give it, compiled into BPF.
+//!
+//! A profile is a default action plus a list of rules, each naming system calls, an action
+//! and optionally conditions on the call's arguments (read `config-linux.md#seccomp` in the
+//! OCI runtime spec, and `seccomp(2)` for the actions). seccompiler builds one BPF program per
+//! *action* ("these calls → that action, everything else → allow"), so a profile with several
+//! actions becomes several programs. The kernel runs every loaded program on each call and
+//! keeps the most restrictive answer (`seccomp(2)`, "Filter return values"), which gives:
+//! - one program per action used by a rule: its calls (with their conditions) → the action;
+//! - last, the default program: every listed call (with its conditions) → allow, the rest →
+//!   the default action. A call whose conditions do not hold falls through to the default.
+//!
+//! Names this machine has no call for are skipped, as runc does (profiles list calls of every
+//! architecture). The filter checks the architecture too: calls made through another ABI
+//! (32-bit `int 0x80` on x86_64) are killed.
+
+use crate::error::{Error, Result};
+use crate::explain;
+use crate::syscall_names;
+use seccompiler::{
+    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
+    SeccompRule, TargetArch,
+};
+use std::collections::BTreeMap;
+
+/// What happens to a call (the spec's `SCMP_ACT_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Action {
+    Allow,
+    /// Fail with this errno (EPERM when the profile gives none).
+    Errno(u32),
+    KillThread,
+    KillProcess,
+    /// Send SIGSYS.
+    Trap,
+    /// Allow, and log it in the kernel's audit log.
+    Log,
+    /// Notify a ptrace tracer with this number.
+    Trace(u32),
+}
+
+impl Action {
+    /// `SCMP_ACT_ERRNO` and the rest; `errno` is the rule's `errnoRet`. `SCMP_ACT_NOTIFY`
+    /// (hand the call to an agent over a socket) is refused: nothing here listens.
+    pub fn parse(name: &str, errno: Option<u32>) -> Result<Action> {
+        Ok(match name {
+            "SCMP_ACT_ALLOW" => Action::Allow,
+            "SCMP_ACT_ERRNO" => Action::Errno(errno.unwrap_or(libc::EPERM as u32)),
+            "SCMP_ACT_KILL" | "SCMP_ACT_KILL_THREAD" => Action::KillThread,
+            "SCMP_ACT_KILL_PROCESS" => Action::KillProcess,
+            "SCMP_ACT_TRAP" => Action::Trap,
+            "SCMP_ACT_LOG" => Action::Log,
+            "SCMP_ACT_TRACE" => Action::Trace(errno.unwrap_or(libc::EPERM as u32)),
+            other => {
+                return Err(Error::Invalid(format!(
+                    "seccomp action {other} is not supported (supported: SCMP_ACT_ALLOW, \
+                     ERRNO, KILL, KILL_THREAD, KILL_PROCESS, TRAP, LOG, TRACE)"
+                )))
+            }
+        })
+    }
+
+    fn seccompiler(self) -> SeccompAction {
+        match self {
+            Action::Allow => SeccompAction::Allow,
+            Action::Errno(errno) => SeccompAction::Errno(errno),
+            Action::KillThread => SeccompAction::KillThread,
+            Action::KillProcess => SeccompAction::KillProcess,
+            Action::Trap => SeccompAction::Trap,
+            Action::Log => SeccompAction::Log,
+            Action::Trace(n) => SeccompAction::Trace(n),
+        }
+    }
+}
+
+/// A condition on one argument: `args[index] OP value` (`MASKED_EQ`: `args[index] & value ==
+/// value_two`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArgCondition {
+    pub index: u8,
+    pub op: String,
+    pub value: u64,
+    pub value_two: u64,
+}
+
+/// One rule: these calls, when every condition holds, get `action`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub names: Vec<String>,
+    pub action: Action,
+    pub args: Vec<ArgCondition>,
+}
+
+/// A whole profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    pub default_action: Action,
+    /// The spec's architectures (`SCMP_ARCH_X86_64`...); empty means "this machine's".
+    pub architectures: Vec<String>,
+    pub rules: Vec<Rule>,
+}
+
+impl Profile {
+    /// Compile into the programs to load, in order.
+    pub fn compile(&self) -> Result<Vec<BpfProgram>> {
+        let arch = native_arch()?;
+        let native = native_arch_name();
+        if !self.architectures.is_empty() && !self.architectures.iter().any(|a| a == native) {
+            return Err(Error::Invalid(format!(
+                "the seccomp profile is for {:?}, not this machine's {native}",
+                self.architectures
+            )));
+        }
+        // action → call number → rules (an empty list: the call matches unconditionally).
+        let mut by_action: BTreeMap<Action, BTreeMap<i64, Option<Vec<SeccompRule>>>> =
+            BTreeMap::new();
+        let mut listed: BTreeMap<i64, Option<Vec<SeccompRule>>> = BTreeMap::new();
+        for rule in &self.rules {
+            if rule.action == self.default_action {
+                continue; // unlisted calls get the default anyway
+            }
+            let conditions = rule
+                .args
+                .iter()
+                .map(condition)
+                .collect::<Result<Vec<_>>>()?;
+            for name in &rule.names {
+                let Some(number) = syscall_names::number(name) else {
+                    explain!("seccomp: no system call {name:?} on this machine, skipped");
+                    continue;
+                };
+                let seccomp_rule = if conditions.is_empty() {
+                    None
+                } else {
+                    Some(SeccompRule::new(conditions.clone()).map_err(filter_error)?)
+                };
+                add(
+                    by_action
+                        .entry(rule.action)
+                        .or_default()
+                        .entry(number)
+                        .or_insert_with(|| Some(Vec::new())),
+                    seccomp_rule.clone(),
+                );
+                add(
+                    listed.entry(number).or_insert_with(|| Some(Vec::new())),
+                    seccomp_rule,
+                );
+            }
+        }
+        let mut programs = Vec::new();
+        for (action, calls) in by_action {
+            if action == Action::Allow || action == self.default_action {
+                continue; // what the default program below does for them anyway
+            }
+            programs.push(program(calls, Action::Allow, action, arch)?);
+        }
+        if self.default_action != Action::Allow {
+            programs.push(program(listed, self.default_action, Action::Allow, arch)?);
+        }
+        Ok(programs)
+    }
+
+    /// Compile and load into this process (and so into everything it will run).
+    pub fn load(&self) -> Result<()> {
+        let programs = self.compile()?;
+        explain!(
+            "seccomp(SECCOMP_SET_MODE_FILTER) x{}: the profile's {} rules, default {:?}",
+            programs.len(),
+            self.rules.len(),
+            self.default_action
+        );
+        for program in &programs {
+            seccompiler::apply_filter(program)
+                .map_err(|e| Error::Invalid(format!("seccomp(SECCOMP_SET_MODE_FILTER): {e}")))?;
+        }
+        Ok(())
+    }
+}
+
+/// Merge one more way for a call to match: `None` in `rule` means "always", which absorbs
+/// every condition (an absorbed entry is `None` too).
+fn add(entry: &mut Option<Vec<SeccompRule>>, rule: Option<SeccompRule>) {
+    match (entry.as_mut(), rule) {
+        (Some(rules), Some(rule)) => rules.push(rule),
+        (Some(_), None) => *entry = None,
+        (None, _) => {}
+    }
+}
+
+/// One program: the calls in `calls` (with their rules; `None` or no rules: always) →
+/// `matched`, every other call → `mismatched`.
+fn program(
+    calls: BTreeMap<i64, Option<Vec<SeccompRule>>>,
+    mismatched: Action,
+    matched: Action,
+    arch: TargetArch,
+) -> Result<BpfProgram> {
+    let rules = calls
+        .into_iter()
+        .map(|(nr, rules)| (nr, rules.unwrap_or_default()))
+        .collect();
+    SeccompFilter::new(rules, mismatched.seccompiler(), matched.seccompiler(), arch)
+        .and_then(TryInto::try_into)
+        .map_err(filter_error)
+}
+
+fn condition(arg: &ArgCondition) -> Result<SeccompCondition> {
+    let op = match arg.op.as_str() {
+        "SCMP_CMP_EQ" => SeccompCmpOp::Eq,
+        "SCMP_CMP_NE" => SeccompCmpOp::Ne,
+        "SCMP_CMP_LT" => SeccompCmpOp::Lt,
+        "SCMP_CMP_LE" => SeccompCmpOp::Le,
+        "SCMP_CMP_GT" => SeccompCmpOp::Gt,
+        "SCMP_CMP_GE" => SeccompCmpOp::Ge,
+        "SCMP_CMP_MASKED_EQ" => SeccompCmpOp::MaskedEq(arg.value),
+        other => {
+            return Err(Error::Invalid(format!(
+                "seccomp argument operator {other} is not supported"
+            )))
+        }
+    };
+    let value = if arg.op == "SCMP_CMP_MASKED_EQ" {
+        arg.value_two
+    } else {
+        arg.value
+    };
+    SeccompCondition::new(arg.index, SeccompCmpArgLen::Qword, op, value).map_err(filter_error)
+}
+
+fn filter_error(error: impl std::fmt::Display) -> Error {
+    Error::Invalid(format!("seccomp profile: {error}"))
+}
+
+fn native_arch() -> Result<TargetArch> {
+    TargetArch::try_from(std::env::consts::ARCH).map_err(filter_error)
+}
+
+/// This machine's name in the spec's `SCMP_ARCH_*` terms.
+fn native_arch_name() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "SCMP_ARCH_X86_64",
+        "aarch64" => "SCMP_ARCH_AARCH64",
+        "riscv64" => "SCMP_ARCH_RISCV64",
+        _ => "SCMP_ARCH_NATIVE",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(names: &[&str], action: Action) -> Rule {
+        Rule {
+            names: names.iter().map(|n| n.to_string()).collect(),
+            action,
+            args: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn an_allow_list_is_one_program_and_deny_lists_one_per_errno() {
+        let allow_list = Profile {
+            default_action: Action::Errno(1),
+            architectures: vec![native_arch_name().into()],
+            rules: vec![rule(&["read", "write", "no_such_call"], Action::Allow)],
+        };
+        assert_eq!(allow_list.compile().unwrap().len(), 1);
+        let deny_list = Profile {
+            default_action: Action::Allow,
+            architectures: Vec::new(),
+            rules: vec![
+                rule(&["mount"], Action::Errno(1)),
+                rule(&["clone3"], Action::Errno(38)),
+            ],
+        };
+        assert_eq!(deny_list.compile().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn unsupported_actions_and_other_machines_are_refused() {
+        assert!(Action::parse("SCMP_ACT_NOTIFY", None).is_err());
+        assert_eq!(
+            Action::parse("SCMP_ACT_ERRNO", None).unwrap(),
+            Action::Errno(libc::EPERM as u32)
+        );
+        let other = Profile {
+            default_action: Action::Allow,
+            architectures: vec!["SCMP_ARCH_S390X".into()],
+            rules: Vec::new(),
+        };
+        assert!(other.compile().is_err());
+    }
+}
