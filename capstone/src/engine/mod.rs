@@ -155,6 +155,15 @@ impl Engine {
     /// Find a container as Docker does: full id, then name (with or without its `/`), then a
     /// unique id prefix.
     pub fn find(&self, wanted: &str) -> ApiResult<Found> {
+        // A full id (what clients hold after `create`) is a directory name: read that one
+        // container only, not every container's files.
+        if wanted.len() == 64 && wanted.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let dir = self.dir_of(wanted);
+            if let Ok(record) = dir.read_record() {
+                let state = dir.read_state().unwrap_or_default();
+                return Ok(Found { dir, record, state });
+            }
+        }
         let all = self.all();
         let name = wanted.trim_start_matches('/');
         if let Some(f) = all.iter().find(|f| f.record.id == wanted) {
