@@ -124,7 +124,20 @@ impl Drop for DevicesCgroup {
                 explain!("rmdir {}", self.dir.display());
                 // The parent too, once no other container is in it (rmdir refuses otherwise),
                 // as chapter 02 does with the engine's parent in the other hierarchies.
-                if let Some(parent) = self.dir.parent().filter(|p| *p != Path::new(HIERARCHY)) {
+                // A cgroup with children refuses rmdir with EBUSY too, which no waiting
+                // changes: look for a sibling first, and retry only when there is none.
+                let alone = |parent: &Path| {
+                    std::fs::read_dir(parent).is_ok_and(|entries| {
+                        !entries
+                            .flatten()
+                            .any(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                    })
+                };
+                if let Some(parent) = self
+                    .dir
+                    .parent()
+                    .filter(|p| *p != Path::new(HIERARCHY) && alone(p))
+                {
                     for _ in 0..50 {
                         match std::fs::remove_dir(parent) {
                             Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
