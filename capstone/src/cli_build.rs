@@ -89,6 +89,9 @@ pub fn build(client: &Client, flags: &BuildFlags) -> Result<i32> {
     let mut stdout = std::io::stdout();
     let mut reader = reply.reader;
     let mut line = String::new();
+    // A build ends with the image's id (`aux`) or an error: a stream that stops before either
+    // is a daemon gone in the middle, not a success.
+    let mut built = false;
     while reader.read_line(&mut line)? > 0 {
         let message: Value = serde_json::from_str(line.trim()).unwrap_or_default();
         line.clear();
@@ -96,12 +99,16 @@ pub fn build(client: &Client, flags: &BuildFlags) -> Result<i32> {
             eprintln!("{error}");
             return Ok(1);
         }
+        built |= message["aux"]["ID"].is_string();
         if let Some(text) = message["stream"].as_str() {
             stdout.write_all(text.as_bytes())?;
         } else if let Some(status) = message["status"].as_str() {
             writeln!(stdout, "{status}")?;
         }
         stdout.flush()?;
+    }
+    if !built {
+        bail!("the daemon closed the connection before the build ended");
     }
     Ok(0)
 }

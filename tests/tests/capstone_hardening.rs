@@ -757,8 +757,8 @@ fn a_daemon_killed_in_the_middle_of_a_commit_leaves_a_whole_store_and_its_contai
     env.assert_no_leaks();
 }
 
-/// `/build` is not in the capstone yet (it is being added next to this work): the builder
-/// fault is tested on chapter 05's binary, which the capstone's `/build` will call.
+/// Chapter 05's builder alone (the capstone's `/build` runs it in a helper process): killed in
+/// a RUN step or while it writes a layer, it leaves a whole store.
 #[test]
 fn a_builder_killed_in_a_run_step_or_while_writing_its_layer_leaves_a_whole_store() {
     let env = TestEnv::new();
@@ -822,6 +822,65 @@ fn a_builder_killed_in_a_run_step_or_while_writing_its_layer_leaves_a_whole_stor
     let output = build(dockerfile).wait_with_output().unwrap();
     assert!(output.status.success(), "{}", report(&output));
     assert!(check().contains("whole"));
+    env.assert_no_leaks();
+}
+
+/// The same through the engine: a daemon SIGKILLed while `POST /build` runs a RUN step takes
+/// its builder (and the RUN container) with it; after the restart the state is whole, no image
+/// and no build context are left, and the build runs again to its end.
+#[test]
+fn a_daemon_killed_in_the_middle_of_a_build_leaves_a_whole_store_and_the_build_runs_again() {
+    use std::io::BufRead;
+    let env = TestEnv::new();
+    let mut daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    let context = env.path().join("context");
+    std::fs::create_dir_all(&context).unwrap();
+    std::fs::write(
+        context.join("Dockerfile"),
+        "FROM busybox\nRUN echo started && sleep 3 && echo done > /f\n",
+    )
+    .unwrap();
+    let context = context.to_str().unwrap();
+    let mut build = spawn_baleia(&daemon, &["build", "-t", "killed:1", context]);
+    let stdout = build.stdout.take().unwrap();
+    let (send, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = send.send(line);
+        }
+    });
+    // The daemon relays a message when the next one comes: "Step 2/2" means RUN has begun.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !lines
+        .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        .expect("the RUN step began")
+        .contains("Step 2/2")
+    {}
+    std::thread::sleep(Duration::from_millis(500));
+    daemon.kill();
+    let status = build.wait().unwrap();
+    assert!(!status.success(), "the build went on without its daemon");
+
+    daemon.restart();
+    check_whole(&daemon);
+    assert!(!ok(&daemon, &["images"]).contains("killed"));
+    let builds = env.path().join("root/builds");
+    assert!(
+        std::fs::read_dir(&builds).map_or(true, |mut d| d.next().is_none()),
+        "a build context was left in {}",
+        builds.display()
+    );
+    ok(&daemon, &["build", "-t", "killed:1", context]);
+    assert_eq!(
+        ok(&daemon, &["run", "--rm", "killed:1", "cat", "/f"]),
+        "done\n"
+    );
+    check_whole(&daemon);
+    drop(daemon);
     env.assert_no_leaks();
 }
 

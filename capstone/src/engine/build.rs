@@ -163,6 +163,18 @@ impl Engine {
         if let Some(target) = &query.target {
             command.args(["--target", target]);
         }
+        // The build belongs to the daemon, as a build inside dockerd does: if the daemon dies,
+        // the kernel kills the builder too (PR_SET_PDEATHSIG, prctl(2)), and with it its RUN
+        // container; the next daemon start clears what they left (`reclaim_half_made`).
+        // SAFETY: prctl is async-signal-safe, the only call between fork and exec here.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
         let mut child = command
             .current_dir(&context_dir)
             .stdin(Stdio::null())

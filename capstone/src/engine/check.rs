@@ -82,8 +82,14 @@ impl Engine {
             if dir.0.is_dir() && !dir.record().exists() && !supervised.contains(&id) {
                 eprintln!("baleia daemon: removing half-made container directory {id}");
                 let _ = ContainerDirs::at(&self.root, &id).remove();
+                // A build's RUN container (chapter 05) uses chapter 02's default parent.
+                self.remove_leftover_cgroup(&id);
+                remove_empty_cgroup(ch02_cgroups::DEFAULT_PARENT, &id);
             }
         }
+        // Builds in flight died with the last daemon (their builder is killed with it): their
+        // unpacked contexts go.
+        let _ = std::fs::remove_dir_all(self.root.join("builds"));
     }
 }
 
@@ -137,4 +143,27 @@ fn supervisors(exe: &Path, root: &Path) -> Vec<(i32, String)> {
             (ours && shim_alive(pid, &id)).then_some((pid, id))
         })
         .collect()
+}
+
+/// Remove the cgroup `PARENT/NAME` in every hierarchy — a process still in it (a RUN
+/// container killed with its builder a moment ago may still be dying) is killed and waited
+/// for — and then PARENT if that was its last child (as chapter 02 does for the last
+/// container out).
+fn remove_empty_cgroup(parent: &str, name: &str) {
+    let Ok(layout) = ch02_cgroups::Layout::detect() else {
+        return;
+    };
+    let Ok(mut cgroup) = ch02_cgroups::ContainerCgroup::adopt(&layout, parent, name) else {
+        return;
+    };
+    let parents: Vec<std::path::PathBuf> = cgroup
+        .dirs()
+        .iter()
+        .filter_map(|dir| dir.path.parent().map(Into::into))
+        .collect();
+    if cgroup.remove().is_ok() {
+        for parent in parents {
+            let _ = std::fs::remove_dir(parent);
+        }
+    }
 }

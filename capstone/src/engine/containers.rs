@@ -617,7 +617,7 @@ impl Engine {
     /// A supervisor killed before it could clean up leaves its container's cgroup (the
     /// container died with it: PR_SET_PDEATHSIG); its network leftovers are chapter 07's
     /// stale leases, reclaimed at the next start. Best effort: gone already is fine.
-    fn remove_leftover_cgroup(&self, id: &str) {
+    pub(super) fn remove_leftover_cgroup(&self, id: &str) {
         if let Ok(layout) = ch02_cgroups::Layout::detect() {
             // `open` does not own it (its `remove` would do nothing): rmdir each directory.
             if let Ok(cgroup) =
