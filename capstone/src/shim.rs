@@ -154,6 +154,13 @@ fn supervise(root: &Path, dir: &Dir, mut handshake: File) -> Result<()> {
         ..State::default()
     };
     dir.write_state(&state)?;
+    // `start` is recorded here, not by the daemon after it answers: a container that ends at
+    // once must still show `start` before `die`, and this process writes both, in order.
+    if let Some(root) = dir.0.parent().and_then(|containers| containers.parent()) {
+        let (name, image) = (&record.name, &record.config.image);
+        let none = serde_json::json!({});
+        crate::engine::events::container(root, "start", &record.id, name, image, none);
+    }
     let _ = writeln!(handshake, "{}", serde_json::json!({ "pid": pid }));
     drop(handshake);
 
@@ -190,8 +197,9 @@ fn supervise(root: &Path, dir: &Dir, mut handshake: File) -> Result<()> {
     if let Err(error) = cgroup.remove() {
         eprintln!("shim: remove cgroup: {error}");
     }
-    drop(started.devices); // its devices cgroup, before the state says "exited"
-                           // Before the state says "exited": whoever waits for the end finds the network let go.
+    // Before the state says "exited": its devices cgroup goes, and whoever waits for the end
+    // finds the network let go.
+    drop(started.devices);
     drop(wiring);
     state.status = Status::Exited;
     state.exit_code = exit_code;

@@ -61,7 +61,8 @@ pub fn after(engine: &Engine, req: &Request, before: Before, response: &Response
                 for_container("create", &found);
             }
         }
-        ("POST", ["containers", _, action @ ("start" | "stop" | "kill" | "restart")]) => {
+        // `start` is the supervisor's to record (before the `die` it also writes).
+        ("POST", ["containers", _, action @ ("stop" | "kill" | "restart")]) => {
             if let Some(found) = &before.container {
                 for_container(action, found);
             }
