@@ -250,16 +250,7 @@ impl Client {
             h.name.eq_ignore_ascii_case("Content-Type")
                 && h.value == b"application/vnd.docker.raw-stream"
         });
-        let headers = response
-            .headers
-            .iter()
-            .map(|h| {
-                (
-                    h.name.to_string(),
-                    String::from_utf8_lossy(h.value).into_owned(),
-                )
-            })
-            .collect();
+        let headers = crate::http::owned_headers(response.headers);
         Ok(Reply {
             status: response.code.unwrap_or(500),
             reader,

@@ -284,16 +284,7 @@ fn read_request(
     }
     let method = parsed.method.unwrap_or("GET").to_string();
     let target = parsed.path.unwrap_or("/");
-    let headers: Vec<(String, String)> = parsed
-        .headers
-        .iter()
-        .map(|h| {
-            (
-                h.name.to_string(),
-                String::from_utf8_lossy(h.value).into_owned(),
-            )
-        })
-        .collect();
+    let headers = owned_headers(parsed.headers);
     let header = |name: &str| {
         headers
             .iter()
@@ -628,6 +619,21 @@ fn upgrade(
     out.write_all(head.as_bytes())?;
     out.flush()?;
     body(out, reader)
+}
+
+/// Headers as httparse found them (borrowing the buffer they came in), as owned name/value
+/// pairs; a value that is not UTF-8 is kept lossily. Both sides use it: the daemon for a
+/// request, the client for a reply.
+pub fn owned_headers(headers: &[httparse::Header]) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|h| {
+            (
+                h.name.to_string(),
+                String::from_utf8_lossy(h.value).into_owned(),
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]
