@@ -163,6 +163,7 @@ impl Engine {
         if let Some(target) = &query.target {
             command.args(["--target", target]);
         }
+        command.args(["--cgroup-parent", &self.cgroup_parent]);
         // The build belongs to the daemon, as a build inside dockerd does: if the daemon dies,
         // the kernel kills the builder too (PR_SET_PDEATHSIG, prctl(2)), and with it its RUN
         // container; the next daemon start clears what they left (`reclaim_half_made`).
@@ -296,6 +297,9 @@ pub struct ProcessArgs {
     quiet: bool,
     #[arg(long)]
     target: Option<String>,
+    /// The daemon's `--cgroup-parent`: RUN's containers go with the daemon's others.
+    #[arg(long)]
+    cgroup_parent: Option<String>,
 }
 
 /// The build's sink: each line becomes one `{"stream": …}` message on stdout, as Docker sends
@@ -351,6 +355,7 @@ pub fn process(root: &Path, args: ProcessArgs) -> anyhow::Result<i32> {
             .collect(),
         no_cache: args.no_cache,
         target: args.target,
+        cgroup_parent: args.cgroup_parent,
     };
     let result = ch04_images::Store::open(root)
         .map_err(anyhow::Error::from)

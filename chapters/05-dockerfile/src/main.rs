@@ -115,6 +115,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     .collect(),
                 no_cache,
                 target,
+                cgroup_parent: None,
             };
             let mut sink = std::io::sink();
             let mut stdout = std::io::stdout();

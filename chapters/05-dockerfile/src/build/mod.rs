@@ -52,6 +52,9 @@ pub struct BuildOptions {
     pub no_cache: bool,
     /// Build up to this stage (`--target`) instead of the last.
     pub target: Option<String>,
+    /// The cgroup parent of RUN's containers (chapter 02's default when `None`): an engine
+    /// puts them with its other containers.
+    pub cgroup_parent: Option<String>,
 }
 
 /// Build an image, narrating each step to `out` as `docker build` does. `out` is the build's
@@ -109,6 +112,7 @@ pub fn build(store: &Store, options: &BuildOptions, out: &mut (dyn Write + Send)
         store,
         context: Context::open(&options.context)?,
         no_cache: options.no_cache,
+        cgroup_parent: options.cgroup_parent.as_deref(),
         out,
         step: 0,
         steps: needed
@@ -218,6 +222,7 @@ struct Builder<'a> {
     store: &'a Store,
     context: Context,
     no_cache: bool,
+    cgroup_parent: Option<&'a str>,
     out: &'a mut (dyn Write + Send),
     step: usize,
     steps: usize,
@@ -337,8 +342,13 @@ impl Builder<'_> {
                         "RUN on an empty image (FROM scratch): nothing to run".into(),
                     )
                 })?;
-                let (layer, _lock) =
-                    run::run_step(self.store, &image, run_config, no_network, self.out)?;
+                let (layer, _lock) = run::run_step(
+                    self.store,
+                    &image,
+                    run_config,
+                    (no_network, self.cgroup_parent),
+                    self.out,
+                )?;
                 self.commit(state, Some(layer), created_by, &key)?;
             }
             Work::Copy {

@@ -43,7 +43,7 @@ pub fn run_step(
     store: &Store,
     image: &Image,
     config: RunConfig,
-    no_network: bool,
+    (no_network, cgroup_parent): (bool, Option<&str>),
     out: &mut (dyn Write + Send),
 ) -> Result<(NewLayer, StoreLock)> {
     let lock = store.lock()?;
@@ -63,7 +63,10 @@ pub fn run_step(
         read_only: false,
         tmpfs: Vec::new(),
     };
-    let cgroup: CgroupArgs = defaults();
+    let mut cgroup: CgroupArgs = defaults();
+    if let Some(parent) = cgroup_parent {
+        cgroup.cgroup_parent = parent.to_string();
+    }
     let mut lock = Some(lock);
     let manifest = image.manifest_digest.clone();
     let (output, output_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
