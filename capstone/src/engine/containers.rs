@@ -17,7 +17,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How often the daemon looks at a supervisor's `state.json` while it waits for a change.
+/// How often the daemon looks again where no event wakes it: new lines in a log, a supervisor
+/// that cannot be watched by pidfd, the backoff of restart policies.
 pub const POLL: Duration = Duration::from_millis(20);
 
 /// Docker's rule for names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
