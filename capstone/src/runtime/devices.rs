@@ -118,40 +118,19 @@ impl Drop for DevicesCgroup {
         if !self.owned {
             return;
         }
-        // Right after its last process died the kernel may hold it a moment (EBUSY).
-        for _ in 0..100 {
-            if std::fs::remove_dir(&self.dir).is_ok() || !self.dir.exists() {
-                explain!("rmdir {}", self.dir.display());
-                // The parent too, once no other container is in it (rmdir refuses otherwise),
-                // as chapter 02 does with the engine's parent in the other hierarchies.
-                // A cgroup with children refuses rmdir with EBUSY too, which no waiting
-                // changes: look for a sibling first, and retry only when there is none.
-                let alone = |parent: &Path| {
-                    std::fs::read_dir(parent).is_ok_and(|entries| {
-                        !entries
-                            .flatten()
-                            .any(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-                    })
-                };
-                if let Some(parent) = self
-                    .dir
-                    .parent()
-                    .filter(|p| *p != Path::new(HIERARCHY) && alone(p))
-                {
-                    for _ in 0..50 {
-                        match std::fs::remove_dir(parent) {
-                            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
-                                std::thread::sleep(std::time::Duration::from_millis(10))
-                            }
-                            _ => break, // removed, or not empty: another container's
-                        }
-                    }
-                }
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
+        // Chapter 02's rmdir: it waits out the moment the kernel still holds a cgroup whose
+        // last process just died (EBUSY).
+        if let Err(error) = ch02_cgroups::cgroup::rmdir_when_released(&self.dir) {
+            eprintln!("warning: {error}");
+            return;
         }
-        eprintln!("warning: {} not removed", self.dir.display());
+        explain!("rmdir {}", self.dir.display());
+        // The parent too, once no other container is in it, as chapter 02 does with the
+        // engine's parent in the other hierarchies: one try (a parent with another
+        // container's cgroup refuses, and should).
+        if let Some(parent) = self.dir.parent().filter(|p| *p != Path::new(HIERARCHY)) {
+            let _ = std::fs::remove_dir(parent);
+        }
     }
 }
 

@@ -294,7 +294,7 @@ impl Drop for ContainerCgroup {
 
 /// `rmdir` a cgroup. Right after its last process died the kernel may still hold it for a
 /// moment (EBUSY), so try again for a little while, as runc does.
-fn rmdir_when_released(path: &Path) -> Result<()> {
+pub fn rmdir_when_released(path: &Path) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(2);
     loop {
         match std::fs::remove_dir(path) {
