@@ -82,9 +82,8 @@ impl Engine {
             if dir.0.is_dir() && !dir.record().exists() && !supervised.contains(&id) {
                 eprintln!("baleia daemon: removing half-made container directory {id}");
                 let _ = ContainerDirs::at(&self.root, &id).remove();
-                // A build's RUN container (chapter 05) killed with its builder: its cgroup is
-                // under the daemon's parent, maybe with a process still dying in it.
-                remove_cgroup(&self.cgroup_parent, &id);
+                // E.g. a build's RUN container (chapter 05) killed with its builder: its
+                // cgroup is under the daemon's parent, maybe with a process still dying in it.
                 self.remove_leftover_cgroup(&id);
             }
         }
@@ -150,7 +149,7 @@ fn supervisors(exe: &Path, root: &Path) -> Vec<(i32, String)> {
 /// container killed with its builder a moment ago may still be dying) is killed and waited
 /// for — and then PARENT if that was its last child (as chapter 02 does for the last
 /// container out).
-fn remove_cgroup(parent: &str, name: &str) {
+pub(super) fn remove_cgroup(parent: &str, name: &str) {
     let Ok(layout) = ch02_cgroups::Layout::detect() else {
         return;
     };

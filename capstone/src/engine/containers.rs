@@ -619,16 +619,7 @@ impl Engine {
     /// container died with it: PR_SET_PDEATHSIG); its network leftovers are chapter 07's
     /// stale leases, reclaimed at the next start. Best effort: gone already is fine.
     pub(super) fn remove_leftover_cgroup(&self, id: &str) {
-        if let Ok(layout) = ch02_cgroups::Layout::detect() {
-            // `open` does not own it (its `remove` would do nothing): rmdir each directory.
-            if let Ok(cgroup) =
-                ch02_cgroups::ContainerCgroup::open(&layout, &self.cgroup_parent, id)
-            {
-                for dir in cgroup.dirs() {
-                    let _ = std::fs::remove_dir(&dir.path);
-                }
-            }
-        }
+        super::check::remove_cgroup(&self.cgroup_parent, id);
         // And its devices cgroup (cgroup v1), removed when the handle drops.
         drop(crate::runtime::adopt_devices(
             &std::path::Path::new(&self.cgroup_parent).join(id),
