@@ -512,11 +512,17 @@ pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-/// Look again every 50 ms until `done`; fail the test after 10 s, naming `what`.
-pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
+/// Look again every 5 ms until `done` (soon enough to catch work in the middle: the fault
+/// tests kill at such moments); fail the test after `timeout`, naming `what`.
+pub fn wait_until_within(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
     while !done() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// [`wait_until_within`] 10 s.
+pub fn wait_until(what: &str, done: impl FnMut() -> bool) {
+    wait_until_within(what, Duration::from_secs(10), done)
 }

@@ -8,6 +8,7 @@
 use harness::capstone::ok;
 use harness::capstone::Daemon;
 use harness::proxy::{Direction, Proxy};
+use harness::wait_until_within;
 use harness::{report, TestEnv};
 use serde_json::Value;
 use std::io::{Read, Write};
@@ -506,14 +507,6 @@ fn spawn_baleia(daemon: &Daemon, args: &[&str]) -> std::process::Child {
         .unwrap()
 }
 
-fn wait_until(what: &str, seconds: u64, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 /// `baleia system check` must find the state whole; returns its report.
 fn check_whole(daemon: &Daemon) -> String {
     let output = daemon.baleia(&["system", "check"]);
@@ -624,7 +617,11 @@ fn a_daemon_killed_in_the_middle_of_a_pull_leaves_a_whole_store_and_the_pull_run
     let mut daemon = Daemon::start(&env);
     let remote = format!("{}/lib/busybox:1", proxy.addr);
     let pull = spawn_baleia(&daemon, &["pull", &remote]);
-    wait_until("the pull to stall in a blob", 30, || proxy.stalled() > 0);
+    wait_until_within(
+        "the pull to stall in a blob",
+        Duration::from_secs(30),
+        || proxy.stalled() > 0,
+    );
     daemon.kill();
     let output = pull.wait_with_output().unwrap();
     assert!(!output.status.success(), "{}", report(&output));
@@ -655,7 +652,11 @@ fn a_pull_from_a_stalled_registry_times_out_clearly_and_the_daemon_serves_others
     let remote = format!("{}/lib/busybox:1", proxy.addr);
     let started = Instant::now();
     let pull = spawn_baleia(&daemon, &["pull", &remote]);
-    wait_until("the pull to stall in a blob", 30, || proxy.stalled() > 0);
+    wait_until_within(
+        "the pull to stall in a blob",
+        Duration::from_secs(30),
+        || proxy.stalled() > 0,
+    );
     // While the pull hangs, everything else goes on (hello-world is made offline).
     assert!(ok(&daemon, &["run", "--rm", "hello-world"]).contains("Hello from baleia!"));
     assert!(ok(&daemon, &["ps", "-a"]).starts_with("CONTAINER ID"));
@@ -686,7 +687,11 @@ fn a_daemon_killed_in_the_middle_of_a_push_leaves_a_whole_store_and_the_push_run
     let remote = format!("{}/lib/pushed:1", proxy.addr);
     ok(&daemon, &["tag", "busybox", &remote]);
     let push = spawn_baleia(&daemon, &["push", &remote]);
-    wait_until("the push to stall in a blob", 30, || proxy.stalled() > 0);
+    wait_until_within(
+        "the push to stall in a blob",
+        Duration::from_secs(30),
+        || proxy.stalled() > 0,
+    );
     daemon.kill();
     let output = push.wait_with_output().unwrap();
     assert!(!output.status.success(), "{}", report(&output));
@@ -722,7 +727,7 @@ fn a_daemon_killed_in_the_middle_of_a_commit_leaves_a_whole_store_and_its_contai
             "dd if=/dev/urandom of=/big bs=1M count=48 2>/dev/null && touch /ready && exec sleep 1000",
         ],
     );
-    wait_until("the container's file", 30, || {
+    wait_until_within("the container's file", Duration::from_secs(30), || {
         daemon
             .baleia(&["exec", "big", "test", "-e", "/ready"])
             .status
@@ -731,7 +736,11 @@ fn a_daemon_killed_in_the_middle_of_a_commit_leaves_a_whole_store_and_its_contai
     let tmp = env.path().join("root/tmp");
     let busy = |dir: &std::path::Path| std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some());
     let commit = spawn_baleia(&daemon, &["commit", "big", "bigimage:1"]);
-    wait_until("the commit to write its layer", 30, || busy(&tmp));
+    wait_until_within(
+        "the commit to write its layer",
+        Duration::from_secs(30),
+        || busy(&tmp),
+    );
     daemon.kill();
     let output = commit.wait_with_output().unwrap();
     assert!(
@@ -792,7 +801,7 @@ fn a_builder_killed_in_a_run_step_or_while_writing_its_layer_leaves_a_whole_stor
 
     // Killed while the RUN step's container runs: nothing of it may survive.
     let builder = build("FROM busybox\nRUN sleep 30\n");
-    wait_until("the RUN step's container", 30, || {
+    wait_until_within("the RUN step's container", Duration::from_secs(30), || {
         busy(&root.join("containers"))
     });
     std::thread::sleep(Duration::from_millis(300));
@@ -808,7 +817,9 @@ fn a_builder_killed_in_a_run_step_or_while_writing_its_layer_leaves_a_whole_stor
     // Killed while it writes the RUN step's layer (48 MiB that do not compress).
     let dockerfile = "FROM busybox\nRUN dd if=/dev/urandom of=/big bs=1M count=48 2>/dev/null\n";
     let builder = build(dockerfile);
-    wait_until("the layer to be written", 60, || busy(&root.join("tmp")));
+    wait_until_within("the layer to be written", Duration::from_secs(60), || {
+        busy(&root.join("tmp"))
+    });
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(builder.id() as i32),
         nix::sys::signal::Signal::SIGKILL,
@@ -843,9 +854,11 @@ fn remove_default_parent_cgroups_of(containers: &std::path::Path) {
         let parent = hierarchy.path().join("baleia");
         for id in &ids {
             let dir = parent.join(id);
-            wait_until("the killed RUN container's end", 10, || {
-                !dir.exists() || std::fs::remove_dir(&dir).is_ok()
-            });
+            wait_until_within(
+                "the killed RUN container's end",
+                Duration::from_secs(10),
+                || !dir.exists() || std::fs::remove_dir(&dir).is_ok(),
+            );
         }
         let _ = std::fs::remove_dir(&parent);
     }
