@@ -126,12 +126,24 @@ impl Drop for DevicesCgroup {
         }
         explain!("rmdir {}", self.dir.display());
         // The parent too, once no other container is in it, as chapter 02 does with the
-        // engine's parent in the other hierarchies: one try (a parent with another
-        // container's cgroup refuses, and should).
+        // engine's parent in the other hierarchies. Only then: a cgroup with children refuses
+        // rmdir with EBUSY as well, and no waiting changes that; without children, EBUSY is
+        // the kernel still letting go of the child we just removed, and waiting helps.
         if let Some(parent) = self.dir.parent().filter(|p| *p != Path::new(HIERARCHY)) {
-            let _ = std::fs::remove_dir(parent);
+            if !has_child_cgroup(parent) {
+                let _ = ch02_cgroups::cgroup::rmdir_when_released(parent);
+            }
         }
     }
+}
+
+/// Whether the cgroup directory `dir` has a child cgroup (a subdirectory).
+fn has_child_cgroup(dir: &Path) -> bool {
+    std::fs::read_dir(dir).map_or(true, |entries| {
+        entries
+            .flatten()
+            .any(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+    })
 }
 
 /// `c 1:3 rwm`: the kernel's form of one rule.
