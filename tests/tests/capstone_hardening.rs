@@ -1024,6 +1024,8 @@ fn fork_bombs_memory_hogs_and_sigterm_ignorers_leave_the_daemon_responsive_and_s
         "(while :; do sleep 1000 & done) 2>/dev/null; exec sleep 1000",
     ]);
     // Fills its 16 MiB again and again (each filler is OOM-killed, the loop starts another).
+    // The filler raises its own oom_score_adj (allowed without privilege), so the OOM killer
+    // picks it and not the loop, the container's PID 1, which it otherwise sometimes did.
     run(&[
         "--name",
         "hog",
@@ -1032,7 +1034,7 @@ fn fork_bombs_memory_hogs_and_sigterm_ignorers_leave_the_daemon_responsive_and_s
         "busybox",
         "sh",
         "-c",
-        "while :; do sh -c 'x=aaaaaaaa; while :; do x=$x$x; done'; done",
+        "while :; do sh -c 'echo 1000 > /proc/self/oom_score_adj; x=aaaaaaaa; while :; do x=$x$x; done'; done",
     ]);
     // Ignores SIGTERM.
     run(&[
