@@ -40,6 +40,22 @@ pub struct Options {
     pub limits: crate::http::Limits,
 }
 
+/// `--cgroup-driver`: only `cgroupfs`. The daemon makes each container's cgroup itself, at
+/// `/PARENT/ID` from the root of the hierarchy, as dockerd's cgroupfs driver does
+/// (`/docker/ID`); systemd leaves cgroups it did not make alone (docs/decisions.md, "Real
+/// hosts"). dockerd's `systemd` driver asks systemd over D-Bus for a transient scope per
+/// container instead: not done here, so asking for it fails rather than being ignored.
+pub fn check_cgroup_driver(driver: &str) -> Result<()> {
+    match driver {
+        "cgroupfs" => Ok(()),
+        "systemd" => bail!(
+            "--cgroup-driver systemd is not supported: baleia makes containers' cgroups itself \
+             (--cgroup-driver cgroupfs, under --cgroup-parent); systemd leaves them alone"
+        ),
+        other => bail!("--cgroup-driver {other}: unknown driver (the one supported is cgroupfs)"),
+    }
+}
+
 /// `--bridge IF --bip 10.77.0.1/16` → Some((IF, "10.77.0.0/16")); `--bridge none` → None.
 /// As dockerd's `--bip`, the address is the bridge's own with the subnet's prefix; chapter 07
 /// gives the bridge the subnet's first address.

@@ -175,6 +175,11 @@ enum Command {
         /// The cgroup parent of every container's cgroup.
         #[arg(long, default_value = ch02_cgroups::DEFAULT_PARENT)]
         cgroup_parent: String,
+        /// Who makes containers' cgroups: `cgroupfs` (the daemon, under --cgroup-parent from
+        /// the hierarchy's root, as dockerd's cgroupfs driver). dockerd's `systemd` driver
+        /// (transient scopes over D-Bus) is not supported: asking for it is an error.
+        #[arg(long, default_value = "cgroupfs")]
+        cgroup_driver: String,
         /// The default network's bridge, made on first use (as dockerd's -b); `none`: no
         /// default network, containers without --network get a loopback only.
         #[arg(short = 'b', long, env = "BALEIA_BRIDGE", default_value = ch07_volumes_network::network::DEFAULT_BRIDGE)]
@@ -477,12 +482,14 @@ fn dispatch(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Daemon {
             cgroup_parent,
+            cgroup_driver,
             bridge,
             bip,
             ip,
             group,
             client_timeout,
         } => {
+            daemon::check_cgroup_driver(&cgroup_driver)?;
             daemon::run(daemon::Options {
                 root: cli.root,
                 socket: client.socket,

@@ -40,6 +40,25 @@ fn hello_world_runs_offline_and_the_client_starts_a_daemon_when_none_runs() {
 }
 
 #[test]
+fn the_systemd_cgroup_driver_is_refused_by_name_not_ignored() {
+    let env = TestEnv::new();
+    let socket = env.path().join("driver.sock");
+    let output = env
+        .cmd("baleia")
+        .args(["daemon", "--cgroup-driver", "systemd", "-H"])
+        .arg(format!("unix://{}", socket.display()))
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "{}", report(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--cgroup-driver systemd is not supported"),
+        "{stderr}"
+    );
+    assert!(!socket.exists(), "the daemon must not start");
+}
+
+#[test]
 fn run_detached_then_ps_logs_stop_inspect_and_rm() {
     let env = TestEnv::new();
     let daemon = Daemon::start(&env);
