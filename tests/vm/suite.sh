@@ -7,6 +7,9 @@
 # that is not listed there.
 set -u
 export PATH=$PWD/target/debug:/mnt/vm:$PATH
+# insta finds the snapshots from the workspace root, which it asks cargo for: there is no
+# cargo in the guest. And a guest never writes .snap.new files into the repository.
+export INSTA_WORKSPACE_ROOT=$PWD INSTA_UPDATE=no
 out=/mnt/vm/out
 known=tests/vm/known-guest-failures.txt
 
@@ -20,13 +23,14 @@ results=/tmp/results.txt
 : >"$results"
 while read -r exe; do
     [ -x "$exe" ] || continue
+    # A crate's unit tests and its integration tests share a name: the hash tells them apart.
+    log=$(basename "$exe").log
     name=$(basename "$exe" | sed 's/-[0-9a-f]*$//')
-    echo "== $name"
+    echo "== $name ($log)"
     started=$SECONDS
-    "$exe" --test-threads 2 2>&1 | tee "/tmp/$name.log" | grep -E '^test .* \.\.\. |^test result' || true
+    "$exe" --test-threads 2 2>&1 | tee "$out/$log" | grep -E '^test .* \.\.\. |^test result' || true
     echo "   ($((SECONDS - started)) s)"
-    sed -nE "s/^test (.*) \.\.\. (ok|FAILED|ignored.*)$/$name \1 \2/p" "/tmp/$name.log" >>"$results"
-    cp "/tmp/$name.log" "$out/$name.log"
+    sed -nE "s/^test (.*) \.\.\. (ok|FAILED|ignored.*)$/$name \1 \2/p" "$out/$log" >>"$results"
 done </mnt/vm/tests.txt
 
 unexpected=0
