@@ -731,6 +731,10 @@ pub fn info(client: &Client) -> Result<()> {
     ] {
         writeln!(out, " {label}: {}", s(key))?;
     }
+    // As docker info: the daemon's warnings last, on stderr.
+    for warning in i["Warnings"].as_array().into_iter().flatten() {
+        eprintln!("{}", warning.as_str().unwrap_or_default());
+    }
     Ok(())
 }
 

@@ -50,7 +50,11 @@ fn network_json(engine: &Engine, config: &NetworkConfig) -> Value {
             "Config": [{ "Subnet": config.subnet, "Gateway": config.gateway.to_string() }],
         },
         "Containers": containers,
-        "Options": { "com.docker.network.bridge.name": config.bridge },
+        "Options": {
+            "com.docker.network.bridge.name": config.bridge,
+            // false when iptables was missing: no egress NAT, no isolation.
+            "com.docker.network.bridge.enable_ip_masquerade": config.nat.to_string(),
+        },
         "Labels": {},
     })
 }
