@@ -1157,3 +1157,50 @@ fn a_bridge_left_by_a_crashed_run_of_this_root_is_cleaned_and_anothers_is_never_
     assert!(still_there, "the foreign bridge was touched");
     assert!(!root(&env).join("networks/btforeign").exists());
 }
+
+#[test]
+fn an_unmarked_unused_bridge_with_this_roots_default_name_is_cleaned_at_the_first_run() {
+    let env = TestEnv::new();
+    import(&env, "busybox", None, &[]);
+    // What an engine that did not mark its bridges left after a failed first run: the
+    // default bridge's name (this test root's own, never baleia0), no alias, no address.
+    let list = ok(&env, &["network", "ls"]);
+    assert!(!list.contains("bridge"), "{list}");
+    let run = |args: &[&str]| {
+        env.cmd(BIN)
+            .args(["--explain", "run", "--dns", "127.0.0.1"])
+            .args(args)
+            .args(["busybox", "--", "true"])
+            .output()
+            .unwrap()
+    };
+    // Learn the name: make the default network once, then remove it (and its rules).
+    let first = run(&[]);
+    assert!(first.status.success(), "{}", report(&first));
+    let config = network_json(&env, "bridge");
+    let bridge = config["bridge"].as_str().unwrap().to_string();
+    assert!(
+        bridge.starts_with("baleia-") && bridge.len() == 15,
+        "{bridge}"
+    );
+    ok(&env, &["network", "rm", "bridge"]);
+    let added = Command::new("ip")
+        .args(["link", "add", &bridge, "type", "bridge"])
+        .status()
+        .unwrap();
+    assert!(added.success());
+    let again = run(&[]);
+    let config = std::fs::read(root(&env).join("networks/bridge/network.json"));
+    let removed = ch07(&env, &["network", "rm", "bridge"]);
+    let _ = Command::new("ip").args(["link", "del", &bridge]).status();
+    assert!(again.status.success(), "{}", report(&again));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("an earlier run's; clean it"),
+        "{}",
+        report(&again)
+    );
+    assert!(config.is_ok());
+    assert!(removed.status.success(), "{}", report(&removed));
+    assert!(!links().contains(&format!(" {bridge}:")));
+    assert_eq!(rules_naming(&bridge), Vec::<String>::new());
+}

@@ -133,6 +133,12 @@ pub fn default_subnets() -> impl Iterator<Item = Subnet> {
     })
 }
 
+/// How many interfaces are plugged into bridge `bridge` (`/sys/class/net/<bridge>/brif/`
+/// holds one entry per port, see the kernel's Documentation/ABI/testing/sysfs-class-net).
+fn ports(bridge: &str) -> usize {
+    std::fs::read_dir(format!("/sys/class/net/{bridge}/brif")).map_or(0, |d| d.count())
+}
+
 /// Take the networks lock.
 pub fn lock(state_root: &Path) -> Result<Lock> {
     Lock::acquire(&networks_dir(state_root).join(".lock"))
@@ -248,6 +254,19 @@ fn create_in(
             explain!(
                 "bridge {bridge} has our mark ({mark}) but no network: a crashed run's; clean it"
             );
+            nat::remove_mentioning(&bridge)?;
+            link::delete(&bridge)?;
+        }
+        Some(alias)
+            if alias.is_empty()
+                && name == DEFAULT_NETWORK
+                && bridge == default_bridge(state_root)
+                && ports(&bridge) == 0 =>
+        {
+            // This root's own default bridge name, unmarked and unused: left by a failed
+            // first run of a baleia that did not mark its bridges yet. Nobody else would
+            // choose that name; clean it rather than send the user to `ip link del`.
+            explain!("bridge {bridge}: unmarked, unused, this root's default name: an earlier run's; clean it");
             nat::remove_mentioning(&bridge)?;
             link::delete(&bridge)?;
         }
