@@ -971,6 +971,9 @@ pub fn network(client: &Client, command: crate::NetworkCommand) -> Result<()> {
                 body["IPAM"] = json!({ "Config": [{ "Subnet": subnet }] });
             }
             let created = client.call("POST", "/networks/create", Some(&body))?;
+            if let Some(warning) = created["Warning"].as_str().filter(|w| !w.is_empty()) {
+                eprintln!("WARNING: {warning}");
+            }
             println!("{}", created["Id"].as_str().unwrap_or_default());
         }
         N::Ls { quiet } => {

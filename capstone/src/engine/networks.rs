@@ -143,7 +143,9 @@ impl Engine {
         let subnet = body["IPAM"]["Config"][0]["Subnet"].as_str();
         let bridge = body["Options"]["com.docker.network.bridge.name"].as_str();
         let config = network::create(&self.root, name, subnet, bridge)?;
-        Ok(json!({ "Id": network_id(&config.name), "Warning": "" }))
+        // Docker's field for what the network lacks: no rules without iptables.
+        let warning = network::warning(&config).unwrap_or_default();
+        Ok(json!({ "Id": network_id(&config.name), "Warning": warning }))
     }
 
     /// `GET /networks`
