@@ -372,6 +372,11 @@ fn iptables_save() -> String {
 
 impl Drop for TestNetwork<'_> {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            // Remove what can be removed; a second panic here would abort every test.
+            let _ = ch07(self.env, &["network", "rm", &self.name]);
+            return;
+        }
         let ports = std::fs::read_dir(format!("/sys/class/net/{}/brif", self.bridge))
             .map(|d| d.count())
             .unwrap_or(0);
@@ -962,13 +967,14 @@ fn fake_iptables(env: &TestEnv, script: &str) -> PathBuf {
     dir
 }
 
-/// `network create NAME --subnet 10.213.n.0/24 --bridge bt<tag><pid>` with `PATH` set.
+/// `network create NAME --subnet 10.213.n.0/24 --bridge bt<tag><pid>` with `PATH` set; the
+/// network, if it was made.
 fn create_with_path<'a>(
     env: &'a TestEnv,
     tag: &str,
     n: u8,
     path: &str,
-) -> (Output, TestNetwork<'a>) {
+) -> (Output, Option<TestNetwork<'a>>) {
     let bridge = format!("bt{tag}{}", std::process::id() % 100_000);
     let subnet = format!("10.213.{n}.0/24");
     let output = env
@@ -978,13 +984,13 @@ fn create_with_path<'a>(
         .args(["--subnet", &subnet, "--bridge", &bridge])
         .output()
         .unwrap();
-    let net = TestNetwork {
+    let made = output.status.success().then(|| TestNetwork {
         env,
         name: bridge.clone(),
         bridge,
         subnet,
-    };
-    (output, net)
+    });
+    (output, made)
 }
 
 fn rules_naming(bridge: &str) -> Vec<String> {
@@ -1017,7 +1023,7 @@ fn without_iptables_a_network_is_a_bare_bridge_with_one_warning_and_gets_its_rul
     let env = TestEnv::new();
     import(&env, "busybox", None, &[]);
     let (output, net) = create_with_path(&env, "ni", 25, NO_IPTABLES);
-    assert!(output.status.success(), "{}", report(&output));
+    let net = net.unwrap_or_else(|| panic!("{}", report(&output)));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.matches("WARNING").count(), 1, "{stderr}");
     for words in [
@@ -1064,7 +1070,7 @@ fn an_iptables_that_cannot_work_is_treated_as_missing_and_leaves_no_rule() {
     );
     let path = format!("{}:{NO_IPTABLES}", fake.display());
     let (output, net) = create_with_path(&env, "nk", 26, &path);
-    assert!(output.status.success(), "{}", report(&output));
+    let net = net.unwrap_or_else(|| panic!("{}", report(&output)));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.matches("WARNING").count(), 1, "{stderr}");
     assert!(
@@ -1085,10 +1091,9 @@ fn a_network_whose_rules_fail_part_way_is_removed_entirely_and_can_be_made_again
     );
     let path = format!("{}:{NO_IPTABLES}", fake.display());
     let (output, net) = create_with_path(&env, "nx", 27, &path);
-    let (bridge, name) = (net.bridge.clone(), net.name.clone());
-    // No network was made: nothing for its drop to remove.
-    std::mem::forget(net);
-    assert!(!output.status.success(), "{}", report(&output));
+    assert!(net.is_none(), "{}", report(&output));
+    let bridge = format!("btnx{}", std::process::id() % 100_000);
+    let name = bridge.clone();
     let stderr = String::from_utf8_lossy(&output.stderr);
     for step in [
         format!("RTM_NEWLINK {bridge} type bridge"),
@@ -1106,8 +1111,8 @@ fn a_network_whose_rules_fail_part_way_is_removed_entirely_and_can_be_made_again
     assert_eq!(rules_naming(&bridge), Vec::<String>::new());
     assert!(!root(&env).join("networks").join(&name).exists());
     // No dead end: with a working iptables the same network is made.
-    let (again, _net) = create_with_path(&env, "nx", 27, &std::env::var("PATH").unwrap());
-    assert!(again.status.success(), "{}", report(&again));
+    let (again, net) = create_with_path(&env, "nx", 27, &std::env::var("PATH").unwrap());
+    let _net = net.unwrap_or_else(|| panic!("{}", report(&again)));
     assert_eq!(rules_naming(&bridge).len(), 5);
 }
 
@@ -1192,7 +1197,8 @@ fn an_unmarked_unused_bridge_with_this_roots_default_name_is_cleaned_at_the_firs
     let again = run(&[]);
     let config = std::fs::read(root(&env).join("networks/bridge/network.json"));
     let removed = ch07(&env, &["network", "rm", "bridge"]);
-    let _ = Command::new("ip").args(["link", "del", &bridge]).status();
+    // Only if the run failed to clean it (then the asserts below say so).
+    let _ = Command::new("ip").args(["link", "del", &bridge]).output();
     assert!(again.status.success(), "{}", report(&again));
     assert!(
         String::from_utf8_lossy(&again.stderr).contains("an earlier run's; clean it"),
