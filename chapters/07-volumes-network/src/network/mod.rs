@@ -139,6 +139,9 @@ fn ports(bridge: &str) -> usize {
     std::fs::read_dir(format!("/sys/class/net/{bridge}/brif")).map_or(0, |d| d.count())
 }
 
+/// Taken by every state root while it picks a free subnet and makes the bridge with it.
+const HOST_LOCK: &str = "/run/baleia/subnets.lock";
+
 /// Take the networks lock.
 pub fn lock(state_root: &Path) -> Result<Lock> {
     Lock::acquire(&networks_dir(state_root).join(".lock"))
@@ -283,6 +286,13 @@ fn create_in(
             )));
         }
     }
+    // Two roots choosing a free subnet at once would both see 10.77 free: the choice and the
+    // bridge that takes it (its route is what the next chooser sees) are made under a lock
+    // of the host's, not only of this root. Best effort: without /run, the choice still works.
+    let _host_lock = subnet
+        .is_none()
+        .then(|| Lock::acquire(Path::new(HOST_LOCK)).ok())
+        .flatten();
     // Routes read after a leftover bridge of ours went: its subnet is free again.
     let routed = subnet::host_routes();
     let subnet: Subnet = match subnet {
