@@ -446,7 +446,8 @@ fn info(engine: &Engine) -> Value {
         "CpuCfsQuota": true,
         "CPUShares": true,
         "PidsLimit": true,
-        "IPv4Forwarding": false,
+        "IPv4Forwarding": std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward")
+            .is_ok_and(|v| v.trim() == "1"),
         "Debug": false,
         "NFd": 0,
         "NGoroutines": 0,
@@ -473,7 +474,11 @@ fn info(engine: &Engine) -> Value {
         "Isolation": "",
         "InitBinary": "",
         "SecurityOptions": [],
-        "Warnings": [],
+        // As dockerd's: what works less well than it should on this host, said once here.
+        "Warnings": ch07_volumes_network::network::nat::check()
+            .err()
+            .map(|unavailable| vec![format!("WARNING: {unavailable}")])
+            .unwrap_or_default(),
     })
 }
 

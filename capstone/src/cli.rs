@@ -731,6 +731,10 @@ pub fn info(client: &Client) -> Result<()> {
     ] {
         writeln!(out, " {label}: {}", s(key))?;
     }
+    // As docker info: the daemon's warnings last, on stderr.
+    for warning in i["Warnings"].as_array().into_iter().flatten() {
+        eprintln!("{}", warning.as_str().unwrap_or_default());
+    }
     Ok(())
 }
 
@@ -967,6 +971,9 @@ pub fn network(client: &Client, command: crate::NetworkCommand) -> Result<()> {
                 body["IPAM"] = json!({ "Config": [{ "Subnet": subnet }] });
             }
             let created = client.call("POST", "/networks/create", Some(&body))?;
+            if let Some(warning) = created["Warning"].as_str().filter(|w| !w.is_empty()) {
+                eprintln!("WARNING: {warning}");
+            }
             println!("{}", created["Id"].as_str().unwrap_or_default());
         }
         N::Ls { quiet } => {

@@ -168,6 +168,13 @@ impl Client {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if UnixStream::connect(&self.socket).is_ok() {
+                // Whoever starts the engine hears, once, what it lacks on this host (its
+                // `info` warnings: no iptables, say); later runs stay quiet, `info` repeats it.
+                if let Ok(info) = self.call("GET", "/info", None) {
+                    for warning in info["Warnings"].as_array().into_iter().flatten() {
+                        eprintln!("baleia: {}", warning.as_str().unwrap_or_default());
+                    }
+                }
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(20));

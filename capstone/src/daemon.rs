@@ -29,9 +29,10 @@ pub struct Options {
     pub root: PathBuf,
     pub socket: PathBuf,
     pub cgroup_parent: String,
-    /// The default network's bridge (`none`: no default network), and its address/prefix.
-    pub bridge: String,
-    pub bip: String,
+    /// The default network's bridge (`none`: no default network; `None`: the root's own, see
+    /// chapter 07's `network::default_bridge`), and its address/prefix (`None`: a free one).
+    pub bridge: Option<String>,
+    pub bip: Option<String>,
     pub ip: std::net::IpAddr,
     /// The group that may use the socket besides root (`baleia`, as dockerd's `docker`):
     /// used when it exists.
@@ -56,13 +57,24 @@ pub fn check_cgroup_driver(driver: &str) -> Result<()> {
     }
 }
 
-/// `--bridge IF --bip 10.77.0.1/16` → Some((IF, "10.77.0.0/16")); `--bridge none` → None.
-/// As dockerd's `--bip`, the address is the bridge's own with the subnet's prefix; chapter 07
-/// gives the bridge the subnet's first address.
-pub fn default_bridge(bridge: &str, bip: &str) -> Result<Option<(String, String)>> {
-    if bridge == "none" {
-        return Ok(None);
-    }
+/// `--bridge IF --bip 10.77.0.1/16` → Some((IF, Some("10.77.0.0/16"))); `--bridge none` →
+/// None; no `--bridge`: the state root's own bridge (`baleia0` for the default root); no
+/// `--bip`: `None`, a free subnet chosen when the network is made. As dockerd's `--bip`, the
+/// address is the bridge's own with the subnet's prefix; chapter 07 gives the bridge the
+/// subnet's first address.
+pub fn default_bridge(
+    root: &Path,
+    bridge: Option<&str>,
+    bip: Option<&str>,
+) -> Result<Option<(String, Option<String>)>> {
+    let bridge = match bridge {
+        Some("none") => return Ok(None),
+        Some(bridge) => bridge.to_string(),
+        None => ch07_volumes_network::network::default_bridge(root),
+    };
+    let Some(bip) = bip else {
+        return Ok(Some((bridge, None)));
+    };
     let bad = || anyhow::anyhow!("--bip {bip}: expected an address and prefix, like 10.77.0.1/16");
     let (address, prefix) = bip.split_once('/').ok_or_else(bad)?;
     let address: std::net::Ipv4Addr = address.parse().map_err(|_| bad())?;
@@ -71,7 +83,7 @@ pub fn default_bridge(bridge: &str, bip: &str) -> Result<Option<(String, String)
         bail!("--bip {bip}: the prefix must be between /8 and /30");
     }
     let network = std::net::Ipv4Addr::from(u32::from(address) & (u32::MAX << (32 - prefix)));
-    Ok(Some((bridge.to_string(), format!("{network}/{prefix}"))))
+    Ok(Some((bridge, Some(format!("{network}/{prefix}")))))
 }
 
 /// At most this many connections at once: each holds a thread. Beyond it a client gets `503`
@@ -94,7 +106,11 @@ pub fn run(options: Options) -> Result<()> {
         cgroup_parent: options.cgroup_parent,
         exe,
         cgroup_v2: layout.mode.is_v2(),
-        default_bridge: default_bridge(&options.bridge, &options.bip)?,
+        default_bridge: default_bridge(
+            &options.root,
+            options.bridge.as_deref(),
+            options.bip.as_deref(),
+        )?,
         default_bind_ip: options.ip,
         names: Mutex::new(()),
         starting: Mutex::new(()),
@@ -105,6 +121,11 @@ pub fn run(options: Options) -> Result<()> {
     // Before serving: a crashed supervisor's lease must not hold an address a new container
     // could have.
     engine.reclaim_networks();
+    // Once, where an administrator looks: what the networks lack without iptables. (Clients
+    // see it in `info`, and the client that starts this daemon prints it.)
+    if let Err(unavailable) = ch07_volumes_network::network::nat::check() {
+        eprintln!("baleia daemon: WARNING: {unavailable}");
+    }
     let listener = listen(&options.socket, &options.group)?;
     stop_on_signals(options.socket.clone())?;
     engine.reclaim_half_made();
@@ -208,17 +229,38 @@ mod tests {
 
     #[test]
     fn bip_gives_the_default_networks_subnet_and_none_disables_it() {
+        let root = Path::new("/var/lib/baleia");
         assert_eq!(
-            default_bridge("baleia0", "10.77.0.1/16").unwrap(),
-            Some(("baleia0".into(), "10.77.0.0/16".into()))
+            default_bridge(root, Some("baleia0"), Some("10.77.0.1/16")).unwrap(),
+            Some(("baleia0".into(), Some("10.77.0.0/16".into())))
         );
         assert_eq!(
-            default_bridge("bt1", "10.213.42.1/24").unwrap().unwrap().1,
-            "10.213.42.0/24"
+            default_bridge(root, Some("bt1"), Some("10.213.42.1/24"))
+                .unwrap()
+                .unwrap()
+                .1,
+            Some("10.213.42.0/24".into())
         );
-        assert_eq!(default_bridge("none", "whatever").unwrap(), None);
+        assert_eq!(
+            default_bridge(root, Some("none"), Some("whatever")).unwrap(),
+            None
+        );
         for bad in ["10.77.0.1", "10.77.0.1/33", "10.77.0.1/4", "x/16"] {
-            assert!(default_bridge("b", bad).is_err(), "{bad}");
+            assert!(default_bridge(root, Some("b"), Some(bad)).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn without_flags_each_root_has_its_own_bridge_and_a_free_subnet() {
+        let default = default_bridge(Path::new("/var/lib/baleia"), None, None).unwrap();
+        assert_eq!(default, Some(("baleia0".into(), None)));
+        let (a, _) = default_bridge(Path::new("/srv/a"), None, None)
+            .unwrap()
+            .unwrap();
+        let (b, _) = default_bridge(Path::new("/srv/b"), None, None)
+            .unwrap()
+            .unwrap();
+        assert!(a.starts_with("baleia-") && a.len() == 15, "{a}");
+        assert_ne!(a, b);
     }
 }

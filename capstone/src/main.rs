@@ -181,12 +181,14 @@ enum Command {
         #[arg(long, default_value = "cgroupfs")]
         cgroup_driver: String,
         /// The default network's bridge, made on first use (as dockerd's -b); `none`: no
-        /// default network, containers without --network get a loopback only.
-        #[arg(short = 'b', long, env = "BALEIA_BRIDGE", default_value = ch07_volumes_network::network::DEFAULT_BRIDGE)]
-        bridge: String,
-        /// The default bridge's address and prefix (as dockerd's --bip).
-        #[arg(long, env = "BALEIA_BIP", default_value = "10.77.0.1/16")]
-        bip: String,
+        /// default network, containers without --network get a loopback only. Without it:
+        /// baleia0 for the default root, baleia-<8 hex digits of the root's hash> for another.
+        #[arg(short = 'b', long, env = "BALEIA_BRIDGE")]
+        bridge: Option<String>,
+        /// The default bridge's address and prefix (as dockerd's --bip). Without it: the first
+        /// free of 10.77.0.0/16, 10.79.0.0/16 ... 10.99.0.0/16.
+        #[arg(long, env = "BALEIA_BIP")]
+        bip: Option<String>,
         /// The host address of ports published without one (as dockerd's --ip).
         #[arg(long, default_value = "0.0.0.0")]
         ip: std::net::IpAddr,

@@ -20,6 +20,8 @@ pub struct Daemon<'a> {
     extra: Vec<String>,
     /// More environment for the daemon.
     vars: Vec<(String, String)>,
+    /// Without `BALEIA_BRIDGE=none`: the state root's own default bridge (`baleia-<hash>`).
+    root_default_bridge: bool,
 }
 
 impl<'a> Daemon<'a> {
@@ -45,6 +47,23 @@ impl<'a> Daemon<'a> {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            root_default_bridge: false,
+        };
+        daemon.restart();
+        daemon
+    }
+
+    /// A daemon with no `--bridge`/`--bip`: the default network on the bridge the engine
+    /// derives from the test's state root (`baleia-` and 8 hex digits, never `baleia0`) in a
+    /// free 10.x.0.0/16. Only for the tests of that choice; they remove that network.
+    pub fn start_with_root_default_bridge(env: &'a TestEnv) -> Self {
+        let mut daemon = Daemon {
+            env,
+            socket: env.path().join("baleia.sock"),
+            child: None,
+            extra: Vec::new(),
+            vars: Vec::new(),
+            root_default_bridge: true,
         };
         daemon.restart();
         daemon
@@ -59,6 +78,7 @@ impl<'a> Daemon<'a> {
             child: None,
             extra: Vec::new(),
             vars: Vec::new(),
+            root_default_bridge: false,
         }
     }
 
@@ -80,9 +100,11 @@ impl<'a> Daemon<'a> {
     /// (Re)start the daemon process.
     pub fn restart(&mut self) {
         let log = std::fs::File::create(self.env.path().join("daemon.log")).unwrap();
-        let child = self
-            .env
-            .std_cmd("baleia")
+        let mut command = self.env.std_cmd("baleia");
+        if self.root_default_bridge {
+            command.env_remove("BALEIA_BRIDGE");
+        }
+        let child = command
             .args(["daemon", "-H", &self.host(), "--cgroup-parent"])
             .arg(self.cgroup_parent())
             .args(&self.extra)

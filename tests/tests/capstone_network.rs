@@ -4,7 +4,7 @@
 //!
 //! Network rules of the tests: every container gets `--dns 127.0.0.1` (no query leaves for the
 //! host's resolver); every network is the test's own, on a bridge named `bt...` with a subnet
-//! 10.213.N.0/24 (N in 41-44, 47 and 48 here; capstone_docker_cli has 46); traffic goes only
+//! 10.213.N.0/24 (N in 41-44 and 47-49 here; capstone_docker_cli has 46); traffic goes only
 //! to 127.0.0.1 and to our containers. A test that uses the default network starts its daemon
 //! with `--bridge bt... --bip ...` (never the real baleia0). After each test: no veth on its
 //! bridges, no bridge, no iptables rule, no lease, no listening proxy.
@@ -803,4 +803,235 @@ fn run_rm_cycles_leave_nothing_behind() {
     assert_eq!(lines.lines().count(), each);
     let after = Leftovers::take(&env, &daemon, &networks);
     assert_eq!(before, after, "something was left behind");
+}
+
+/// The daemon a client started (its pid from the client's message): when dropped, its
+/// containers are removed and it is stopped.
+struct StartedDaemon<'a> {
+    daemon: &'a Daemon<'a>,
+    pid: i32,
+}
+
+impl<'a> StartedDaemon<'a> {
+    fn from_message(daemon: &'a Daemon<'a>, stderr: &str) -> Self {
+        let pid = stderr
+            .split("(pid ")
+            .nth(1)
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no daemon pid in: {stderr}"));
+        StartedDaemon { daemon, pid }
+    }
+}
+
+impl Drop for StartedDaemon<'_> {
+    fn drop(&mut self) {
+        let ids = self.daemon.baleia(&["ps", "-aq", "--no-trunc"]);
+        for id in stdout(&ids).lines() {
+            let _ = self.daemon.baleia(&["rm", "-f", id]);
+        }
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.pid),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let socket = self.daemon.socket.clone();
+        wait_until("the started daemon to stop", || !socket.exists());
+    }
+}
+
+#[test]
+fn without_iptables_the_first_run_works_warns_once_and_ports_are_published() {
+    let env = TestEnv::new();
+    let bridge = format!("btni{}", std::process::id() % 100_000);
+    let _default = DefaultNetwork {
+        env: &env,
+        bridge: bridge.clone(),
+        subnet: "10.213.49.0/24".into(),
+    };
+    // Nobody on the socket yet: the first client starts the daemon, as on a fresh machine,
+    // with a PATH that has no iptables (Debian keeps it in /usr/sbin).
+    let daemon = Daemon::stopped(&env);
+    daemon.import_busybox();
+    let client = |args: &[&str]| {
+        env.cmd("baleia")
+            .env("BALEIA_HOST", daemon.host())
+            .env("PATH", "/usr/bin:/bin")
+            .env("BALEIA_BRIDGE", &bridge)
+            .env("BALEIA_BIP", "10.213.49.1/24")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let first = client(&["run", "--rm", "hello-world"]);
+    let stderr = String::from_utf8_lossy(&first.stderr).into_owned();
+    let _started = StartedDaemon::from_message(&daemon, &stderr);
+    assert!(first.status.success(), "{}", report(&first));
+    assert!(stdout(&first).contains("Hello from baleia!"));
+    assert!(stderr.contains("no daemon was running"), "{stderr}");
+    assert_eq!(stderr.matches("WARNING").count(), 1, "{stderr}");
+    for words in [
+        "baleia: WARNING: iptables is not installed",
+        "do not reach the outside world",
+        "networks are not isolated",
+        "apt-get install iptables",
+    ] {
+        assert!(stderr.contains(words), "no {words:?} in:\n{stderr}");
+    }
+    // Said once: the next run is quiet; `info` and the daemon's log keep it.
+    let again = client(&["run", "--rm", "hello-world"]);
+    assert!(again.status.success(), "{}", report(&again));
+    assert!(!String::from_utf8_lossy(&again.stderr).contains("WARNING"));
+    let info = client(&["info"]);
+    assert!(String::from_utf8_lossy(&info.stderr).contains("WARNING: iptables is not installed"));
+    let log = std::fs::read_to_string(env.path().join("root/daemon.log")).unwrap();
+    assert_eq!(log.matches("WARNING").count(), 1, "{log}");
+
+    // The bridge works without rules: a published port reaches httpd in a container.
+    let port = free_port();
+    let dir = site(&env, "web", "this is web\n");
+    let publish = format!("127.0.0.1:{port}:80");
+    let volume = format!("{dir}:/www:ro");
+    let web = client(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--dns",
+        "127.0.0.1",
+        "-p",
+        &publish,
+        "-v",
+        &volume,
+        "busybox",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/www",
+    ]);
+    assert!(web.status.success(), "{}", report(&web));
+    assert_eq!(page(port, "/index.html"), "this is web\n");
+    let network = serde_json::from_str::<Value>(&ok(&daemon, &["network", "inspect", "bridge"]))
+        .unwrap()[0]
+        .clone();
+    assert_eq!(
+        network["Options"]["com.docker.network.bridge.enable_ip_masquerade"],
+        "false"
+    );
+    assert!(!iptables_save().contains(&bridge), "a rule names {bridge}");
+    // Containers on the bridge reach each other, unless br_netfilter hands bridged packets to
+    // a host firewall whose FORWARD policy drops them (Docker's does, on this test machine):
+    // then the warning says so, and there is nothing to check here.
+    let bridged_to_firewall =
+        std::fs::read_to_string("/proc/sys/net/bridge/bridge-nf-call-iptables")
+            .is_ok_and(|v| v.trim() == "1");
+    if bridged_to_firewall {
+        assert!(stderr.contains("br_netfilter is loaded"), "{stderr}");
+    } else {
+        let address = inspect(&daemon, "web")["NetworkSettings"]["IPAddress"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let fetched = client(&[
+            "run",
+            "--rm",
+            "--dns",
+            "127.0.0.1",
+            "busybox",
+            "wget",
+            "-qO-",
+            &format!("http://{address}/index.html"),
+        ]);
+        assert_eq!(stdout(&fetched), "this is web\n", "{}", report(&fetched));
+    }
+}
+
+/// The default network of a daemon on the root's own default bridge: removed with chapter 07
+/// when dropped (`network rm bridge` is refused through the API), and checked gone.
+struct RootDefaultNetwork<'a>(&'a TestEnv);
+
+impl Drop for RootDefaultNetwork<'_> {
+    fn drop(&mut self) {
+        let config = std::fs::read(self.0.path().join("root/networks/bridge/network.json"));
+        let removed = self
+            .0
+            .cmd("ch07-volumes-network")
+            .args(["network", "rm", "bridge"])
+            .output()
+            .unwrap();
+        if std::thread::panicking() {
+            return;
+        }
+        let config: Value = serde_json::from_slice(&config.unwrap()).unwrap();
+        assert!(removed.status.success(), "{}", report(&removed));
+        assert_network_gone(
+            config["bridge"].as_str().unwrap(),
+            config["subnet"].as_str().unwrap(),
+        );
+    }
+}
+
+#[test]
+fn two_state_roots_use_their_own_default_networks_at_once() {
+    let envs = [TestEnv::new(), TestEnv::new()];
+    let _networks = envs.each_ref().map(RootDefaultNetwork);
+    let daemons = envs.each_ref().map(Daemon::start_with_root_default_bridge);
+    let mut seen = Vec::new();
+    for (n, daemon) in daemons.iter().enumerate() {
+        daemon.import_busybox();
+        let port = free_port();
+        let dir = site(daemon.env, "web", &format!("this is root {n}\n"));
+        ok(
+            daemon,
+            &[
+                "run",
+                "-d",
+                "--name",
+                "web",
+                "--dns",
+                "127.0.0.1",
+                "-p",
+                &format!("127.0.0.1:{port}:80"),
+                "-v",
+                &format!("{dir}:/www:ro"),
+                "busybox",
+                "httpd",
+                "-f",
+                "-p",
+                "80",
+                "-h",
+                "/www",
+            ],
+        );
+        let network = serde_json::from_str::<Value>(&ok(daemon, &["network", "inspect", "bridge"]))
+            .unwrap()[0]
+            .clone();
+        let bridge = network["Options"]["com.docker.network.bridge.name"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let subnet = network["IPAM"]["Config"][0]["Subnet"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            bridge.starts_with("baleia-") && bridge.len() == 15,
+            "a root's own bridge: {bridge}"
+        );
+        assert!(
+            subnet.starts_with("10.") && subnet.ends_with(".0.0/16"),
+            "{subnet}"
+        );
+        let root = daemon.env.path().join("root").canonicalize().unwrap();
+        let alias = std::fs::read_to_string(format!("/sys/class/net/{bridge}/ifalias")).unwrap();
+        assert_eq!(alias.trim(), format!("baleia:{}", root.display()));
+        seen.push((port, n, bridge, subnet));
+    }
+    // Both at once: each root's container answers on its published port.
+    for (port, n, _, _) in &seen {
+        assert_eq!(page(*port, "/index.html"), format!("this is root {n}\n"));
+    }
+    assert_ne!(seen[0].2, seen[1].2, "one bridge for two roots");
+    assert_ne!(seen[0].3, seen[1].3, "one subnet for two roots");
 }

@@ -372,6 +372,11 @@ fn iptables_save() -> String {
 
 impl Drop for TestNetwork<'_> {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            // Remove what can be removed; a second panic here would abort every test.
+            let _ = ch07(self.env, &["network", "rm", &self.name]);
+            return;
+        }
         let ports = std::fs::read_dir(format!("/sys/class/net/{}/brif", self.bridge))
             .map(|d| d.count())
             .unwrap_or(0);
@@ -703,6 +708,13 @@ fn network_and_volume_commands_refuse_what_cannot_work() {
         )),
         "{ls}"
     );
+    let roots = [(&env, "[ROOT]"), (&other_root, "[OTHER ROOT]")];
+    let text = roots.iter().fold(text, |text, (env, name)| {
+        text.replace(
+            &root(env).canonicalize().unwrap().display().to_string(),
+            name,
+        )
+    });
     assert_snapshot!(text.replace(&net.name, "[NET]"));
     drop(other_root);
 }
@@ -937,4 +949,264 @@ fn repeated_runs_with_volumes_ports_and_networks_leave_nothing_behind() {
             "port {port} is still held"
         );
     }
+}
+
+/// A `PATH` without `iptables` (Debian keeps it in /usr/sbin): the engine as it runs on a
+/// fresh machine. The tests never uninstall anything.
+const NO_IPTABLES: &str = "/usr/bin:/bin";
+
+/// A directory holding a fake `iptables` that runs `script` (a sh fragment; `$*` is the
+/// arguments), to put first in `PATH`.
+fn fake_iptables(env: &TestEnv, script: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = env.path().join("fake-iptables");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("iptables");
+    std::fs::write(&path, format!("#!/bin/sh\n{script}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+/// `network create NAME --subnet 10.213.n.0/24 --bridge bt<tag><pid>` with `PATH` set; the
+/// network, if it was made.
+fn create_with_path<'a>(
+    env: &'a TestEnv,
+    tag: &str,
+    n: u8,
+    path: &str,
+) -> (Output, Option<TestNetwork<'a>>) {
+    let bridge = format!("bt{tag}{}", std::process::id() % 100_000);
+    let subnet = format!("10.213.{n}.0/24");
+    let output = env
+        .cmd(BIN)
+        .env("PATH", path)
+        .args(["--explain", "network", "create", &bridge])
+        .args(["--subnet", &subnet, "--bridge", &bridge])
+        .output()
+        .unwrap();
+    let made = output.status.success().then(|| TestNetwork {
+        env,
+        name: bridge.clone(),
+        bridge,
+        subnet,
+    });
+    (output, made)
+}
+
+fn rules_naming(bridge: &str) -> Vec<String> {
+    iptables_save()
+        .lines()
+        .filter(|l| l.split_whitespace().any(|w| w == bridge))
+        .map(str::to_string)
+        .collect()
+}
+
+fn network_json(env: &TestEnv, name: &str) -> serde_json::Value {
+    let path = root(env).join("networks").join(name).join("network.json");
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// What our bridges carry in their alias: the state root, canonical.
+fn mark(env: &TestEnv) -> String {
+    format!("baleia:{}", root(env).canonicalize().unwrap().display())
+}
+
+fn alias(bridge: &str) -> String {
+    std::fs::read_to_string(format!("/sys/class/net/{bridge}/ifalias"))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn without_iptables_a_network_is_a_bare_bridge_with_one_warning_and_gets_its_rules_later() {
+    let env = TestEnv::new();
+    import(&env, "busybox", None, &[]);
+    let (output, net) = create_with_path(&env, "ni", 25, NO_IPTABLES);
+    let net = net.unwrap_or_else(|| panic!("{}", report(&output)));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.matches("WARNING").count(), 1, "{stderr}");
+    for words in [
+        "iptables is not installed",
+        "do not reach the outside world",
+        "networks are not isolated",
+        "apt-get install iptables",
+    ] {
+        assert!(stderr.contains(words), "no {words:?} in:\n{stderr}");
+    }
+    assert!(
+        links().contains(&format!(" {}:", net.bridge)),
+        "no bridge {}",
+        net.bridge
+    );
+    assert_eq!(alias(&net.bridge), mark(&env));
+    assert_eq!(rules_naming(&net.bridge), Vec::<String>::new());
+    assert_eq!(network_json(&env, &net.name)["nat"], false);
+    // A container start with iptables on PATH again makes the rules, once.
+    for _ in 0..2 {
+        let out = env
+            .cmd(BIN)
+            .args(["run", "--dns", "127.0.0.1", "--network", &net.name])
+            .args(["busybox", "--", "true"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", report(&out));
+        assert_eq!(
+            rules_naming(&net.bridge).len(),
+            5,
+            "{:#?}",
+            rules_naming(&net.bridge)
+        );
+    }
+    assert_eq!(network_json(&env, &net.name)["nat"], true);
+}
+
+#[test]
+fn an_iptables_that_cannot_work_is_treated_as_missing_and_leaves_no_rule() {
+    let env = TestEnv::new();
+    let fake = fake_iptables(
+        &env,
+        "echo 'iptables v1.8.9 (nf_tables): Could not fetch rule set generation id: Invalid argument' >&2; exit 4",
+    );
+    let path = format!("{}:{NO_IPTABLES}", fake.display());
+    let (output, net) = create_with_path(&env, "nk", 26, &path);
+    let net = net.unwrap_or_else(|| panic!("{}", report(&output)));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.matches("WARNING").count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("iptables does not work here (iptables -t filter -S FORWARD: iptables v1.8.9 (nf_tables): Could not fetch rule set generation id"),
+        "{stderr}"
+    );
+    assert_eq!(rules_naming(&net.bridge), Vec::<String>::new());
+    assert_eq!(network_json(&env, &net.name)["nat"], false);
+}
+
+#[test]
+fn a_network_whose_rules_fail_part_way_is_removed_entirely_and_can_be_made_again() {
+    let env = TestEnv::new();
+    // The real iptables, except for the last rule (the egress NAT).
+    let fake = fake_iptables(
+        &env,
+        "case \"$*\" in *'-A POSTROUTING'*) echo 'iptables: injected failure' >&2; exit 1;; esac\nexec /usr/sbin/iptables \"$@\"",
+    );
+    let path = format!("{}:{NO_IPTABLES}", fake.display());
+    let (output, net) = create_with_path(&env, "nx", 27, &path);
+    assert!(net.is_none(), "{}", report(&output));
+    let bridge = format!("btnx{}", std::process::id() % 100_000);
+    let name = bridge.clone();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for step in [
+        format!("RTM_NEWLINK {bridge} type bridge"),
+        format!("iptables -t filter -A BALEIA-FORWARD -i {bridge} -j ACCEPT"),
+        "iptables: injected failure".to_string(),
+        "remove what was made".to_string(),
+        format!("RTM_DELLINK {bridge}"),
+    ] {
+        assert!(stderr.contains(&step), "no {step:?} in:\n{stderr}");
+    }
+    assert!(
+        !links().contains(&format!(" {bridge}:")),
+        "bridge {bridge} left"
+    );
+    assert_eq!(rules_naming(&bridge), Vec::<String>::new());
+    assert!(!root(&env).join("networks").join(&name).exists());
+    // No dead end: with a working iptables the same network is made.
+    let (again, net) = create_with_path(&env, "nx", 27, &std::env::var("PATH").unwrap());
+    let _net = net.unwrap_or_else(|| panic!("{}", report(&again)));
+    assert_eq!(rules_naming(&bridge).len(), 5);
+}
+
+#[test]
+fn a_bridge_left_by_a_crashed_run_of_this_root_is_cleaned_and_anothers_is_never_touched() {
+    let env = TestEnv::new();
+    let mut net = TestNetwork::create(&env, "ns", 28);
+    assert_eq!(alias(&net.bridge), mark(&env));
+    // A crash between making the bridge (and its rules) and recording the network.
+    std::fs::remove_dir_all(root(&env).join("networks").join(&net.name)).unwrap();
+    let again = env
+        .cmd(BIN)
+        .args(["--explain", "network", "create", &net.name])
+        .args(["--subnet", "10.213.29.0/24", "--bridge", &net.bridge])
+        .output()
+        .unwrap();
+    assert!(again.status.success(), "{}", report(&again));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("a crashed run's; clean it"));
+    let rules = rules_naming(&net.bridge);
+    assert_eq!(rules.len(), 5, "{rules:#?}");
+    assert!(
+        !iptables_save().contains("10.213.28.0/24"),
+        "the old subnet's rule stayed"
+    );
+    net.subnet = "10.213.29.0/24".into();
+    // A bridge nobody marked (made by hand) is not ours: refused, and left alone.
+    let foreign = format!("btnz{}", std::process::id() % 100_000);
+    let added = Command::new("ip")
+        .args(["link", "add", &foreign, "type", "bridge"])
+        .status()
+        .unwrap();
+    assert!(added.success());
+    let refused = ch07(
+        &env,
+        &["network", "create", "btforeign", "--bridge", &foreign],
+    );
+    let still_there = links().contains(&format!(" {foreign}:"));
+    let _ = Command::new("ip").args(["link", "del", &foreign]).status();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains(&format!(
+            "a link named {foreign} exists already on this host and is not this state root's (it has no alias"
+        )),
+        "{}",
+        report(&refused)
+    );
+    assert!(still_there, "the foreign bridge was touched");
+    assert!(!root(&env).join("networks/btforeign").exists());
+}
+
+#[test]
+fn an_unmarked_unused_bridge_with_this_roots_default_name_is_cleaned_at_the_first_run() {
+    let env = TestEnv::new();
+    import(&env, "busybox", None, &[]);
+    // What an engine that did not mark its bridges left after a failed first run: the
+    // default bridge's name (this test root's own, never baleia0), no alias, no address.
+    let list = ok(&env, &["network", "ls"]);
+    assert!(!list.contains("bridge"), "{list}");
+    let run = |args: &[&str]| {
+        env.cmd(BIN)
+            .args(["--explain", "run", "--dns", "127.0.0.1"])
+            .args(args)
+            .args(["busybox", "--", "true"])
+            .output()
+            .unwrap()
+    };
+    // Learn the name: make the default network once, then remove it (and its rules).
+    let first = run(&[]);
+    assert!(first.status.success(), "{}", report(&first));
+    let config = network_json(&env, "bridge");
+    let bridge = config["bridge"].as_str().unwrap().to_string();
+    assert!(
+        bridge.starts_with("baleia-") && bridge.len() == 15,
+        "{bridge}"
+    );
+    ok(&env, &["network", "rm", "bridge"]);
+    let added = Command::new("ip")
+        .args(["link", "add", &bridge, "type", "bridge"])
+        .status()
+        .unwrap();
+    assert!(added.success());
+    let again = run(&[]);
+    let config = std::fs::read(root(&env).join("networks/bridge/network.json"));
+    let removed = ch07(&env, &["network", "rm", "bridge"]);
+    // Only if the run failed to clean it (then the asserts below say so).
+    let _ = Command::new("ip").args(["link", "del", &bridge]).output();
+    assert!(again.status.success(), "{}", report(&again));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("an earlier run's; clean it"),
+        "{}",
+        report(&again)
+    );
+    assert!(config.is_ok());
+    assert!(removed.status.success(), "{}", report(&removed));
+    assert!(!links().contains(&format!(" {bridge}:")));
+    assert_eq!(rules_naming(&bridge), Vec::<String>::new());
 }

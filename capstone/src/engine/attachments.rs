@@ -238,7 +238,7 @@ impl Engine {
                 }
                 None => ("none".into(), None),
                 Some((bridge, subnet)) => {
-                    network::ensure_default_with(&self.root, bridge, subnet)?;
+                    network::ensure_default_with(&self.root, bridge, subnet.as_deref())?;
                     ("bridge".into(), Some(DEFAULT_NETWORK.into()))
                 }
             },

@@ -90,9 +90,10 @@ pub struct Engine {
     /// This program, to start supervisors with (`baleia shim`).
     pub exe: PathBuf,
     pub cgroup_v2: bool,
-    /// The default network's bridge and subnet (`daemon --bridge --bip`); `None` with
-    /// `--bridge none`: containers without `--network` get a loopback only (dockerd `-b none`).
-    pub default_bridge: Option<(String, String)>,
+    /// The default network's bridge and subnet (`daemon --bridge --bip`; no subnet: a free
+    /// one); `None` with `--bridge none`: containers without `--network` get a loopback only
+    /// (dockerd `-b none`).
+    pub default_bridge: Option<(String, Option<String>)>,
     /// The host address of ports published without one (`daemon --ip`, as dockerd's).
     pub default_bind_ip: std::net::IpAddr,
     /// Held while a container is created or removed, so names stay unique.

@@ -50,7 +50,11 @@ fn network_json(engine: &Engine, config: &NetworkConfig) -> Value {
             "Config": [{ "Subnet": config.subnet, "Gateway": config.gateway.to_string() }],
         },
         "Containers": containers,
-        "Options": { "com.docker.network.bridge.name": config.bridge },
+        "Options": {
+            "com.docker.network.bridge.name": config.bridge,
+            // false when iptables was missing: no egress NAT, no isolation.
+            "com.docker.network.bridge.enable_ip_masquerade": config.nat.to_string(),
+        },
         "Labels": {},
     })
 }
@@ -139,7 +143,9 @@ impl Engine {
         let subnet = body["IPAM"]["Config"][0]["Subnet"].as_str();
         let bridge = body["Options"]["com.docker.network.bridge.name"].as_str();
         let config = network::create(&self.root, name, subnet, bridge)?;
-        Ok(json!({ "Id": network_id(&config.name), "Warning": "" }))
+        // Docker's field for what the network lacks: no rules without iptables.
+        let warning = network::warning(&config).unwrap_or_default();
+        Ok(json!({ "Id": network_id(&config.name), "Warning": warning }))
     }
 
     /// `GET /networks`

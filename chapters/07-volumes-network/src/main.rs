@@ -47,7 +47,8 @@ struct RunFlags {
     /// Publish every port the image EXPOSEs, on free host ports.
     #[arg(short = 'P', long = "publish-all")]
     publish_all: bool,
-    /// The network: bridge (the default, on baleia0), none, host, or a network's name.
+    /// The network: bridge (the default, on baleia0 for the default root), none, host, or a
+    /// network's name.
     #[arg(long, value_name = "NETWORK", default_value = network::DEFAULT_NETWORK)]
     network: String,
     /// A name server for the container's /etc/resolv.conf (repeat for more; default: the host's).
@@ -225,6 +226,9 @@ fn network_command(root: &Path, command: NetworkCommand) -> anyhow::Result<()> {
             bridge,
         } => {
             let config = network::create(root, &name, subnet.as_deref(), bridge.as_deref())?;
+            if let Some(warning) = network::warning(&config) {
+                eprintln!("WARNING: {warning}");
+            }
             explain!(
                 "network {} on bridge {}, {}",
                 config.name,

@@ -76,7 +76,12 @@ pub fn run(
         NetworkMode::Bridge(name) => {
             run.net = true;
             if name == DEFAULT_NETWORK {
-                network::ensure_default(&root)?;
+                let new = network::get(&root, DEFAULT_NETWORK).is_err();
+                let config = network::ensure_default(&root)?;
+                // Said once, when the network is made without its rules.
+                if let Some(warning) = network::warning(&config).filter(|_| new) {
+                    eprintln!("WARNING: {warning}");
+                }
             } else {
                 network::get(&root, name)?;
             }

@@ -9,7 +9,7 @@
 use crate::error::{Error, Result};
 use ch01_namespaces::explain;
 use futures::TryStreamExt;
-use rtnetlink::packet_route::link::{InfoData, InfoVeth};
+use rtnetlink::packet_route::link::{InfoData, InfoVeth, LinkAttribute};
 use rtnetlink::{
     Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
 };
@@ -53,8 +53,36 @@ pub fn exists(name: &str) -> Result<bool> {
     with_netlink(|handle| async move { Ok(index_of(&handle, name).await?.is_some()) })
 }
 
-/// The bridge `name` with `gateway/prefix` on it, up; created if missing (idempotent).
-pub fn ensure_bridge(name: &str, gateway: Ipv4Addr, prefix: u8) -> Result<()> {
+/// The alias of link `name` (`IFLA_IFALIAS`, what `ip link show` prints after `alias`):
+/// `None` if there is no such link, `Some("")` if it has no alias. Our bridges carry their
+/// owner's mark there (see `network::owner_mark`).
+pub fn alias(name: &str) -> Result<Option<String>> {
+    with_netlink(|handle| async move {
+        let mut links = handle.link().get().match_name(name.to_string()).execute();
+        match links.try_next().await {
+            Ok(Some(link)) => Ok(Some(
+                link.attributes
+                    .into_iter()
+                    .find_map(|a| match a {
+                        LinkAttribute::IfAlias(alias) => Some(alias),
+                        _ => None,
+                    })
+                    .unwrap_or_default(),
+            )),
+            Ok(None) => Ok(None),
+            Err(rtnetlink::Error::NetlinkError(m)) if m.raw_code().abs() == libc::ENODEV => {
+                Ok(None)
+            }
+            Err(e) => Err(Error::netlink(format!("get link {name}"))(e)),
+        }
+    })
+}
+
+/// The bridge `name` with `gateway/prefix` on it, up, its alias `alias`; created if missing
+/// (idempotent). The alias says whose bridge it is, so that a later start can tell a bridge
+/// its own crashed run left from another state root's.
+pub fn ensure_bridge(name: &str, gateway: Ipv4Addr, prefix: u8, alias: &str) -> Result<()> {
+    let alias = alias.to_string();
     with_netlink(|handle| async move {
         let index = match index_of(&handle, name).await? {
             Some(index) => index,
@@ -84,10 +112,15 @@ pub fn ensure_bridge(name: &str, gateway: Ipv4Addr, prefix: u8) -> Result<()> {
                 ));
             }
         }
-        explain!("netlink RTM_NEWLINK {name} up");
+        explain!("netlink RTM_NEWLINK {name} alias {alias:?} up");
         handle
             .link()
-            .set(LinkUnspec::new_with_index(index).up().build())
+            .set(
+                LinkUnspec::new_with_index(index)
+                    .append_extra_attribute(LinkAttribute::IfAlias(alias))
+                    .up()
+                    .build(),
+            )
             .execute()
             .await
             .map_err(Error::netlink(format!("set {name} up")))

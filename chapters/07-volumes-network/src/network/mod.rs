@@ -3,9 +3,16 @@
 //!
 //! ```text
 //! $ROOT/networks/.lock                  flock(2): network changes take turns
-//! $ROOT/networks/<name>/network.json    name, bridge, subnet, gateway
+//! $ROOT/networks/<name>/network.json    name, bridge, subnet, gateway, whether it has its rules
 //! $ROOT/networks/<name>/leases/<addr>   see ipam
 //! ```
+//!
+//! The bridges are the host's, the state is the root's. Each bridge carries its state root in
+//! its alias (`baleia:/var/lib/baleia`, see [`owner_mark`]): a bridge with our mark that our
+//! state does not know is a leftover of our own crashed run, and is cleaned away before the
+//! network is made again; a bridge with another mark is another root's, and never touched.
+//! Making a network that fails part-way removes what it made (rules, bridge, state) before
+//! it returns the error.
 //!
 //! The capstone's entry points: [`create`], [`remove`], [`list`], [`ensure_default`],
 //! [`attach`] (a parent-side step: the container's process exists, it waits) and
@@ -30,9 +37,10 @@ use subnet::Subnet;
 
 /// The network containers join when none is named.
 pub const DEFAULT_NETWORK: &str = "bridge";
-/// Its bridge (Docker's is docker0).
+/// Its bridge for the default state root (Docker's is docker0); other roots get their own,
+/// see [`default_bridge`].
 pub const DEFAULT_BRIDGE: &str = "baleia0";
-/// Its subnet.
+/// Its subnet when free; else the first free one of [`default_subnets`].
 pub const DEFAULT_SUBNET: &str = "10.77.0.0/16";
 
 /// Which network a container gets (`--network`).
@@ -65,6 +73,14 @@ pub struct NetworkConfig {
     pub bridge: String,
     pub subnet: String,
     pub gateway: Ipv4Addr,
+    /// Whether its forwarding, isolation and NAT rules were made: `false` when iptables was
+    /// missing or broken then (see [`nat::check`]); its next container start tries again.
+    #[serde(default = "yes")]
+    pub nat: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl NetworkConfig {
@@ -80,6 +96,51 @@ fn networks_dir(state_root: &Path) -> PathBuf {
 fn network_dir(state_root: &Path, name: &str) -> PathBuf {
     networks_dir(state_root).join(name)
 }
+
+/// What our bridges carry in their alias: `baleia:` and the state root's canonical path.
+/// (An alias is at most 255 bytes, IFALIASZ - 1: a longer path is cut, still telling roots
+/// apart in all but pathological cases.)
+pub fn owner_mark(state_root: &Path) -> Result<String> {
+    let path = std::fs::canonicalize(state_root).map_err(Error::file("resolve", state_root))?;
+    let mut mark = format!("baleia:{}", path.display());
+    while mark.len() > 255 {
+        mark.pop();
+    }
+    Ok(mark)
+}
+
+/// The default network's bridge for a state root: `baleia0` for the default root
+/// (`/var/lib/baleia`), `baleia-` and 8 hex digits of the root path's SHA-256 for any other.
+/// Two roots never share a bridge: each has its own leases, and two IPAMs handing out
+/// addresses on one bridge would give two containers the same one.
+pub fn default_bridge(state_root: &Path) -> String {
+    let path = std::fs::canonicalize(state_root).unwrap_or_else(|_| state_root.to_path_buf());
+    if path == Path::new(ch03_overlayfs::cli::DEFAULT_ROOT) {
+        return DEFAULT_BRIDGE.to_string();
+    }
+    let digest = ch04_images::digest::sha256(path.as_os_str().as_encoded_bytes());
+    format!("baleia-{}", &digest.digest()[..8])
+}
+
+/// The subnets a default network may take, in order: 10.77.0.0/16, then 10.79.0.0/16 to
+/// 10.99.0.0/16 (10.78 is user networks' pool). The first that no network of this root and
+/// no route of the host (another root's bridge is one) overlaps is taken, as Docker takes a
+/// free pool for docker0.
+pub fn default_subnets() -> impl Iterator<Item = Subnet> {
+    std::iter::once(77).chain(79..=99).map(|n| Subnet {
+        network: Ipv4Addr::new(10, n, 0, 0),
+        prefix: 16,
+    })
+}
+
+/// How many interfaces are plugged into bridge `bridge` (`/sys/class/net/<bridge>/brif/`
+/// holds one entry per port, see the kernel's Documentation/ABI/testing/sysfs-class-net).
+fn ports(bridge: &str) -> usize {
+    std::fs::read_dir(format!("/sys/class/net/{bridge}/brif")).map_or(0, |d| d.count())
+}
+
+/// Taken by every state root while it picks a free subnet and makes the bridge with it.
+const HOST_LOCK: &str = "/run/baleia/subnets.lock";
 
 /// Take the networks lock.
 pub fn lock(state_root: &Path) -> Result<Lock> {
@@ -147,6 +208,22 @@ fn create_locked(
     subnet: Option<&str>,
     bridge: Option<&str>,
 ) -> Result<NetworkConfig> {
+    let user_pool = (0..=255u8).map(|n| Subnet {
+        network: Ipv4Addr::new(10, 78, n, 0),
+        prefix: 24,
+    });
+    create_in(state_root, name, subnet, bridge, user_pool, "10.78.0.0/16")
+}
+
+/// [`create_locked`] with the subnets to choose from when none is given.
+fn create_in(
+    state_root: &Path,
+    name: &str,
+    subnet: Option<&str>,
+    bridge: Option<&str>,
+    mut pool: impl Iterator<Item = Subnet>,
+    pool_text: &str,
+) -> Result<NetworkConfig> {
     if !valid_name(name) {
         return Err(Error::Invalid(format!(
             "{name:?} is not a valid network name: [a-zA-Z0-9][a-zA-Z0-9_.-]*, not none or host"
@@ -156,31 +233,6 @@ fn create_locked(
         return Err(Error::InUse(format!("network {name} exists already")));
     }
     let existing = list(state_root)?;
-    let routed = subnet::host_routes();
-    let subnet: Subnet = match subnet {
-        Some(text) => text.parse()?,
-        None => (0..=255u8)
-            .map(|n| Subnet {
-                network: Ipv4Addr::new(10, 78, n, 0),
-                prefix: 24,
-            })
-            .find(|candidate| {
-                !existing
-                    .iter()
-                    .any(|n| n.subnet().is_ok_and(|s| s.overlaps(candidate)))
-                    && !routed.iter().any(|r| r.overlaps(candidate))
-            })
-            .ok_or_else(|| Error::InUse("no free subnet in 10.78.0.0/16".into()))?,
-    };
-    if let Some(other) = existing
-        .iter()
-        .find(|n| n.subnet().is_ok_and(|s| s.overlaps(&subnet)))
-    {
-        return Err(Error::InUse(format!(
-            "subnet {subnet} overlaps network {} ({})",
-            other.name, other.subnet
-        )));
-    }
     let bridge = match bridge {
         Some(b) => b.to_string(),
         None => format!("br-{}", &ch03_overlayfs::dirs::random_id()?[..12]),
@@ -196,10 +248,71 @@ fn create_locked(
             other.name
         )));
     }
-    if link::exists(&bridge)? {
+    let mark = owner_mark(state_root)?;
+    match link::alias(&bridge)? {
+        None => {}
+        Some(alias) if alias == mark => {
+            // Ours, but no network of ours has it: a run that crashed between making the
+            // bridge and recording the network. Clean it, then make it anew.
+            explain!(
+                "bridge {bridge} has our mark ({mark}) but no network: a crashed run's; clean it"
+            );
+            nat::remove_mentioning(&bridge)?;
+            link::delete(&bridge)?;
+        }
+        Some(alias)
+            if alias.is_empty()
+                && name == DEFAULT_NETWORK
+                && bridge == default_bridge(state_root)
+                && ports(&bridge) == 0 =>
+        {
+            // This root's own default bridge name, unmarked and unused: left by a failed
+            // first run of a baleia that did not mark its bridges yet. Nobody else would
+            // choose that name; clean it rather than send the user to `ip link del`.
+            explain!("bridge {bridge}: unmarked, unused, this root's default name: an earlier run's; clean it");
+            nat::remove_mentioning(&bridge)?;
+            link::delete(&bridge)?;
+        }
+        Some(alias) => {
+            let whose = if alias.is_empty() {
+                "it has no alias: not made by this state root".to_string()
+            } else {
+                format!("its alias says {alias:?}, this state root is {mark:?}")
+            };
+            return Err(Error::InUse(format!(
+                "a link named {bridge} exists already on this host and is not this state \
+                 root's ({whose}): choose another bridge name, or delete that link if nothing \
+                 uses it (ip link del {bridge})"
+            )));
+        }
+    }
+    // Two roots choosing a free subnet at once would both see 10.77 free: the choice and the
+    // bridge that takes it (its route is what the next chooser sees) are made under a lock
+    // of the host's, not only of this root. Best effort: without /run, the choice still works.
+    let _host_lock = subnet
+        .is_none()
+        .then(|| Lock::acquire(Path::new(HOST_LOCK)).ok())
+        .flatten();
+    // Routes read after a leftover bridge of ours went: its subnet is free again.
+    let routed = subnet::host_routes();
+    let subnet: Subnet = match subnet {
+        Some(text) => text.parse()?,
+        None => pool
+            .find(|candidate| {
+                !existing
+                    .iter()
+                    .any(|n| n.subnet().is_ok_and(|s| s.overlaps(candidate)))
+                    && !routed.iter().any(|r| r.overlaps(candidate))
+            })
+            .ok_or_else(|| Error::InUse(format!("no free subnet in {pool_text}")))?,
+    };
+    if let Some(other) = existing
+        .iter()
+        .find(|n| n.subnet().is_ok_and(|s| s.overlaps(&subnet)))
+    {
         return Err(Error::InUse(format!(
-            "a link named {bridge} exists already on this host (another state root's network?): \
-             choose another bridge name"
+            "subnet {subnet} overlaps network {} ({})",
+            other.name, other.subnet
         )));
     }
     if let Some(route) = routed.iter().find(|r| r.overlaps(&subnet)) {
@@ -207,42 +320,97 @@ fn create_locked(
             "subnet {subnet} overlaps {route}, which the host routes already"
         )));
     }
-    let config = NetworkConfig {
+    let mut config = NetworkConfig {
         name: name.to_string(),
         bridge,
         subnet: subnet.to_string(),
         gateway: subnet.gateway(),
+        nat: false,
     };
-    bring_up(&config)?;
     let dir = network_dir(state_root, name);
-    std::fs::create_dir_all(&dir).map_err(Error::file("create", &dir))?;
-    let path = dir.join("network.json");
-    let json = serde_json::to_vec_pretty(&config).expect("network config serializes");
-    std::fs::write(&path, json).map_err(Error::file("write", &path))?;
+    let made = bring_up(&config, &mark).and_then(|nat| {
+        config.nat = nat;
+        save(&dir, &config)
+    });
+    if let Err(error) = made {
+        explain!("making network {name} failed ({error}): remove what was made");
+        tear_down(&config);
+        let _ = std::fs::remove_dir_all(&dir);
+        return Err(error);
+    }
     Ok(config)
 }
 
-/// The bridge, its address and the rules (idempotent: also repairs after a reboot).
-fn bring_up(config: &NetworkConfig) -> Result<()> {
+fn save(dir: &Path, config: &NetworkConfig) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(Error::file("create", dir))?;
+    let path = dir.join("network.json");
+    let json = serde_json::to_vec_pretty(config).expect("network config serializes");
+    std::fs::write(&path, json).map_err(Error::file("write", &path))
+}
+
+/// The bridge (marked `mark`), its address and, if iptables works, the rules (idempotent:
+/// also repairs after a reboot). Returns whether the rules are there. Without a working
+/// iptables the bridge comes up alone, as [`nat::Unavailable`] says (the engine warns once).
+fn bring_up(config: &NetworkConfig, mark: &str) -> Result<bool> {
     let subnet = config.subnet()?;
-    link::ensure_bridge(&config.bridge, config.gateway, subnet.prefix)?;
-    nat::ensure(&config.bridge, &config.subnet)
+    link::ensure_bridge(&config.bridge, config.gateway, subnet.prefix, mark)?;
+    if let Err(unavailable) = nat::check() {
+        explain!("no rules for {}: {}", config.bridge, unavailable.reason);
+        return Ok(false);
+    }
+    nat::ensure(&config.bridge, &config.subnet)?;
+    Ok(true)
 }
 
-/// The default network (`bridge` on `baleia0`, 10.77.0.0/16), created on first use.
+/// Undo [`bring_up`] as far as it got: the rules, then the bridge. Errors here would hide the
+/// one being returned; whatever stays is cleaned by the next attempt (the mark says it is
+/// ours).
+fn tear_down(config: &NetworkConfig) {
+    let _ = nat::remove(&config.bridge, &config.subnet);
+    let _ = link::delete(&config.bridge);
+}
+
+/// The default network, created on first use: on [`default_bridge`], in the first free one
+/// of [`default_subnets`].
 pub fn ensure_default(state_root: &Path) -> Result<NetworkConfig> {
-    ensure_default_with(state_root, DEFAULT_BRIDGE, DEFAULT_SUBNET)
+    ensure_default_with(state_root, &default_bridge(state_root), None)
 }
 
-/// The default network on another bridge and subnet. The bridge is the host's, the leases are
-/// the state root's: two state roots cannot share one bridge (their addresses would collide),
-/// so an engine whose tests run side by side in temporary roots gives each its own.
-pub fn ensure_default_with(state_root: &Path, bridge: &str, subnet: &str) -> Result<NetworkConfig> {
+/// The default network on a given bridge, in a given subnet (`None`: the first free of
+/// [`default_subnets`]). The bridge is the host's, the leases are the state root's: two state
+/// roots cannot share one bridge (their addresses would collide), so each has its own.
+pub fn ensure_default_with(
+    state_root: &Path,
+    bridge: &str,
+    subnet: Option<&str>,
+) -> Result<NetworkConfig> {
     let _lock = lock(state_root)?;
     match get(state_root, DEFAULT_NETWORK) {
         Ok(config) => Ok(config),
-        Err(_) => create_locked(state_root, DEFAULT_NETWORK, Some(subnet), Some(bridge)),
+        Err(_) => create_in(
+            state_root,
+            DEFAULT_NETWORK,
+            subnet,
+            Some(bridge),
+            default_subnets(),
+            "10.77.0.0/16 and 10.79.0.0/16 to 10.99.0.0/16",
+        ),
     }
+}
+
+/// What a network made without its rules lacks, for its user; `None` if it has them.
+pub fn warning(config: &NetworkConfig) -> Option<String> {
+    if config.nat {
+        return None;
+    }
+    Some(match nat::check() {
+        Err(unavailable) => format!("network {}: {unavailable}", config.name),
+        Ok(()) => format!(
+            "network {} has no NAT and isolation rules yet (iptables was missing when it was \
+             made): its next container start makes them",
+            config.name
+        ),
+    })
 }
 
 /// Forget the leases of containers that are gone without detaching (crashed), deleting
@@ -319,12 +487,30 @@ pub struct Attachment {
 /// veth pair, configure `eth0` inside, update every member's /etc/hosts.
 pub fn attach(state_root: &Path, name: &str, pid: u32, endpoint: &Endpoint) -> Result<Attachment> {
     let _lock = lock(state_root)?;
-    let config = get(state_root, name)?;
+    let mut config = get(state_root, name)?;
     // After a reboot the bridge (and the rules) are gone while the state says the network
     // exists: bring it all back. Checking every rule on every start would cost ~10 iptables
     // runs per container; Docker too re-checks its rules at daemon start, not per container.
-    if !link::exists(&config.bridge)? {
-        bring_up(&config)?;
+    // A network made without iptables tries again once iptables is installed (the test for
+    // the program is a few stat(2)s, no process).
+    let bridge_there = link::exists(&config.bridge)?;
+    if !bridge_there || (!config.nat && nat::installed()) {
+        match bring_up(&config, &owner_mark(state_root)?) {
+            Ok(nat) if nat != config.nat => {
+                config.nat = nat;
+                save(&network_dir(state_root, name), &config)?;
+            }
+            Ok(_) => {}
+            // The bridge was there and has containers: keep it, without the rules.
+            Err(error) if bridge_there => {
+                explain!("rules for {} still cannot be made: {error}", config.bridge);
+                let _ = nat::remove(&config.bridge, &config.subnet);
+            }
+            Err(error) => {
+                tear_down(&config);
+                return Err(error);
+            }
+        }
     }
     reclaim_stale(state_root, &config)?;
     let subnet = config.subnet()?;
