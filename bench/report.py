@@ -73,7 +73,7 @@ def main(results, output):
         "Written by `bench/run` (as root): the same busybox image for every tool, each pair timed",
         "by hyperfine in one run, in rounds that alternate which tool goes first (warm-up each",
         "round). Medians of all runs; ratio = baleia / peer (below 1: baleia is faster). Targets",
-        "are the goals of issue #10, not timed tests.",
+        "are the project's speed goals (the column `target`), not timed tests.",
         "",
         f"Machine: {os.cpu_count()} cores, kernel {platform.release()}, cgroups {cgroup_mode()}.",
         "",

@@ -1,6 +1,6 @@
-//! The capstone's secure defaults, seen from inside a container by the probe (issue 11,
-//! "Secure defaults"): the engine writes Docker's capabilities, `no_new_privs`, the default
-//! seccomp filter and the masked paths into the OCI spec, and the runtime applies them;
+//! The capstone's secure defaults, seen from inside a container by the probe: the engine
+//! writes Docker's capabilities, `no_new_privs`, the default seccomp filter and the masked
+//! paths into the OCI spec, and the runtime applies them;
 //! `--cap-add`, `--cap-drop`, `--privileged` and `--security-opt` change them.
 //! Run: `cargo test -p baleia-tests --test capstone_security` (as root).
 

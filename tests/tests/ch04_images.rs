@@ -1180,6 +1180,10 @@ fn unpack_applies_the_same_defenses_to_a_single_layer_file() {
     );
     assert_eq!(refused.status.code(), Some(125), "{}", report(&refused));
     assert!(!env.path().join("escaped").exists());
+    assert!(
+        !env.path().join("second").exists(),
+        "a refused layer leaves no directory behind"
+    );
 }
 
 #[test]

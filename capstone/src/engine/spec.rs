@@ -250,7 +250,8 @@ pub fn build(inputs: &Inputs) -> Result<Spec, ApiError> {
     Ok(spec)
 }
 
-/// What the container's processes may do (issue 11, "Secure defaults").
+/// What the container's processes may do: Docker's secure defaults, and the flags that
+/// change them.
 struct SpecSecurity {
     capabilities: oci_spec::runtime::LinuxCapabilities,
     no_new_privileges: bool,

@@ -335,7 +335,10 @@ fn run(root: &Path, command: Command) -> anyhow::Result<()> {
             let stream = crate::unpack::plain_tar(std::io::BufReader::new(file))?;
             std::fs::create_dir(&target)
                 .with_context(|| format!("mkdir {} (it must not exist)", target.display()))?;
-            let stats = crate::unpack::unpack(stream, &target)?;
+            // A refused layer leaves nothing behind: the directory goes with what was written.
+            let stats = crate::unpack::unpack(stream, &target).inspect_err(|_| {
+                let _ = std::fs::remove_dir_all(&target);
+            })?;
             writeln!(
                 out,
                 "{} entries, {} bytes, {} whiteouts, {} opaque directories",

@@ -316,7 +316,12 @@ impl Builder<'_> {
         let parts = work.key_parts(command);
         let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
         let key = CacheKey::derive(Some(&state.key), &parts);
-        explain!("cache key {}: {}", &key.0[..12], parts.join(" | "));
+        // The parts hold NULs (between a RUN's arguments): shown as `\0`, not as raw bytes.
+        explain!(
+            "cache key {}: {}",
+            &key.0[..12],
+            parts.join(" | ").replace('\0', "\\0")
+        );
         if !self.no_cache {
             if let Some(hit) = cache::lookup(self.store, &key) {
                 writeln!(self.out, " ---> Using cache").ok();
