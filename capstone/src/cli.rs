@@ -103,6 +103,10 @@ pub struct RunFlags {
     /// seccomp=unconfined|FILE (a Docker seccomp profile), no-new-privileges[=true|false].
     #[arg(long)]
     pub security_opt: Vec<String>,
+    /// A host device in the container: HOST[:CONTAINER][:PERMISSIONS] (some of rwm, default
+    /// all three), e.g. /dev/net/tun or /dev/sdb:/dev/xvdb:r.
+    #[arg(long = "device", value_name = "HOST[:CONTAINER][:rwm]", value_parser = parse_device)]
+    pub devices: Vec<Value>,
     /// The image.
     pub image: String,
     /// The command and its arguments (replace the image's CMD).
@@ -187,6 +191,7 @@ impl RunFlags {
                 "CapDrop": self.cap_drop,
                 "Privileged": self.privileged,
                 "SecurityOpt": security_opts(&self.security_opt),
+                "Devices": self.devices,
                 "AutoRemove": self.rm,
                 "ReadonlyRootfs": self.read_only,
                 "Memory": self.memory.unwrap_or(0),
@@ -1053,6 +1058,29 @@ pub fn pull(client: &Client, reference: &str) -> Result<()> {
 /// `--security-opt seccomp=FILE`: as docker does, the client reads the profile and sends its
 /// content (the daemon may not see the client's files). An unreadable file is sent as named,
 /// and the daemon says it is not a profile.
+/// `--device HOST[:CONTAINER][:PERMISSIONS]` as Docker's CLI reads it: a second part that is
+/// only `r`, `w`, `m` letters is the permissions, else the path in the container.
+fn parse_device(text: &str) -> Result<Value, String> {
+    let is_mode = |p: &str| !p.is_empty() && p.chars().all(|c| matches!(c, 'r' | 'w' | 'm'));
+    let parts: Vec<&str> = text.split(':').collect();
+    let (host, inside, perms) = match parts[..] {
+        [host] => (host, "", "rwm"),
+        [host, mode] if is_mode(mode) => (host, "", mode),
+        [host, inside] => (host, inside, "rwm"),
+        [host, inside, mode] if is_mode(mode) => (host, inside, mode),
+        [_, _, mode] => return Err(format!("invalid device mode {mode:?}: some of r, w, m")),
+        _ => return Err(format!("invalid device specification {text:?}")),
+    };
+    if host.is_empty() || !host.starts_with('/') || !(inside.is_empty() || inside.starts_with('/')) {
+        return Err(format!("{text:?}: device paths are absolute"));
+    }
+    Ok(json!({
+        "PathOnHost": host,
+        "PathInContainer": if inside.is_empty() { host } else { inside },
+        "CgroupPermissions": perms,
+    }))
+}
+
 fn security_opts(options: &[String]) -> Vec<String> {
     options
         .iter()

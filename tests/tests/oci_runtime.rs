@@ -274,6 +274,28 @@ fn run_behaves_as_runc_run_does() {
         )
     });
     assert_eq!(out, "head: /dev/disk: Operation not permitted\nnull ok\n");
+    // A node of `linux.devices` is made in /dev, but only the rules say whether it opens:
+    // runc's default spec denies every device but the standard ones, so /dev/kmsg stays shut
+    // (opening it for writing needs no capability, and nothing is written); a rule allowing
+    // its writes opens it.
+    let kmsg = |s: &mut Value| {
+        s["linux"]["devices"] = json!([{"path": "/dev/kmsg", "type": "c", "major": 1,
+            "minor": 11, "fileMode": 0o666, "uid": 0, "gid": 0}]);
+        args(
+            s,
+            &["sh", "-c", "echo -n 2>&1 > /dev/kmsg && echo kmsg opened"],
+        )
+    };
+    let out = same(&env, "kmsg-denied", kmsg);
+    assert_eq!(out, "sh: can't create /dev/kmsg: Operation not permitted\n");
+    let out = same(&env, "kmsg-allowed", |s| {
+        kmsg(s);
+        s["linux"]["resources"]["devices"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"allow": true, "type": "c", "major": 1, "minor": 11, "access": "w"}));
+    });
+    assert_eq!(out, "kmsg opened\n");
     // A tmpfs and a bind mount of a host directory.
     let shared = env.path().join("shared");
     std::fs::create_dir_all(&shared).unwrap();

@@ -224,14 +224,12 @@ pub fn build(inputs: &Inputs) -> Result<Spec, ApiError> {
         .map_err(ApiError::internal)?;
     let mut linux = linux;
     linux.set_seccomp(security.seccomp);
-    // Devices: none beyond the runtime's standard set, as Docker (all with --privileged).
+    let (nodes, rules) = devices(inputs.host)?;
+    if !nodes.is_empty() {
+        linux.set_devices(Some(nodes));
+    }
     if let Some(resources) = linux.resources_mut() {
-        let rule = oci_spec::runtime::LinuxDeviceCgroupBuilder::default()
-            .allow(inputs.host.privileged)
-            .access("rwm")
-            .build()
-            .map_err(ApiError::internal)?;
-        resources.set_devices(Some(vec![rule]));
+        resources.set_devices(Some(rules));
     }
 
     let mut spec = Spec::default();
@@ -248,6 +246,143 @@ pub fn build(inputs: &Inputs) -> Result<Spec, ApiError> {
     spec.set_linux(Some(linux));
     spec.set_annotations(None);
     Ok(spec)
+}
+
+/// The device nodes the container gets (`linux.devices`, made in its /dev) and the rules of
+/// which it may open (`linux.resources.devices`), as Docker writes them: deny everything, then
+/// allow what every container needs (making nodes; the standard devices, the console, ptmx
+/// and the terminals: the runtime's [`ALWAYS_ALLOWED`](crate::runtime::devices::ALWAYS_ALLOWED))
+/// and each `--device` with its permissions. `--privileged` allows every device. The runtime
+/// enforces exactly these rules: a node in `linux.devices` is not allowed by being there.
+fn devices(
+    host: &HostConfig,
+) -> Result<
+    (
+        Vec<oci_spec::runtime::LinuxDevice>,
+        Vec<oci_spec::runtime::LinuxDeviceCgroup>,
+    ),
+    ApiError,
+> {
+    use crate::runtime::devices::{Kind, Rule, ALWAYS_ALLOWED};
+    let mut rules = vec![Rule {
+        allow: host.privileged,
+        kind: Kind::All,
+        major: None,
+        minor: None,
+        access: crate::runtime::devices::access::ALL,
+    }];
+    if !host.privileged {
+        rules.extend(ALWAYS_ALLOWED);
+    }
+    let mut nodes = Vec::new();
+    for mapping in host.devices.iter().flatten() {
+        let (node, rule) = device_node(mapping)?;
+        nodes.push(node);
+        rules.push(rule);
+    }
+    let rules = rules
+        .iter()
+        .map(|rule| spec_rule(rule).map_err(ApiError::internal))
+        .collect::<Result<_, _>>()?;
+    Ok((nodes, rules))
+}
+
+/// A [`Rule`](crate::runtime::devices::Rule) as the spec writes it.
+fn spec_rule(
+    rule: &crate::runtime::devices::Rule,
+) -> Result<oci_spec::runtime::LinuxDeviceCgroup, oci_spec::OciSpecError> {
+    use crate::runtime::devices::Kind;
+    use oci_spec::runtime::LinuxDeviceType;
+    let text = rule.to_string(); // `c 1:3 rwm`: its last word is the access
+    let mut builder = oci_spec::runtime::LinuxDeviceCgroupBuilder::default()
+        .allow(rule.allow)
+        .typ(match rule.kind {
+            Kind::All => LinuxDeviceType::A,
+            Kind::Char => LinuxDeviceType::C,
+            Kind::Block => LinuxDeviceType::B,
+        })
+        .access(text.rsplit(' ').next().unwrap_or("rwm"));
+    if let Some(major) = rule.major {
+        builder = builder.major(i64::from(major));
+    }
+    if let Some(minor) = rule.minor {
+        builder = builder.minor(i64::from(minor));
+    }
+    builder.build()
+}
+
+/// One `--device`: the host's node, looked at with `stat(2)` (through symlinks, as Docker:
+/// `/dev/disk/by-id/...` names the disk), becomes a node in the container with its type,
+/// numbers, mode and owner, and a rule allowing the permissions asked for.
+fn device_node(
+    mapping: &super::record::DeviceMapping,
+) -> Result<
+    (
+        oci_spec::runtime::LinuxDevice,
+        crate::runtime::devices::Rule,
+    ),
+    ApiError,
+> {
+    use crate::runtime::devices::Rule;
+    use oci_spec::runtime::LinuxDeviceType;
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let host = &mapping.path_on_host;
+    let bad = |why: String| ApiError::bad_request(format!("--device {host}: {why}"));
+    let inside = match mapping.path_in_container.as_str() {
+        "" => host.as_str(),
+        path => path,
+    };
+    if !inside.starts_with("/dev/") {
+        return Err(bad(format!(
+            "the path in the container, {inside}, must be under /dev/"
+        )));
+    }
+    let access = match mapping.cgroup_permissions.as_str() {
+        "" => "rwm",
+        perms => perms,
+    };
+    let metadata = std::fs::metadata(host).map_err(|e| {
+        bad(format!(
+            "error gathering device information while adding custom device: {e}"
+        ))
+    })?;
+    let typ = if metadata.file_type().is_char_device() {
+        LinuxDeviceType::C
+    } else if metadata.file_type().is_block_device() {
+        LinuxDeviceType::B
+    } else if metadata.is_dir() {
+        return Err(bad(
+            "a directory of devices is not supported; name each device".into(),
+        ));
+    } else {
+        return Err(bad("not a device node".into()));
+    };
+    let (major, minor) = (
+        nix::sys::stat::major(metadata.rdev()),
+        nix::sys::stat::minor(metadata.rdev()),
+    );
+    let rule = Rule::from_spec(
+        &oci_spec::runtime::LinuxDeviceCgroupBuilder::default()
+            .allow(true)
+            .typ(typ)
+            .major(major as i64)
+            .minor(minor as i64)
+            .access(access)
+            .build()
+            .map_err(ApiError::internal)?,
+    )
+    .map_err(|e| bad(format!("{e:#}")))?;
+    let node = oci_spec::runtime::LinuxDeviceBuilder::default()
+        .path(inside)
+        .typ(typ)
+        .major(major as i64)
+        .minor(minor as i64)
+        .file_mode(metadata.mode() & 0o7777)
+        .uid(metadata.uid())
+        .gid(metadata.gid())
+        .build()
+        .map_err(ApiError::internal)?;
+    Ok((node, rule))
 }
 
 /// What the container's processes may do (issue 11, "Secure defaults").
