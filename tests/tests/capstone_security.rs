@@ -169,7 +169,7 @@ fn device_rules_allow_the_standard_devices_and_what_device_names() {
             "-c",
             "mknod /tmp/vda b 254 0 && head -c 16 /tmp/vda 2>&1; \
              echo x > /dev/null && head -c 4 /dev/zero | wc -c && head -c 4 /dev/urandom | wc -c; \
-             mknod /tmp/kmsg c 1 11 && echo -n 2>&1 > /tmp/kmsg",
+             mknod /tmp/kmsg c 1 11 && echo -n 2>&1 > /tmp/kmsg; true",
         ],
     );
     assert_eq!(
@@ -227,7 +227,7 @@ fn device_rules_allow_the_standard_devices_and_what_device_names() {
             "sh",
             "-c",
             "ls -l /dev/kmsg | cut -c1; echo -n > /dev/kmsg && echo kmsg ok; \
-             mknod /tmp/other c 1 12 && echo -n 2>&1 > /tmp/other",
+             mknod /tmp/other c 1 12 && echo -n 2>&1 > /tmp/other; true",
         ],
     );
     assert_eq!(
@@ -237,7 +237,7 @@ fn device_rules_allow_the_standard_devices_and_what_device_names() {
     let read_only = inside(
         &daemon,
         &["--device", "/dev/kmsg:/dev/log:r"],
-        &["sh", "-c", "ls /dev/kmsg 2>&1; echo -n 2>&1 > /dev/log"],
+        &["sh", "-c", "ls /dev/kmsg 2>&1; echo -n 2>&1 > /dev/log; true"],
     );
     assert_eq!(
         read_only,

@@ -574,7 +574,9 @@ fn podman_runs_containers_with_baleia_as_its_runtime() {
         "id -u; cat /data/note; touch /data/x 2>/dev/null || echo ro; grep -c ' /scratch tmpfs' /proc/mounts",
     ]);
     assert_eq!(out, "65534\nfrom the host\nro\n1\n");
-    // --device and --privileged: device nodes of the spec's linux.devices in /dev.
+    // --device and --privileged: device nodes of the spec's linux.devices in /dev, allowed by
+    // podman's own device rules (a deny-all and one allow per --device); the standard devices
+    // by the runtime's; the host's disk by neither.
     let out = podman.ok(&[
         "run",
         "--rm",
@@ -582,12 +584,18 @@ fn podman_runs_containers_with_baleia_as_its_runtime() {
         "none",
         "--device",
         "/dev/zero:/dev/myzero",
+        "--device",
+        "/dev/kmsg",
         "localhost/busybox",
         "sh",
         "-c",
-        "head -c 2 /dev/myzero | wc -c",
+        "head -c 2 /dev/myzero | wc -c; echo -n > /dev/kmsg && echo kmsg ok; \
+         echo > /dev/null && echo null ok; mknod /tmp/vda b 254 0 && head -c 1 /tmp/vda 2>&1; true",
     ]);
-    assert_eq!(out.trim(), "2");
+    assert_eq!(
+        out,
+        "2\nkmsg ok\nnull ok\nhead: /tmp/vda: Operation not permitted\n"
+    );
     let out = podman.ok(&[
         "run",
         "--rm",

@@ -332,11 +332,6 @@ fn device_node(
         "" => host.as_str(),
         path => path,
     };
-    if !inside.starts_with("/dev/") {
-        return Err(bad(format!(
-            "the path in the container, {inside}, must be under /dev/"
-        )));
-    }
     let access = match mapping.cgroup_permissions.as_str() {
         "" => "rwm",
         perms => perms,
@@ -357,6 +352,11 @@ fn device_node(
     } else {
         return Err(bad("not a device node".into()));
     };
+    if !inside.starts_with("/dev/") {
+        return Err(bad(format!(
+            "the path in the container, {inside}, must be under /dev/"
+        )));
+    }
     let (major, minor) = (
         nix::sys::stat::major(metadata.rdev()),
         nix::sys::stat::minor(metadata.rdev()),

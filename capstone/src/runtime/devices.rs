@@ -170,7 +170,9 @@ impl fmt::Display for Rule {
 }
 
 /// The rules a container gets: the spec's, then [`ALWAYS_ALLOWED`]. Empty when the spec has
-/// none (then nothing is restricted, as runc does).
+/// none (then nothing is restricted, as runc does). A spec rule equal to one of
+/// [`ALWAYS_ALLOWED`] is left out (the engine writes them all): the same rule coming last
+/// decides the same accesses the same way, so the earlier copy changes nothing.
 pub fn rules_of(spec_rules: &[LinuxDeviceCgroup]) -> Result<Vec<Rule>> {
     if spec_rules.is_empty() {
         return Ok(Vec::new());
@@ -179,6 +181,7 @@ pub fn rules_of(spec_rules: &[LinuxDeviceCgroup]) -> Result<Vec<Rule>> {
         .iter()
         .map(Rule::from_spec)
         .collect::<Result<Vec<_>>>()?;
+    rules.retain(|rule| !ALWAYS_ALLOWED.contains(rule));
     rules.extend(ALWAYS_ALLOWED);
     Ok(rules)
 }

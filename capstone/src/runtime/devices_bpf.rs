@@ -46,7 +46,7 @@
 //! keeps the program alive: our descriptor is closed right after, and removing the cgroup
 //! detaches it.
 
-use super::devices::{access, Kind, Rule};
+use super::devices::{Kind, Rule};
 use anyhow::{bail, Result};
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -341,7 +341,7 @@ pub fn attach(program: &[Insn], cgroup_dir: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::devices::{rules_of, ALWAYS_ALLOWED};
+    use crate::runtime::devices::{access, rules_of, ALWAYS_ALLOWED};
 
     /// Run the program as the kernel would, on one request: an interpreter of the seven
     /// opcodes it uses, so the rule logic is tested without root.
@@ -423,6 +423,16 @@ mod tests {
         assert_eq!(run(&p, DEV_BLOCK, R, 8, 1), 0);
         assert_eq!(run(&p, DEV_BLOCK, R, 9, 1), 1);
         assert!(rules_of(&[]).unwrap().is_empty());
+        // The engine's list (Docker's) already holds the fixed allows: not written twice.
+        let spec: Vec<oci_spec::runtime::LinuxDeviceCgroup> = serde_json::from_value(
+            serde_json::json!([{"allow": false, "access": "rwm"},
+                {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
+                {"allow": true, "type": "b", "major": 7, "minor": 0, "access": "r"}]),
+        )
+        .unwrap();
+        let rules = rules_of(&spec).unwrap();
+        assert_eq!(rules.len(), 2 + ALWAYS_ALLOWED.len());
+        assert_eq!(rules[1].to_string(), "b 7:0 r");
     }
 
     #[test]
