@@ -1071,7 +1071,8 @@ fn parse_device(text: &str) -> Result<Value, String> {
         [_, _, mode] => return Err(format!("invalid device mode {mode:?}: some of r, w, m")),
         _ => return Err(format!("invalid device specification {text:?}")),
     };
-    if host.is_empty() || !host.starts_with('/') || !(inside.is_empty() || inside.starts_with('/')) {
+    if host.is_empty() || !host.starts_with('/') || !(inside.is_empty() || inside.starts_with('/'))
+    {
         return Err(format!("{text:?}: device paths are absolute"));
     }
     Ok(json!({
@@ -1145,6 +1146,35 @@ fn env_file_lines(text: &str) -> Vec<String> {
             None => line.trim_end().to_string(),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod device_flag_tests {
+    use super::*;
+
+    #[test]
+    fn device_flags_read_as_dockers_cli_reads_them() {
+        let device = |host: &str, inside: &str, perms: &str| json!({"PathOnHost": host, "PathInContainer": inside, "CgroupPermissions": perms});
+        assert_eq!(
+            parse_device("/dev/kmsg"),
+            Ok(device("/dev/kmsg", "/dev/kmsg", "rwm"))
+        );
+        assert_eq!(
+            parse_device("/dev/kmsg:r"),
+            Ok(device("/dev/kmsg", "/dev/kmsg", "r"))
+        );
+        assert_eq!(
+            parse_device("/dev/sdb:/dev/xvdb"),
+            Ok(device("/dev/sdb", "/dev/xvdb", "rwm"))
+        );
+        assert_eq!(
+            parse_device("/dev/sdb:/dev/xvdb:rw"),
+            Ok(device("/dev/sdb", "/dev/xvdb", "rw"))
+        );
+        assert!(parse_device("/dev/sdb:/dev/xvdb:rx").is_err());
+        assert!(parse_device("sdb").is_err());
+        assert!(parse_device("/a:/b:r:w").is_err());
+    }
 }
 
 #[cfg(test)]

@@ -161,7 +161,10 @@ pub fn start_with_options(
     let devices = match (device_rules.is_empty(), cgroup.mode().is_v2()) {
         (true, _) => None,
         (false, true) => {
-            let dir = cgroup.dirs().first().context("a v2 cgroup has one directory")?;
+            let dir = cgroup
+                .dirs()
+                .first()
+                .context("a v2 cgroup has one directory")?;
             devices::enforce_v2(&dir.path, &device_rules)?;
             None
         }

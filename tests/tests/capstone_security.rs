@@ -210,7 +210,12 @@ fn device_rules_allow_the_standard_devices_and_what_device_names() {
     ]);
     assert!(tty.status.success(), "{}", report(&tty));
     let waited = daemon.baleia(&["wait", "tty"]);
-    assert_eq!(String::from_utf8_lossy(&waited.stdout), "0\n", "{}", report(&waited));
+    assert_eq!(
+        String::from_utf8_lossy(&waited.stdout),
+        "0\n",
+        "{}",
+        report(&waited)
+    );
     let logs = daemon.baleia(&["logs", "tty"]);
     assert_eq!(
         String::from_utf8_lossy(&logs.stdout),
@@ -237,7 +242,11 @@ fn device_rules_allow_the_standard_devices_and_what_device_names() {
     let read_only = inside(
         &daemon,
         &["--device", "/dev/kmsg:/dev/log:r"],
-        &["sh", "-c", "ls /dev/kmsg 2>&1; echo -n 2>&1 > /dev/log; true"],
+        &[
+            "sh",
+            "-c",
+            "ls /dev/kmsg 2>&1; echo -n 2>&1 > /dev/log; true",
+        ],
     );
     assert_eq!(
         read_only,
@@ -248,7 +257,8 @@ fn device_rules_allow_the_standard_devices_and_what_device_names() {
     let refused = daemon.baleia(&["run", "--rm", "--device", "/etc/passwd", "probe", "true"]);
     assert!(!refused.status.success());
     assert!(
-        String::from_utf8_lossy(&refused.stderr).contains("--device /etc/passwd: not a device node"),
+        String::from_utf8_lossy(&refused.stderr)
+            .contains("--device /etc/passwd: not a device node"),
         "{}",
         report(&refused)
     );

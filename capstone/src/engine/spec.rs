@@ -605,4 +605,64 @@ mod tests {
             "an empty entrypoint and no cmd"
         );
     }
+
+    #[test]
+    fn device_rules_are_dockers_and_device_adds_a_node_and_its_rule() {
+        let texts = |rules: &[oci_spec::runtime::LinuxDeviceCgroup]| -> Vec<String> {
+            rules
+                .iter()
+                .map(|r| {
+                    let rule = crate::runtime::devices::Rule::from_spec(r).unwrap();
+                    format!("{} {rule}", if rule.allow { "allow" } else { "deny" })
+                })
+                .collect()
+        };
+        let (nodes, rules) = devices(&HostConfig::default()).unwrap();
+        assert!(nodes.is_empty());
+        let rules = texts(&rules);
+        assert_eq!(
+            rules[..4],
+            [
+                "deny a *:* rwm",
+                "allow c *:* m",
+                "allow b *:* m",
+                "allow c 1:3 rwm"
+            ]
+        );
+        assert!(
+            rules.contains(&"allow c 136:* rwm".to_string()),
+            "{rules:?}"
+        );
+
+        let host = HostConfig {
+            privileged: true,
+            devices: Some(vec![super::super::record::DeviceMapping {
+                path_on_host: "/dev/null".into(),
+                path_in_container: "/dev/mine".into(),
+                cgroup_permissions: "r".into(),
+            }]),
+            ..HostConfig::default()
+        };
+        let (nodes, rules) = devices(&host).unwrap();
+        assert_eq!(texts(&rules), ["allow a *:* rwm", "allow c 1:3 r"]);
+        assert_eq!(nodes.len(), 1);
+        assert_eq!(nodes[0].path(), Path::new("/dev/mine"));
+        assert_eq!((nodes[0].major(), nodes[0].minor()), (1, 3));
+
+        let refused = |host: &str, inside: &str| {
+            let host = HostConfig {
+                devices: Some(vec![super::super::record::DeviceMapping {
+                    path_on_host: host.into(),
+                    path_in_container: inside.into(),
+                    cgroup_permissions: String::new(),
+                }]),
+                ..HostConfig::default()
+            };
+            format!("{:?}", devices(&host).unwrap_err())
+        };
+        assert!(refused("/etc/passwd", "").contains("not a device node"));
+        assert!(refused("/dev", "").contains("a directory of devices is not supported"));
+        assert!(refused("/dev/null", "/tmp/null").contains("must be under /dev/"));
+        assert!(refused("/dev/nothing-here", "").contains("No such file"));
+    }
 }

@@ -268,10 +268,15 @@ impl DevicesCgroup {
         let path = text.lines().find_map(|line| {
             let mut fields = line.splitn(3, ':');
             let (_id, controllers, path) = (fields.next()?, fields.next()?, fields.next()?);
-            controllers.split(',').any(|c| c == "devices").then_some(path)
+            controllers
+                .split(',')
+                .any(|c| c == "devices")
+                .then_some(path)
         });
         let path = path.with_context(|| format!("{file} has no devices line: {text:?}"))?;
-        Ok(Some(Path::new(HIERARCHY).join(path.trim_start_matches('/'))))
+        Ok(Some(
+            Path::new(HIERARCHY).join(path.trim_start_matches('/')),
+        ))
     }
 
     /// Put `pid` in it (a parent-side step).

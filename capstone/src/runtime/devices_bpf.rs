@@ -71,13 +71,13 @@ mod op {
     pub const LDX: u8 = 0x01; // load from memory into a register
     pub const JMP: u8 = 0x05; // jumps and exit, comparing 64-bit registers
     pub const ALU64: u8 = 0x07; // arithmetic on 64-bit registers
-    // For LDX: the size and the mode.
+                                // For LDX: the size and the mode.
     pub const W: u8 = 0x00; // a 32-bit word
     pub const MEM: u8 = 0x60; // at the address in the source register + offset
-    // For ALU64 and JMP: the source of the second operand.
+                              // For ALU64 and JMP: the source of the second operand.
     pub const K: u8 = 0x00; // the immediate
     pub const X: u8 = 0x08; // the source register
-    // ALU64 operations.
+                            // ALU64 operations.
     pub const AND: u8 = 0x50;
     pub const RSH: u8 = 0x70;
     pub const MOV: u8 = 0xb0;
@@ -424,12 +424,11 @@ mod tests {
         assert_eq!(run(&p, DEV_BLOCK, R, 9, 1), 1);
         assert!(rules_of(&[]).unwrap().is_empty());
         // The engine's list (Docker's) already holds the fixed allows: not written twice.
-        let spec: Vec<oci_spec::runtime::LinuxDeviceCgroup> = serde_json::from_value(
-            serde_json::json!([{"allow": false, "access": "rwm"},
+        let spec: Vec<oci_spec::runtime::LinuxDeviceCgroup> =
+            serde_json::from_value(serde_json::json!([{"allow": false, "access": "rwm"},
                 {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
-                {"allow": true, "type": "b", "major": 7, "minor": 0, "access": "r"}]),
-        )
-        .unwrap();
+                {"allow": true, "type": "b", "major": 7, "minor": 0, "access": "r"}]))
+            .unwrap();
         let rules = rules_of(&spec).unwrap();
         assert_eq!(rules.len(), 2 + ALWAYS_ALLOWED.len());
         assert_eq!(rules[1].to_string(), "b 7:0 r");
@@ -469,7 +468,8 @@ mod tests {
         std::fs::create_dir(&cgroup).unwrap();
         // Where the child makes a block node: a file system that allows device nodes (on a
         // `nodev` one, opening any node fails with EACCES before the cgroup is asked).
-        let nodes = std::env::temp_dir().join(format!("baleia-devices-test-{}", std::process::id()));
+        let nodes =
+            std::env::temp_dir().join(format!("baleia-devices-test-{}", std::process::id()));
         std::fs::create_dir(&nodes).unwrap();
 
         let rules = rules_of(&[serde_json::from_value(
