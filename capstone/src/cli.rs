@@ -107,6 +107,9 @@ pub struct RunFlags {
     /// all three), e.g. /dev/net/tun or /dev/sdb:/dev/xvdb:r.
     #[arg(long = "device", value_name = "HOST[:CONTAINER][:rwm]", value_parser = parse_device)]
     pub devices: Vec<Value>,
+    /// Allow more devices: TYPE MAJOR:MINOR ACCESS, e.g. 'c 1:11 rw' (nodes you make).
+    #[arg(long = "device-cgroup-rule", value_name = "RULE")]
+    pub device_cgroup_rules: Vec<String>,
     /// The image.
     pub image: String,
     /// The command and its arguments (replace the image's CMD).
@@ -192,6 +195,7 @@ impl RunFlags {
                 "Privileged": self.privileged,
                 "SecurityOpt": security_opts(&self.security_opt),
                 "Devices": self.devices,
+                "DeviceCgroupRules": self.device_cgroup_rules,
                 "AutoRemove": self.rm,
                 "ReadonlyRootfs": self.read_only,
                 "Memory": self.memory.unwrap_or(0),

@@ -253,6 +253,17 @@ fn device_rules_allow_the_standard_devices_and_what_device_names() {
         "ls: /dev/kmsg: No such file or directory\n\
          sh: can't create /dev/log: Operation not permitted\n"
     );
+    // --device-cgroup-rule allows a device by its numbers: a node made inside opens.
+    let rule = inside(
+        &daemon,
+        &["--device-cgroup-rule", "c 1:11 w"],
+        &[
+            "sh",
+            "-c",
+            "mknod /tmp/kmsg c 1 11 && echo -n > /tmp/kmsg && echo kmsg ok",
+        ],
+    );
+    assert_eq!(rule, "kmsg ok\n");
     // What is not a device is refused at create, naming it.
     let refused = daemon.baleia(&["run", "--rm", "--device", "/etc/passwd", "probe", "true"]);
     assert!(!refused.status.success());

@@ -74,6 +74,10 @@ pub struct HostConfig {
     pub security_opt: Option<Vec<String>>,
     /// `--device`: host device nodes made in the container, and allowed to it.
     pub devices: Option<Vec<DeviceMapping>>,
+    /// `--device-cgroup-rule 'c 1:11 rw'`: more devices allowed (nodes made by the user).
+    pub device_cgroup_rules: Option<Vec<String>>,
+    /// `--gpus`: refused (kept only to say so).
+    pub device_requests: Option<Vec<serde_json::Value>>,
     pub log_config: LogConfig,
 }
 

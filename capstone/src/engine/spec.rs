@@ -79,6 +79,11 @@ pub fn check_supported(host: &HostConfig) -> Result<(), ApiError> {
             "maximum retry count can only be used with 'on-failure'",
         ));
     }
+    if host.device_requests.as_ref().is_some_and(|r| !r.is_empty()) {
+        return Err(ApiError::bad_request(
+            "HostConfig.DeviceRequests (--gpus) is not supported",
+        ));
+    }
     Ok(())
 }
 
@@ -280,6 +285,9 @@ fn devices(
         nodes.push(node);
         rules.push(rule);
     }
+    for text in host.device_cgroup_rules.iter().flatten() {
+        rules.push(device_cgroup_rule(text)?);
+    }
     let rules = rules
         .iter()
         .map(|rule| spec_rule(rule).map_err(ApiError::internal))
@@ -309,6 +317,36 @@ fn spec_rule(
         builder = builder.minor(i64::from(minor));
     }
     builder.build()
+}
+
+/// One `--device-cgroup-rule`, in v1's form (`TYPE MAJOR:MINOR ACCESS`, e.g. `c 1:11 rw`, `b
+/// 8:* r`), an allow rule as Docker makes it.
+fn device_cgroup_rule(text: &str) -> Result<crate::runtime::devices::Rule, ApiError> {
+    let bad = || {
+        ApiError::bad_request(format!(
+            "invalid device cgroup rule {text:?}: expected TYPE MAJOR:MINOR ACCESS, e.g. \
+             'c 1:11 rw' (type a, b or c; a number or *; some of rwm)"
+        ))
+    };
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let [kind, numbers, access] = words[..] else {
+        return Err(bad());
+    };
+    let (major, minor) = numbers.split_once(':').ok_or_else(bad)?;
+    let number = |n: &str| match n {
+        "*" => Ok(serde_json::Value::Null),
+        n => n
+            .parse::<i64>()
+            .map(serde_json::Value::from)
+            .map_err(|_| bad()),
+    };
+    if !matches!(kind, "a" | "b" | "c") {
+        return Err(bad());
+    }
+    let json = serde_json::json!({"allow": true, "type": kind, "major": number(major)?,
+        "minor": number(minor)?, "access": access});
+    let rule = serde_json::from_value(json).map_err(|_| bad())?;
+    crate::runtime::devices::Rule::from_spec(&rule).map_err(|_| bad())
 }
 
 /// One `--device`: the host's node, looked at with `stat(2)` (through symlinks, as Docker:
@@ -664,5 +702,26 @@ mod tests {
         assert!(refused("/dev", "").contains("a directory of devices is not supported"));
         assert!(refused("/dev/null", "/tmp/null").contains("must be under /dev/"));
         assert!(refused("/dev/nothing-here", "").contains("No such file"));
+
+        let host = HostConfig {
+            device_cgroup_rules: Some(vec!["c 1:11 rw".into(), "b 8:* m".into()]),
+            ..HostConfig::default()
+        };
+        let rules = texts(&devices(&host).unwrap().1);
+        assert_eq!(
+            rules[rules.len() - 2..],
+            ["allow c 1:11 rw", "allow b 8:* m"]
+        );
+        for bad in ["c 1:11", "x 1:11 r", "c 1-11 r", "c 1:11 rx", "c a:1 r"] {
+            let host = HostConfig {
+                device_cgroup_rules: Some(vec![bad.into()]),
+                ..HostConfig::default()
+            };
+            let error = format!("{:?}", devices(&host).unwrap_err());
+            assert!(
+                error.contains("invalid device cgroup rule"),
+                "{bad}: {error}"
+            );
+        }
     }
 }
