@@ -28,14 +28,16 @@
 //! Accesses no rule names are allowed, as in a fresh v1 cgroup (whose parent allows all):
 //! specs start with a deny-all rule (`a *:* rwm`) when they mean "nothing but". This differs
 //! from the v1 kernel only on rules a runtime does not write: v1 reads an `a` rule as "all
-//! devices, all accesses" whatever its numbers and letters, and a deny written after a wider
-//! allow (`allow c *:* rwm`, then `deny c 1:3 r`) leaves v1's wider allow in place, where
-//! the program denies /dev/null's reads (stricter).
+//! devices, all accesses" whatever its numbers and letters; and after a deny-all, v1 keeps a
+//! list of allowed exceptions from which a deny removes only an equal entry, so `allow c *:*
+//! rwm` then `deny c 1:3 r` leaves /dev/null readable there, where the program refuses its
+//! reads (stricter).
 //!
 //! **The instructions** are eBPF's: 8 bytes each, an opcode, two 4-bit register numbers, a
 //! 16-bit offset and a 32-bit immediate (`struct bpf_insn`; read
-//! `Documentation/bpf/standardization/instruction-set.rst`). This program needs seven
-//! opcodes: load a 32-bit word from memory, move, and, shift right, jump if (not) equal, exit.
+//! `Documentation/bpf/standardization/instruction-set.rst`). This program needs eight
+//! opcodes: load a 32-bit word from memory, move a register or a number, and, shift right,
+//! jump if equal, jump if not equal, exit.
 //! A jump's offset counts the instructions to skip after it. The kernel's verifier checks the
 //! program at load time (no uninitialized register read, no out-of-bounds context access,
 //! every path ends in `exit` with r0 = 0 or 1).
@@ -343,7 +345,7 @@ mod tests {
     use super::*;
     use crate::runtime::devices::{access, rules_of, ALWAYS_ALLOWED};
 
-    /// Run the program as the kernel would, on one request: an interpreter of the seven
+    /// Run the program as the kernel would, on one request: an interpreter of the eight
     /// opcodes it uses, so the rule logic is tested without root.
     fn run(program: &[Insn], typ: i32, asked: u8, major: u32, minor: u32) -> u64 {
         let mut r = [0u64; 11];
