@@ -252,7 +252,12 @@ impl DevicesCgroup {
         let dir = names
             .iter()
             .fold(PathBuf::from(HIERARCHY), |dir, c| dir.join(c));
-        dir.is_dir().then_some(DevicesCgroup { dir, owned: true })
+        // Made only if it exists: a handle removes its directory when dropped.
+        if dir.is_dir() {
+            Some(DevicesCgroup { dir, owned: true })
+        } else {
+            None
+        }
     }
 
     /// The devices cgroup directory process `pid` is in (`/proc/PID/cgroup`'s line for the
