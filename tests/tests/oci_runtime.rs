@@ -367,8 +367,7 @@ fn fs_type_at(dir: &str) -> Option<String> {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     mountinfo
         .lines()
-        .filter(|line| line.split(' ').nth(4) == Some(dir))
-        .last()
+        .rfind(|line| line.split(' ').nth(4) == Some(dir))
         .and_then(|line| line.split_once(" - "))
         .and_then(|(_, rest)| rest.split(' ').next())
         .map(str::to_string)
