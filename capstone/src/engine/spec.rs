@@ -301,7 +301,6 @@ fn spec_rule(
 ) -> Result<oci_spec::runtime::LinuxDeviceCgroup, oci_spec::OciSpecError> {
     use crate::runtime::devices::Kind;
     use oci_spec::runtime::LinuxDeviceType;
-    let text = rule.to_string(); // `c 1:3 rwm`: its last word is the access
     let mut builder = oci_spec::runtime::LinuxDeviceCgroupBuilder::default()
         .allow(rule.allow)
         .typ(match rule.kind {
@@ -309,7 +308,7 @@ fn spec_rule(
             Kind::Char => LinuxDeviceType::C,
             Kind::Block => LinuxDeviceType::B,
         })
-        .access(text.rsplit(' ').next().unwrap_or("rwm"));
+        .access(rule.access_letters());
     if let Some(major) = rule.major {
         builder = builder.major(i64::from(major));
     }

@@ -128,6 +128,19 @@ impl Rule {
             access,
         })
     }
+
+    /// The access as v1 and the spec write it: some of `rwm`, in that order.
+    pub fn access_letters(&self) -> String {
+        [
+            (access::READ, 'r'),
+            (access::WRITE, 'w'),
+            (access::MKNOD, 'm'),
+        ]
+        .iter()
+        .filter(|(bit, _)| self.access & bit != 0)
+        .map(|(_, c)| *c)
+        .collect()
+    }
 }
 
 /// `rwm` (any of them, in any order) as [`access`] bits.
@@ -151,20 +164,12 @@ impl fmt::Display for Rule {
             Kind::Block => 'b',
         };
         let number = |n: Option<u32>| n.map_or("*".to_string(), |n| n.to_string());
-        let access: String = [
-            (access::READ, 'r'),
-            (access::WRITE, 'w'),
-            (access::MKNOD, 'm'),
-        ]
-        .iter()
-        .filter(|(bit, _)| self.access & bit != 0)
-        .map(|(_, c)| *c)
-        .collect();
         write!(
             f,
-            "{kind} {}:{} {access}",
+            "{kind} {}:{} {}",
             number(self.major),
-            number(self.minor)
+            number(self.minor),
+            self.access_letters()
         )
     }
 }
