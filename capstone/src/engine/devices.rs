@@ -12,9 +12,9 @@ use oci_spec::runtime::{
 /// The device nodes the container gets (`linux.devices`, made in its /dev) and the rules of
 /// which it may open (`linux.resources.devices`), as Docker writes them: deny everything, then
 /// allow what every container needs (making nodes; the standard devices, the console, ptmx
-/// and the terminals: the runtime's [`ALWAYS_ALLOWED`])
-/// and each `--device` with its permissions. `--privileged` allows every device. The runtime
-/// enforces exactly these rules: a node in `linux.devices` is not allowed by being there.
+/// and the terminals: the runtime's [`ALWAYS_ALLOWED`], which it appends anyway) and each
+/// `--device` with its permissions. `--privileged` allows every device. A node in
+/// `linux.devices` is not allowed by being there: only these rules say what opens.
 pub fn of(host: &HostConfig) -> Result<(Vec<LinuxDevice>, Vec<LinuxDeviceCgroup>), ApiError> {
     let mut rules = vec![Rule {
         allow: host.privileged,
