@@ -103,6 +103,13 @@ pub struct RunFlags {
     /// seccomp=unconfined|FILE (a Docker seccomp profile), no-new-privileges[=true|false].
     #[arg(long)]
     pub security_opt: Vec<String>,
+    /// A host device in the container: HOST[:CONTAINER][:PERMISSIONS] (some of rwm, default
+    /// all three), e.g. /dev/net/tun or /dev/sdb:/dev/xvdb:r.
+    #[arg(long = "device", value_name = "HOST[:CONTAINER][:rwm]", value_parser = parse_device)]
+    pub devices: Vec<Value>,
+    /// Allow more devices: TYPE MAJOR:MINOR ACCESS, e.g. 'c 1:11 rw' (nodes you make).
+    #[arg(long = "device-cgroup-rule", value_name = "RULE")]
+    pub device_cgroup_rules: Vec<String>,
     /// The image.
     pub image: String,
     /// The command and its arguments (replace the image's CMD).
@@ -187,6 +194,8 @@ impl RunFlags {
                 "CapDrop": self.cap_drop,
                 "Privileged": self.privileged,
                 "SecurityOpt": security_opts(&self.security_opt),
+                "Devices": self.devices,
+                "DeviceCgroupRules": self.device_cgroup_rules,
                 "AutoRemove": self.rm,
                 "ReadonlyRootfs": self.read_only,
                 "Memory": self.memory.unwrap_or(0),
@@ -1060,6 +1069,30 @@ pub fn pull(client: &Client, reference: &str) -> Result<()> {
 /// `--security-opt seccomp=FILE`: as docker does, the client reads the profile and sends its
 /// content (the daemon may not see the client's files). An unreadable file is sent as named,
 /// and the daemon says it is not a profile.
+/// `--device HOST[:CONTAINER][:PERMISSIONS]` as Docker's CLI reads it: a second part that is
+/// only `r`, `w`, `m` letters is the permissions, else the path in the container.
+fn parse_device(text: &str) -> Result<Value, String> {
+    let is_mode = |p: &str| !p.is_empty() && p.chars().all(|c| matches!(c, 'r' | 'w' | 'm'));
+    let parts: Vec<&str> = text.split(':').collect();
+    let (host, inside, perms) = match parts[..] {
+        [host] => (host, "", "rwm"),
+        [host, mode] if is_mode(mode) => (host, "", mode),
+        [host, inside] => (host, inside, "rwm"),
+        [host, inside, mode] if is_mode(mode) => (host, inside, mode),
+        [_, _, mode] => return Err(format!("invalid device mode {mode:?}: some of r, w, m")),
+        _ => return Err(format!("invalid device specification {text:?}")),
+    };
+    if host.is_empty() || !host.starts_with('/') || !(inside.is_empty() || inside.starts_with('/'))
+    {
+        return Err(format!("{text:?}: device paths are absolute"));
+    }
+    Ok(json!({
+        "PathOnHost": host,
+        "PathInContainer": if inside.is_empty() { host } else { inside },
+        "CgroupPermissions": perms,
+    }))
+}
+
 fn security_opts(options: &[String]) -> Vec<String> {
     options
         .iter()
@@ -1124,6 +1157,35 @@ fn env_file_lines(text: &str) -> Vec<String> {
             None => line.trim_end().to_string(),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod device_flag_tests {
+    use super::*;
+
+    #[test]
+    fn device_flags_read_as_dockers_cli_reads_them() {
+        let device = |host: &str, inside: &str, perms: &str| json!({"PathOnHost": host, "PathInContainer": inside, "CgroupPermissions": perms});
+        assert_eq!(
+            parse_device("/dev/kmsg"),
+            Ok(device("/dev/kmsg", "/dev/kmsg", "rwm"))
+        );
+        assert_eq!(
+            parse_device("/dev/kmsg:r"),
+            Ok(device("/dev/kmsg", "/dev/kmsg", "r"))
+        );
+        assert_eq!(
+            parse_device("/dev/sdb:/dev/xvdb"),
+            Ok(device("/dev/sdb", "/dev/xvdb", "rwm"))
+        );
+        assert_eq!(
+            parse_device("/dev/sdb:/dev/xvdb:rw"),
+            Ok(device("/dev/sdb", "/dev/xvdb", "rw"))
+        );
+        assert!(parse_device("/dev/sdb:/dev/xvdb:rx").is_err());
+        assert!(parse_device("sdb").is_err());
+        assert!(parse_device("/a:/b:r:w").is_err());
+    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 //! | `process.capabilities`, `noNewPrivileges`, `linux.seccomp` | chapter 01's [`Security`] ([`security`]) |
 //! | `process.rlimits`                 | [`security::apply_rlimits`] (a child-side step)      |
 //! | `linux.cgroupsPath`, `resources`  | chapter 02's [`ContainerCgroup`] (a parent-side step)|
+//! | `linux.resources.devices`         | [`devices`]: v1's devices controller, or an eBPF program on v2 |
 //! | `root`, `mounts`, `maskedPaths`, `readonlyPaths` | chapter 03's [`RootFs`] ([`rootfs`]) |
 //! | `process.env`, `cwd`, `user`      | [`apply_process`] here (a child-side step, after pivot_root) |
 //! | `process.args`                    | chapter 01's exec (PATH lookup, 126/127)             |
@@ -18,7 +19,8 @@
 //! What none of them does (hooks, sysctls, AppArmor/SELinux labels, other resources) is
 //! refused with the field's name, never ignored; docs/decisions.md lists the exceptions.
 
-mod devices;
+pub mod devices;
+mod devices_bpf;
 mod rootfs;
 pub mod security;
 
@@ -34,7 +36,8 @@ use std::path::{Path, PathBuf};
 pub struct Started {
     pub process: ContainerProcess,
     pub cgroup: ContainerCgroup,
-    /// Its devices cgroup (cgroup v1, when the spec has device rules).
+    /// Its devices cgroup (cgroup v1, when the spec has device rules; on v2 the rules are a
+    /// program attached to `cgroup`, gone with it).
     pub devices: Option<devices::DevicesCgroup>,
 }
 
@@ -144,18 +147,28 @@ pub fn start_with_options(
     let security = security::security_of(process, linux.seccomp().as_ref())?;
     let rlimits = security::rlimits_of(process)?;
 
+    let device_rules = devices::rules_of(
+        linux
+            .resources()
+            .as_ref()
+            .and_then(|r| r.devices().as_deref())
+            .unwrap_or_default(),
+    )?;
     let cgroup = cgroup_for(spec, options.default_cgroup.as_deref())?;
     let rootfs = rootfs::rootfs_of(spec, bundle, namespaces.contains(Namespace::Ipc), &cgroup)?;
-    let device_rules = linux
-        .resources()
-        .as_ref()
-        .and_then(|r| r.devices().clone())
-        .unwrap_or_default();
-    let devices = match device_rules.is_empty() {
-        true => None,
-        false => {
-            devices::DevicesCgroup::create(cgroup.relative_path(), &device_rules, &rootfs.devices)?
+    // v2: an eBPF program on the container's one cgroup, attached before any process is in
+    // it; v1 and hybrid: the devices controller's own directory, joined with the others.
+    let devices = match (device_rules.is_empty(), cgroup.mode().is_v2()) {
+        (true, _) => None,
+        (false, true) => {
+            let dir = cgroup
+                .dirs()
+                .first()
+                .context("a v2 cgroup has one directory")?;
+            devices::enforce_v2(&dir.path, &device_rules)?;
+            None
         }
+        (false, false) => devices::DevicesCgroup::create(cgroup.relative_path(), &device_rules)?,
     };
     let devices_dir = devices.as_ref().map(|d| d.dir().to_path_buf());
     let attacher = cgroup.attacher();
@@ -508,6 +521,7 @@ fn exec_with(
     let target = nix::unistd::Pid::from_raw(target);
     let layout = Layout::detect()?;
     let attacher = ch02_cgroups::Attacher::of_process(&layout, target)?;
+    let devices_dir = devices::DevicesCgroup::dir_of_process(target)?;
     // With a terminal: made inside the container as for `run -t`, its master sent back here.
     let console = if tty {
         Some(std::os::unix::net::UnixStream::pair()?)
@@ -519,7 +533,11 @@ fn exec_with(
         .kill_with_parent(true)
         .security(security)
         .parent_step("put the process in the container's cgroup", move |pid| {
-            attacher.attach(pid).map_err(Into::into)
+            attacher.attach(pid)?;
+            if let Some(dir) = &devices_dir {
+                devices::DevicesCgroup::attach(dir, pid).map_err(|e| format!("{e:#}"))?;
+            }
+            Ok(())
         })
         .child_step("apply the process's environment, cwd and user", move || {
             apply_process(&env, &cwd, uid, gid).map_err(|e| format!("{e:#}"))?;

@@ -48,6 +48,37 @@ fn version_info_and_images() {
     assert_snapshot!("docker_images", redact(&ok(&daemon, &["images"])));
 }
 
+/// docker's `--device` and `--device-cgroup-rule` reach the engine as Docker's API carries
+/// them (`HostConfig.Devices`, `DeviceCgroupRules`); the host's disk stays shut.
+#[test]
+fn device_flags_from_the_docker_cli() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    let out = ok(
+        &daemon,
+        &[
+            "run",
+            "--rm",
+            "--device",
+            "/dev/kmsg:/dev/log:w",
+            "--device-cgroup-rule",
+            "c 1:12 w",
+            "busybox",
+            "sh",
+            "-c",
+            "echo -n > /dev/log && echo log ok; mknod /tmp/x c 1 12 && echo -n 2>&1 > /tmp/x; \
+             mknod /tmp/vda b 254 0 && head -c 1 /tmp/vda 2>&1; true",
+        ],
+    );
+    // 1:12 is no device: allowed, the open reaches the kernel, which finds no driver.
+    assert_eq!(
+        out,
+        "log ok\nsh: can't create /tmp/x: No such device or address\n\
+         head: /tmp/vda: Operation not permitted\n"
+    );
+}
+
 #[test]
 fn run_rm_gives_output_and_exit_code() {
     let env = TestEnv::new();

@@ -150,6 +150,131 @@ fn containers_get_dockers_defaults_and_the_flags_change_them() {
     assert_ne!(unmasked, "0\n", "--privileged masks nothing");
 }
 
+/// Device rules, seen from inside: the same assertions hold on cgroup v1 (the devices
+/// controller enforces the rules) and v2 (an eBPF program on the container's cgroup does).
+/// /dev/kmsg is the device `--device` names: opening it for writing needs no capability
+/// (reading it would, so only writes are tried), and nothing is written.
+#[test]
+fn device_rules_allow_the_standard_devices_and_what_device_names() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    import_probe_image(&env);
+
+    // CAP_MKNOD makes the node of a disk, the rules refuse to open it; the standard ones open.
+    let standard = inside(
+        &daemon,
+        &[],
+        &[
+            "sh",
+            "-c",
+            "mknod /tmp/vda b 254 0 && head -c 16 /tmp/vda 2>&1; \
+             echo x > /dev/null && head -c 4 /dev/zero | wc -c && head -c 4 /dev/urandom | wc -c; \
+             mknod /tmp/kmsg c 1 11 && echo -n 2>&1 > /tmp/kmsg; true",
+        ],
+    );
+    assert_eq!(
+        standard,
+        "head: /tmp/vda: Operation not permitted\n4\n4\n\
+         sh: can't create /tmp/kmsg: Operation not permitted\n"
+    );
+
+    // An exec'd process is held to the same rules as the container's first one.
+    let box_ = daemon.baleia(&["run", "-d", "--name", "box", "probe", "sleep", "100"]);
+    assert!(box_.status.success(), "{}", report(&box_));
+    let exec = daemon.baleia(&[
+        "exec",
+        "box",
+        "sh",
+        "-c",
+        "mknod /tmp/vda b 254 0 && head -c 16 /tmp/vda 2>&1",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&exec.stdout),
+        "head: /tmp/vda: Operation not permitted\n",
+        "{}",
+        report(&exec)
+    );
+    daemon.baleia(&["rm", "-f", "box"]);
+
+    // A terminal: /dev/ptmx and the container's own /dev/pts/0, opened again by name.
+    let tty = daemon.baleia(&[
+        "run",
+        "-d",
+        "-t",
+        "--name",
+        "tty",
+        "probe",
+        "sh",
+        "-c",
+        "tty && echo > \"$(tty)\" && echo > /dev/tty && echo pts ok",
+    ]);
+    assert!(tty.status.success(), "{}", report(&tty));
+    let waited = daemon.baleia(&["wait", "tty"]);
+    assert_eq!(
+        String::from_utf8_lossy(&waited.stdout),
+        "0\n",
+        "{}",
+        report(&waited)
+    );
+    let logs = daemon.baleia(&["logs", "tty"]);
+    assert_eq!(
+        String::from_utf8_lossy(&logs.stdout),
+        "/dev/pts/0\r\n\r\n\r\npts ok\r\n"
+    );
+    daemon.baleia(&["rm", "tty"]);
+
+    // --device: the node appears, with the host's numbers, and opens; another node does not,
+    // nor the named one for an access its permissions leave out.
+    let granted = inside(
+        &daemon,
+        &["--device", "/dev/kmsg"],
+        &[
+            "sh",
+            "-c",
+            "ls -l /dev/kmsg | cut -c1; echo -n > /dev/kmsg && echo kmsg ok; \
+             mknod /tmp/other c 1 12 && echo -n 2>&1 > /tmp/other; true",
+        ],
+    );
+    assert_eq!(
+        granted,
+        "c\nkmsg ok\nsh: can't create /tmp/other: Operation not permitted\n"
+    );
+    let read_only = inside(
+        &daemon,
+        &["--device", "/dev/kmsg:/dev/log:r"],
+        &[
+            "sh",
+            "-c",
+            "ls /dev/kmsg 2>&1; echo -n 2>&1 > /dev/log; true",
+        ],
+    );
+    assert_eq!(
+        read_only,
+        "ls: /dev/kmsg: No such file or directory\n\
+         sh: can't create /dev/log: Operation not permitted\n"
+    );
+    // --device-cgroup-rule allows a device by its numbers: a node made inside opens.
+    let rule = inside(
+        &daemon,
+        &["--device-cgroup-rule", "c 1:11 w"],
+        &[
+            "sh",
+            "-c",
+            "mknod /tmp/kmsg c 1 11 && echo -n > /tmp/kmsg && echo kmsg ok",
+        ],
+    );
+    assert_eq!(rule, "kmsg ok\n");
+    // What is not a device is refused at create, naming it.
+    let refused = daemon.baleia(&["run", "--rm", "--device", "/etc/passwd", "probe", "true"]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .contains("--device /etc/passwd: not a device node"),
+        "{}",
+        report(&refused)
+    );
+}
+
 #[test]
 fn a_seccomp_profile_from_a_file_is_sent_by_the_client_and_enforced() {
     let env = TestEnv::new();

@@ -274,6 +274,28 @@ fn run_behaves_as_runc_run_does() {
         )
     });
     assert_eq!(out, "head: /dev/disk: Operation not permitted\nnull ok\n");
+    // A node of `linux.devices` is made in /dev, but only the rules say whether it opens:
+    // runc's default spec denies every device but the standard ones, so /dev/kmsg stays shut
+    // (opening it for writing needs no capability, and nothing is written); a rule allowing
+    // its writes opens it.
+    let kmsg = |s: &mut Value| {
+        s["linux"]["devices"] = json!([{"path": "/dev/kmsg", "type": "c", "major": 1,
+            "minor": 11, "fileMode": 0o666, "uid": 0, "gid": 0}]);
+        args(
+            s,
+            &["sh", "-c", "echo -n 2>&1 > /dev/kmsg && echo kmsg opened"],
+        )
+    };
+    let out = same(&env, "kmsg-denied", kmsg);
+    assert_eq!(out, "sh: can't create /dev/kmsg: Operation not permitted\n");
+    let out = same(&env, "kmsg-allowed", |s| {
+        kmsg(s);
+        s["linux"]["resources"]["devices"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"allow": true, "type": "c", "major": 1, "minor": 11, "access": "w"}));
+    });
+    assert_eq!(out, "kmsg opened\n");
     // A tmpfs and a bind mount of a host directory.
     let shared = env.path().join("shared");
     std::fs::create_dir_all(&shared).unwrap();
@@ -337,6 +359,102 @@ fn run_behaves_as_runc_run_does() {
     assert_eq!(
         out,
         "mkdir: can't create directory '/tmp/d': Operation not permitted\nSeccomp:\t2\n"
+    );
+}
+
+/// The file system type mounted at `dir` (`/proc/self/mountinfo`, read `proc(5)`).
+fn fs_type_at(dir: &str) -> Option<String> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    mountinfo
+        .lines()
+        .rfind(|line| line.split(' ').nth(4) == Some(dir))
+        .and_then(|line| line.split_once(" - "))
+        .and_then(|(_, rest)| rest.split(' ').next())
+        .map(str::to_string)
+}
+
+/// Device rules on cgroup v2, where an eBPF program attached to the container's cgroup
+/// enforces them. On a v2 host the runtime runs as it is; on a hybrid host it runs in a mount
+/// namespace of its own where the cgroup2 mount is at /sys/fs/cgroup, so it sees a v2 host
+/// (and its container stays in the root of the v1 devices hierarchy, which allows all: the
+/// program alone refuses). `exec` joins the same cgroup, and the same program.
+#[test]
+fn device_rules_on_cgroup_v2_are_an_ebpf_program() {
+    let env = TestEnv::new();
+    let v2_host = fs_type_at("/sys/fs/cgroup").as_deref() == Some("cgroup2");
+    if !v2_host && fs_type_at("/sys/fs/cgroup/unified").as_deref() != Some("cgroup2") {
+        eprintln!("skipped: no cgroup2 mount on this host");
+        return;
+    }
+    let dir = bundle(&env, "v2", |s| {
+        for set in ["bounding", "effective", "permitted", "ambient"] {
+            s["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("CAP_MKNOD"));
+        }
+        // No cgroup namespace (newer runc specs have one): /proc/self/cgroup shows the path.
+        s["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|ns| ns["type"] != "cgroup");
+        s["linux"]["devices"] = json!([{"path": "/dev/kmsg", "type": "c", "major": 1,
+            "minor": 11, "fileMode": 0o666, "uid": 0, "gid": 0}]);
+        args(
+            s,
+            &[
+                "sh",
+                "-c",
+                "grep ^0:: /proc/self/cgroup; mknod /dev/vda b 254 0 && head -c 16 /dev/vda 2>&1; \
+                 echo x > /dev/null && echo null ok; head -c 4 /dev/urandom | wc -c; \
+                 echo -n 2>&1 > /dev/kmsg; echo ready; exec sleep 100",
+            ],
+        )
+    });
+    let id = id(&env, "v2");
+    // One shell holds the mount namespace for the whole life cycle (create, exec, delete).
+    let script = r#"set -e
+        if [ -n "$V1" ]; then mount -t cgroup2 none /sys/fs/cgroup; fi
+        R="$0"
+        "$R" --root "$STATE" create --bundle "$BUNDLE" "$ID" > "$LOG" 2>&1
+        "$R" --root "$STATE" start "$ID"
+        i=0; until grep -q ready "$LOG"; do sleep 0.05; i=$((i + 1)); [ $i -lt 200 ]; done
+        echo exec:
+        "$R" --root "$STATE" exec "$ID" sh -c \
+            'grep ^0:: /proc/self/cgroup; mknod /dev/vdb b 254 0 && head -c 16 /dev/vdb 2>&1; true'
+        "$R" --root "$STATE" delete --force "$ID""#;
+    let mut cmd = if v2_host {
+        Command::new("sh")
+    } else {
+        let mut cmd = Command::new("unshare");
+        cmd.args(["-m", "--propagation", "private", "sh"])
+            .env("V1", "1");
+        cmd
+    };
+    let log = env.path().join("v2.log");
+    let output = cmd
+        .arg("-c")
+        .arg(script)
+        .arg(runtime_binary(&env))
+        .env("BALEIA_TEST_MARK", env.marker())
+        .env("STATE", env.path().join("state"))
+        .env("BUNDLE", &dir)
+        .env("ID", &id)
+        .env("LOG", &log)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", report(&output));
+    let cgroup = format!("0::/baleia-runtime/{id}\n");
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        format!(
+            "{cgroup}head: /dev/vda: Operation not permitted\nnull ok\n4\n\
+             sh: can't create /dev/kmsg: Operation not permitted\nready\n"
+        )
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        format!("exec:\n{cgroup}head: /dev/vdb: Operation not permitted\n")
     );
 }
 
@@ -552,7 +670,9 @@ fn podman_runs_containers_with_baleia_as_its_runtime() {
         "id -u; cat /data/note; touch /data/x 2>/dev/null || echo ro; grep -c ' /scratch tmpfs' /proc/mounts",
     ]);
     assert_eq!(out, "65534\nfrom the host\nro\n1\n");
-    // --device and --privileged: device nodes of the spec's linux.devices in /dev.
+    // --device and --privileged: device nodes of the spec's linux.devices in /dev, allowed by
+    // podman's own device rules (a deny-all and one allow per --device); the standard devices
+    // by the runtime's; the host's disk by neither.
     let out = podman.ok(&[
         "run",
         "--rm",
@@ -560,12 +680,18 @@ fn podman_runs_containers_with_baleia_as_its_runtime() {
         "none",
         "--device",
         "/dev/zero:/dev/myzero",
+        "--device",
+        "/dev/kmsg",
         "localhost/busybox",
         "sh",
         "-c",
-        "head -c 2 /dev/myzero | wc -c",
+        "head -c 2 /dev/myzero | wc -c; echo -n > /dev/kmsg && echo kmsg ok; \
+         echo > /dev/null && echo null ok; mknod /tmp/vda b 254 0 && head -c 1 /tmp/vda 2>&1; true",
     ]);
-    assert_eq!(out.trim(), "2");
+    assert_eq!(
+        out,
+        "2\nkmsg ok\nnull ok\nhead: /tmp/vda: Operation not permitted\n"
+    );
     let out = podman.ok(&[
         "run",
         "--rm",

@@ -9,6 +9,7 @@ pub mod build;
 pub mod changes;
 pub mod check;
 pub mod containers;
+pub mod devices;
 pub mod event_hooks;
 pub mod events;
 pub mod exec;

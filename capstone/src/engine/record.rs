@@ -72,7 +72,24 @@ pub struct HostConfig {
     pub cap_add: Option<Vec<String>>,
     pub cap_drop: Option<Vec<String>>,
     pub security_opt: Option<Vec<String>>,
+    /// `--device`: host device nodes made in the container, and allowed to it.
+    pub devices: Option<Vec<DeviceMapping>>,
+    /// `--device-cgroup-rule 'c 1:11 rw'`: more devices allowed (nodes made by the user).
+    pub device_cgroup_rules: Option<Vec<String>>,
+    /// `--gpus`: refused (kept only to say so).
+    pub device_requests: Option<Vec<serde_json::Value>>,
     pub log_config: LogConfig,
+}
+
+/// One `--device HOST[:CONTAINER][:PERMISSIONS]`, as Docker's API carries it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DeviceMapping {
+    pub path_on_host: String,
+    /// Empty: the same as on the host.
+    pub path_in_container: String,
+    /// Some of `rwm` (empty: all three).
+    pub cgroup_permissions: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -79,6 +79,11 @@ pub fn check_supported(host: &HostConfig) -> Result<(), ApiError> {
             "maximum retry count can only be used with 'on-failure'",
         ));
     }
+    if host.device_requests.as_ref().is_some_and(|r| !r.is_empty()) {
+        return Err(ApiError::bad_request(
+            "HostConfig.DeviceRequests (--gpus) is not supported",
+        ));
+    }
     Ok(())
 }
 
@@ -224,14 +229,12 @@ pub fn build(inputs: &Inputs) -> Result<Spec, ApiError> {
         .map_err(ApiError::internal)?;
     let mut linux = linux;
     linux.set_seccomp(security.seccomp);
-    // Devices: none beyond the runtime's standard set, as Docker (all with --privileged).
+    let (nodes, rules) = super::devices::of(inputs.host)?;
+    if !nodes.is_empty() {
+        linux.set_devices(Some(nodes));
+    }
     if let Some(resources) = linux.resources_mut() {
-        let rule = oci_spec::runtime::LinuxDeviceCgroupBuilder::default()
-            .allow(inputs.host.privileged)
-            .access("rwm")
-            .build()
-            .map_err(ApiError::internal)?;
-        resources.set_devices(Some(vec![rule]));
+        resources.set_devices(Some(rules));
     }
 
     let mut spec = Spec::default();

@@ -93,6 +93,8 @@ pub fn exec(root: &std::path::Path, args: &ExecArgs) -> Result<i32> {
     let target = Pid::from_raw(saved.pid);
     let layout = ch02_cgroups::Layout::detect()?;
     let attacher = ch02_cgroups::Attacher::of_process(&layout, target)?;
+    // And its v1 devices cgroup, which is not one of chapter 02's.
+    let devices_dir = runtime::devices::DevicesCgroup::dir_of_process(target)?;
     let env = process.env().clone().unwrap_or_default();
     let cwd = process.cwd().clone();
     let user = process.user();
@@ -106,7 +108,11 @@ pub fn exec(root: &std::path::Path, args: &ExecArgs) -> Result<i32> {
         .kill_with_parent(!args.detach)
         .security(security)
         .parent_step("put the process in the container's cgroup", move |pid| {
-            attacher.attach(pid).map_err(Into::into)
+            attacher.attach(pid)?;
+            if let Some(dir) = &devices_dir {
+                runtime::devices::DevicesCgroup::attach(dir, pid).map_err(|e| format!("{e:#}"))?;
+            }
+            Ok(())
         })
         .child_step("set the resource limits (setrlimit)", move || {
             security::apply_rlimits(&rlimits).map_err(|e| format!("{e:#}").into())

@@ -1,22 +1,213 @@
-//! `linux.resources.devices`: which device nodes the container may open or create, enforced
-//! by cgroup v1's `devices` controller (chapter 02 leaves it out: it limits no resource).
+//! `linux.resources.devices`: which device nodes the container may open or create.
 //!
-//! Without it, root in a container that keeps CAP_MKNOD (Docker's default set does) could
-//! `mknod /tmp/sda b 8 0` and read the host's disk. Each rule is one line written to
-//! `devices.deny` or `devices.allow` of the container's own directory in the devices
-//! hierarchy, in the spec's order: `TYPE MAJOR:MINOR ACCESS`, e.g. `c 1:3 rwm`, `a *:* rwm`
-//! (read the kernel's `admin-guide/cgroup-v1/devices.rst`). On cgroup v2 the same is done by
-//! an eBPF program, which this runtime does not load: the rules are then not enforced (see
-//! docs/decisions.md).
+//! Without such rules, root in a container that keeps CAP_MKNOD (Docker's default set does)
+//! could `mknod /tmp/sda b 8 0` and read the host's disk. The rules are the spec's, in order,
+//! followed by what every runtime allows whatever the spec says (runc, crun and youki alike):
+//! making any node (`c *:* m`, `b *:* m`: opening one is what counts), chapter 03's standard
+//! devices, /dev/console, /dev/ptmx and the devpts terminals ([`ALWAYS_ALLOWED`]). The nodes
+//! of the spec's `linux.devices` are *not* added: a node listed there is made in the
+//! container's /dev, and opening it is for the rules to decide (a deny-all rule denies it).
+//!
+//! Two kernels' ways to enforce them, one set of rules ([`Rule`]):
+//! - **cgroup v1** has a `devices` controller (chapter 02 leaves it out: it limits no
+//!   resource). Each rule is one line written to `devices.deny` or `devices.allow` of the
+//!   container's own directory in the devices hierarchy: `TYPE MAJOR:MINOR ACCESS`, e.g.
+//!   `c 1:3 rwm`, `a *:* rwm` (read the kernel's `admin-guide/cgroup-v1/devices.rst`).
+//!   [`DevicesCgroup`] does that.
+//! - **cgroup v2** has no such controller: the kernel runs the eBPF programs attached to the
+//!   process's cgroup (type `BPF_PROG_TYPE_CGROUP_DEVICE`) on every open and mknod of a device
+//!   node, and refuses it with EPERM when one of them returns 0. [`enforce_v2`] builds that
+//!   program from the rules ([`super::devices_bpf`]) and attaches it to the container's cgroup.
+//!
+//! A hybrid host (v1 controllers, a cgroup2 at /sys/fs/cgroup/unified) has the v1 controller,
+//! and chapter 02 puts the container in v1 hierarchies only: the v1 controller enforces there.
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use ch01_namespaces::explain;
 use nix::unistd::Pid;
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// Where cgroup v1 mounts the devices controller.
 const HIERARCHY: &str = "/sys/fs/cgroup/devices";
+
+/// Which devices a rule is about (the kernel's cgroup knows only these two kinds of node).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `a`: character and block devices alike.
+    All,
+    /// `c` (and the spec's `u`, an unbuffered character device: the same to the kernel).
+    Char,
+    /// `b`.
+    Block,
+}
+
+/// What a rule allows or denies: the kernel's bits (`include/uapi/linux/bpf.h`,
+/// `BPF_DEVCG_ACC_*`; v1 spells them `m`, `r`, `w`).
+pub mod access {
+    pub const MKNOD: u8 = 1;
+    pub const READ: u8 = 2;
+    pub const WRITE: u8 = 4;
+    pub const ALL: u8 = MKNOD | READ | WRITE;
+}
+
+/// One device rule: `allow` or deny `access` to the devices of `kind` numbered `major:minor`
+/// (`None`: any number, v1's `*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    pub allow: bool,
+    pub kind: Kind,
+    pub major: Option<u32>,
+    pub minor: Option<u32>,
+    /// [`access`] bits.
+    pub access: u8,
+}
+
+/// What every container may do whatever its spec says, after the spec's rules (so they win:
+/// the last rule that names an access decides it): make any node; open chapter 03's standard
+/// devices, /dev/console (5:1), /dev/ptmx (5:2) and the devpts terminals (136:*).
+pub const ALWAYS_ALLOWED: [Rule; 11] = [
+    Rule::allow(Kind::Char, None, None, access::MKNOD),
+    Rule::allow(Kind::Block, None, None, access::MKNOD),
+    Rule::allow(Kind::Char, Some(1), Some(3), access::ALL), // null
+    Rule::allow(Kind::Char, Some(1), Some(5), access::ALL), // zero
+    Rule::allow(Kind::Char, Some(1), Some(7), access::ALL), // full
+    Rule::allow(Kind::Char, Some(1), Some(8), access::ALL), // random
+    Rule::allow(Kind::Char, Some(1), Some(9), access::ALL), // urandom
+    Rule::allow(Kind::Char, Some(5), Some(0), access::ALL), // tty
+    Rule::allow(Kind::Char, Some(5), Some(1), access::ALL), // console
+    Rule::allow(Kind::Char, Some(5), Some(2), access::ALL), // ptmx
+    Rule::allow(Kind::Char, Some(136), None, access::ALL),  // the devpts terminals
+];
+
+/// The largest major and minor numbers of a `dev_t` (12 and 20 bits: `include/linux/kdev_t.h`).
+const MAX_MAJOR: i64 = (1 << 12) - 1;
+const MAX_MINOR: i64 = (1 << 20) - 1;
+
+impl Rule {
+    pub const fn allow(kind: Kind, major: Option<u32>, minor: Option<u32>, access: u8) -> Rule {
+        Rule {
+            allow: true,
+            kind,
+            major,
+            minor,
+            access,
+        }
+    }
+
+    /// One rule of the spec's `linux.resources.devices`. Missing type, major, minor or a
+    /// negative number mean "any" (as in runc); missing or empty access means `rwm`.
+    pub fn from_spec(rule: &LinuxDeviceCgroup) -> Result<Rule> {
+        let kind = match rule.typ() {
+            None | Some(LinuxDeviceType::A) => Kind::All,
+            Some(LinuxDeviceType::C) | Some(LinuxDeviceType::U) => Kind::Char,
+            Some(LinuxDeviceType::B) => Kind::Block,
+            Some(LinuxDeviceType::P) => bail!(
+                "linux.resources.devices: type p (a FIFO) is not a device the cgroup controls; \
+                 only a, b and c rules are"
+            ),
+        };
+        let number = |n: Option<i64>, max: i64, what: &str| -> Result<Option<u32>> {
+            match n {
+                None => Ok(None),
+                Some(n) if n < 0 => Ok(None),
+                Some(n) if n <= max => Ok(Some(n as u32)),
+                Some(n) => bail!("linux.resources.devices: {what} {n} is larger than {max}"),
+            }
+        };
+        let access = match rule.access().as_deref() {
+            None | Some("") => access::ALL,
+            Some(text) => parse_access(text)?,
+        };
+        Ok(Rule {
+            allow: rule.allow(),
+            kind,
+            major: number(rule.major(), MAX_MAJOR, "major")?,
+            minor: number(rule.minor(), MAX_MINOR, "minor")?,
+            access,
+        })
+    }
+
+    /// The access as v1 and the spec write it: some of `rwm`, in that order.
+    pub fn access_letters(&self) -> String {
+        [
+            (access::READ, 'r'),
+            (access::WRITE, 'w'),
+            (access::MKNOD, 'm'),
+        ]
+        .iter()
+        .filter(|(bit, _)| self.access & bit != 0)
+        .map(|(_, c)| *c)
+        .collect()
+    }
+}
+
+/// `rwm` (any of them, in any order) as [`access`] bits.
+fn parse_access(text: &str) -> Result<u8> {
+    text.chars().try_fold(0, |bits, c| match c {
+        'r' => Ok(bits | access::READ),
+        'w' => Ok(bits | access::WRITE),
+        'm' => Ok(bits | access::MKNOD),
+        other => bail!(
+            "linux.resources.devices: access {text:?} has {other:?}; only r, w and m are known"
+        ),
+    })
+}
+
+/// The kernel v1 form of one rule, e.g. `c 1:3 rwm`.
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.kind {
+            Kind::All => 'a',
+            Kind::Char => 'c',
+            Kind::Block => 'b',
+        };
+        let number = |n: Option<u32>| n.map_or("*".to_string(), |n| n.to_string());
+        write!(
+            f,
+            "{kind} {}:{} {}",
+            number(self.major),
+            number(self.minor),
+            self.access_letters()
+        )
+    }
+}
+
+/// The rules a container gets: the spec's, then [`ALWAYS_ALLOWED`]. Empty when the spec has
+/// none (then nothing is restricted, as runc does). A spec rule equal to one of
+/// [`ALWAYS_ALLOWED`] is left out (the engine writes them all): the same rule coming last
+/// decides the same accesses the same way, so the earlier copy changes nothing.
+pub fn rules_of(spec_rules: &[LinuxDeviceCgroup]) -> Result<Vec<Rule>> {
+    if spec_rules.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut rules = spec_rules
+        .iter()
+        .map(Rule::from_spec)
+        .collect::<Result<Vec<_>>>()?;
+    rules.retain(|rule| !ALWAYS_ALLOWED.contains(rule));
+    rules.extend(ALWAYS_ALLOWED);
+    Ok(rules)
+}
+
+/// cgroup v2: load the rules as an eBPF program and attach it to the container's cgroup
+/// directory `cgroup_dir` (before any process is in it). The program lives as long as it is
+/// attached: removing the cgroup detaches and frees it, so there is nothing to undo here.
+pub fn enforce_v2(cgroup_dir: &Path, rules: &[Rule]) -> Result<()> {
+    if rules.is_empty() {
+        return Ok(());
+    }
+    let program = super::devices_bpf::program(rules);
+    explain!(
+        "bpf(BPF_PROG_LOAD) a {}-instruction BPF_PROG_TYPE_CGROUP_DEVICE program from {} rules, \
+         bpf(BPF_PROG_ATTACH) it to {}",
+        program.len(),
+        rules.len(),
+        cgroup_dir.display()
+    );
+    super::devices_bpf::attach(&program, cgroup_dir)
+}
 
 /// The container's directory in the devices hierarchy; removed when dropped, unless released.
 pub struct DevicesCgroup {
@@ -25,15 +216,9 @@ pub struct DevicesCgroup {
 }
 
 impl DevicesCgroup {
-    /// Make `PARENT/NAME` and write the rules, then allow what every container needs (as runc
-    /// does): chapter 03's standard devices, /dev/tty, /dev/console, /dev/ptmx and the
-    /// devpts ptys, and the spec's own `linux.devices` nodes. `None` when this host has no v1
-    /// devices hierarchy.
-    pub fn create(
-        relative: &Path,
-        rules: &[LinuxDeviceCgroup],
-        nodes: &[ch03_overlayfs::devices::DeviceNode],
-    ) -> Result<Option<Self>> {
+    /// Make `PARENT/NAME` in the v1 devices hierarchy and write the rules ([`rules_of`]), in
+    /// order. `None` when this host has no v1 devices hierarchy.
+    pub fn create(relative: &Path, rules: &[Rule]) -> Result<Option<Self>> {
         if !Path::new(HIERARCHY).join("devices.allow").exists() {
             return Ok(None);
         }
@@ -41,35 +226,13 @@ impl DevicesCgroup {
         explain!("mkdir {}: the container's devices cgroup", dir.display());
         std::fs::create_dir_all(&dir).with_context(|| format!("mkdir {}", dir.display()))?;
         let cgroup = DevicesCgroup { dir, owned: true };
-        let mut lines: Vec<(bool, String)> =
-            rules.iter().map(|r| (r.allow(), rule_line(r))).collect();
-        for (_, major, minor) in ch03_overlayfs::devices::DEVICES {
-            lines.push((true, format!("c {major}:{minor} rwm")));
-        }
-        // Making any node is allowed (as runc and Docker do): opening one is what counts.
-        for extra in [
-            "c *:* m",
-            "b *:* m",
-            "c 5:1 rwm",
-            "c 5:2 rwm",
-            "c 136:* rwm",
-        ] {
-            lines.push((true, extra.to_string()));
-        }
-        for node in nodes {
-            let kind = if node.kind == nix::sys::stat::SFlag::S_IFBLK {
-                "b"
-            } else {
-                "c"
-            };
-            lines.push((true, format!("{kind} {}:{} rwm", node.major, node.minor)));
-        }
-        for (allow, line) in lines {
-            let file = if allow {
+        for rule in rules {
+            let file = if rule.allow {
                 "devices.allow"
             } else {
                 "devices.deny"
             };
+            let line = rule.to_string();
             explain!("write {line:?} to {}/{file}", cgroup.dir.display());
             std::fs::write(cgroup.dir.join(file), &line)
                 .with_context(|| format!("write {line:?} to {}/{file}", cgroup.dir.display()))?;
@@ -94,7 +257,36 @@ impl DevicesCgroup {
         let dir = names
             .iter()
             .fold(PathBuf::from(HIERARCHY), |dir, c| dir.join(c));
-        dir.is_dir().then_some(DevicesCgroup { dir, owned: true })
+        // Made only if it exists: a handle removes its directory when dropped.
+        if dir.is_dir() {
+            Some(DevicesCgroup { dir, owned: true })
+        } else {
+            None
+        }
+    }
+
+    /// The devices cgroup directory process `pid` is in (`/proc/PID/cgroup`'s line for the
+    /// `devices` controller, read `cgroups(7)`), for `exec`: chapter 02 moves the new process
+    /// into the target's cgroups of its own controllers only, and without this one it would
+    /// escape the container's device rules on v1. `None` without a v1 devices hierarchy.
+    pub fn dir_of_process(pid: Pid) -> Result<Option<PathBuf>> {
+        if !Path::new(HIERARCHY).join("devices.allow").exists() {
+            return Ok(None);
+        }
+        let file = format!("/proc/{pid}/cgroup");
+        let text = std::fs::read_to_string(&file).with_context(|| format!("read {file}"))?;
+        let path = text.lines().find_map(|line| {
+            let mut fields = line.splitn(3, ':');
+            let (_id, controllers, path) = (fields.next()?, fields.next()?, fields.next()?);
+            controllers
+                .split(',')
+                .any(|c| c == "devices")
+                .then_some(path)
+        });
+        let path = path.with_context(|| format!("{file} has no devices line: {text:?}"))?;
+        Ok(Some(
+            Path::new(HIERARCHY).join(path.trim_start_matches('/')),
+        ))
     }
 
     /// Put `pid` in it (a parent-side step).
@@ -144,24 +336,4 @@ fn has_child_cgroup(dir: &Path) -> bool {
             .flatten()
             .any(|e| e.file_type().is_ok_and(|t| t.is_dir()))
     })
-}
-
-/// `c 1:3 rwm`: the kernel's form of one rule.
-fn rule_line(rule: &LinuxDeviceCgroup) -> String {
-    let kind = match rule.typ() {
-        Some(LinuxDeviceType::B) => "b",
-        Some(LinuxDeviceType::C) | Some(LinuxDeviceType::U) => "c",
-        Some(LinuxDeviceType::P) => "p",
-        Some(LinuxDeviceType::A) | None => "a",
-    };
-    let number = |n: Option<i64>| {
-        n.filter(|n| *n >= 0)
-            .map_or("*".to_string(), |n| n.to_string())
-    };
-    format!(
-        "{kind} {}:{} {}",
-        number(rule.major()),
-        number(rule.minor()),
-        rule.access().clone().unwrap_or_else(|| "rwm".into())
-    )
 }
