@@ -526,3 +526,16 @@ pub fn wait_until_within(what: &str, timeout: Duration, mut done: impl FnMut() -
 pub fn wait_until(what: &str, done: impl FnMut() -> bool) {
     wait_until_within(what, Duration::from_secs(10), done)
 }
+
+/// Build the fixtures ahead of time, for a machine that runs the test executables without a
+/// Rust toolchain (the guest of `scripts/vm`, which has no rustc to build the probe with):
+/// `cargo test -p baleia-tests --lib -- --ignored prebuild`.
+#[cfg(test)]
+mod prebuild {
+    #[test]
+    #[ignore = "run by scripts/vm before it boots a guest that has no rustc"]
+    fn fixtures() {
+        assert!(super::probe().exists());
+        assert!(super::busybox_rootfs().join("bin/busybox").exists());
+    }
+}

@@ -73,7 +73,7 @@ expect "after the crash, the same command works" 'Hello from baleia' cat /tmp/cr
 daemons="$daemons $(started_pid /tmp/crash2.log)"
 
 echo "== an image to play with: busybox from the guest's busybox-static"
-rm -rf /tmp/bb && mkdir -p /tmp/bb/bin /tmp/bb/etc && cp /bin/busybox /tmp/bb/bin/
+rm -rf /tmp/bb && mkdir -p /tmp/bb/bin /tmp/bb/etc /tmp/bb/tmp && cp /bin/busybox /tmp/bb/bin/
 for applet in $(/bin/busybox --list-full); do
     mkdir -p "/tmp/bb/$(dirname "$applet")"
     [ -e "/tmp/bb/$applet" ] || ln -s /bin/busybox "/tmp/bb/$applet"
@@ -92,7 +92,13 @@ expect "cpu: --cpus 0.5 is cpu.max 50000 100000" '^50000 100000$' baleia run --r
 expect "pids: the 9th process cannot fork" "can't fork|Resource temporarily unavailable" \
     baleia run --rm --pids-limit 8 busybox sh -c 'for i in 1 2 3 4 5 6 7 8 9 10; do sleep 5 & done; wait'
 baleia run -d --name st busybox sleep 300 >/dev/null
-expect "stats report the container's memory" 'st .*[0-9.]+[KMG]i?B' baleia stats --no-stream st
+expect "stats report the container's memory" 'st .*[0-9.]+ ?[kKMG]i?B' baleia stats --no-stream st
+
+echo "== where the containers' cgroups sit under systemd"
+id=$(baleia inspect st | grep -o '"Id": "[0-9a-f]*"' | head -1 | cut -d'"' -f4)
+expect "the container's cgroup is /baleia/<id>, beside system.slice" '^[0-9]+$' cat "/sys/fs/cgroup/baleia/$id/cgroup.procs"
+check "systemd reloads without touching it" systemctl daemon-reload
+expect "...and the container is still in it" '^[0-9]+$' cat "/sys/fs/cgroup/baleia/$id/cgroup.procs"
 baleia rm -f st >/dev/null
 
 echo "== device rules"
@@ -128,6 +134,9 @@ check "a user network" baleia network create --subnet 10.213.1.0/24 smokenet
 check "a server on it" baleia run -d --name srv --network smokenet busybox httpd -f -p 80 -h /etc
 expect "a client finds it by name" '^[0-9a-f]{12}$' baleia run --rm --network smokenet busybox wget -qO- http://srv:80/hostname
 check "remove both" bash -c 'baleia rm -f srv && baleia network rm smokenet'
+
+echo "== chapter 02's lesson, whose v2 blocks run only on a host like this one"
+check "scripts/lessons chapters/02-cgroups/README.md" scripts/lessons chapters/02-cgroups/README.md
 
 echo "== nothing left behind"
 baleia rm -f $(baleia ps -aq) >/dev/null 2>&1

@@ -33,6 +33,11 @@ while read -r exe; do
     sed -nE "s/^test (.*) \.\.\. (ok|FAILED|ignored.*)$/$name \1 \2/p" "$out/$log" >>"$results"
 done </mnt/vm/tests.txt
 
+echo "== the lessons (scripts/lessons)"
+scripts/lessons 2>&1 | tee "$out/lessons.log" | tail -15
+lessons_status=${PIPESTATUS[0]}
+echo "lessons scripts/lessons $([ "$lessons_status" -eq 0 ] && echo ok || echo FAILED)" >>"$results"
+
 unexpected=0
 {
     echo "| test | result | why it cannot pass in the guest |"
