@@ -72,6 +72,7 @@ pub fn parse_cpus(text: &str) -> Result<CpuQuota> {
 
 /// `--memory 64m`: a number with an optional unit b, k, m or g (powers of 1024, as Docker).
 pub fn parse_memory(text: &str) -> Result<u64> {
+    // exercise 02.1: --memory 64m: a size with Docker's units, in bytes
     let bad = || {
         Error::Invalid(format!(
             "--memory {text:?}: expected a size like 64m, 512k or 1g"
@@ -100,6 +101,7 @@ pub fn parse_memory(text: &str) -> Result<u64> {
         )));
     }
     Ok(bytes)
+    // end of exercise 02.1
 }
 
 /// `--cpu-shares N`: v1's relative weight, 2 to 262144 (1024 is everyone's default).
