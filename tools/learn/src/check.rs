@@ -56,7 +56,8 @@ pub fn check(root: &Path, what: &str) -> Result<bool> {
         let outcome = run_stage(root, &chapter, stage, &[])?;
         let title = crate::workspace::title_of(root, &stage.exercise()?).unwrap_or_default();
         if outcome.passed {
-            println!("✓ stage {} — {title} ({} tests)", stage.id, outcome.ran);
+            let tests = if outcome.ran == 1 { "test" } else { "tests" };
+            println!("✓ stage {} — {title} ({} {tests})", stage.id, outcome.ran);
             continue;
         }
         println!("\n✗ stage {} — {title}\n", stage.id);
@@ -124,7 +125,10 @@ fn ensure_machine(stage: &Stage) -> Result<()> {
 
 fn cargo(root: &Path, env: &[(String, String)]) -> Command {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.current_dir(root).envs(env.iter().map(|(k, v)| (k, v)));
+    // Backtraces would bury the one line that matters: where the test or the todo!() failed.
+    cmd.current_dir(root)
+        .env("RUST_BACKTRACE", "0")
+        .envs(env.iter().map(|(k, v)| (k, v)));
     cmd
 }
 

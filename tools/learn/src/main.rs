@@ -37,6 +37,10 @@ enum Cmd {
         /// Where to make the workspace (default: ../baleia-learner beside this checkout).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Copy this checkout's build directory into the new workspace (`cp --reflink=auto`),
+        /// so its first check does not compile every dependency again.
+        #[arg(long)]
+        copy_target: bool,
     },
     /// Show an exercise's hint (the file exercises/NN.K.md of the workspace).
     Hint { exercise: String },
@@ -61,7 +65,11 @@ fn main() {
     let cli = Cli::parse();
     let root = std::env::current_dir().expect("current directory");
     let result: Result<bool> = match cli.command {
-        Cmd::Start { chapter, dir } => workspace::start(&root, &chapter, dir).map(|_| true),
+        Cmd::Start {
+            chapter,
+            dir,
+            copy_target,
+        } => workspace::start(&root, &chapter, dir, copy_target).map(|_| true),
         Cmd::Hint { exercise } => ExerciseId::parse(&exercise)
             .and_then(|id| workspace::hint_text(&root, &id))
             .map(|text| {

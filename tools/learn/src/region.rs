@@ -88,7 +88,12 @@ impl Region {
             "{}todo!(\"exercise {}: {} (scripts/learn hint {})\")",
             self.indent,
             self.id,
-            self.title.replace('\\', "\\\\").replace('"', "\\\""),
+            // A string literal that is also a format string: escape quotes and braces.
+            self.title
+                .replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('{', "{{")
+                .replace('}', "}}"),
             self.id
         )
     }
@@ -327,6 +332,16 @@ mod tests {
         )
         .unwrap();
         assert_eq!(back, lines(SOURCE));
+    }
+
+    #[test]
+    fn braces_and_quotes_in_a_title_stay_text_in_the_todo() {
+        let text = "fn f() {\n    // exercise 05.2: the ${VAR:-\"word\"} family\n    1\n    // end of exercise 05.2\n}\n";
+        let regions = parse(Path::new("x.rs"), text).unwrap();
+        assert_eq!(
+            regions[0].todo_line(),
+            "    todo!(\"exercise 05.2: the ${{VAR:-\\\"word\\\"}} family (scripts/learn hint 05.2)\")"
+        );
     }
 
     #[test]

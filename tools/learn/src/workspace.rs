@@ -86,7 +86,7 @@ pub fn title_of(root: &Path, id: &ExerciseId) -> Option<String> {
 }
 
 /// `start NN [--dir DIR]`.
-pub fn start(root: &Path, chapter: &str, dir: Option<PathBuf>) -> Result<()> {
+pub fn start(root: &Path, chapter: &str, dir: Option<PathBuf>, copy_target: bool) -> Result<()> {
     region::check_chapter(chapter)?;
     let workspace = if reference_commit(root).is_some() {
         root.to_path_buf()
@@ -94,6 +94,18 @@ pub fn start(root: &Path, chapter: &str, dir: Option<PathBuf>) -> Result<()> {
         let dir = dir.unwrap_or_else(|| root.join("..").join("baleia-learner"));
         if reference_commit(&dir).is_none() {
             make_workspace(root, &dir)?;
+            if copy_target && root.join("target").is_dir() {
+                println!("copying the build directory (target/) into the workspace");
+                let status = Command::new("cp")
+                    .args(["-a", "--reflink=auto"])
+                    .arg(root.join("target"))
+                    .arg(&dir)
+                    .status()
+                    .context("run cp")?;
+                if !status.success() {
+                    bail!("cp -a target {} failed", dir.display());
+                }
+            }
         }
         dir
     };
