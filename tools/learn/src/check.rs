@@ -260,22 +260,52 @@ fn count(stdout: &str) -> (usize, usize) {
     sums
 }
 
-/// libtest's `failures:` section (each failing test's output), at most 60 lines.
+/// libtest's `failures:` section, shortened: the first failing test's output in full (at most
+/// 40 lines), then only the names of the others, which usually fail the same way.
 fn failures(stdout: &str) -> Option<String> {
     let start = stdout.find("\nfailures:\n\n")? + "\nfailures:\n\n".len();
     let rest = &stdout[start..];
     let end = rest.find("\nfailures:\n").unwrap_or(rest.len());
-    let lines: Vec<&str> = rest[..end].trim_end().lines().collect();
-    let mut text = lines
-        .iter()
-        .take(60)
-        .copied()
-        .collect::<Vec<_>>()
-        .join("\n");
-    if lines.len() > 60 {
-        text.push_str(&format!("\n… ({} more lines)", lines.len() - 60));
+    let mut sections: Vec<(String, Vec<&str>)> = Vec::new();
+    for line in rest[..end].lines() {
+        if line.contains("RUST_BACKTRACE=1") {
+            continue;
+        }
+        match line
+            .strip_prefix("---- ")
+            .and_then(|l| l.strip_suffix(" stdout ----"))
+        {
+            Some(name) => sections.push((name.to_string(), Vec::new())),
+            None => match sections.last_mut() {
+                Some((_, lines)) => lines.push(line),
+                None => continue,
+            },
+        }
     }
-    Some(text)
+    let (first, lines) = sections.first()?;
+    let lines: Vec<&str> = lines
+        .iter()
+        .copied()
+        .skip_while(|l| l.trim().is_empty())
+        .collect();
+    let mut text = format!("test {first} failed:\n");
+    text.push_str(
+        &lines
+            .iter()
+            .take(40)
+            .copied()
+            .collect::<Vec<_>>()
+            .join("\n"),
+    );
+    if lines.len() > 40 {
+        text.push_str(&format!("\n… ({} more lines)", lines.len() - 40));
+    }
+    let others: Vec<&str> = sections[1..].iter().map(|(n, _)| n.as_str()).collect();
+    if !others.is_empty() {
+        text = text.trim_end().to_string();
+        text.push_str(&format!("\nalso failing: {}", others.join(", ")));
+    }
+    Some(text.trim_end().to_string())
 }
 
 /// Compiler output without the warnings (a learner edition has many unused names).
@@ -329,7 +359,12 @@ mod tests {
         let out = "running 2 tests\n.F\nfailures:\n\n---- a::b stdout ----\npanicked at x.rs:1: boom\n\n\nfailures:\n    a::b\n\ntest result: FAILED.";
         assert_eq!(
             failures(out).unwrap(),
-            "---- a::b stdout ----\npanicked at x.rs:1: boom"
+            "test a::b failed:\npanicked at x.rs:1: boom"
+        );
+        let two = "\nfailures:\n\n---- a stdout ----\n\nboom\nnote: run with `RUST_BACKTRACE=1` x\n\n---- b stdout ----\nboom\n\nfailures:\n    a\n    b\n";
+        assert_eq!(
+            failures(two).unwrap(),
+            "test a failed:\nboom\nalso failing: b"
         );
         assert_eq!(
             reached_todo(

@@ -1,7 +1,8 @@
 //! `prove`: the proof, for CI, that every stage grades something.
 //!
 //! For every exercise it shows three things:
-//! 1. the reference passes the exercise's stage;
+//! 1. the reference passes the exercise's stage, even with every later exercise of the chapter
+//!    still blank (so a learner can pass the stages in order);
 //! 2. the learner edition (every region `todo!()`) compiles;
 //! 3. the stage's tests fail when that exercise alone is blank.
 //!
@@ -71,25 +72,42 @@ pub fn prove(root: &Path, chapters: &[String]) -> Result<bool> {
             ));
             continue;
         }
-        for stage in &chapter.stages {
-            let reference = run_stage(&tree, &chapter, stage, &env)?;
+        for (index, stage) in chapter.stages.iter().enumerate() {
+            // The learner writes the exercises in order: a stage must pass while every later
+            // exercise of its chapter is still blank.
+            let later: Vec<&str> = chapter.stages[index + 1..]
+                .iter()
+                .map(|s| s.id.as_str())
+                .collect();
+            let mut in_order_env = env.clone();
+            in_order_env.push(("BALEIA_LEARN_BLANK".into(), later.join(",")));
+            let in_order = run_stage(&tree, &chapter, stage, &in_order_env)?;
             let mut blank_env = env.clone();
             blank_env.push(("BALEIA_LEARN_BLANK".into(), stage.id.clone()));
             let blank = run_stage(&tree, &chapter, stage, &blank_env)?;
             let own_todo = reached_todo(&blank.report).is_some_and(|id| id == stage.id);
             println!(
-                "{:<12} reference {} ({} tests), blank {}{}",
+                "{:<12} reference {} ({} tests, later exercises blank), own blank {}{}",
                 stage.id,
-                if reference.passed { "passes" } else { "FAILS" },
-                reference.ran,
+                if in_order.passed { "passes" } else { "FAILS" },
+                in_order.ran,
                 if blank.passed { "PASSES" } else { "fails" },
                 if own_todo { " at its todo!()" } else { "" }
             );
-            if !reference.passed {
-                defects.push(format!(
-                    "stage {}: the reference fails its own stage:\n{}",
-                    stage.id, reference.report
-                ));
+            if !in_order.passed {
+                let alone = run_stage(&tree, &chapter, stage, &env)?;
+                defects.push(match alone.passed {
+                    true => format!(
+                        "stage {}: passes on the reference only once a later exercise ({}) is \
+                         written: reorder the stages or their tests",
+                        stage.id,
+                        reached_todo(&in_order.report).unwrap_or_else(|| "?".into())
+                    ),
+                    false => format!(
+                        "stage {}: the reference fails its own stage:\n{}",
+                        stage.id, alone.report
+                    ),
+                });
             }
             if blank.passed {
                 defects.push(format!(

@@ -216,8 +216,9 @@ pub enum Blank {
     /// The learner edition: `todo!("exercise NN.K: …")` alone.
     Todo,
     /// For the proof that a stage can fail: the reference code, preceded by a `todo!()` that
-    /// runs only when the environment variable `BALEIA_LEARN_BLANK` names this exercise. One
-    /// build then serves both "the reference passes" and "this blank fails".
+    /// runs only when the environment variable `BALEIA_LEARN_BLANK` (ids, comma-separated)
+    /// names this exercise. One build then serves "the reference passes", "this blank fails"
+    /// and "later blanks do not matter".
     Switchable,
 }
 
@@ -234,7 +235,8 @@ pub fn blank(lines: &[String], regions: &[&Region], how: Blank) -> Vec<String> {
             Blank::Todo => out.push(region.todo_line()),
             Blank::Switchable => {
                 out.push(format!(
-                    "{}if std::env::var(\"BALEIA_LEARN_BLANK\").as_deref() == Ok(\"{}\") {{ {} }}",
+                    "{}if std::env::var(\"BALEIA_LEARN_BLANK\")\
+                     .is_ok_and(|v| v.split(',').any(|id| id == \"{}\")) {{ {} }}",
                     region.indent,
                     region.id,
                     region.todo_line().trim_start()
