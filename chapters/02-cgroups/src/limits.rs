@@ -41,6 +41,7 @@ pub const MIN_MEMORY: u64 = 6 * 1024 * 1024;
 impl CpuQuota {
     /// `--cpus N` as quota/period, like `docker run --cpus`.
     pub fn from_cpus(cpus: f64) -> Result<CpuQuota> {
+        // exercise 02.5: --cpus 0.5: a CFS quota per 100 ms period
         let online = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
         if !(0.01..=online).contains(&cpus) {
             return Err(Error::Invalid(format!(
@@ -51,6 +52,7 @@ impl CpuQuota {
             quota_us: (cpus * CPU_PERIOD_US as f64).round() as u64,
             period_us: CPU_PERIOD_US,
         })
+        // end of exercise 02.5
     }
 }
 
