@@ -43,9 +43,19 @@ pub fn check(root: &Path, what: &str) -> Result<bool> {
             chapter.dir.display()
         );
     }
-    for stage in &selected {
-        ensure_machine(stage)?;
+    // The stages this machine can run, in order, up to the first that needs what it lacks.
+    let mut blocked = None;
+    let mut runnable = Vec::new();
+    for stage in selected {
+        match ensure_machine(stage) {
+            Ok(()) => runnable.push(stage),
+            Err(why) => {
+                blocked = Some(why);
+                break;
+            }
+        }
     }
+    let selected = runnable;
     println!("checking {} ({})", what, chapter.package);
     if let Err(output) = build(root, &chapter, &selected, &[]) {
         println!("\n✗ chapter {key} does not compile:\n");
@@ -71,6 +81,11 @@ pub fn check(root: &Path, what: &str) -> Result<bool> {
             "stuck? `scripts/learn solution {}` shows the reference.",
             stage.id
         );
+        println!("({:.1} s)", started.elapsed().as_secs_f64());
+        return Ok(false);
+    }
+    if let Some(why) = blocked {
+        println!("\n{why:#}");
         println!("({:.1} s)", started.elapsed().as_secs_f64());
         return Ok(false);
     }

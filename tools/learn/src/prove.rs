@@ -40,6 +40,14 @@ pub fn prove(root: &Path, chapters: &[String]) -> Result<bool> {
         chapters.to_vec()
     };
     let regions = region::scan(&tree)?;
+    // The reference text of every file with regions, as copied (the checkout may change while
+    // this runs).
+    let mut originals: BTreeMap<PathBuf, Vec<String>> = BTreeMap::new();
+    for r in &regions {
+        if !originals.contains_key(&r.file) {
+            originals.insert(r.file.clone(), region::read_lines(&tree.join(&r.file))?);
+        }
+    }
     let mut defects = Vec::new();
 
     // Every exercise has a stage and every stage an exercise.
@@ -60,7 +68,7 @@ pub fn prove(root: &Path, chapters: &[String]) -> Result<bool> {
     }
 
     // (1) and (3): one switchable build per chapter.
-    rewrite(root, &tree, &regions, Blank::Switchable)?;
+    rewrite(&originals, &tree, &regions, Blank::Switchable)?;
     let mut results = Vec::new();
     for key in &keys {
         let chapter = stages::load(&tree, key)?;
@@ -120,7 +128,7 @@ pub fn prove(root: &Path, chapters: &[String]) -> Result<bool> {
     }
 
     // (2): the learner edition compiles.
-    rewrite(root, &tree, &regions, Blank::Todo)?;
+    rewrite(&originals, &tree, &regions, Blank::Todo)?;
     let compile_started = Instant::now();
     // `cargo check` of every target: the compiler's verdict without code generation.
     let mut args: Vec<String> = vec!["check".into(), "-q".into(), "--all-targets".into()];
@@ -200,15 +208,19 @@ fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::write(path, bytes).with_context(|| format!("write {}", path.display()))
 }
 
-/// Rewrite every file of the copy that has regions, from the checkout's text, blanked `how`.
-fn rewrite(root: &Path, tree: &Path, regions: &[Region], how: Blank) -> Result<()> {
+/// Rewrite every file of the copy that has regions, from its reference text, blanked `how`.
+fn rewrite(
+    originals: &BTreeMap<PathBuf, Vec<String>>,
+    tree: &Path,
+    regions: &[Region],
+    how: Blank,
+) -> Result<()> {
     let mut by_file: BTreeMap<&Path, Vec<&Region>> = BTreeMap::new();
     for r in regions {
         by_file.entry(&r.file).or_default().push(r);
     }
     for (file, regions) in by_file {
-        let original = region::read_lines(&root.join(file))?;
-        let text = region::blank(&original, &regions, how).join("\n") + "\n";
+        let text = region::blank(&originals[file], &regions, how).join("\n") + "\n";
         write_if_changed(&tree.join(file), text.as_bytes())?;
     }
     Ok(())
