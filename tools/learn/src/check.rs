@@ -95,6 +95,7 @@ pub fn check(root: &Path, what: &str) -> Result<bool> {
 
 /// Stop early, saying why, when the machine cannot run a stage: root, Debian packages.
 fn ensure_machine(stage: &Stage) -> Result<()> {
+    // SAFETY: geteuid(2) has no arguments and cannot fail.
     let root = unsafe { libc::geteuid() } == 0;
     if stage.needs_root() && !root {
         bail!(
