@@ -37,7 +37,7 @@ enum Cmd {
         /// Where to make the workspace (default: ../baleia-learner beside this checkout).
         #[arg(long)]
         dir: Option<PathBuf>,
-        /// Copy this checkout's build directory into the new workspace (`cp --reflink=auto`),
+        /// Copy this checkout's `target/debug` into the new workspace (`cp --reflink=auto`),
         /// so its first check does not compile every dependency again.
         #[arg(long)]
         copy_target: bool,

@@ -94,16 +94,17 @@ pub fn start(root: &Path, chapter: &str, dir: Option<PathBuf>, copy_target: bool
         let dir = dir.unwrap_or_else(|| root.join("..").join("baleia-learner"));
         if reference_commit(&dir).is_none() {
             make_workspace(root, &dir)?;
-            if copy_target && root.join("target").is_dir() {
-                println!("copying the build directory (target/) into the workspace");
+            if copy_target && root.join("target/debug").is_dir() {
+                println!("copying the build directory (target/debug) into the workspace");
+                std::fs::create_dir_all(dir.join("target"))?;
                 let status = Command::new("cp")
                     .args(["-a", "--reflink=auto"])
-                    .arg(root.join("target"))
-                    .arg(&dir)
+                    .arg(root.join("target/debug"))
+                    .arg(dir.join("target"))
                     .status()
                     .context("run cp")?;
                 if !status.success() {
-                    bail!("cp -a target {} failed", dir.display());
+                    bail!("cp -a target/debug {}/target failed", dir.display());
                 }
             }
         }
