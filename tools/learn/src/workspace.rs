@@ -256,7 +256,11 @@ fn save_learner_code(root: &Path, id: &ExerciseId, regions: &[Region]) -> Result
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let path = dir.join(format!("{id}-{secs}.rs"));
+    // Never over an earlier save, even one from the same second.
+    let path = (0..)
+        .map(|n| dir.join(format!("{id}-{secs}-{n}.rs")))
+        .find(|p| !p.exists())
+        .expect("a free name");
     std::fs::write(&path, text)?;
     println!("your code for {id} was saved in {}", path.display());
     Ok(())
@@ -347,4 +351,113 @@ pub fn list(root: &Path) -> Result<()> {
     let ids: std::collections::BTreeSet<_> = regions.iter().map(|r| &r.id).collect();
     println!("{} exercises in {} regions", ids.len(), regions.len());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIB: &str = "pub fn add(a: u32, b: u32) -> u32 {\n    // exercise 01.1: add two numbers\n    a + b\n    // end of exercise 01.1\n}\n";
+    const STAGES: &str = "[[stage]]\nid = \"01.1\"\nlib = [\"tests::\"]\nexpect = \"1 + 2 is 3\"\nhint = \"use +\"\n";
+
+    fn run_git(dir: &Path, args: &[&str]) {
+        let status = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .output()
+            .expect("run git");
+        assert!(status.status.success(), "git {args:?}: {status:?}");
+    }
+
+    /// A course of one chapter with one exercise, committed.
+    fn course() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let chapter = dir.path().join("chapters/01-add");
+        std::fs::create_dir_all(chapter.join("src")).unwrap();
+        std::fs::write(chapter.join("src/lib.rs"), LIB).unwrap();
+        std::fs::write(chapter.join("stages.toml"), STAGES).unwrap();
+        std::fs::write(
+            chapter.join("Cargo.toml"),
+            "[package]\nname = \"ch01-add\"\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join(".gitignore"), "/exercises/\n/.learn/\n").unwrap();
+        run_git(dir.path(), &["init", "-q"]);
+        run_git(dir.path(), &["add", "."]);
+        run_git(dir.path(), &["commit", "-qm", "course"]);
+        dir
+    }
+
+    #[test]
+    fn start_blanks_reset_keeps_the_learners_code_and_solution_restores_the_reference() {
+        let course = course();
+        let ws = course.path().join("ws");
+        start(course.path(), "01", Some(ws.clone()), false).unwrap();
+        let lib = ws.join("chapters/01-add/src/lib.rs");
+        let blank = std::fs::read_to_string(&lib).unwrap();
+        assert!(blank
+            .contains("    todo!(\"exercise 01.1: add two numbers (scripts/learn hint 01.1)\")\n"));
+        assert!(!blank.contains("a + b"));
+        let hint = std::fs::read_to_string(ws.join("exercises/01.1.md")).unwrap();
+        assert!(
+            hint.contains("`fn add`, chapters/01-add/src/lib.rs:2"),
+            "{hint}"
+        );
+        assert!(
+            hint.contains("1 + 2 is 3") && hint.contains("use +"),
+            "{hint}"
+        );
+
+        // The learner writes; a second start leaves the code alone.
+        std::fs::write(
+            &lib,
+            blank.replace(
+                "    todo!(\"exercise 01.1: add two numbers (scripts/learn hint 01.1)\")",
+                "    b + a",
+            ),
+        )
+        .unwrap();
+        start(&ws, "01", None, false).unwrap();
+        assert!(std::fs::read_to_string(&lib).unwrap().contains("b + a"));
+
+        reset(&ws, &ExerciseId::parse("01.1").unwrap()).unwrap();
+        assert_eq!(std::fs::read_to_string(&lib).unwrap(), blank);
+        let saved: Vec<_> = std::fs::read_dir(ws.join(".learn/saved"))
+            .unwrap()
+            .flatten()
+            .collect();
+        assert_eq!(saved.len(), 1);
+        assert!(std::fs::read_to_string(saved[0].path())
+            .unwrap()
+            .contains("b + a"));
+
+        solution(&ws, &ExerciseId::parse("01.1").unwrap(), true).unwrap();
+        assert_eq!(std::fs::read_to_string(&lib).unwrap(), LIB);
+        let saves = std::fs::read_dir(ws.join(".learn/saved")).unwrap().count();
+        assert_eq!(saves, 2, "a second save in the same second keeps the first");
+        run_git(
+            course.path(),
+            &["worktree", "remove", "--force", ws.to_str().unwrap()],
+        );
+    }
+
+    #[test]
+    fn the_reference_checkout_is_never_rewritten() {
+        let course = course();
+        let err = reset(course.path(), &ExerciseId::parse("01.1").unwrap()).unwrap_err();
+        assert!(err.to_string().contains("not a learner workspace"), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(course.path().join("chapters/01-add/src/lib.rs")).unwrap(),
+            LIB
+        );
+    }
 }
