@@ -14,6 +14,8 @@ fn registry(root: &Path, args: &[&str]) -> Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_ch06-registry"))
         .arg("--root")
         .arg(root)
+        // Never the credentials of whoever runs the tests.
+        .env("BALEIA_AUTH", root.join("auth.json"))
         .args(args)
         .output()
         .expect("run ch06-registry")
@@ -35,12 +37,16 @@ fn free_address() -> String {
 
 /// Our server over a fresh store, in a thread of this test process (it ends with it).
 fn our_server(root: &Path) -> String {
+    serve(root, vec![], false)
+}
+
+fn serve(root: &Path, users: Vec<String>, token_auth: bool) -> String {
     let addr = free_address();
     let store = Store::open(root).unwrap();
     let args = ch06_registry::server::ServeArgs {
         addr: addr.clone(),
-        users: vec![],
-        token_auth: false,
+        users,
+        token_auth,
         anonymous_pull: false,
     };
     std::thread::spawn(move || ch06_registry::server::serve(store, &args));
@@ -79,6 +85,12 @@ fn lying_registry() -> String {
     addr
 }
 
+fn hello_world(root: &Path) {
+    let store = Store::open(root).unwrap();
+    let _lock = store.lock().unwrap();
+    ch04_images::hello::create(&store).unwrap();
+}
+
 fn blobs(root: &Path) -> usize {
     std::fs::read_dir(root.join("oci/blobs/sha256")).map_or(0, |d| d.count())
 }
@@ -91,11 +103,7 @@ fn push_then_pull_through_our_server_gives_the_same_manifest() {
         dir.path().join("s"),
         dir.path().join("b"),
     );
-    {
-        let store = Store::open(&mine).unwrap();
-        let _lock = store.lock().unwrap();
-        ch04_images::hello::create(&store).unwrap();
-    }
+    hello_world(&mine);
     let addr = our_server(&served);
     let target = format!("{addr}/me/hello:1");
     let pushed = registry(&mine, &["push", "hello-world", &target]);
@@ -139,4 +147,51 @@ fn a_manifest_that_is_not_what_its_digest_says_is_refused_and_nothing_is_written
         describe(&by_digest)
     );
     assert_eq!(blobs(dir.path()), 0, "no blob written");
+}
+
+#[test]
+fn the_token_flow_lets_the_right_password_in_and_says_why_others_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mine, served, fresh) = (
+        dir.path().join("a"),
+        dir.path().join("s"),
+        dir.path().join("b"),
+    );
+    hello_world(&mine);
+    let addr = serve(&served, vec!["alice:secret".into()], true);
+    let target = format!("{addr}/private/hello:1");
+    let stderr = |output: &Output| String::from_utf8_lossy(&output.stderr).into_owned();
+
+    let anonymous = registry(&mine, &["push", "hello-world", &target]);
+    assert!(!anonymous.status.success(), "{}", describe(&anonymous));
+    assert!(
+        stderr(&anonymous).contains("log in first"),
+        "{}",
+        describe(&anonymous)
+    );
+    let wrong = registry(
+        &mine,
+        &["push", "--creds=alice:guess", "hello-world", &target],
+    );
+    assert!(!wrong.status.success(), "{}", describe(&wrong));
+    assert!(
+        stderr(&wrong).contains("wrong user name or password"),
+        "{}",
+        describe(&wrong)
+    );
+    let pushed = registry(
+        &mine,
+        &["push", "--creds=alice:secret", "hello-world", &target],
+    );
+    assert!(pushed.status.success(), "{}", describe(&pushed));
+    let pulled = registry(
+        &fresh,
+        &["--explain", "pull", "--creds=alice:secret", &target],
+    );
+    assert!(pulled.status.success(), "{}", describe(&pulled));
+    assert!(
+        stderr(&pulled).contains("(token request, with Basic credentials)"),
+        "{}",
+        describe(&pulled)
+    );
 }
