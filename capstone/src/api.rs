@@ -485,6 +485,7 @@ fn info(engine: &Engine) -> Value {
 /// `POST /containers/{id}/wait`: the headers go out at once (clients wait for them before
 /// they start the container), the body when the condition is met.
 fn wait(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Response> {
+    // exercise capstone.3: one API route end to end: POST /containers/{id}/wait
     let baseline = engine.find(id)?;
     let condition = req.query("condition").unwrap_or("not-running").to_string();
     if !matches!(condition.as_str(), "not-running" | "next-exit" | "removed") {
@@ -502,6 +503,7 @@ fn wait(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Response> {
             out.write_all(format!("{body}\n").as_bytes())
         }),
     })
+    // end of exercise capstone.3
 }
 
 /// The content type of multiplexed streams (API 1.42 named it; older clients know raw-stream).

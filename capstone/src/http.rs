@@ -444,6 +444,7 @@ fn read_chunked(
     max: usize,
     timeout: Duration,
 ) -> Result<Vec<u8>, BodyError> {
+    // exercise capstone.2: a chunked request body, up to its limit
     let mut body = Vec::new();
     loop {
         let line = read_short_line(reader)?;
@@ -467,6 +468,7 @@ fn read_chunked(
         let mut crlf = [0u8; 2];
         reader.read_exact(&mut crlf)?;
     }
+    // end of exercise capstone.2
 }
 
 /// A chunk-size or trailer line: short, or not a chunk line at all.

@@ -137,11 +137,13 @@ impl Reader {
 
 /// One multiplexed frame.
 pub fn frame(stream: u8, payload: &[u8]) -> Vec<u8> {
+    // exercise capstone.1: one frame of a multiplexed stream: which stream, how long, the bytes
     let mut out = Vec::with_capacity(8 + payload.len());
     out.extend_from_slice(&[stream, 0, 0, 0]);
     out.extend_from_slice(&(payload.len() as u32).to_be_bytes());
     out.extend_from_slice(payload);
     out
+    // end of exercise capstone.1
 }
 
 /// Split a multiplexed stream back into (stream, payload) frames: the client's side.

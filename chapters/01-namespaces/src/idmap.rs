@@ -56,13 +56,26 @@ impl IdMappings {
 
     /// Write the maps of process `pid`, which has just created its user namespace.
     pub fn write_for(&self, pid: Pid) -> Result<()> {
+        for (file, content) in self.proc_writes(geteuid().is_root()) {
+            write_proc(pid, file, &content)?;
+        }
+        Ok(())
+    }
+
+    /// The files of `/proc/PID/` to write, in order, and what to write in each. `privileged`:
+    /// the writer is root in the parent namespace.
+    pub fn proc_writes(&self, privileged: bool) -> Vec<(&'static str, String)> {
+        // exercise 01.1: the user-namespace maps: which /proc files, in which order
         // An unprivileged writer may only map its gid after giving up setgroups(2) in the child
         // namespace, or a process could drop a supplementary group that was denying it access.
-        if !geteuid().is_root() {
-            write_proc(pid, "setgroups", "deny")?;
+        let mut writes = Vec::new();
+        if !privileged {
+            writes.push(("setgroups", "deny".to_string()));
         }
-        write_proc(pid, "uid_map", &lines(&self.uids))?;
-        write_proc(pid, "gid_map", &lines(&self.gids))
+        writes.push(("uid_map", lines(&self.uids)));
+        writes.push(("gid_map", lines(&self.gids)));
+        writes
+        // end of exercise 01.1
     }
 }
 
@@ -99,5 +112,37 @@ mod tests {
             },
         ];
         assert_eq!(lines(&maps), "0 1000 1\n1 100000 65536\n");
+    }
+
+    #[test]
+    fn an_unprivileged_writer_denies_setgroups_before_the_maps() {
+        let maps = IdMappings {
+            uids: vec![IdMap {
+                inside: 0,
+                outside: 1000,
+                count: 1,
+            }],
+            gids: vec![IdMap {
+                inside: 0,
+                outside: 100,
+                count: 1,
+            }],
+        };
+        let files = |privileged| -> Vec<(&str, String)> { maps.proc_writes(privileged) };
+        assert_eq!(
+            files(false),
+            [
+                ("setgroups", "deny".to_string()),
+                ("uid_map", "0 1000 1\n".to_string()),
+                ("gid_map", "0 100 1\n".to_string())
+            ]
+        );
+        assert_eq!(
+            files(true),
+            [
+                ("uid_map", "0 1000 1\n".to_string()),
+                ("gid_map", "0 100 1\n".to_string())
+            ]
+        );
     }
 }

@@ -34,6 +34,7 @@ pub fn set_hostname(name: &str) -> Result<()> {
 /// Making every mount private, recursively, is what really gives the container its own table:
 /// what it mounts stays inside, and nothing it does can unmount the host's file systems.
 pub fn make_mounts_private() -> Result<()> {
+    // exercise 01.4: make every mount private, so no mount event crosses to or from the host
     explain!(
         "mount(NULL, \"/\", NULL, MS_REC|MS_PRIVATE): no mount propagates to or from the host"
     );
@@ -45,6 +46,7 @@ pub fn make_mounts_private() -> Result<()> {
         None::<&str>,
     )
     .map_err(|errno| Error::syscall("mount", "\"/\", MS_REC|MS_PRIVATE", errno))
+    // end of exercise 01.4
 }
 
 /// Mount a fresh `/proc`. procfs shows the PID namespace of whoever mounts it, so the host's
@@ -59,6 +61,7 @@ pub fn mount_proc() -> Result<()> {
 /// A new network namespace has one interface, `lo`, and it is down: even 127.0.0.1 does not
 /// work until we raise the IFF_UP flag with the SIOCSIFFLAGS ioctl (read `netdevice(7)`).
 pub fn bring_up_loopback() -> Result<()> {
+    // exercise 01.3: bring up the loopback interface of a new network namespace
     explain!("ioctl(SIOCSIFFLAGS, \"lo\", IFF_UP): bring up the loopback interface");
     let sock = socket(
         AddressFamily::Inet,
@@ -91,4 +94,5 @@ pub fn bring_up_loopback() -> Result<()> {
         ));
     }
     Ok(())
+    // end of exercise 01.3
 }

@@ -292,6 +292,7 @@ impl Container {
     }
 
     fn finish_start(&mut self, process: &ContainerProcess, channel: &Channel) -> Result<()> {
+        // exercise 01.2: clone with the parent's steps: write the maps, run the steps, say go, wait for execve
         let pid = process.pid;
         if let Some(mappings) = &self.id_mappings {
             mappings.write_for(pid)?;
@@ -320,6 +321,7 @@ impl Container {
                 "expected the command to start, got {other:?}"
             ))),
         }
+        // end of exercise 01.2
     }
 
     // ---- in the setup process ------------------------------------------------------------
@@ -390,7 +392,7 @@ impl Container {
             .wait_for_go(&channel)
             .and_then(|()| not_dumpable())
             .and_then(|()| self.security.limit_bounding_set())
-            .and_then(|()| self.run_child_steps())
+            .and_then(|()| self.run_child_steps_caught())
             .and_then(|()| signals::reset_for_exec())
             .and_then(|()| self.security.lock_down());
         if let Err(error) = ready {
@@ -415,6 +417,25 @@ impl Container {
         }
         let error = exec_command(&self.argv);
         fail(&channel, error)
+    }
+
+    /// The child-side steps, with a panic in one (a bug, or a learner's `todo!()`) reported
+    /// like an error. Unwinding further would return into the caller's code, which belongs to
+    /// the parent and must never run in the container.
+    fn run_child_steps_caught(&mut self) -> Result<()> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run_child_steps()))
+            .unwrap_or_else(|panic| {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a child-side step panicked".into());
+                Err(Error::InContainer {
+                    step: "child-side steps".into(),
+                    message: format!("panicked: {message}"),
+                    exit_code: 125,
+                })
+            })
     }
 
     fn wait_for_go(&self, channel: &Channel) -> Result<()> {
@@ -490,6 +511,7 @@ fn not_dumpable() -> Result<()> {
 /// `clone(CLONE_PARENT | SIGCHLD)`, with no new stack: like `fork`, both processes continue
 /// from here. Returns `None` in the new process and `Some(pid)` in the caller.
 fn clone_parent() -> Result<Option<Pid>> {
+    // exercise 01.2: clone with the parent's steps: clone(CLONE_PARENT) makes the first process
     // SAFETY: a raw clone without CLONE_VM gives the child a copy of our memory, exactly like
     // fork. The caller is single-threaded, so no lock can be held by a thread that the child
     // lacks.
@@ -508,6 +530,7 @@ fn clone_parent() -> Result<Option<Pid>> {
         Ok(pid) => Ok(Some(Pid::from_raw(pid as i32))),
         Err(errno) => Err(Error::syscall("clone", "CLONE_PARENT|SIGCHLD", errno)),
     }
+    // end of exercise 01.2
 }
 
 /// Open `/proc/TARGET/ns/*` for every namespace `target` does not share with us, in the order

@@ -311,6 +311,7 @@ pub fn rmdir_when_released(path: &Path) -> Result<()> {
 /// v2: a controller works in a cgroup only if its parent enabled it for its children, in its
 /// `cgroup.subtree_control`, and so on up to the root. Enable at `level` what is missing.
 fn enable_controllers(level: &Path, controllers: &[Controller]) -> Result<()> {
+    // exercise 02.2: v2: enable the controllers a child needs in cgroup.subtree_control
     let file = level.join("cgroup.subtree_control");
     let enabled = std::fs::read_to_string(&file).map_err(Error::file("read", file.clone()))?;
     let missing: Vec<String> = controllers
@@ -331,6 +332,7 @@ fn enable_controllers(level: &Path, controllers: &[Controller]) -> Result<()> {
         value: value.clone(),
         reason: e.to_string(),
     })
+    // end of exercise 02.2
 }
 
 /// Names follow Docker's rule, `[a-zA-Z0-9][a-zA-Z0-9_.-]*`: no `/`, no `..`, nothing that

@@ -41,6 +41,7 @@ pub const MIN_MEMORY: u64 = 6 * 1024 * 1024;
 impl CpuQuota {
     /// `--cpus N` as quota/period, like `docker run --cpus`.
     pub fn from_cpus(cpus: f64) -> Result<CpuQuota> {
+        // exercise 02.5: --cpus 0.5: a CFS quota per 100 ms period
         let online = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
         if !(0.01..=online).contains(&cpus) {
             return Err(Error::Invalid(format!(
@@ -51,6 +52,7 @@ impl CpuQuota {
             quota_us: (cpus * CPU_PERIOD_US as f64).round() as u64,
             period_us: CPU_PERIOD_US,
         })
+        // end of exercise 02.5
     }
 }
 
@@ -72,6 +74,7 @@ pub fn parse_cpus(text: &str) -> Result<CpuQuota> {
 
 /// `--memory 64m`: a number with an optional unit b, k, m or g (powers of 1024, as Docker).
 pub fn parse_memory(text: &str) -> Result<u64> {
+    // exercise 02.1: --memory 64m: a size with Docker's units, in bytes
     let bad = || {
         Error::Invalid(format!(
             "--memory {text:?}: expected a size like 64m, 512k or 1g"
@@ -100,6 +103,7 @@ pub fn parse_memory(text: &str) -> Result<u64> {
         )));
     }
     Ok(bytes)
+    // end of exercise 02.1
 }
 
 /// `--cpu-shares N`: v1's relative weight, 2 to 262144 (1024 is everyone's default).

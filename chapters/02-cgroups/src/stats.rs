@@ -83,6 +83,7 @@ impl Usage {
     /// Why the container ended or struggled, if the cgroup's events say: one line each. `exit`
     /// is the container's exit code (137 is SIGKILL, which is what the OOM killer sends).
     pub fn events_report(&self, exit: i32) -> Vec<String> {
+        // exercise 02.4: the OOM report: why the container ended, from the cgroup's events
         let mut lines = Vec::new();
         let limit = self
             .memory_limit
@@ -114,6 +115,7 @@ impl Usage {
             ));
         }
         lines
+        // end of exercise 02.4
     }
 
     /// One line of what the container used, for `--summary`.

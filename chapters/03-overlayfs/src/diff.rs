@@ -61,6 +61,7 @@ fn in_lowers(lowers: &[PathBuf], relative: &Path) -> bool {
 }
 
 fn walk(upper: &Path, relative: &Path, lowers: &[PathBuf], out: &mut Vec<Change>) -> Result<()> {
+    // exercise 03.3: diff: added, changed and deleted, read from the write layer
     let dir = upper.join(relative);
     let entries = std::fs::read_dir(&dir).map_err(Error::file("read directory", &dir))?;
     let mut names = Vec::new();
@@ -101,6 +102,7 @@ fn walk(upper: &Path, relative: &Path, lowers: &[PathBuf], out: &mut Vec<Change>
         }
     }
     Ok(())
+    // end of exercise 03.3
 }
 
 #[cfg(test)]

@@ -95,6 +95,7 @@ impl ContainerDirs {
                 self.dir.display()
             )));
         }
+        // exercise 03.2: a container's directories: upper, work, merged, and the init layer of empty mount points
         explain!("create {} (upper, work, merged, init)", self.dir.display());
         for dir in [self.upper(), self.work(), self.merged(), self.init()] {
             std::fs::create_dir_all(&dir).map_err(Error::file("create", &dir))?;
@@ -127,6 +128,7 @@ impl ContainerDirs {
             &format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n"),
         )?;
         self.write("resolv.conf", &resolv_conf())
+        // end of exercise 03.2
     }
 
     fn write(&self, file: &str, content: &str) -> Result<()> {

@@ -31,6 +31,7 @@ pub struct Overlay {
 impl Overlay {
     /// The `data` argument of mount(2): `lowerdir=A:B,upperdir=U,workdir=W`.
     pub fn options(&self) -> Result<String> {
+        // exercise 03.1: the overlay's mount options: lowerdir (top layer first), upperdir, workdir
         if self.lowers.is_empty() {
             return Err(Error::Invalid(
                 "an overlay needs at least one lower directory".into(),
@@ -57,6 +58,7 @@ impl Overlay {
             self.upper.display(),
             self.work.display()
         ))
+        // end of exercise 03.1
     }
 
     /// Mount the overlay at `target`, read-only if asked (writes then fail with EROFS).

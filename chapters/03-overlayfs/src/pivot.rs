@@ -14,6 +14,7 @@ use std::path::Path;
 
 /// Make `new_root` (a mount point) the root of this mount namespace and drop the old one.
 pub fn pivot_into(new_root: &Path) -> Result<()> {
+    // exercise 03.4: the new root, 2/2: pivot_root into it and detach the old one
     explain!(
         "chdir({:?}); pivot_root(\".\", \".\"): the new root stacks the old one on top of itself",
         new_root
@@ -31,4 +32,5 @@ pub fn pivot_into(new_root: &Path) -> Result<()> {
     umount2(".", MntFlags::MNT_DETACH)
         .map_err(|errno| Error::syscall("umount2", "old root, MNT_DETACH", errno))?;
     nix::unistd::chdir("/").map_err(|errno| Error::syscall("chdir", "/", errno))
+    // end of exercise 03.4
 }

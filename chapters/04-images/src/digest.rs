@@ -46,6 +46,7 @@ pub fn parse_sha256(text: &str) -> Result<Digest> {
 
 /// The chain ids of a stack of layers, bottom first, from their diff ids (bottom first).
 pub fn chain_ids(diff_ids: &[Digest]) -> Vec<Digest> {
+    // exercise 04.2: the chain ids of a stack of layers
     let mut chain: Vec<Digest> = Vec::with_capacity(diff_ids.len());
     for diff_id in diff_ids {
         let next = match chain.last() {
@@ -55,6 +56,7 @@ pub fn chain_ids(diff_ids: &[Digest]) -> Vec<Digest> {
         chain.push(next);
     }
     chain
+    // end of exercise 04.2
 }
 
 /// A writer that hashes and counts everything passing through it on its way to `inner`.

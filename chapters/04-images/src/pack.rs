@@ -118,6 +118,7 @@ struct Packer<'a, W: Write> {
 impl<W: Write> Packer<'_, W> {
     /// Write the children of `relative` (a directory), sorted by name, recursively.
     fn directory(&mut self, relative: &Path) -> Result<()> {
+        // exercise 04.4: commit from the upper dir: walk it into a layer, whiteouts and opaque dirs as tar markers
         let dir = self.root.join(relative);
         let mut names: Vec<_> = std::fs::read_dir(&dir)
             .map_err(Error::io("read directory", &dir))?
@@ -154,6 +155,7 @@ impl<W: Write> Packer<'_, W> {
             }
         }
         Ok(())
+        // end of exercise 04.4
     }
 
     fn entry(&mut self, path: &Path, full: &Path, meta: &std::fs::Metadata) -> Result<()> {

@@ -5,6 +5,7 @@ use crate::error::{Error, Result};
 
 /// Parse and normalise `NAME[:TAG]` into `name:tag`.
 pub fn normalize(reference: &str) -> Result<String> {
+    // exercise 04.1: ImageName: NAME[:TAG] checked and completed to name:tag
     let bad = |why: &str| Error::Invalid(format!("invalid reference {reference:?}: {why}"));
     // The tag is after the last ':', unless a '/' follows it (then that ':' was a port).
     let (name, tag) = match reference.rsplit_once(':') {
@@ -36,6 +37,7 @@ pub fn normalize(reference: &str) -> Result<String> {
         return Err(bad("a tag is up to 128 letters, digits, '.', '_', '-'"));
     }
     Ok(format!("{name}:{tag}"))
+    // end of exercise 04.1
 }
 
 /// Split a normalised `name:tag` into its repository and tag.

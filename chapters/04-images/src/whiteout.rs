@@ -43,6 +43,7 @@ pub enum EntryName {
 
 /// Classify the last component of a tar entry's path.
 pub fn classify(file_name: &OsStr) -> EntryName {
+    // exercise 04.3: whiteouts: what a tar entry's name means (.wh.NAME, the opaque marker)
     let bytes = file_name.as_bytes();
     if bytes == OPAQUE_MARKER.as_bytes() {
         EntryName::Opaque
@@ -56,6 +57,7 @@ pub fn classify(file_name: &OsStr) -> EntryName {
     } else {
         EntryName::Plain
     }
+    // end of exercise 04.3
 }
 
 /// The tar file name that deletes `name` (`passwd` → `.wh.passwd`).

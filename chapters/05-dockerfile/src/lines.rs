@@ -103,6 +103,7 @@ impl<'a> LineReader<'a> {
 
     /// The next instruction, continuations joined; `None` at the end of the file.
     pub fn next_logical(&mut self) -> Option<LogicalLine> {
+        // exercise 05.1: join continuation lines into one logical line
         let (mut number, raw) = self.next_instruction_start()?;
         let indent = raw.len() - trim_blank_start(raw).len();
         let mut piece = &raw[indent..];
@@ -126,6 +127,7 @@ impl<'a> LineReader<'a> {
             }
         }
         Some(logical)
+        // end of exercise 05.1
     }
 
     /// Skip blank and comment lines up to the first line of an instruction.

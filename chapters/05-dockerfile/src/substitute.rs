@@ -295,6 +295,7 @@ impl Lexer<'_> {
         colon: bool,
         operator: char,
     ) -> Result<String, WordError> {
+        // exercise 05.2: the ${VAR:-word} family: default, alternative, required
         let word = self.nested(dollar, &['}'])?;
         self.i += 1; // the closing brace
         let value = self.value_of(name);
@@ -318,6 +319,7 @@ impl Lexer<'_> {
                 return Err(Self::error(dollar, format!("{name}: {message}")));
             }
         })
+        // end of exercise 05.2
     }
 
     /// `${VAR#pattern}` / `${VAR##pattern}` remove the shortest / longest prefix matching the

@@ -114,6 +114,7 @@ impl Challenge {
 
 /// `a="x",b="y,z",c=w` → {a: x, b: "y,z", c: w}. Quoted values may contain commas (scopes do).
 fn parse_params(text: &str) -> BTreeMap<String, String> {
+    // exercise 06.1: the challenge's parameters: a="x",b="y,z" with commas inside quotes
     let mut params = BTreeMap::new();
     let mut rest = text.trim();
     while !rest.is_empty() {
@@ -140,6 +141,7 @@ fn parse_params(text: &str) -> BTreeMap<String, String> {
         rest = after.trim_start_matches([',', ' ']);
     }
     params
+    // end of exercise 06.1
 }
 
 /// The token endpoint's answer (docker's token spec: `token`, or OAuth2's `access_token`).

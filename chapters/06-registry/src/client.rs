@@ -189,6 +189,7 @@ impl Client {
     /// The token flow: `GET realm?service=...&scope=...`, with our credentials if we have
     /// some (anonymous pulls of public images get a token too).
     fn token(&self, realm: &str, service: Option<&str>, scope: Option<&str>) -> Result<String> {
+        // exercise 06.4: the token dance: ask the realm for a token, with our credentials if any
         // The realm is where the registry sends our credentials: the same rules as a redirect.
         let registry = Url::parse(&self.base)
             .map_err(|e| Error::Protocol(format!("{}: not a URL: {e}", self.base)))?;
@@ -246,6 +247,7 @@ impl Client {
             .token
             .or(answer.access_token)
             .ok_or_else(|| Error::Protocol(format!("{realm}: the answer holds no token")))
+        // end of exercise 06.4
     }
 
     fn needs_login(&self) -> Error {

@@ -58,6 +58,7 @@ pub fn fetch(client: &Client, repository: &str, object: &str) -> Result<Fetched>
             "{url}: manifest larger than {MAX_MANIFEST} bytes"
         )));
     }
+    // exercise 06.3: the digest check: a manifest is what its digest says, or it is refused
     let digest = sha256(&bytes);
     let what = || format!("manifest {repository}:{object}");
     if object.starts_with("sha256:") && object != digest.as_ref() {
@@ -94,6 +95,7 @@ pub fn fetch(client: &Client, repository: &str, object: &str) -> Result<Fetched>
         media_type,
         digest,
     })
+    // end of exercise 06.3
 }
 
 /// Parse a JSON document received from a registry.

@@ -37,6 +37,7 @@ pub struct Reference {
 impl Reference {
     /// Parse `text` the way `docker pull` does.
     pub fn parse(text: &str) -> Result<Reference> {
+        // exercise 06.2: ImageName as docker pull reads it: registry, repository, tag, digest
         let bad = |why: &str| Error::Reference(format!("invalid reference {text:?}: {why}"));
         if text.is_empty() {
             return Err(bad("it is empty"));
@@ -101,6 +102,7 @@ impl Reference {
             tag,
             digest,
         })
+        // end of exercise 06.2
     }
 
     /// What goes in the URL after `/manifests/`: the digest if pinned, else the tag.

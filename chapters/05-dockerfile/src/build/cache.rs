@@ -26,6 +26,7 @@ impl CacheKey {
     /// The key of a step: the parent's key, then each part, length-prefixed so that no two
     /// different lists of parts hash alike.
     pub fn derive(parent: Option<&CacheKey>, parts: &[&str]) -> CacheKey {
+        // exercise 05.3: the cache key: the parent's key, then each part, length-prefixed
         let mut hash = Sha256::new();
         hash.update(parent.map_or("", |p| p.0.as_str()));
         for part in parts {
@@ -33,6 +34,7 @@ impl CacheKey {
             hash.update(part.as_bytes());
         }
         CacheKey(format!("{:x}", hash.finalize()))
+        // end of exercise 05.3
     }
 }
 

@@ -312,6 +312,7 @@ impl Builder<'_> {
             writeln!(self.out, " ---> {}", state.id()).ok();
             return Ok(());
         }
+        // exercise 05.4: one build step: its cache key, a hit or the work, then commit
         let work = self.prepare(state, command)?;
         let parts = work.key_parts(command);
         let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
@@ -370,6 +371,7 @@ impl Builder<'_> {
         state.key = key;
         writeln!(self.out, " ---> {}", state.id()).ok();
         Ok(())
+        // end of exercise 05.4
     }
 
     /// Work out what a step will do, as far as its cache key needs.

@@ -154,6 +154,7 @@ pub fn delete(name: &str) -> Result<()> {
 /// milliseconds here), while creating the peer in its namespace costs nothing extra. One
 /// RTM_NEWLINK does it all: the pair, the peer's namespace, our end's bridge and state.
 pub fn create_veth(host: &str, peer: &str, bridge: &str, pid: u32) -> Result<()> {
+    // exercise 07.5: a veth pair, one end on the bridge, the other made inside the container's namespace
     with_netlink(|handle| async move {
         let bridge_index = index_of(&handle, bridge)
             .await?
@@ -180,6 +181,7 @@ pub fn create_veth(host: &str, peer: &str, bridge: &str, pid: u32) -> Result<()>
                 "add veth pair {host} (bridge {bridge}) / {peer} (netns of {pid})"
             )))
     })
+    // end of exercise 07.5
 }
 
 /// Inside the network namespace of `pid`: rename `peer` to `eth0`, give it `address/prefix`,

@@ -42,6 +42,7 @@ impl std::str::FromStr for PortSpec {
     type Err = Error;
 
     fn from_str(whole: &str) -> Result<Self> {
+        // exercise 07.4: -p's forms: [HOST_IP:]HOST_PORT:CONTAINER_PORT[/PROTOCOL]
         let (rest, protocol) = match whole.rsplit_once('/') {
             Some((rest, "tcp")) => (rest, Protocol::Tcp),
             Some((rest, "udp")) => (rest, Protocol::Udp),
@@ -80,6 +81,7 @@ impl std::str::FromStr for PortSpec {
             container_port: port(container_port, whole)?,
             protocol,
         })
+        // end of exercise 07.4
     }
 }
 

@@ -28,6 +28,7 @@ impl std::str::FromStr for VolumeSpec {
     type Err = Error;
 
     fn from_str(text: &str) -> Result<Self> {
+        // exercise 07.1: -v's three forms: a host path, a named volume, an anonymous one
         let parts: Vec<&str> = text.split(':').collect();
         let (source, destination, options) = match parts.as_slice() {
             [destination] => (None, *destination, ""),
@@ -74,6 +75,7 @@ impl std::str::FromStr for VolumeSpec {
             destination,
             read_only,
         })
+        // end of exercise 07.1
     }
 }
 
