@@ -80,6 +80,8 @@ pub struct Container {
     /// Capabilities, no_new_privs, seccomp (see [`crate::security`]): Docker's defaults unless
     /// the caller says otherwise (`--privileged`).
     security: Security,
+    /// Descriptors 3 .. 3+N the command gets from us (every other one above 2 is closed).
+    preserve_fds: u32,
 }
 
 impl Container {
@@ -119,6 +121,7 @@ impl Container {
             namespace_paths: Vec::new(),
             start_gate: None,
             security: Security::docker_default(),
+            preserve_fds: 0,
         })
     }
 
@@ -127,6 +130,14 @@ impl Container {
     /// Docker gives).
     pub fn security(mut self, security: Security) -> Self {
         self.security = security;
+        self
+    }
+
+    /// Let the command have our descriptors 3 .. 3+`count` (an OCI runtime's
+    /// `--preserve-fds`: the caller opened them for it); every other one above 2 is closed at
+    /// `execve`.
+    pub fn preserve_fds(mut self, count: u32) -> Self {
+        self.preserve_fds = count;
         self
     }
 
@@ -392,7 +403,7 @@ impl Container {
             .and_then(|()| self.security.limit_bounding_set())
             .and_then(|()| self.run_child_steps())
             .and_then(|()| signals::reset_for_exec())
-            .and_then(|()| self.security.lock_down());
+            .and_then(|()| self.security.lock_down(self.preserve_fds));
         if let Err(error) = ready {
             fail(&channel, error)
         }
@@ -453,6 +464,11 @@ impl Container {
     }
 
     fn builtin_steps(&self, namespaces: NamespaceSet) -> Result<()> {
+        if namespaces.contains(Namespace::User) {
+            // Our ids are the host's until now, and the maps may not map them at all (we
+            // would be "nobody", and the kernel would refuse to create files as us).
+            inside::become_root()?;
+        }
         if namespaces.contains(Namespace::Cgroup) {
             explain!("unshare(CLONE_NEWCGROUP): our current cgroup becomes the root we see");
             unshare(CloneFlags::CLONE_NEWCGROUP)

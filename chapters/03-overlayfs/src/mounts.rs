@@ -71,6 +71,26 @@ pub fn remount_read_only(target: &Path, extra: MsFlags) -> Result<()> {
     })
 }
 
+/// The per-mount flags a remount must repeat (`nosuid`, `nodev`, `noexec`): a bind remount
+/// sets them all anew, and in a user namespace dropping a locked one is refused (EPERM).
+/// Read with statvfs(3).
+pub fn kept_flags(target: &Path) -> Result<MsFlags> {
+    use nix::sys::statvfs::{statvfs, FsFlags};
+    let stat = statvfs(target)
+        .map_err(|errno| Error::syscall("statvfs", target.display().to_string(), errno))?;
+    let mut flags = MsFlags::empty();
+    for (has, flag) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+    ] {
+        if stat.flags().contains(has) {
+            flags |= flag;
+        }
+    }
+    Ok(flags)
+}
+
 /// `MS_NOSUID|MS_NODEV`, the way the flags are written in C.
 pub fn flag_names(flags: MsFlags) -> String {
     const NAMES: [(MsFlags, &str); 10] = [

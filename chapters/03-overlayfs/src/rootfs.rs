@@ -41,6 +41,9 @@ pub struct RootFs {
     /// Paths hidden, and paths made read-only (Docker's lists of [`masked`] by default).
     pub masked: Vec<String>,
     pub read_only_paths: Vec<String>,
+    /// Mount points (as the container sees them: `/dev`, a tmpfs) made read-only once
+    /// everything under them is mounted: a read-only /dev could not get its /dev/pts.
+    pub read_only_mounts: Vec<PathBuf>,
 }
 
 impl RootFs {
@@ -69,6 +72,7 @@ impl RootFs {
             devices: Vec::new(),
             masked: masked::MASKED.iter().map(|p| p.to_string()).collect(),
             read_only_paths: masked::READ_ONLY.iter().map(|p| p.to_string()).collect(),
+            read_only_mounts: Vec::new(),
         }
     }
 
@@ -138,6 +142,10 @@ impl RootFs {
             mount.mount_under(root)?;
         }
         masked::apply(root, &self.masked, &self.read_only_paths)?;
+        for mount in &self.read_only_mounts {
+            let target = crate::binds::resolve_in_root(root, mount)?;
+            crate::mounts::remount_read_only(&target, crate::mounts::kept_flags(&target)?)?;
+        }
         if self.read_only && self.overlay.is_none() {
             remount_read_only(root, MsFlags::empty())?;
         }
