@@ -21,6 +21,7 @@
 mod devices;
 pub mod resources;
 mod rootfs;
+pub mod seccomp_agent;
 pub mod security;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -71,6 +72,8 @@ pub struct Options {
     /// Descriptors 3 .. 3+N the caller passes on (runc's `--preserve-fds`); every other one
     /// above 2 is closed at `execve`.
     pub preserve_fds: u32,
+    /// The container's id, for the state a seccomp agent is sent.
+    pub id: String,
 }
 
 /// Start the container the spec describes, in the bundle directory `bundle`. Returns once its
@@ -148,8 +151,15 @@ pub fn start_with_options(
         bail!("linux.uidMappings/gidMappings go with a new user namespace, and it needs them");
     }
 
-    let security = security::security_of(process, linux.seccomp().as_ref())?;
+    let mut security = security::security_of(process, linux.seccomp().as_ref())?;
     let rlimits = security::rlimits_of(process)?;
+    let agent = match linux.seccomp() {
+        Some(seccomp) => seccomp_agent::Agent::prepare(seccomp, &options.id, bundle)?,
+        None => None,
+    };
+    if let Some(agent) = &agent {
+        security::set_listener(&mut security, agent.listener_fd());
+    }
 
     let cgroup = cgroup_for(
         spec,
@@ -206,6 +216,13 @@ pub fn start_with_options(
     for (name, step) in extra.parent {
         container = container.parent_step(name, step);
     }
+    if let Some(agent) = &agent {
+        let pid = agent.pid_sender();
+        container = container.parent_step("tell the seccomp relay the pid", move |p| {
+            pid.send(p.as_raw())
+                .map_err(|_| "the seccomp relay has gone".to_string().into())
+        });
+    }
     for (name, step) in extra.after_root {
         container = container.child_step(name, step);
     }
@@ -236,6 +253,12 @@ pub fn start_with_options(
         });
     }
     let process = container.spawn()?;
+    if let Some(agent) = agent {
+        if let Err(error) = agent.finish() {
+            process.kill_and_reap();
+            return Err(error);
+        }
+    }
     Ok(Started {
         process,
         cgroup,

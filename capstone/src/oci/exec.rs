@@ -95,7 +95,15 @@ pub fn exec(root: &std::path::Path, args: &ExecArgs) -> Result<i32> {
         .linux()
         .as_ref()
         .context("the spec has no linux section")?;
-    let security = security::security_of(&process, linux.seccomp().as_ref())?;
+    let mut security = security::security_of(&process, linux.seccomp().as_ref())?;
+    let agent = match linux.seccomp() {
+        Some(seccomp) => runtime::seccomp_agent::Agent::prepare(seccomp, &args.id, &saved.bundle)?,
+        None => None,
+    };
+    if let Some(agent) = &agent {
+        security::set_listener(&mut security, agent.listener_fd());
+    }
+    let agent_pid = agent.as_ref().map(|a| a.pid_sender());
     let rlimits = security::rlimits_of(&process)?;
     let mut console = Console::new(
         process.terminal().unwrap_or(false),
@@ -124,7 +132,13 @@ pub fn exec(root: &std::path::Path, args: &ExecArgs) -> Result<i32> {
         .security(security)
         .parent_step("put the process in the container's cgroups", move |pid| {
             hierarchies::join_like(target.as_raw(), pid.as_raw(), &subs)
-                .map_err(|e| format!("{e:#}").into())
+                .map_err(|e| format!("{e:#}"))?;
+            if let Some(sender) = &agent_pid {
+                sender
+                    .send(pid.as_raw())
+                    .map_err(|_| "the seccomp relay has gone".to_string())?;
+            }
+            Ok(())
         })
         .child_step("set the resource limits (setrlimit)", move || {
             security::apply_rlimits(&rlimits).map_err(|e| format!("{e:#}").into())
@@ -138,6 +152,12 @@ pub fn exec(root: &std::path::Path, args: &ExecArgs) -> Result<i32> {
             Ok(())
         })
         .spawn()?;
+    if let Some(agent) = agent {
+        if let Err(error) = agent.finish() {
+            started.kill_and_reap();
+            return Err(error);
+        }
+    }
     if let Some(path) = &args.pid_file {
         if let Err(error) = super::write_pid_file(path, started.pid().as_raw()) {
             started.kill_and_reap();

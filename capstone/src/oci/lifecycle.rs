@@ -127,6 +127,7 @@ fn set_up(
         },
         join_existing_cgroup: true,
         preserve_fds: args.preserve_fds,
+        id: args.id.clone(),
     };
     let started = match runtime::start_with_options(spec, bundle, stdio, options) {
         Ok(started) => started,

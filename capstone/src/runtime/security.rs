@@ -103,9 +103,6 @@ pub fn profile_of(seccomp: &LinuxSeccomp) -> Result<Profile> {
     if seccomp.flags().as_ref().is_some_and(|f| !f.is_empty()) {
         bail!("linux.seccomp.flags are not supported");
     }
-    if seccomp.listener_path().is_some() {
-        bail!("linux.seccomp.listenerPath (a seccomp agent) is not supported");
-    }
     let mut rules = Vec::new();
     for syscall in seccomp.syscalls().iter().flatten() {
         let args = syscall
@@ -134,6 +131,8 @@ pub fn profile_of(seccomp: &LinuxSeccomp) -> Result<Profile> {
         )?,
         architectures: seccomp.architectures().iter().flatten().map(word).collect(),
         rules,
+        // Set by the caller, which relays the listener to the agent (see `seccomp_agent`).
+        listener: None,
     })
 }
 
@@ -229,6 +228,7 @@ pub fn spec_seccomp_of(profile: &Profile) -> Result<LinuxSeccomp> {
             Action::Trap => ("SCMP_ACT_TRAP", None),
             Action::Log => ("SCMP_ACT_LOG", None),
             Action::Trace(n) => ("SCMP_ACT_TRACE", Some(n)),
+            Action::Notify => ("SCMP_ACT_NOTIFY", None),
         }
     };
     let (default, default_errno) = action(profile.default_action);
@@ -388,4 +388,11 @@ fn kernel_at_least(wanted: &str) -> bool {
             .collect()
     };
     numbers(&release) >= numbers(wanted)
+}
+
+/// Send the seccomp filter's listener over `fd` (see [`super::seccomp_agent`]).
+pub fn set_listener(security: &mut Security, fd: i32) {
+    if let ch01_namespaces::security::Seccomp::Profile(profile) = &mut security.seccomp {
+        profile.listener = Some(fd);
+    }
 }

@@ -251,7 +251,11 @@ impl Container {
             Entry::Create(_) => open_namespace_paths(&self.namespace_paths)?,
         };
         let (parent_end, child_end) = channel::pair()?;
-        explain!("fork(): a setup process that will enter the namespaces");
+        // runc's debug log calls this step "nsexec container setup": its C part, nsexec, forks
+        // the same way before Go's runtime could start threads.
+        explain!(
+            "fork(): a setup process that will enter the namespaces (runc: nsexec container setup)"
+        );
         // SAFETY: the child only runs code that is safe after fork in a multi-threaded program
         // (glibc's fork makes malloc usable) and never returns from this function.
         match unsafe { fork() }.map_err(|errno| Error::syscall("fork", "setup process", errno))? {
@@ -397,6 +401,7 @@ impl Container {
     // ---- in the container's first process ------------------------------------------------
 
     fn first_process(&mut self, channel: Channel) -> ! {
+        explain!("the container's first process starts (runc: child process in init())");
         let ready = self
             .wait_for_go(&channel)
             .and_then(|()| not_dumpable())
@@ -423,6 +428,15 @@ impl Container {
         }
         if self.init {
             run_as_init(&self.argv, channel)
+        }
+        match self.entry {
+            Entry::Create(_) => explain!(
+                "execve: its success closes the channel, which tells the parent the command \
+                 runs (runc: init: closing the pipe to signal completion)"
+            ),
+            Entry::Join(_) => {
+                explain!("execve in the joined namespaces (runc: setns_init: about to exec)")
+            }
         }
         let error = exec_command(&self.argv);
         fail(&channel, error)
