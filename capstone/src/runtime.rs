@@ -167,7 +167,11 @@ pub fn start_with_options(
         options.join_existing_cgroup,
     )?;
     let preserve_fds = options.preserve_fds;
-    let rootfs = rootfs::rootfs_of(spec, bundle, namespaces.contains(Namespace::Ipc), &cgroup)?;
+    let mut rootfs = rootfs::rootfs_of(spec, bundle, namespaces.contains(Namespace::Ipc), &cgroup)?;
+    // In a new user namespace, the bind sources are opened before the process becomes that
+    // namespace's root (see `rootfs::BindSources`).
+    let sources = rootfs::BindSources::new(namespaces.contains(Namespace::User), &rootfs);
+    let mut opener = sources.clone();
     let device_rules = linux
         .resources()
         .as_ref()
@@ -195,6 +199,10 @@ pub fn start_with_options(
     let mut stdio = Some(stdio);
 
     let mut container = Container::new(process.args().as_deref().unwrap_or_default(), namespaces)?
+        .early_child_step(
+            "open the bind mounts' sources as the host's user",
+            move || opener.open().map_err(|e| format!("{e:#}").into()),
+        )
         .mount_proc(false)
         .preserve_fds(preserve_fds)
         .kill_with_parent(!options.detached)
@@ -211,7 +219,10 @@ pub fn start_with_options(
         })
         .child_step(
             "mount the root file system and pivot_root into it",
-            move || rootfs.enter().map_err(Into::into),
+            move || {
+                sources.use_in(&mut rootfs);
+                rootfs.enter().map_err(Into::into)
+            },
         );
     for (name, step) in extra.parent {
         container = container.parent_step(name, step);

@@ -104,7 +104,8 @@ fn event(kind: &str, id: &str, data: Option<serde_json::Value>) -> String {
     .unwrap_or_default()
 }
 
-/// runc's `data` of a stats event, from what chapter 02 reads.
+/// runc's `data` of a stats event, from what chapter 02 reads. OOM kills are events of their
+/// own (`{"type":"oom"}`), not a statistic: tools look for "oom" in the stream.
 fn data(usage: &Usage) -> serde_json::Value {
     json!({
         "cpu": {"usage": {"total": usage.cpu_time.map(|t| t.as_nanos() as u64).unwrap_or(0)}},
@@ -115,7 +116,6 @@ fn data(usage: &Usage) -> serde_json::Value {
                 "limit": usage.memory_limit.unwrap_or(0),
                 "failcnt": usage.memory_limit_hits.unwrap_or(0),
             },
-            "oom_kills": usage.oom_kills.unwrap_or(0),
         },
         "pids": {
             "current": usage.pids_current.unwrap_or(0),

@@ -254,7 +254,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     let status = dir.status(&saved);
     if matches!(status, Status::Running | Status::Paused) && !force {
         bail!(
-            "cannot delete container {id} that is not stopped: {}: stop it, or use --force",
+            "cannot delete container {id} that is not stopped: it is {} (stop it, or use --force)",
             status.name()
         );
     }

@@ -89,6 +89,7 @@ pub fn rootfs_of(
             masked: Vec::new(),
             read_only_paths: Vec::new(),
             read_only_mounts: Vec::new(),
+            recursively_read_only: Vec::new(),
         }
     };
     for mount in spec.mounts().iter().flatten() {
@@ -120,6 +121,9 @@ pub fn rootfs_of(
             }
         } else if is_bind {
             rootfs.binds.push(bind_of(mount, &dest, &options, bundle)?);
+            if options.iter().any(|o| o == "rro") {
+                rootfs.recursively_read_only.push(PathBuf::from(&dest));
+            }
         } else {
             bail!("mounts: a mount of type {typ:?} at {dest} is not supported by this runtime");
         }
@@ -205,6 +209,8 @@ fn bind_of(mount: &Mount, dest: &str, options: &[String], bundle: &Path) -> Resu
             "noexec" => bind.flags |= MsFlags::MS_NOEXEC,
             // Every mount in the container is private already (chapter 01 made them so).
             "rw" | "suid" | "dev" | "exec" | "private" | "rprivate" => {}
+            // Read-only with every mount below it: after the bind (`recursively_read_only`).
+            "rro" => {}
             other => bail!("mounts: bind option {other:?} at {dest} is not supported"),
         }
     }
@@ -275,4 +281,55 @@ fn other_v1_hierarchies(top: &Path) -> Result<Vec<PathBuf>> {
             (right.starts_with("cgroup ") && mount.parent() == Some(top)).then_some(mount)
         })
         .collect())
+}
+
+/// A new user namespace's root is nobody on the host: it may not even reach a bind mount's
+/// source in a directory closed to others (a 0700 directory of the host's root). So the
+/// container's process opens every source with `O_PATH` first, while it still has the
+/// host's ids (chapter 01's early child step), and mounts `/proc/self/fd/N` later: the kernel
+/// follows such a link to the very file, with no path walk (read open(2), "O_PATH", and
+/// proc(5), "/proc/pid/fd"). runc opens them the same way. Without a new user namespace
+/// nothing is done.
+#[derive(Clone)]
+pub struct BindSources {
+    wanted: bool,
+    sources: Vec<PathBuf>,
+    /// The `/proc/self/fd/N` paths, filled in by [`open`](Self::open) in the process.
+    opened: std::rc::Rc<std::cell::RefCell<Vec<PathBuf>>>,
+}
+
+impl BindSources {
+    pub fn new(user_namespace: bool, rootfs: &RootFs) -> BindSources {
+        BindSources {
+            wanted: user_namespace,
+            sources: rootfs.binds.iter().map(|b| b.source.clone()).collect(),
+            opened: Default::default(),
+        }
+    }
+
+    /// In the container's process, before it becomes root of its user namespace. The
+    /// descriptors stay open until `execve` closes them (chapter 01 marks them so).
+    pub fn open(&mut self) -> Result<()> {
+        if !self.wanted {
+            return Ok(());
+        }
+        let mut opened = self.opened.borrow_mut();
+        for source in &self.sources {
+            let fd = nix::fcntl::open(
+                source,
+                nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .with_context(|| format!("open {} (O_PATH)", source.display()))?;
+            opened.push(PathBuf::from(format!("/proc/self/fd/{fd}")));
+        }
+        Ok(())
+    }
+
+    /// Point the bind mounts at the opened descriptors.
+    pub fn use_in(&self, rootfs: &mut RootFs) {
+        for (bind, path) in rootfs.binds.iter_mut().zip(self.opened.borrow().iter()) {
+            bind.source = path.clone();
+        }
+    }
 }

@@ -72,6 +72,8 @@ pub struct Container {
     joins_user_namespace: bool,
     parent_steps: Vec<(String, ParentStep)>,
     child_steps: Vec<(String, ChildStep)>,
+    /// Child-side steps run first, before a new user namespace's root is taken on.
+    early_child_steps: Vec<(String, ChildStep)>,
     /// Existing namespaces to enter by path (`/proc/PID/ns/net`, a bind-mounted netns), with
     /// the new ones created.
     namespace_paths: Vec<(Namespace, std::path::PathBuf)>,
@@ -118,6 +120,7 @@ impl Container {
             joins_user_namespace: false,
             parent_steps: Vec::new(),
             child_steps: Vec::new(),
+            early_child_steps: Vec::new(),
             namespace_paths: Vec::new(),
             start_gate: None,
             security: Security::docker_default(),
@@ -192,6 +195,19 @@ impl Container {
         step: impl FnMut() -> std::result::Result<(), StepError> + 'static,
     ) -> Self {
         self.child_steps.push((name.into(), Box::new(step)));
+        self
+    }
+
+    /// Add a child-side step that runs before all others, while the process still has the
+    /// host's user and group ids even in a new user namespace (it becomes that namespace's
+    /// root right after): the one moment it can open what only the host's user may reach,
+    /// such as a bind mount's source in a directory closed to others.
+    pub fn early_child_step(
+        mut self,
+        name: impl Into<String>,
+        step: impl FnMut() -> std::result::Result<(), StepError> + 'static,
+    ) -> Self {
+        self.early_child_steps.push((name.into(), Box::new(step)));
         self
     }
 
@@ -458,6 +474,14 @@ impl Container {
     }
 
     fn run_child_steps(&mut self) -> Result<()> {
+        for (name, step) in &mut self.early_child_steps {
+            explain!("child-side step: {name}");
+            step().map_err(|source| Error::InContainer {
+                step: name.clone(),
+                message: source.to_string(),
+                exit_code: 125,
+            })?;
+        }
         match self.entry {
             Entry::Create(namespaces) => self.builtin_steps(namespaces)?,
             Entry::Join(_) => {

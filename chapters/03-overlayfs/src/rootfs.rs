@@ -44,6 +44,8 @@ pub struct RootFs {
     /// Mount points (as the container sees them: `/dev`, a tmpfs) made read-only once
     /// everything under them is mounted: a read-only /dev could not get its /dev/pts.
     pub read_only_mounts: Vec<PathBuf>,
+    /// Mount points made read-only with every mount below them (an OCI spec's `rro`).
+    pub recursively_read_only: Vec<PathBuf>,
 }
 
 impl RootFs {
@@ -73,6 +75,7 @@ impl RootFs {
             masked: masked::MASKED.iter().map(|p| p.to_string()).collect(),
             read_only_paths: masked::READ_ONLY.iter().map(|p| p.to_string()).collect(),
             read_only_mounts: Vec::new(),
+            recursively_read_only: Vec::new(),
         }
     }
 
@@ -145,6 +148,10 @@ impl RootFs {
         for mount in &self.read_only_mounts {
             let target = crate::binds::resolve_in_root(root, mount)?;
             crate::mounts::remount_read_only(&target, crate::mounts::kept_flags(&target)?)?;
+        }
+        for mount in &self.recursively_read_only {
+            let target = crate::binds::resolve_in_root(root, mount)?;
+            crate::mounts::make_read_only_recursively(&target)?;
         }
         if self.read_only && self.overlay.is_none() {
             remount_read_only(root, MsFlags::empty())?;
