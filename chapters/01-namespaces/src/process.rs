@@ -417,10 +417,14 @@ impl Container {
     // ---- in the container's first process ------------------------------------------------
 
     fn first_process(&mut self, channel: Channel) -> ! {
-        explain!("the container's first process starts (runc: child process in init())");
         let ready = self
             .wait_for_go(&channel)
-            .and_then(|()| not_dumpable())
+            .and_then(|()| {
+                // After "go": the parent says nothing more until we report, so this line
+                // never interleaves with its own.
+                explain!("the container's first process goes on (runc: child process in init())");
+                not_dumpable()
+            })
             .and_then(|()| self.security.limit_bounding_set())
             .and_then(|()| self.run_child_steps())
             .and_then(|()| signals::reset_for_exec())

@@ -130,6 +130,13 @@ impl Profile {
                 self.architectures
             );
         }
+        if self.default_action == Action::Notify {
+            // Every call, the runtime's own included, would wait for an agent that has not
+            // got the listener yet (runc refuses it too).
+            return Err(Error::Invalid(
+                "SCMP_ACT_NOTIFY cannot be used as the default action".into(),
+            ));
+        }
         // action → call number → rules (an empty list: the call matches unconditionally).
         let mut by_action: BTreeMap<Action, BTreeMap<i64, Option<Vec<SeccompRule>>>> =
             BTreeMap::new();
@@ -364,10 +371,10 @@ mod tests {
             default_action: Action::Allow,
             architectures: Vec::new(),
             rules: vec![
-            listener: None,
                 rule(&["mount"], Action::Errno(1)),
                 rule(&["clone3"], Action::Errno(38)),
             ],
+            listener: None,
         };
         assert_eq!(deny_list.compile().unwrap().len(), 2);
     }
@@ -387,5 +394,29 @@ mod tests {
             listener: None,
         };
         assert_eq!(other.compile().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn notify_rules_become_one_program_that_returns_user_notif() {
+        let mut profile = Profile {
+            default_action: Action::Allow,
+            architectures: Vec::new(),
+            rules: vec![rule(&["mkdir", "mkdirat"], Action::Notify)],
+            listener: None,
+        };
+        assert!(profile.compile().is_err(), "no listener to send it to");
+        profile.listener = Some(-1);
+        let programs = profile.compile().unwrap();
+        assert_eq!(programs.len(), 1);
+        let notify = notify_program(&programs[0]).expect("a notify program");
+        assert!(notify.iter().any(|i| i.k == SECCOMP_RET_USER_NOTIF));
+        assert!(!notify
+            .iter()
+            .any(|i| i.k == SECCOMP_RET_TRACE | NOTIFY_MARK));
+        profile.rules = vec![rule(&["write"], Action::Notify)];
+        assert!(profile.compile().is_err(), "write is the runtime's own");
+        profile.default_action = Action::Notify;
+        profile.rules.clear();
+        assert!(profile.compile().is_err());
     }
 }
