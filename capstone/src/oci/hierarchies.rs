@@ -40,8 +40,16 @@ impl Extra {
 /// The extra hierarchies of this host: every cgroup hierarchy none of whose controllers is
 /// handled elsewhere, and a cgroup2 tree that is not /sys/fs/cgroup itself (a hybrid host's).
 pub fn detect() -> Vec<Extra> {
-    all()
-        .into_iter()
+    let all = all();
+    // A pure v2 host: chapter 02's one tree is all there is. (v1 mounts can still be listed
+    // beneath a cgroup2 mounted over them, as in a test that plays a v2 host on a hybrid one.)
+    if all
+        .iter()
+        .any(|e| e.is_v2() && e.mount == Path::new("/sys/fs/cgroup"))
+    {
+        return Vec::new();
+    }
+    all.into_iter()
         .filter(|e| {
             if e.is_v2() {
                 return e.mount != Path::new("/sys/fs/cgroup");
@@ -66,9 +74,9 @@ pub fn all() -> Vec<Extra> {
         let mut fields = right.split(' ');
         let fstype = fields.next().unwrap_or_default();
         let options = fields.nth(1).unwrap_or_default();
-        if found.iter().any(|e| e.mount == mount) {
-            continue;
-        }
+        // A mount made later at or above an earlier one hides it (mountinfo lists mounts in
+        // the order they were made): only what can be reached counts.
+        found.retain(|e| !e.mount.starts_with(&mount));
         let controllers: Vec<String> = options
             .split(',')
             .filter(|o| !matches!(*o, "rw" | "ro") && (!o.contains('=') || o.starts_with("name=")))
