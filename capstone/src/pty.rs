@@ -12,8 +12,9 @@ use std::os::unix::net::UnixStream;
 
 /// In the container's first process, after pivot_root: open a pty of the container's own
 /// devpts, send its master to the supervisor, make the slave our stdin, stdout and stderr and
-/// our controlling terminal (`setsid(2)`, then `TIOCSCTTY`).
-pub fn become_terminal_session(socket: &UnixStream) -> Result<()> {
+/// our controlling terminal (`setsid(2)`, then `TIOCSCTTY`). `size` (rows, columns): the
+/// spec's `process.consoleSize`, set on the terminal before anyone reads it (`TIOCSWINSZ`).
+pub fn become_terminal_session(socket: &UnixStream, size: Option<(u16, u16)>) -> Result<()> {
     let master = open(
         "/dev/ptmx",
         OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
@@ -39,6 +40,18 @@ pub fn become_terminal_session(socket: &UnixStream) -> Result<()> {
         Mode::empty(),
     )
     .with_context(|| format!("open {slave_name}"))?;
+    if let Some((rows, cols)) = size {
+        let size = libc::winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads the winsize we own.
+        if unsafe { libc::ioctl(master, libc::TIOCSWINSZ, &size) } < 0 {
+            return Err(std::io::Error::last_os_error()).context("ioctl(TIOCSWINSZ)");
+        }
+    }
     let fds = [master];
     sendmsg::<()>(
         socket.as_raw_fd(),

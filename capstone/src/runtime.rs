@@ -21,12 +21,14 @@
 
 pub mod devices;
 mod devices_bpf;
+pub mod resources;
 mod rootfs;
+pub mod seccomp_agent;
 pub mod security;
 
 use anyhow::{anyhow, bail, Context, Result};
 use ch01_namespaces::{Container, ContainerProcess, IdMap, IdMappings, Namespace, NamespaceSet};
-use ch02_cgroups::{ContainerCgroup, CpuQuota, Layout, Limits};
+use ch02_cgroups::{ContainerCgroup, Layout, Limits};
 use nix::unistd::{Gid, Uid};
 use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Spec};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -67,6 +69,14 @@ pub struct Options {
     pub start_fifo: Option<OwnedFd>,
     /// The caller's own steps (chapter 07's network and volumes, for the engine).
     pub extra: Extra,
+    /// Join the spec's cgroup if it exists already (runc does: a pod's containers may share
+    /// one) instead of refusing the name; a warning says when it holds processes.
+    pub join_existing_cgroup: bool,
+    /// Descriptors 3 .. 3+N the caller passes on (runc's `--preserve-fds`); every other one
+    /// above 2 is closed at `execve`.
+    pub preserve_fds: u32,
+    /// The container's id, for the state a seccomp agent is sent.
+    pub id: String,
 }
 
 /// Start the container the spec describes, in the bundle directory `bundle`. Returns once its
@@ -144,9 +154,27 @@ pub fn start_with_options(
         bail!("linux.uidMappings/gidMappings go with a new user namespace, and it needs them");
     }
 
-    let security = security::security_of(process, linux.seccomp().as_ref())?;
+    let mut security = security::security_of(process, linux.seccomp().as_ref())?;
     let rlimits = security::rlimits_of(process)?;
+    let agent = match linux.seccomp() {
+        Some(seccomp) => seccomp_agent::Agent::prepare(seccomp, &options.id, bundle)?,
+        None => None,
+    };
+    if let Some(agent) = &agent {
+        security::set_listener(&mut security, agent.listener_fd());
+    }
 
+    let cgroup = cgroup_for(
+        spec,
+        options.default_cgroup.as_deref(),
+        options.join_existing_cgroup,
+    )?;
+    let preserve_fds = options.preserve_fds;
+    let mut rootfs = rootfs::rootfs_of(spec, bundle, namespaces.contains(Namespace::Ipc), &cgroup)?;
+    // In a new user namespace, the bind sources are opened before the process becomes that
+    // namespace's root (see `rootfs::BindSources`).
+    let sources = rootfs::BindSources::new(namespaces.contains(Namespace::User), &rootfs);
+    let mut opener = sources.clone();
     let device_rules = devices::rules_of(
         linux
             .resources()
@@ -154,8 +182,6 @@ pub fn start_with_options(
             .and_then(|r| r.devices().as_deref())
             .unwrap_or_default(),
     )?;
-    let cgroup = cgroup_for(spec, options.default_cgroup.as_deref())?;
-    let rootfs = rootfs::rootfs_of(spec, bundle, namespaces.contains(Namespace::Ipc), &cgroup)?;
     // v2: an eBPF program on the container's one cgroup, attached before any process is in
     // it; v1 and hybrid: the devices controller's own directory, joined with the others.
     let devices = match (device_rules.is_empty(), cgroup.mode().is_v2()) {
@@ -182,9 +208,16 @@ pub fn start_with_options(
         additional_gids: user.additional_gids().clone().unwrap_or_default(),
         umask: user.umask(),
     };
+    let console_size = console_size(process);
+    let mut stdio = Some(stdio);
 
     let mut container = Container::new(process.args().as_deref().unwrap_or_default(), namespaces)?
+        .early_child_step(
+            "open the bind mounts' sources as the host's user",
+            move || opener.open().map_err(|e| format!("{e:#}").into()),
+        )
         .mount_proc(false)
+        .preserve_fds(preserve_fds)
         .kill_with_parent(!options.detached)
         .security(security)
         .parent_step("put the process in its cgroup", move |pid| {
@@ -199,10 +232,20 @@ pub fn start_with_options(
         })
         .child_step(
             "mount the root file system and pivot_root into it",
-            move || rootfs.enter().map_err(Into::into),
+            move || {
+                sources.use_in(&mut rootfs);
+                rootfs.enter().map_err(Into::into)
+            },
         );
     for (name, step) in extra.parent {
         container = container.parent_step(name, step);
+    }
+    if let Some(agent) = &agent {
+        let pid = agent.pid_sender();
+        container = container.parent_step("tell the seccomp relay the pid", move |p| {
+            pid.send(p.as_raw())
+                .map_err(|_| "the seccomp relay has gone".to_string().into())
+        });
     }
     for (name, step) in extra.after_root {
         container = container.child_step(name, step);
@@ -212,16 +255,12 @@ pub fn start_with_options(
             apply_process_ids(&env, &cwd, &ids).map_err(|e| format!("{e:#}").into())
         })
         .child_step("connect standard input, output and error", move || {
-            for (fd, target) in [(&stdio.stdout, 1), (&stdio.stderr, 2)] {
-                nix::unistd::dup2(fd.as_raw_fd(), target)?;
-            }
-            if let Some(stdin) = &stdio.stdin {
-                nix::unistd::dup2(stdin.as_raw_fd(), 0)?;
-            }
-            if let Some(socket) = &stdio.terminal {
-                crate::pty::become_terminal_session(socket)?;
-            }
-            Ok(())
+            // Taken, so that the copies are closed once in place: a container waiting for
+            // `start` must not hold its caller's pipes (`$(runc create ...)` would never end).
+            let Some(stdio) = stdio.take() else {
+                return Ok(());
+            };
+            connect_stdio(stdio, console_size).map_err(|e| format!("{e:#}").into())
         });
     for (kind, path) in joined {
         container = container.join_namespace(kind, path);
@@ -238,11 +277,41 @@ pub fn start_with_options(
         });
     }
     let process = container.spawn()?;
+    if let Some(agent) = agent {
+        if let Err(error) = agent.finish() {
+            process.kill_and_reap();
+            return Err(error);
+        }
+    }
     Ok(Started {
         process,
         cgroup,
         devices,
     })
+}
+
+/// The spec's `process.consoleSize`, as (rows, columns).
+pub fn console_size(process: &oci_spec::runtime::Process) -> Option<(u16, u16)> {
+    process
+        .console_size()
+        .as_ref()
+        .map(|b| (b.height() as u16, b.width() as u16))
+}
+
+/// In the container's first process: its standard streams in place (0, 1, 2), or its
+/// terminal made and sent (which then takes 0, 1 and 2). The descriptors we were given are
+/// closed when `stdio` is dropped, at the end.
+fn connect_stdio(stdio: Stdio, console_size: Option<(u16, u16)>) -> Result<()> {
+    if let Some(socket) = &stdio.terminal {
+        return crate::pty::become_terminal_session(socket, console_size);
+    }
+    for (fd, target) in [(&stdio.stdout, 1), (&stdio.stderr, 2)] {
+        nix::unistd::dup2(fd.as_raw_fd(), target).with_context(|| format!("dup2 to {target}"))?;
+    }
+    if let Some(stdin) = &stdio.stdin {
+        nix::unistd::dup2(stdin.as_raw_fd(), 0).context("dup2 to 0")?;
+    }
+    Ok(())
 }
 
 /// The devices cgroup of a container made by another process (`delete`): removed when the
@@ -353,7 +422,7 @@ pub fn cgroup_path(spec: &Spec, default: Option<&Path>) -> Result<(String, Strin
     Ok((parent, name))
 }
 
-fn cgroup_for(spec: &Spec, default: Option<&Path>) -> Result<ContainerCgroup> {
+fn cgroup_for(spec: &Spec, default: Option<&Path>, join_existing: bool) -> Result<ContainerCgroup> {
     let (parent, name) = cgroup_path(spec, default)?;
     let linux = spec
         .linux()
@@ -361,63 +430,40 @@ fn cgroup_for(spec: &Spec, default: Option<&Path>) -> Result<ContainerCgroup> {
         .context("the spec has no linux section")?;
     let mut limits = Limits::default();
     if let Some(resources) = linux.resources() {
-        refuse_unsupported_resources(resources)?;
         if let Some(memory) = resources.memory() {
-            limits.memory = memory.limit().map(|l| l as u64);
+            limits.memory = memory.limit().filter(|l| *l > 0).map(|l| l as u64);
         }
+        // The CFS quota and period are `resources`' job: the order of their two writes
+        // depends on the values, old and new (see `resources::cpu_bandwidth`).
         if let Some(cpu) = resources.cpu() {
-            if let (Some(quota), Some(period)) = (cpu.quota(), cpu.period()) {
-                limits.cpu_quota = Some(CpuQuota {
-                    quota_us: quota as u64,
-                    period_us: period,
-                });
-            }
             limits.cpu_shares = cpu.shares();
         }
-        limits.pids = resources.pids().as_ref().map(|p| p.limit() as u64);
+        limits.pids = resources
+            .pids()
+            .as_ref()
+            .map(|p| p.limit())
+            .filter(|l| *l > 0)
+            .map(|l| l as u64);
     }
     let layout = Layout::detect()?;
-    let cgroup = ContainerCgroup::create(&layout, &parent, &name)?;
+    let cgroup = if join_existing {
+        let cgroup = ContainerCgroup::create_or_join(&layout, &parent, &name)?;
+        let count = cgroup.pids().len();
+        if count > 0 {
+            eprintln!(
+                "warning: container's cgroup is not empty: {count} process(es) found in {parent}/{name}"
+            );
+        }
+        cgroup
+    } else {
+        ContainerCgroup::create(&layout, &parent, &name)?
+    };
     cgroup.apply(&limits)?;
+    if let Some(resources) = linux.resources() {
+        let target = resources::Target::new(cgroup.relative_path())?;
+        resources::apply(&target, resources, resources::Phase::Create)?;
+    }
     Ok(cgroup)
-}
-
-/// `linux.resources` chapter 02 has no controller for, refused (device rules are
-/// [`devices`]' job).
-fn refuse_unsupported_resources(resources: &oci_spec::runtime::LinuxResources) -> Result<()> {
-    let json = serde_json::to_value(resources)?;
-    for (field, value) in json.as_object().into_iter().flatten() {
-        let empty = value.is_null()
-            || value.as_array().is_some_and(|a| a.is_empty())
-            || value.as_object().is_some_and(|o| o.is_empty());
-        match field.as_str() {
-            "memory" | "cpu" | "pids" | "devices" => {}
-            _ if empty => {}
-            other => bail!("linux.resources.{other} is not supported by this runtime"),
-        }
-    }
-    if let Some(memory) = resources.memory() {
-        if memory.reservation().is_some()
-            || memory.kernel().is_some()
-            || memory.kernel_tcp().is_some()
-            || memory
-                .swappiness()
-                .is_some_and(|s| s != 60 && s != u64::MAX)
-            || memory.disable_oom_killer().unwrap_or(false)
-        {
-            bail!("linux.resources.memory: only limit and swap are supported");
-        }
-    }
-    if let Some(cpu) = resources.cpu() {
-        if cpu.cpus().as_ref().is_some_and(|c| !c.is_empty())
-            || cpu.mems().as_ref().is_some_and(|c| !c.is_empty())
-            || cpu.realtime_runtime().is_some()
-            || cpu.realtime_period().is_some()
-        {
-            bail!("linux.resources.cpu: only shares, quota and period are supported");
-        }
-    }
-    Ok(())
 }
 
 /// Who the process runs as (`process.user`).
@@ -542,7 +588,7 @@ fn exec_with(
         .child_step("apply the process's environment, cwd and user", move || {
             apply_process(&env, &cwd, uid, gid).map_err(|e| format!("{e:#}"))?;
             if let Some(socket) = &theirs {
-                crate::pty::become_terminal_session(socket).map_err(|e| format!("{e:#}"))?;
+                crate::pty::become_terminal_session(socket, None).map_err(|e| format!("{e:#}"))?;
             }
             Ok(())
         })

@@ -19,19 +19,28 @@
 //! After `create` exits, the container's first process is reparented: to init, or to
 //! whoever called us if it is a "child subreaper" (prctl(2) `PR_SET_CHILD_SUBREAPER`), which
 //! is how podman's conmon and containerd's shim collect its exit code.
+//!
+//! Beyond the life cycle, runc's other commands: `spec` (a starter config.json), `list`, `ps`,
+//! `pause`/`resume` (the freezer), `events` (cgroup statistics), `update` (resources of a
+//! running container), `exec`. Where we differ from runc on purpose, docs/compat.md says so.
 
+mod console;
+mod events;
 mod exec;
+mod help;
+mod hierarchies;
+mod lifecycle;
+mod list;
+mod pause;
+mod spec;
 pub mod state;
+mod update;
 
-use crate::runtime::{self, Options, Stdio};
 use anyhow::{bail, Context, Result};
-use clap::{Parser, Subcommand};
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+use clap::{FromArgMatches, Parser, Subcommand};
+use nix::sys::signal::Signal;
 use oci_spec::runtime::Spec;
-use state::{Dir, Saved, Status};
 use std::io::Write;
-use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -41,14 +50,16 @@ pub const OCI_VERSION: &str = "1.0.2";
 #[derive(Parser)]
 #[command(
     name = "baleia-runtime",
-    version,
-    about = "baleia's OCI runtime (runc's command line)"
+    about = help::ABOUT,
+    disable_version_flag = true,
+    help_template = help::MAIN_TEMPLATE,
+    subcommand_help_heading = "COMMANDS",
 )]
 pub struct RuntimeCli {
     /// Where containers' state is kept.
     #[arg(long, default_value = "/run/baleia-runtime")]
     root: PathBuf,
-    /// Also write errors to this file.
+    /// Also write errors (and, with --debug, the steps) to this file instead of stderr.
     #[arg(long)]
     log: Option<PathBuf>,
     /// text or json (runc's log lines: {"level","msg","time"}).
@@ -57,72 +68,50 @@ pub struct RuntimeCli {
     /// Use systemd's cgroup manager (not supported: a clear error).
     #[arg(long)]
     systemd_cgroup: bool,
-    /// Accepted for runc's sake; more detail goes to --explain.
+    /// Log every kernel-level step, as level=debug lines (to --log when given).
     #[arg(long)]
     debug: bool,
-    /// Narrate every kernel-level step on standard error.
+    /// Narrate every kernel-level step on standard error, as the course's chapters do.
     #[arg(long)]
     explain: bool,
+    /// runc's "rootless" switch (true, false or auto): accepted, we decide from the spec.
+    #[arg(long)]
+    rootless: Option<String>,
+    /// The version lines (runc's format).
+    #[arg(short = 'v', long)]
+    version: bool,
     #[command(subcommand)]
-    command: RuntimeCommand,
-}
-
-#[derive(clap::Args)]
-struct CreateArgs {
-    /// The bundle: config.json and the root file system.
-    #[arg(short, long, default_value = ".")]
-    bundle: PathBuf,
-    /// Write the container's pid here.
-    #[arg(long)]
-    pid_file: Option<PathBuf>,
-    /// With process.terminal: send the terminal's master side to this unix socket.
-    #[arg(long)]
-    console_socket: Option<PathBuf>,
-    /// Descriptors above 2 to pass on (none are: 0 is the only value accepted).
-    #[arg(long, default_value_t = 0)]
-    preserve_fds: u32,
-    /// Accepted: this runtime never makes a session keyring.
-    #[arg(long)]
-    no_new_keyring: bool,
-    id: String,
+    command: Option<RuntimeCommand>,
 }
 
 #[derive(Subcommand)]
 enum RuntimeCommand {
-    /// Set a container up; its program waits for `start`.
-    Create(CreateArgs),
-    /// Run the program of a created container.
+    /// create a container, its program waiting for `start` (as runc create)
+    Create(lifecycle::CreateArgs),
+    /// executes the user defined process in a created container (as runc start)
     Start { id: String },
-    /// The container's state, as the spec's JSON.
+    /// output the state of a container (as runc state)
     State { id: String },
-    /// Send a signal (default SIGTERM) to the container's first process.
+    /// kill sends the specified signal (default: SIGTERM) to the container's init process (as runc kill)
     Kill {
-        /// To every process in the container's cgroup.
+        /// Send the signal to all processes in the container.
         #[arg(short, long)]
         all: bool,
         id: String,
         signal: Option<String>,
     },
-    /// Remove a stopped container (any container, killing it, with --force).
+    /// delete any resources held by the container (as runc delete)
     Delete {
+        /// Kill the container first if it runs; succeed if it does not exist.
         #[arg(short, long)]
         force: bool,
         id: String,
     },
-    /// create + start, then wait for it and exit with its code (then delete it).
-    Run {
-        #[command(flatten)]
-        create: CreateArgs,
-        /// Return once started.
-        #[arg(short, long)]
-        detach: bool,
-        /// Do not delete the container when it exits.
-        #[arg(long)]
-        keep: bool,
-    },
-    /// Run another process in a running container.
+    /// create and run a container (as runc run)
+    Run(lifecycle::RunArgs),
+    /// execute new process inside the container (as runc exec)
     Exec(exec::ExecArgs),
-    /// The container's processes.
+    /// ps displays the processes running inside a container (as runc ps)
     Ps {
         /// table or json.
         #[arg(short, long, default_value = "table")]
@@ -132,9 +121,29 @@ enum RuntimeCommand {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         ps_args: Vec<String>,
     },
-    /// The containers this root knows, as JSON.
-    List,
-    /// What this runtime supports, as the spec's features JSON.
+    /// lists containers started with the given root (as runc list)
+    List(list::ListArgs),
+    /// create a new specification file, config.json (as runc spec)
+    Spec(spec::SpecArgs),
+    /// suspend all processes inside the container (as runc pause)
+    Pause { id: String },
+    /// resumes all processes that have been previously paused (as runc resume)
+    Resume { id: String },
+    /// display container events such as OOM notifications and resource statistics (as runc events)
+    Events(events::EventsArgs),
+    /// update container resource constraints (as runc update)
+    Update(update::UpdateArgs),
+    /// checkpoint a running container: not supported, no CRIU here (as runc checkpoint)
+    Checkpoint {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// restore a container from a checkpoint: not supported, no CRIU here (as runc restore)
+    Restore {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// what this runtime supports, as the spec's features JSON (as runc features)
     Features,
 }
 
@@ -155,110 +164,114 @@ pub fn wanted(argv: &[String]) -> Option<Vec<String>> {
     None
 }
 
-/// Parse, run, exit: errors go to standard error and, with `--log`, to the log file (podman
-/// reads its runtime's errors from there).
-pub fn main(args: Vec<String>) -> ! {
-    let cli = match RuntimeCli::try_parse_from(args) {
-        Ok(cli) => cli,
-        Err(error) => {
-            let _ = error.print();
-            std::process::exit(if error.use_stderr() { 1 } else { 0 })
+/// Where errors and `--debug` lines go: standard error, or the `--log` file in runc's text
+/// (`time="…" level=… msg="…"`) or JSON format (podman reads its runtime's errors there).
+/// The file is opened once, at the start: the container's process writes its `--debug`
+/// lines there too, from inside its new root where the file's path means nothing.
+#[derive(Clone)]
+struct Log {
+    file: Option<std::sync::Arc<std::fs::File>>,
+    json: bool,
+}
+
+impl Log {
+    fn line(&self, level: &str, message: &str) -> String {
+        let time = state::now_rfc3339();
+        if self.json {
+            serde_json::json!({"level": level, "msg": message, "time": time}).to_string()
+        } else {
+            format!("time={time:?} level={level} msg={message:?}")
         }
+    }
+
+    fn write(&self, level: &str, message: &str) {
+        let line = format!("{}\n", self.line(level, message));
+        let written = self
+            .file
+            .as_ref()
+            .is_some_and(|file| file.as_ref().write_all(line.as_bytes()).is_ok());
+        if !written {
+            eprint!("{line}");
+        }
+    }
+}
+
+/// Parse, run, exit: errors go to standard error (and to the `--log` file). The exit code is
+/// runc's: 1 for a failed command, 255 for a failed `exec` (its own program's code otherwise).
+pub fn main(args: Vec<String>) -> ! {
+    let parsed = help::command()
+        .try_get_matches_from(&args)
+        .and_then(|matches| RuntimeCli::from_arg_matches(&matches));
+    let cli = match parsed {
+        Ok(cli) => cli,
+        Err(error) => std::process::exit(help::parse_error(&args, error)),
+    };
+    if cli.version {
+        help::print_version();
+        std::process::exit(0);
+    }
+    let file = cli.log.as_ref().and_then(|path| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .ok()
+    });
+    let log = Log {
+        file: file.map(std::sync::Arc::new),
+        json: cli.log_format == "json",
     };
     if cli.explain {
         ch01_namespaces::explain::enable();
+    } else if cli.debug {
+        let log = log.clone();
+        ch01_namespaces::explain::enable_with(move |message| log.write("debug", message));
     }
-    let log = cli.log.clone();
-    let json = cli.log_format == "json";
+    let failed_code = match cli.command {
+        Some(RuntimeCommand::Exec(_)) => 255,
+        _ => 1,
+    };
     match dispatch(cli) {
         Ok(code) => std::process::exit(code),
         Err(error) => {
-            let message = format!("{error:#}");
-            eprintln!("baleia-runtime: {message}");
-            if let Some(path) = log {
-                if let Ok(mut file) = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)
-                {
-                    let line = if json {
-                        serde_json::json!({
-                            "level": "error",
-                            "msg": message,
-                            "time": state::now_rfc3339(),
-                        })
-                        .to_string()
-                    } else {
-                        format!("error: {message}")
-                    };
-                    let _ = writeln!(file, "{line}");
-                }
-            }
-            std::process::exit(1)
+            log.write("error", &format!("{error:#}"));
+            std::process::exit(failed_code)
         }
     }
 }
 
 fn dispatch(cli: RuntimeCli) -> Result<i32> {
     let root = cli.root;
-    let refuse_systemd = || -> Result<()> {
-        if cli.systemd_cgroup {
-            bail!(
-                "--systemd-cgroup is not supported: this runtime manages cgroups itself (cgroupfs)"
-            );
-        }
-        Ok(())
+    let Some(command) = cli.command else {
+        help::print_main();
+        return Ok(0);
     };
-    match cli.command {
-        RuntimeCommand::Create(args) => {
-            refuse_systemd()?;
-            // The container outlives us: its cgroup stays (`delete` removes it).
-            let started = create(&root, &args, true, true)?;
-            started.cgroup.release();
-            if let Some(devices) = started.devices {
-                devices.release();
-            }
-            Ok(0)
-        }
-        RuntimeCommand::Start { id } => start(&root, &id).map(|()| 0),
-        RuntimeCommand::State { id } => {
-            let dir = Dir::of(&root, &id)?;
-            let saved = dir.load(&id)?;
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&state_json(&dir, &saved))?
-            );
-            Ok(0)
-        }
+    if cli.systemd_cgroup {
+        bail!("--systemd-cgroup is not supported: this runtime manages cgroups itself (cgroupfs)");
+    }
+    match command {
+        RuntimeCommand::Create(args) => lifecycle::create_command(&root, &args).map(|()| 0),
+        RuntimeCommand::Start { id } => lifecycle::start(&root, &id).map(|()| 0),
+        RuntimeCommand::State { id } => list::state(&root, &id).map(|()| 0),
         RuntimeCommand::Kill { all, id, signal } => {
-            kill_container(&root, &id, signal.as_deref().unwrap_or("SIGTERM"), all).map(|()| 0)
+            lifecycle::kill(&root, &id, signal.as_deref().unwrap_or("SIGTERM"), all).map(|()| 0)
         }
-        RuntimeCommand::Delete { force, id } => delete(&root, &id, force).map(|()| 0),
-        RuntimeCommand::Run {
-            create: args,
-            detach,
-            keep,
-        } => {
-            refuse_systemd()?;
-            run(&root, &args, detach, keep)
-        }
+        RuntimeCommand::Delete { force, id } => lifecycle::delete(&root, &id, force).map(|()| 0),
+        RuntimeCommand::Run(args) => lifecycle::run(&root, &args),
         RuntimeCommand::Exec(args) => exec::exec(&root, &args),
         RuntimeCommand::Ps {
             format,
             id,
             ps_args,
-        } => ps(&root, &id, &format, &ps_args).map(|()| 0),
-        RuntimeCommand::List => {
-            let mut all = Vec::new();
-            for entry in std::fs::read_dir(&root).into_iter().flatten().flatten() {
-                let id = entry.file_name().to_string_lossy().into_owned();
-                let dir = Dir::of(&root, &id)?;
-                if let Ok(saved) = dir.load(&id) {
-                    all.push(state_json(&dir, &saved));
-                }
-            }
-            println!("{}", serde_json::Value::Array(all));
-            Ok(0)
+        } => list::ps(&root, &id, &format, &ps_args).map(|()| 0),
+        RuntimeCommand::List(args) => list::list(&root, &args).map(|()| 0),
+        RuntimeCommand::Spec(args) => spec::write(&args).map(|()| 0),
+        RuntimeCommand::Pause { id } => pause::pause(&root, &id).map(|()| 0),
+        RuntimeCommand::Resume { id } => pause::resume(&root, &id).map(|()| 0),
+        RuntimeCommand::Events(args) => events::events(&root, &args).map(|()| 0),
+        RuntimeCommand::Update(args) => update::update(&root, &args).map(|()| 0),
+        RuntimeCommand::Checkpoint { .. } | RuntimeCommand::Restore { .. } => {
+            bail!("checkpoint and restore are not supported by this runtime (they need CRIU)")
         }
         RuntimeCommand::Features => {
             println!("{}", serde_json::to_string_pretty(&features())?);
@@ -267,132 +280,9 @@ fn dispatch(cli: RuntimeCli) -> Result<i32> {
     }
 }
 
-/// The spec's state JSON (`runtime.md`, "State").
-fn state_json(dir: &Dir, saved: &Saved) -> serde_json::Value {
-    let status = dir.status(saved);
-    serde_json::json!({
-        "ociVersion": OCI_VERSION,
-        "id": saved.id,
-        "status": status.name(),
-        "pid": if status == Status::Stopped { 0 } else { saved.pid },
-        "bundle": saved.bundle,
-        "rootfs": saved.bundle.join("rootfs"),
-        "created": saved.created,
-        "annotations": saved.annotations,
-        "owner": "",
-    })
-}
-
 fn load_spec(bundle: &Path) -> Result<Spec> {
     let path = bundle.join("config.json");
     Spec::load(&path).with_context(|| format!("load {}", path.display()))
-}
-
-/// Our standard streams, for the container to use as its own.
-fn own_stdio() -> Result<Stdio> {
-    let dup = |fd| -> Result<OwnedFd> {
-        Ok(nix::unistd::dup(fd).map(|fd| unsafe {
-            // SAFETY: dup just gave us this descriptor.
-            std::os::fd::FromRawFd::from_raw_fd(fd)
-        })?)
-    };
-    Ok(Stdio {
-        stdin: Some(dup(0)?),
-        stdout: dup(1)?,
-        stderr: dup(2)?,
-        terminal: None,
-    })
-}
-
-/// The console socket's connection, when the spec wants a terminal.
-fn console(spec: &Spec, socket: Option<&Path>) -> Result<Option<std::os::unix::net::UnixStream>> {
-    let terminal = spec
-        .process()
-        .as_ref()
-        .and_then(|p| p.terminal())
-        .unwrap_or(false);
-    match (terminal, socket) {
-        (true, Some(path)) => Ok(Some(
-            std::os::unix::net::UnixStream::connect(path)
-                .with_context(|| format!("connect to the console socket {}", path.display()))?,
-        )),
-        (true, None) => bail!("process.terminal is true: give --console-socket"),
-        (false, Some(_)) => bail!("--console-socket needs process.terminal in the spec"),
-        (false, None) => Ok(None),
-    }
-}
-
-/// `create` (gate: wait for `start`) or the first half of `run` (no gate). Returns the
-/// started container (its cgroup released: it outlives us unless `run` deletes it).
-fn create(root: &Path, args: &CreateArgs, gate: bool, detached: bool) -> Result<runtime::Started> {
-    if args.preserve_fds != 0 {
-        bail!("--preserve-fds is not supported");
-    }
-    let bundle = std::fs::canonicalize(&args.bundle)
-        .with_context(|| format!("bundle {}", args.bundle.display()))?;
-    let spec = load_spec(&bundle)?;
-    let dir = Dir::of(root, &args.id)?;
-    std::fs::create_dir_all(root).with_context(|| format!("mkdir {}", root.display()))?;
-    if let Err(error) = std::fs::create_dir(&dir.path) {
-        if error.kind() == std::io::ErrorKind::AlreadyExists {
-            bail!("container {} already exists", args.id);
-        }
-        return Err(error).with_context(|| format!("mkdir {}", dir.path.display()));
-    }
-    let result = set_up(&dir, &bundle, &spec, args, (gate, detached));
-    if result.is_err() {
-        let _ = std::fs::remove_dir_all(&dir.path);
-    }
-    result
-}
-
-fn set_up(
-    dir: &Dir,
-    bundle: &Path,
-    spec: &Spec,
-    args: &CreateArgs,
-    (gate, detached): (bool, bool),
-) -> Result<runtime::Started> {
-    let mut stdio = own_stdio()?;
-    stdio.terminal = console(spec, args.console_socket.as_deref())?;
-    let default_cgroup = PathBuf::from(format!("/baleia-runtime/{}", args.id));
-    let options = Options {
-        extra: runtime::Extra::default(),
-        default_cgroup: Some(default_cgroup.clone()),
-        detached,
-        start_fifo: if gate {
-            Some(state::make_fifo(&dir.fifo())?)
-        } else {
-            None
-        },
-    };
-    let started = runtime::start_with_options(spec, bundle, stdio, options)?;
-    let pid = started.process.pid().as_raw();
-    let (cgroup_parent, cgroup_name) = runtime::cgroup_path(spec, Some(&default_cgroup))?;
-    let saved = Saved {
-        id: args.id.clone(),
-        pid,
-        start_time: state::proc_stat(pid).map(|(_, t)| t).unwrap_or(0),
-        bundle: bundle.to_path_buf(),
-        cgroup_parent,
-        cgroup_name,
-        annotations: spec
-            .annotations()
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .collect(),
-        created: state::now_rfc3339(),
-    };
-    let saved_ok = dir.save(&saved).and_then(|()| match &args.pid_file {
-        Some(path) => write_pid_file(path, pid),
-        None => Ok(()),
-    });
-    if let Err(error) = saved_ok {
-        started.process.kill_and_reap();
-        return Err(error);
-    }
-    Ok(started)
 }
 
 /// Written whole, then renamed into place: a reader never sees half a pid.
@@ -402,19 +292,16 @@ fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     std::fs::rename(&temp, path).with_context(|| format!("rename to {}", path.display()))
 }
 
-fn start(root: &Path, id: &str) -> Result<()> {
-    let dir = Dir::of(root, id)?;
-    let saved = dir.load(id)?;
-    match dir.status(&saved) {
-        Status::Created => state::let_through(&dir.fifo()),
-        other => bail!("cannot start a container that is {}", other.name()),
-    }
-}
-
-/// `SIGKILL`, `KILL`, `kill` or `9`.
-fn parse_signal(text: &str) -> Result<Signal> {
+/// `SIGKILL`, `KILL`, `kill` or `9`; `0` (no signal: kill(2) only checks that the process is
+/// there) is `None`.
+fn parse_signal(text: &str) -> Result<Option<Signal>> {
     if let Ok(number) = text.parse::<i32>() {
-        return Signal::try_from(number).with_context(|| format!("unknown signal {text}"));
+        if number == 0 {
+            return Ok(None);
+        }
+        return Signal::try_from(number)
+            .map(Some)
+            .with_context(|| format!("unknown signal {text}"));
     }
     let upper = text.to_ascii_uppercase();
     let name = if upper.starts_with("SIG") {
@@ -422,138 +309,9 @@ fn parse_signal(text: &str) -> Result<Signal> {
     } else {
         format!("SIG{upper}")
     };
-    Signal::from_str(&name).with_context(|| format!("unknown signal {text}"))
-}
-
-fn cgroup_of(saved: &Saved) -> Result<ch02_cgroups::ContainerCgroup> {
-    let layout = ch02_cgroups::Layout::detect()?;
-    Ok(ch02_cgroups::ContainerCgroup::open(
-        &layout,
-        &saved.cgroup_parent,
-        &saved.cgroup_name,
-    )?)
-}
-
-fn kill_container(root: &Path, id: &str, signal: &str, all: bool) -> Result<()> {
-    let signal = parse_signal(signal)?;
-    let dir = Dir::of(root, id)?;
-    let saved = dir.load(id)?;
-    if dir.status(&saved) == Status::Stopped {
-        bail!("container {id} is not running");
-    }
-    if all {
-        for pid in cgroup_of(&saved)?.pids() {
-            let _ = kill(Pid::from_raw(pid), signal);
-        }
-        return Ok(());
-    }
-    kill(Pid::from_raw(saved.pid), signal).with_context(|| format!("kill({}, {signal})", saved.pid))
-}
-
-fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
-    let dir = Dir::of(root, id)?;
-    let saved = match dir.load(id) {
-        Ok(saved) => saved,
-        // A create that failed half way leaves a directory without state: --force clears it.
-        Err(_) if force && dir.path.is_dir() => {
-            std::fs::remove_dir_all(&dir.path)?;
-            return Ok(());
-        }
-        Err(error) => return Err(error),
-    };
-    let status = dir.status(&saved);
-    if status != Status::Stopped {
-        if !force {
-            bail!(
-                "cannot delete container {id} that is {}: stop it, or use --force",
-                status.name()
-            );
-        }
-        let _ = kill(Pid::from_raw(saved.pid), Signal::SIGKILL);
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        while dir.status(&saved) != Status::Stopped && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-    }
-    let layout = ch02_cgroups::Layout::detect()?;
-    // Removing it also kills anything left in it (chapter 02's remove).
-    if let Ok(mut cgroup) =
-        ch02_cgroups::ContainerCgroup::adopt(&layout, &saved.cgroup_parent, &saved.cgroup_name)
-    {
-        cgroup.remove()?;
-    }
-    let relative = Path::new(&saved.cgroup_parent).join(&saved.cgroup_name);
-    drop(runtime::adopt_devices(&relative));
-    if saved.cgroup_parent == "baleia-runtime" {
-        for hierarchy in &layout.hierarchies {
-            let _ = std::fs::remove_dir(hierarchy.dir.join("baleia-runtime"));
-        }
-        let _ = std::fs::remove_dir("/sys/fs/cgroup/devices/baleia-runtime");
-    }
-    std::fs::remove_dir_all(&dir.path).with_context(|| format!("remove {}", dir.path.display()))
-}
-
-fn run(root: &Path, args: &CreateArgs, detach: bool, keep: bool) -> Result<i32> {
-    // Blocked before the container exists, so that no signal meant for it is lost.
-    let forwarding = ch01_namespaces::signals::SignalForwarding::block()?;
-    let started = create(root, args, false, detach)?;
-    let pid = started.process.pid();
-    if let Some(devices) = started.devices {
-        devices.release();
-    }
-    if detach {
-        started.cgroup.release();
-        return Ok(0);
-    }
-    let code = forwarding.wait(pid);
-    drop(forwarding);
-    started.cgroup.release();
-    if !keep {
-        delete(root, &args.id, true)?;
-    }
-    Ok(code?)
-}
-
-fn ps(root: &Path, id: &str, format: &str, ps_args: &[String]) -> Result<()> {
-    let dir = Dir::of(root, id)?;
-    let saved = dir.load(id)?;
-    let pids = cgroup_of(&saved).map(|c| c.pids()).unwrap_or_default();
-    match format {
-        "json" => {
-            println!("{}", serde_json::to_string(&pids)?);
-            Ok(())
-        }
-        "table" => {
-            let args: Vec<String> = if ps_args.is_empty() {
-                vec!["-ef".into()]
-            } else {
-                ps_args.to_vec()
-            };
-            let output = std::process::Command::new("ps")
-                .args(&args)
-                .output()
-                .context("run ps")?;
-            let text = String::from_utf8_lossy(&output.stdout);
-            let mut lines = text.lines();
-            let header = lines.next().unwrap_or_default();
-            let column = header
-                .split_whitespace()
-                .position(|h| h == "PID")
-                .context("ps printed no PID column")?;
-            println!("{header}");
-            for line in lines {
-                let pid = line
-                    .split_whitespace()
-                    .nth(column)
-                    .and_then(|p| p.parse().ok());
-                if pid.is_some_and(|p: i32| pids.contains(&p)) {
-                    println!("{line}");
-                }
-            }
-            Ok(())
-        }
-        other => bail!("unknown format {other:?}: table or json"),
-    }
+    Signal::from_str(&name)
+        .map(Some)
+        .with_context(|| format!("unknown signal {text}"))
 }
 
 /// `features.md` of the runtime spec: what this runtime understands.

@@ -9,7 +9,8 @@
 //!
 //! The status is not stored: it is read from the kernel each time (the spec's `state`
 //! operation): the process alive and the FIFO there → `created`; alive and no FIFO →
-//! `running`; gone (or a zombie, or another process with that pid) → `stopped`.
+//! `running`, or `paused` when its freezer cgroup is frozen; gone (or a zombie, or another
+//! process with that pid) → `stopped`.
 
 use anyhow::{bail, Context, Result};
 use nix::sys::stat::Mode;
@@ -41,6 +42,7 @@ pub struct Saved {
 pub enum Status {
     Created,
     Running,
+    Paused,
     Stopped,
 }
 
@@ -49,6 +51,7 @@ impl Status {
         match self {
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Stopped => "stopped",
         }
     }
@@ -101,6 +104,8 @@ impl Dir {
             Status::Stopped
         } else if self.fifo().exists() {
             Status::Created
+        } else if super::pause::is_frozen(saved) {
+            Status::Paused
         } else {
             Status::Running
         }

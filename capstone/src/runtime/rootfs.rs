@@ -66,6 +66,17 @@ pub fn rootfs_of(
         if !path.is_dir() {
             bail!("root.path {} is not a directory", path.display());
         }
+        // A symlink there would point the kernel's own file systems anywhere (resolved on
+        // the host, before pivot_root): refused, in runc's words.
+        for dir in ["proc", "sys"] {
+            let at = path.join(dir);
+            if std::fs::symlink_metadata(&at).is_ok_and(|m| !m.is_dir()) {
+                bail!(
+                    "/{dir} must be mounted on ordinary directory: {} is not one",
+                    at.display()
+                );
+            }
+        }
         RootFs {
             overlay: None,
             merged: path,
@@ -77,6 +88,8 @@ pub fn rootfs_of(
             devices: Vec::new(),
             masked: Vec::new(),
             read_only_paths: Vec::new(),
+            read_only_mounts: Vec::new(),
+            recursively_read_only: Vec::new(),
         }
     };
     for mount in spec.mounts().iter().flatten() {
@@ -89,8 +102,12 @@ pub fn rootfs_of(
             if !types.contains(&typ.as_str()) {
                 bail!("mounts: {typ} at {dest} is not supported (this runtime mounts {types:?} there)");
             }
-            if dest == "/sys/fs/cgroup" {
-                cgroup_view(&mut rootfs, cgroup)?;
+            let read_only = options.iter().any(|o| o == "ro");
+            match dest.as_str() {
+                "/sys/fs/cgroup" => cgroup_view(&mut rootfs, cgroup, read_only)?,
+                // Made read-only last, once /dev/pts and the rest are mounted in it.
+                "/dev" if read_only => rootfs.read_only_mounts.push(PathBuf::from(&dest)),
+                _ => {}
             }
             continue;
         }
@@ -99,8 +116,14 @@ pub fn rootfs_of(
         }
         if typ == "tmpfs" {
             rootfs.tmpfs.push(tmpfs_of(&dest, &options)?);
+            if options.iter().any(|o| o == "ro") {
+                rootfs.read_only_mounts.push(PathBuf::from(&dest));
+            }
         } else if is_bind {
             rootfs.binds.push(bind_of(mount, &dest, &options, bundle)?);
+            if options.iter().any(|o| o == "rro") {
+                rootfs.recursively_read_only.push(PathBuf::from(&dest));
+            }
         } else {
             bail!("mounts: a mount of type {typ:?} at {dest} is not supported by this runtime");
         }
@@ -147,8 +170,9 @@ fn tmpfs_of(dest: &str, options: &[String]) -> Result<Tmpfs> {
     let mut data = Vec::new();
     for option in options {
         match option.as_str() {
-            "nosuid" | "nodev" | "rw" | "noexec" | "strictatime" | "relatime" | "private"
-            | "rprivate" => {}
+            // ro: a remount once the tmpfs is there (see `read_only_mounts`).
+            "nosuid" | "nodev" | "rw" | "ro" | "noexec" | "strictatime" | "relatime"
+            | "private" | "rprivate" => {}
             o if o.contains('=') => data.push(o.to_string()),
             // podman's: copy the image's files into the tmpfs first (it only does this
             // when the directory had files; refusing would break plain `--tmpfs /tmp`).
@@ -185,22 +209,38 @@ fn bind_of(mount: &Mount, dest: &str, options: &[String], bundle: &Path) -> Resu
             "noexec" => bind.flags |= MsFlags::MS_NOEXEC,
             // Every mount in the container is private already (chapter 01 made them so).
             "rw" | "suid" | "dev" | "exec" | "private" | "rprivate" => {}
+            // Read-only with every mount below it: after the bind (`recursively_read_only`).
+            "rro" => {}
             other => bail!("mounts: bind option {other:?} at {dest} is not supported"),
         }
     }
     Ok(bind)
 }
 
-/// `/sys/fs/cgroup` inside: the container's own cgroup directories, read-only (it may read
-/// its limits and usage, as `free` and the JVM do, but not change them). On v1, a tmpfs
-/// holding one bind mount per hierarchy (`/sys/fs/cgroup/memory` is the host's
-/// `/sys/fs/cgroup/memory/PARENT/NAME`); on v2, the one directory itself.
-fn cgroup_view(rootfs: &mut RootFs, cgroup: &ContainerCgroup) -> Result<()> {
+/// `/sys/fs/cgroup` inside: the container's own cgroup directories, read-only as the spec
+/// usually asks (it may read its limits and usage, as `free` and the JVM do, but not change
+/// them), read-write if it does not (a container that manages sub-cgroups of its own). On v1,
+/// a tmpfs holding one bind mount per hierarchy (`/sys/fs/cgroup/memory` is the host's
+/// `/sys/fs/cgroup/memory/PARENT/NAME`), chapter 02's and any other hierarchy the container
+/// has a directory in already (the OCI runtime's freezer, cpuset...); on v2, the one
+/// directory itself.
+fn cgroup_view(rootfs: &mut RootFs, cgroup: &ContainerCgroup, read_only: bool) -> Result<()> {
     let top = Path::new("/sys/fs/cgroup");
-    let flags = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    for dir in cgroup.dirs() {
-        let hierarchy = dir
-            .path
+    let mut flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    if read_only {
+        flags |= MsFlags::MS_RDONLY;
+    }
+    let mut dirs: Vec<PathBuf> = cgroup.dirs().iter().map(|d| d.path.clone()).collect();
+    if !cgroup.mode().is_v2() {
+        for hierarchy in other_v1_hierarchies(top)? {
+            let dir = hierarchy.join(cgroup.relative_path());
+            if dir.is_dir() && !dirs.contains(&dir) {
+                dirs.push(dir);
+            }
+        }
+    }
+    for path in dirs {
+        let hierarchy = path
             .ancestors()
             .nth(cgroup.relative_path().components().count())
             .context("a cgroup directory outside its hierarchy")?;
@@ -214,13 +254,82 @@ fn cgroup_view(rootfs: &mut RootFs, cgroup: &ContainerCgroup) -> Result<()> {
         };
         if destination != top && rootfs.tmpfs.iter().all(|t| t.dir != top) {
             rootfs.tmpfs.push(Tmpfs::parse("/sys/fs/cgroup:mode=755")?);
+            if read_only {
+                rootfs.read_only_mounts.push(top.to_path_buf());
+            }
         }
         rootfs.binds.push(BindMount {
-            source: dir.path.clone(),
+            source: path.clone(),
             destination,
             recursive: false,
             flags,
         });
     }
     Ok(())
+}
+
+/// The cgroup v1 hierarchies mounted under `top` (/sys/fs/cgroup/NAME), from
+/// /proc/self/mountinfo: a container may have a directory in more than chapter 02's.
+fn other_v1_hierarchies(top: &Path) -> Result<Vec<PathBuf>> {
+    let mountinfo =
+        std::fs::read_to_string("/proc/self/mountinfo").context("read /proc/self/mountinfo")?;
+    Ok(mountinfo
+        .lines()
+        .filter_map(|line| {
+            let (left, right) = line.split_once(" - ")?;
+            let mount = PathBuf::from(left.split(' ').nth(4)?);
+            (right.starts_with("cgroup ") && mount.parent() == Some(top)).then_some(mount)
+        })
+        .collect())
+}
+
+/// A new user namespace's root is nobody on the host: it may not even reach a bind mount's
+/// source in a directory closed to others (a 0700 directory of the host's root). So the
+/// container's process opens every source with `O_PATH` first, while it still has the
+/// host's ids (chapter 01's early child step), and mounts `/proc/self/fd/N` later: the kernel
+/// follows such a link to the very file, with no path walk (read open(2), "O_PATH", and
+/// proc(5), "/proc/pid/fd"). runc opens them the same way. Without a new user namespace
+/// nothing is done.
+#[derive(Clone)]
+pub struct BindSources {
+    wanted: bool,
+    sources: Vec<PathBuf>,
+    /// The `/proc/self/fd/N` paths, filled in by [`open`](Self::open) in the process.
+    opened: std::rc::Rc<std::cell::RefCell<Vec<PathBuf>>>,
+}
+
+impl BindSources {
+    pub fn new(user_namespace: bool, rootfs: &RootFs) -> BindSources {
+        BindSources {
+            wanted: user_namespace,
+            sources: rootfs.binds.iter().map(|b| b.source.clone()).collect(),
+            opened: Default::default(),
+        }
+    }
+
+    /// In the container's process, before it becomes root of its user namespace. The
+    /// descriptors stay open until `execve` closes them (chapter 01 marks them so).
+    pub fn open(&mut self) -> Result<()> {
+        if !self.wanted {
+            return Ok(());
+        }
+        let mut opened = self.opened.borrow_mut();
+        for source in &self.sources {
+            let fd = nix::fcntl::open(
+                source,
+                nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .with_context(|| format!("open {} (O_PATH)", source.display()))?;
+            opened.push(PathBuf::from(format!("/proc/self/fd/{fd}")));
+        }
+        Ok(())
+    }
+
+    /// Point the bind mounts at the opened descriptors.
+    pub fn use_in(&self, rootfs: &mut RootFs) {
+        for (bind, path) in rootfs.binds.iter_mut().zip(self.opened.borrow().iter()) {
+            bind.source = path.clone();
+        }
+    }
 }

@@ -1,12 +1,12 @@
 //! The spec's `process.capabilities`, `process.noNewPrivileges`, `linux.seccomp` and
 //! `process.rlimits`, as chapter 01's [`Security`] and a child-side step.
 //!
-//! Chapter 01 keeps one set of capabilities in the bounding, permitted and effective sets and
-//! empties the inheritable and ambient ones (what Docker does). A spec is honoured when it
-//! says the same: `bounding` is the set kept; `effective` and `permitted` must be that set
-//! too (or absent); `inheritable` and `ambient` must be empty unless the process runs as root
-//! (root gets its bounding set back on every `execve` anyway: the two only matter to
-//! non-root programs, see capabilities(7), "Transformation of capabilities during execve").
+//! Chapter 01 keeps one set of capabilities in the bounding, permitted and effective sets, and
+//! sets the inheritable and ambient ones as given (Docker gives none). `bounding` is the set
+//! kept. `effective` and `permitted` may be smaller (each within the one before, as the
+//! kernel requires) but make no difference after `execve`: root gets its bounding set back in
+//! both, and a non-root program keeps only its ambient capabilities (capabilities(7),
+//! "Transformation of capabilities during execve").
 
 use anyhow::{anyhow, bail, Context, Result};
 use ch01_namespaces::seccomp_profile::{Action, ArgCondition, Profile, Rule};
@@ -17,8 +17,11 @@ use std::collections::HashSet;
 /// What the spec's process may do. A spec without `capabilities` gets none; without
 /// `linux.seccomp`, no filter (both as in runc: the engine writing the spec decides).
 pub fn security_of(process: &Process, seccomp: Option<&LinuxSeccomp>) -> Result<Security> {
+    let (inheritable, ambient) = passed_on(process)?;
     Ok(Security {
         capabilities: Some(capabilities(process)?),
+        inheritable,
+        ambient,
         no_new_privileges: process.no_new_privileges().unwrap_or(false),
         seccomp: match seccomp {
             Some(profile) => Seccomp::Profile(profile_of(profile)?),
@@ -45,28 +48,17 @@ fn capabilities(process: &Process) -> Result<caps::CapsHashSet> {
         return Ok(caps::CapsHashSet::new());
     };
     let bounding = names(spec.bounding())?.unwrap_or_default();
-    for (set, given) in [
-        ("effective", names(spec.effective())?),
-        ("permitted", names(spec.permitted())?),
-    ] {
-        if given.as_ref().is_some_and(|g| *g != bounding) {
-            bail!(
-                "process.capabilities.{set} differs from bounding: this runtime keeps one set \
-                 of capabilities (bounding = permitted = effective)"
-            );
-        }
+    let permitted = names(spec.permitted())?;
+    if let Some(extra) = permitted.iter().flatten().find(|c| !bounding.contains(*c)) {
+        bail!("process.capabilities.permitted has {extra}, which is not in bounding");
     }
-    let root = process.user().uid() == 0;
-    for (set, given) in [
-        ("inheritable", names(spec.inheritable())?),
-        ("ambient", names(spec.ambient())?),
-    ] {
-        if given.is_some_and(|g| !g.is_empty()) && !root {
-            bail!(
-                "process.capabilities.{set} for a non-root user is not supported: this \
-                 runtime gives non-root programs no capabilities"
-            );
-        }
+    let within = permitted.unwrap_or_else(|| bounding.clone());
+    if let Some(extra) = names(spec.effective())?
+        .iter()
+        .flatten()
+        .find(|c| !within.contains(*c))
+    {
+        bail!("process.capabilities.effective has {extra}, which is not in permitted");
     }
     bounding
         .iter()
@@ -74,6 +66,28 @@ fn capabilities(process: &Process) -> Result<caps::CapsHashSet> {
             parse_capability(name)?.ok_or_else(|| anyhow!("capability ALL is not a capability"))
         })
         .collect()
+}
+
+/// The inheritable and ambient sets: what a program keeps through `execve`, which matters to
+/// a non-root one (root gets its bounding set back on every `execve` anyway). An ambient
+/// capability also has to be inheritable to be raised (capabilities(7)): runc's starter spec
+/// lists ambient ones only, and runc raises none of them then; nor do we.
+fn passed_on(process: &Process) -> Result<(caps::CapsHashSet, caps::CapsHashSet)> {
+    let Some(spec) = process.capabilities() else {
+        return Ok(Default::default());
+    };
+    let parse = |set: Option<HashSet<String>>| -> Result<caps::CapsHashSet> {
+        set.unwrap_or_default()
+            .iter()
+            .map(|name| {
+                parse_capability(name)?.ok_or_else(|| anyhow!("capability ALL is not a capability"))
+            })
+            .collect()
+    };
+    Ok((
+        parse(names(spec.inheritable())?)?,
+        parse(names(spec.ambient())?)?,
+    ))
 }
 
 /// The spec's words for an enum value (`SCMP_ACT_ERRNO`), as serde writes them.
@@ -88,9 +102,6 @@ fn word(value: impl serde::Serialize) -> String {
 pub fn profile_of(seccomp: &LinuxSeccomp) -> Result<Profile> {
     if seccomp.flags().as_ref().is_some_and(|f| !f.is_empty()) {
         bail!("linux.seccomp.flags are not supported");
-    }
-    if seccomp.listener_path().is_some() {
-        bail!("linux.seccomp.listenerPath (a seccomp agent) is not supported");
     }
     let mut rules = Vec::new();
     for syscall in seccomp.syscalls().iter().flatten() {
@@ -120,6 +131,8 @@ pub fn profile_of(seccomp: &LinuxSeccomp) -> Result<Profile> {
         )?,
         architectures: seccomp.architectures().iter().flatten().map(word).collect(),
         rules,
+        // Set by the caller, which relays the listener to the agent (see `seccomp_agent`).
+        listener: None,
     })
 }
 
@@ -215,6 +228,7 @@ pub fn spec_seccomp_of(profile: &Profile) -> Result<LinuxSeccomp> {
             Action::Trap => ("SCMP_ACT_TRAP", None),
             Action::Log => ("SCMP_ACT_LOG", None),
             Action::Trace(n) => ("SCMP_ACT_TRACE", Some(n)),
+            Action::Notify => ("SCMP_ACT_NOTIFY", None),
         }
     };
     let (default, default_errno) = action(profile.default_action);
@@ -374,4 +388,11 @@ fn kernel_at_least(wanted: &str) -> bool {
             .collect()
     };
     numbers(&release) >= numbers(wanted)
+}
+
+/// Send the seccomp filter's listener over `fd` (see [`super::seccomp_agent`]).
+pub fn set_listener(security: &mut Security, fd: i32) {
+    if let ch01_namespaces::security::Seccomp::Profile(profile) = &mut security.seccomp {
+        profile.listener = Some(fd);
+    }
 }

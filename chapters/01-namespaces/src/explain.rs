@@ -8,12 +8,24 @@
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
+
+/// Where lines go instead of standard error, if a binary says so (see [`enable_with`]).
+type Sink = Box<dyn Fn(&str) + Send + Sync>;
+static SINK: OnceLock<Sink> = OnceLock::new();
 
 /// Turn narration on (the binaries do this for `--explain`).
 pub fn enable() {
     ENABLED.store(true, Ordering::Relaxed);
+}
+
+/// Turn narration on, each line handed to `sink` rather than printed (an OCI runtime's
+/// `--debug`, which writes log lines in its caller's format, to its `--log` file).
+pub fn enable_with(sink: impl Fn(&str) + Send + Sync + 'static) {
+    let _ = SINK.set(Box::new(sink));
+    enable();
 }
 
 pub fn enabled() -> bool {
@@ -22,6 +34,10 @@ pub fn enabled() -> bool {
 
 /// Write one narration line. Use the [`explain!`](crate::explain!) macro rather than this.
 pub fn say(args: std::fmt::Arguments<'_>) {
+    if let Some(sink) = SINK.get() {
+        sink(&args.to_string());
+        return;
+    }
     // One write per line, so lines from the parent and the container do not interleave.
     let line = format!("explain: {args}\n");
     let _ = std::io::stderr().write_all(line.as_bytes());

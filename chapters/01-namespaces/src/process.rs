@@ -72,6 +72,8 @@ pub struct Container {
     joins_user_namespace: bool,
     parent_steps: Vec<(String, ParentStep)>,
     child_steps: Vec<(String, ChildStep)>,
+    /// Child-side steps run first, before a new user namespace's root is taken on.
+    early_child_steps: Vec<(String, ChildStep)>,
     /// Existing namespaces to enter by path (`/proc/PID/ns/net`, a bind-mounted netns), with
     /// the new ones created.
     namespace_paths: Vec<(Namespace, std::path::PathBuf)>,
@@ -80,6 +82,8 @@ pub struct Container {
     /// Capabilities, no_new_privs, seccomp (see [`crate::security`]): Docker's defaults unless
     /// the caller says otherwise (`--privileged`).
     security: Security,
+    /// Descriptors 3 .. 3+N the command gets from us (every other one above 2 is closed).
+    preserve_fds: u32,
 }
 
 impl Container {
@@ -116,9 +120,11 @@ impl Container {
             joins_user_namespace: false,
             parent_steps: Vec::new(),
             child_steps: Vec::new(),
+            early_child_steps: Vec::new(),
             namespace_paths: Vec::new(),
             start_gate: None,
             security: Security::docker_default(),
+            preserve_fds: 0,
         })
     }
 
@@ -127,6 +133,14 @@ impl Container {
     /// Docker gives).
     pub fn security(mut self, security: Security) -> Self {
         self.security = security;
+        self
+    }
+
+    /// Let the command have our descriptors 3 .. 3+`count` (an OCI runtime's
+    /// `--preserve-fds`: the caller opened them for it); every other one above 2 is closed at
+    /// `execve`.
+    pub fn preserve_fds(mut self, count: u32) -> Self {
+        self.preserve_fds = count;
         self
     }
 
@@ -181,6 +195,19 @@ impl Container {
         step: impl FnMut() -> std::result::Result<(), StepError> + 'static,
     ) -> Self {
         self.child_steps.push((name.into(), Box::new(step)));
+        self
+    }
+
+    /// Add a child-side step that runs before all others, while the process still has the
+    /// host's user and group ids even in a new user namespace (it becomes that namespace's
+    /// root right after): the one moment it can open what only the host's user may reach,
+    /// such as a bind mount's source in a directory closed to others.
+    pub fn early_child_step(
+        mut self,
+        name: impl Into<String>,
+        step: impl FnMut() -> std::result::Result<(), StepError> + 'static,
+    ) -> Self {
+        self.early_child_steps.push((name.into(), Box::new(step)));
         self
     }
 
@@ -240,7 +267,11 @@ impl Container {
             Entry::Create(_) => open_namespace_paths(&self.namespace_paths)?,
         };
         let (parent_end, child_end) = channel::pair()?;
-        explain!("fork(): a setup process that will enter the namespaces");
+        // runc's debug log calls this step "nsexec container setup": its C part, nsexec, forks
+        // the same way before Go's runtime could start threads.
+        explain!(
+            "fork(): a setup process that will enter the namespaces (runc: nsexec container setup)"
+        );
         // SAFETY: the child only runs code that is safe after fork in a multi-threaded program
         // (glibc's fork makes malloc usable) and never returns from this function.
         match unsafe { fork() }.map_err(|errno| Error::syscall("fork", "setup process", errno))? {
@@ -390,11 +421,16 @@ impl Container {
     fn first_process(&mut self, channel: Channel) -> ! {
         let ready = self
             .wait_for_go(&channel)
-            .and_then(|()| not_dumpable())
+            .and_then(|()| {
+                // After "go": the parent says nothing more until we report, so this line
+                // never interleaves with its own.
+                explain!("the container's first process goes on (runc: child process in init())");
+                not_dumpable()
+            })
             .and_then(|()| self.security.limit_bounding_set())
             .and_then(|()| self.run_child_steps_caught())
             .and_then(|()| signals::reset_for_exec())
-            .and_then(|()| self.security.lock_down());
+            .and_then(|()| self.security.lock_down(self.preserve_fds));
         if let Err(error) = ready {
             fail(&channel, error)
         }
@@ -414,6 +450,15 @@ impl Container {
         }
         if self.init {
             run_as_init(&self.argv, channel)
+        }
+        match self.entry {
+            Entry::Create(_) => explain!(
+                "execve: its success closes the channel, which tells the parent the command \
+                 runs (runc: init: closing the pipe to signal completion)"
+            ),
+            Entry::Join(_) => {
+                explain!("execve in the joined namespaces (runc: setns_init: about to exec)")
+            }
         }
         let error = exec_command(&self.argv);
         fail(&channel, error)
@@ -454,6 +499,14 @@ impl Container {
     }
 
     fn run_child_steps(&mut self) -> Result<()> {
+        for (name, step) in &mut self.early_child_steps {
+            explain!("child-side step: {name}");
+            step().map_err(|source| Error::InContainer {
+                step: name.clone(),
+                message: source.to_string(),
+                exit_code: 125,
+            })?;
+        }
         match self.entry {
             Entry::Create(namespaces) => self.builtin_steps(namespaces)?,
             Entry::Join(_) => {
@@ -474,6 +527,11 @@ impl Container {
     }
 
     fn builtin_steps(&self, namespaces: NamespaceSet) -> Result<()> {
+        if namespaces.contains(Namespace::User) {
+            // Our ids are the host's until now, and the maps may not map them at all (we
+            // would be "nobody", and the kernel would refuse to create files as us).
+            inside::become_root()?;
+        }
         if namespaces.contains(Namespace::Cgroup) {
             explain!("unshare(CLONE_NEWCGROUP): our current cgroup becomes the root we see");
             unshare(CloneFlags::CLONE_NEWCGROUP)

@@ -227,6 +227,7 @@ pub fn default_profile() -> crate::seccomp_profile::Profile {
         default_action: Action::Allow,
         architectures: Vec::new(),
         rules,
+        listener: None,
     }
 }
 

@@ -38,11 +38,21 @@ pub enum Action {
     Log,
     /// Notify a ptrace tracer with this number.
     Trace(u32),
+    /// Hand the call to a user-space agent, which answers for the kernel (`SCMP_ACT_NOTIFY`,
+    /// read seccomp_unotify(2)). The profile's [`listener`](Profile::listener) says where
+    /// the agent's descriptor goes.
+    Notify,
 }
 
+/// The mark a notify rule's calls get from seccompiler (which knows no notify action: it
+/// writes `SECCOMP_RET_TRACE | mark`), rewritten to `SECCOMP_RET_USER_NOTIF` afterwards.
+const NOTIFY_MARK: u32 = 0xba1e;
+const SECCOMP_RET_TRACE: u32 = 0x7ff0_0000;
+const SECCOMP_RET_USER_NOTIF: u32 = 0x7fc0_0000;
+const SECCOMP_FILTER_FLAG_NEW_LISTENER: libc::c_ulong = 1 << 3;
+
 impl Action {
-    /// `SCMP_ACT_ERRNO` and the rest; `errno` is the rule's `errnoRet`. `SCMP_ACT_NOTIFY`
-    /// (hand the call to an agent over a socket) is refused: nothing here listens.
+    /// `SCMP_ACT_ERRNO` and the rest; `errno` is the rule's `errnoRet`.
     pub fn parse(name: &str, errno: Option<u32>) -> Result<Action> {
         Ok(match name {
             "SCMP_ACT_ALLOW" => Action::Allow,
@@ -52,10 +62,11 @@ impl Action {
             "SCMP_ACT_TRAP" => Action::Trap,
             "SCMP_ACT_LOG" => Action::Log,
             "SCMP_ACT_TRACE" => Action::Trace(errno.unwrap_or(libc::EPERM as u32)),
+            "SCMP_ACT_NOTIFY" => Action::Notify,
             other => {
                 return Err(Error::Invalid(format!(
                     "seccomp action {other} is not supported (supported: SCMP_ACT_ALLOW, \
-                     ERRNO, KILL, KILL_THREAD, KILL_PROCESS, TRAP, LOG, TRACE)"
+                     ERRNO, KILL, KILL_THREAD, KILL_PROCESS, TRAP, LOG, TRACE, NOTIFY)"
                 )))
             }
         })
@@ -70,6 +81,7 @@ impl Action {
             Action::Trap => SeccompAction::Trap,
             Action::Log => SeccompAction::Log,
             Action::Trace(n) => SeccompAction::Trace(n),
+            Action::Notify => SeccompAction::Trace(NOTIFY_MARK),
         }
     }
 }
@@ -99,6 +111,10 @@ pub struct Profile {
     /// The spec's architectures (`SCMP_ARCH_X86_64`...); empty means "this machine's".
     pub architectures: Vec<String>,
     pub rules: Vec<Rule>,
+    /// With notify rules: the descriptor (a unix socket the process inherited) over which
+    /// to send the filter's listener, the descriptor the agent reads calls from. Whoever
+    /// holds the other end passes it on to the agent (an OCI runtime's `listenerPath`).
+    pub listener: Option<i32>,
 }
 
 impl Profile {
@@ -106,11 +122,20 @@ impl Profile {
     pub fn compile(&self) -> Result<Vec<BpfProgram>> {
         let arch = native_arch()?;
         let native = native_arch_name();
+        // The filter always covers this machine's own calls, as libseccomp's does (it adds
+        // the native architecture to any list); calls through another ABI are killed below.
         if !self.architectures.is_empty() && !self.architectures.iter().any(|a| a == native) {
-            return Err(Error::Invalid(format!(
-                "the seccomp profile is for {:?}, not this machine's {native}",
+            explain!(
+                "seccomp: the profile lists {:?}; it applies to this machine's {native} calls too",
                 self.architectures
-            )));
+            );
+        }
+        if self.default_action == Action::Notify {
+            // Every call, the runtime's own included, would wait for an agent that has not
+            // got the listener yet (runc refuses it too).
+            return Err(Error::Invalid(
+                "SCMP_ACT_NOTIFY cannot be used as the default action".into(),
+            ));
         }
         // action → call number → rules (an empty list: the call matches unconditionally).
         let mut by_action: BTreeMap<Action, BTreeMap<i64, Option<Vec<SeccompRule>>>> =
@@ -154,6 +179,19 @@ impl Profile {
             if action == Action::Allow || action == self.default_action {
                 continue; // what the default program below does for them anyway
             }
+            if action == Action::Notify {
+                if calls.contains_key(&libc::SYS_write) {
+                    // runc's words: the runtime itself writes after loading the filter.
+                    return Err(Error::Invalid(
+                        "SCMP_ACT_NOTIFY cannot be used for the write syscall".into(),
+                    ));
+                }
+                if self.listener.is_none() {
+                    return Err(Error::Invalid(
+                        "SCMP_ACT_NOTIFY needs a listener (the spec's listenerPath)".into(),
+                    ));
+                }
+            }
             programs.push(program(calls, Action::Allow, action, arch)?);
         }
         if self.default_action != Action::Allow {
@@ -172,11 +210,72 @@ impl Profile {
             self.default_action
         );
         for program in &programs {
+            if let Some(notify) = notify_program(program) {
+                self.load_with_listener(&notify)?;
+                continue;
+            }
             seccompiler::apply_filter(program)
                 .map_err(|e| Error::Invalid(format!("seccomp(SECCOMP_SET_MODE_FILTER): {e}")))?;
         }
         Ok(())
     }
+
+    /// Load the notify program with `SECCOMP_FILTER_FLAG_NEW_LISTENER`: the kernel answers
+    /// with a new descriptor, from which an agent reads the calls and answers them. It goes
+    /// straight to [`listener`](Self::listener) (`sendmsg(2)`, `SCM_RIGHTS`) and is closed
+    /// here: every call we make from now on may wait for the agent.
+    fn load_with_listener(&self, program: &BpfProgram) -> Result<()> {
+        let socket = self.listener.ok_or_else(|| {
+            Error::Invalid("SCMP_ACT_NOTIFY needs a listener (the spec's listenerPath)".into())
+        })?;
+        let fprog = libc::sock_fprog {
+            len: program.len() as u16,
+            filter: program.as_ptr() as *mut libc::sock_filter,
+        };
+        explain!(
+            "seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER): the notify rules"
+        );
+        // SAFETY: fprog points at the program, alive for the call. no_new_privs or
+        // CAP_SYS_ADMIN was checked by the caller's order of steps, as for every filter.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                SECCOMP_FILTER_FLAG_NEW_LISTENER,
+                &fprog as *const libc::sock_fprog,
+            )
+        };
+        let fd = nix::errno::Errno::result(fd).map_err(|errno| {
+            Error::syscall("seccomp", "SECCOMP_SET_MODE_FILTER, NEW_LISTENER", errno)
+        })? as i32;
+        let fds = [fd];
+        let sent = nix::sys::socket::sendmsg::<()>(
+            socket,
+            &[std::io::IoSlice::new(b"seccomp")],
+            &[nix::sys::socket::ControlMessage::ScmRights(&fds)],
+            nix::sys::socket::MsgFlags::empty(),
+            None,
+        );
+        let _ = nix::unistd::close(fd);
+        sent.map(drop)
+            .map_err(|errno| Error::syscall("sendmsg", "the seccomp listener", errno))
+    }
+}
+
+/// The program with notify marks rewritten to `SECCOMP_RET_USER_NOTIF`, if it has any.
+fn notify_program(program: &BpfProgram) -> Option<BpfProgram> {
+    let marked = SECCOMP_RET_TRACE | NOTIFY_MARK;
+    let return_k = (libc::BPF_RET | libc::BPF_K) as u16;
+    if !program.iter().any(|i| i.code == return_k && i.k == marked) {
+        return None;
+    }
+    let mut rewritten = program.clone();
+    for instruction in rewritten.iter_mut() {
+        if instruction.code == return_k && instruction.k == marked {
+            instruction.k = SECCOMP_RET_USER_NOTIF;
+        }
+    }
+    Some(rewritten)
 }
 
 /// Merge one more way for a call to match: `None` in `rule` means "always", which absorbs
@@ -265,6 +364,7 @@ mod tests {
             default_action: Action::Errno(1),
             architectures: vec![native_arch_name().into()],
             rules: vec![rule(&["read", "write", "no_such_call"], Action::Allow)],
+            listener: None,
         };
         assert_eq!(allow_list.compile().unwrap().len(), 1);
         let deny_list = Profile {
@@ -274,22 +374,49 @@ mod tests {
                 rule(&["mount"], Action::Errno(1)),
                 rule(&["clone3"], Action::Errno(38)),
             ],
+            listener: None,
         };
         assert_eq!(deny_list.compile().unwrap().len(), 2);
     }
 
     #[test]
-    fn unsupported_actions_and_other_machines_are_refused() {
-        assert!(Action::parse("SCMP_ACT_NOTIFY", None).is_err());
+    fn unknown_actions_are_refused_and_this_machine_is_always_covered() {
+        assert!(Action::parse("SCMP_ACT_SOMETHING", None).is_err());
         assert_eq!(
             Action::parse("SCMP_ACT_ERRNO", None).unwrap(),
             Action::Errno(libc::EPERM as u32)
         );
+        // libseccomp adds the native architecture to any list; so do we.
         let other = Profile {
-            default_action: Action::Allow,
-            architectures: vec!["SCMP_ARCH_S390X".into()],
+            default_action: Action::Errno(1),
+            architectures: vec!["SCMP_ARCH_X86".into(), "SCMP_ARCH_X32".into()],
             rules: Vec::new(),
+            listener: None,
         };
-        assert!(other.compile().is_err());
+        assert_eq!(other.compile().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn notify_rules_become_one_program_that_returns_user_notif() {
+        let mut profile = Profile {
+            default_action: Action::Allow,
+            architectures: Vec::new(),
+            rules: vec![rule(&["mkdir", "mkdirat"], Action::Notify)],
+            listener: None,
+        };
+        assert!(profile.compile().is_err(), "no listener to send it to");
+        profile.listener = Some(-1);
+        let programs = profile.compile().unwrap();
+        assert_eq!(programs.len(), 1);
+        let notify = notify_program(&programs[0]).expect("a notify program");
+        assert!(notify.iter().any(|i| i.k == SECCOMP_RET_USER_NOTIF));
+        assert!(!notify
+            .iter()
+            .any(|i| i.k == SECCOMP_RET_TRACE | NOTIFY_MARK));
+        profile.rules = vec![rule(&["write"], Action::Notify)];
+        assert!(profile.compile().is_err(), "write is the runtime's own");
+        profile.default_action = Action::Notify;
+        profile.rules.clear();
+        assert!(profile.compile().is_err());
     }
 }

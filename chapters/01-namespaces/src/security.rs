@@ -51,6 +51,12 @@ pub const DOCKER_DEFAULT: [Capability; 14] = [
 pub struct Security {
     /// The capabilities kept; `None` keeps all of them (`--privileged`).
     pub capabilities: Option<CapsHashSet>,
+    /// Inheritable capabilities (of the kept ones): passed through `execve` only to a program
+    /// file that has them inheritable too. Docker leaves this empty.
+    pub inheritable: CapsHashSet,
+    /// Ambient capabilities: what a non-root program keeps through `execve` (an OCI spec's
+    /// `process.capabilities.ambient`). Docker leaves this empty: non-root programs get none.
+    pub ambient: CapsHashSet,
     pub no_new_privileges: bool,
     /// Which seccomp filter to load, if any.
     pub seccomp: Seccomp,
@@ -82,6 +88,8 @@ impl Security {
     pub fn docker_default() -> Self {
         Security {
             capabilities: Some(DOCKER_DEFAULT.into_iter().collect()),
+            inheritable: CapsHashSet::new(),
+            ambient: CapsHashSet::new(),
             no_new_privileges: true,
             seccomp: Seccomp::Default,
         }
@@ -91,6 +99,8 @@ impl Security {
     pub fn privileged() -> Self {
         Security {
             capabilities: None,
+            inheritable: CapsHashSet::new(),
+            ambient: CapsHashSet::new(),
             no_new_privileges: false,
             seccomp: Seccomp::Unconfined,
         }
@@ -140,12 +150,22 @@ impl Security {
             }
         }
         caps::clear(None, CapSet::Ambient)
-            .map_err(|e| Error::Invalid(format!("prctl(PR_CAP_AMBIENT_CLEAR_ALL): {e}")))
+            .map_err(|e| Error::Invalid(format!("prctl(PR_CAP_AMBIENT_CLEAR_ALL): {e}")))?;
+        if !self.ambient.is_empty() || !self.inheritable.is_empty() {
+            // setuid(2) to a non-root user empties the permitted set, unless told to keep it:
+            // the ambient capabilities must still be there to raise (see `lock_down`).
+            explain!("prctl(PR_SET_KEEPCAPS, 1): keep the permitted capabilities across setuid");
+            nix::sys::prctl::set_keepcaps(true)
+                .map_err(|errno| Error::syscall("prctl", "PR_SET_KEEPCAPS, 1", errno))?;
+        }
+        Ok(())
     }
 
     /// Last step before `execve`: descriptors, capabilities, `no_new_privs`, seccomp.
-    pub(crate) fn lock_down(&self) -> Result<()> {
-        close_inherited_descriptors()?;
+    /// Last before `execve`: descriptors, seccomp, capabilities, `no_new_privs`. Descriptors
+    /// 3 .. 3+`preserve_fds` are the caller's to pass on (an OCI runtime's `--preserve-fds`).
+    pub(crate) fn lock_down(&self, preserve_fds: u32) -> Result<()> {
+        close_inherited_descriptors(3 + preserve_fds)?;
         if !self.no_new_privileges {
             // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we
             // still have it.
@@ -163,8 +183,10 @@ impl Security {
                 caps::set(None, set, &now)
                     .map_err(|e| Error::Invalid(format!("capset({set:?}): {e}")))?;
             }
-            caps::clear(None, CapSet::Inheritable)
+            let inheritable: CapsHashSet = self.inheritable.intersection(&now).copied().collect();
+            caps::set(None, CapSet::Inheritable, &inheritable)
                 .map_err(|e| Error::Invalid(format!("capset(Inheritable): {e}")))?;
+            self.raise_ambient();
         }
         if self.no_new_privileges {
             explain!("prctl(PR_SET_NO_NEW_PRIVS, 1): no execve can raise privileges again");
@@ -204,20 +226,42 @@ fn names(set: &CapsHashSet) -> String {
 
 /// Mark every descriptor above 2 close-on-exec (`close_range(2)` with `CLOSE_RANGE_CLOEXEC`):
 /// they stay usable until `execve` (the setup channel needs that) and are gone after it.
-fn close_inherited_descriptors() -> Result<()> {
-    explain!("close_range(3, ~0, CLOSE_RANGE_CLOEXEC): no descriptor of ours reaches the command");
+fn close_inherited_descriptors(first: u32) -> Result<()> {
+    explain!(
+        "close_range({first}, ~0, CLOSE_RANGE_CLOEXEC): no descriptor of ours reaches the command"
+    );
     // SAFETY: close_range only changes descriptor flags; no memory is passed.
     let ret = unsafe {
         libc::syscall(
             libc::SYS_close_range,
-            3u32,
+            first,
             u32::MAX,
             libc::CLOSE_RANGE_CLOEXEC,
         )
     };
-    nix::errno::Errno::result(ret)
-        .map(drop)
-        .map_err(|errno| Error::syscall("close_range", "3, ~0, CLOSE_RANGE_CLOEXEC", errno))
+    nix::errno::Errno::result(ret).map(drop).map_err(|errno| {
+        Error::syscall(
+            "close_range",
+            format!("{first}, ~0, CLOSE_RANGE_CLOEXEC"),
+            errno,
+        )
+    })
+}
+
+impl Security {
+    /// Raise the ambient capabilities (`PR_CAP_AMBIENT_RAISE`): the only ones a non-root
+    /// program keeps through `execve` (capabilities(7), "Ambient capability set"). The kernel
+    /// raises a capability only if it is both permitted and inheritable; one that is not
+    /// stays down, as runc leaves it (a spec may list ambient capabilities it did not make
+    /// inheritable).
+    fn raise_ambient(&self) {
+        for cap in &self.ambient {
+            match caps::raise(None, CapSet::Ambient, *cap) {
+                Ok(()) => explain!("prctl(PR_CAP_AMBIENT_RAISE, {cap})"),
+                Err(e) => explain!("prctl(PR_CAP_AMBIENT_RAISE, {cap}): {e}: left down"),
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -45,12 +45,26 @@ pub struct ContainerCgroup {
     created_parents: Vec<PathBuf>,
     /// Whether dropping this handle removes the cgroup (true for one we created).
     owned: bool,
+    /// Take a `PARENT/NAME` that exists already as ours (see [`Self::create_or_join`]).
+    join_existing: bool,
 }
 
 impl ContainerCgroup {
     /// Create the cgroup `PARENT/NAME` in every hierarchy of `layout`. Fails with
     /// [`Error::NameInUse`] if it exists already. Nothing is left behind if this fails.
     pub fn create(layout: &Layout, parent: &str, name: &str) -> Result<ContainerCgroup> {
+        Self::make(layout, parent, name, false)
+    }
+
+    /// [`create`](Self::create), but a `PARENT/NAME` that exists already (in some or all
+    /// hierarchies) is joined instead of refused: an OCI runtime is told which cgroup to use,
+    /// and its caller may have made it (a pod's), or put a limit on it first. Removed with
+    /// the container all the same.
+    pub fn create_or_join(layout: &Layout, parent: &str, name: &str) -> Result<ContainerCgroup> {
+        Self::make(layout, parent, name, true)
+    }
+
+    fn make(layout: &Layout, parent: &str, name: &str, join: bool) -> Result<ContainerCgroup> {
         check_name("container name", name)?;
         let parent = clean_parent(parent)?;
         let mut cgroup = ContainerCgroup {
@@ -60,6 +74,7 @@ impl ContainerCgroup {
             dirs: Vec::new(),
             created_parents: Vec::new(),
             owned: true,
+            join_existing: join,
         };
         explain!("cgroup mode: {layout}");
         for hierarchy in &layout.hierarchies {
@@ -87,6 +102,10 @@ impl ContainerCgroup {
             );
             match std::fs::create_dir(&path) {
                 Ok(()) => return Ok(path),
+                Err(e) if e.kind() == ErrorKind::AlreadyExists && self.join_existing => {
+                    explain!("{} exists already: joined", path.display());
+                    return Ok(path);
+                }
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => {
                     return Err(Error::NameInUse {
                         name: self.name.clone(),
@@ -160,6 +179,7 @@ impl ContainerCgroup {
             dirs,
             created_parents: Vec::new(),
             owned: false,
+            join_existing: false,
         })
     }
 

@@ -39,8 +39,13 @@ pub fn populate(dev: &Path, own_ipc: bool) -> Result<()> {
         MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
         Some("mode=755,size=65536k"),
     )?;
+    let user_ns = in_user_namespace();
     for (name, major, minor) in DEVICES {
         let path = dev.join(name);
+        if user_ns {
+            bind_host_device(&Path::new("/dev").join(name), &path)?;
+            continue;
+        }
         explain!("mknod({:?}, S_IFCHR|0666, {major}:{minor})", path);
         mknod(
             &path,
@@ -67,12 +72,19 @@ pub fn populate(dev: &Path, own_ipc: bool) -> Result<()> {
         std::fs::create_dir(&path).map_err(Error::file("create", &path))?;
     }
     // A new devpts instance: the container's ptys are its own, not numbered among the host's.
+    // Terminals belong to the tty group (gid 5), as Docker and runc make them, when the
+    // container has such a group (a user namespace may map only its own user).
+    let options = if gid_is_mapped(5) {
+        "newinstance,ptmxmode=0666,mode=0620,gid=5"
+    } else {
+        "newinstance,ptmxmode=0666,mode=0620"
+    };
     mount_fs(
         "devpts",
         &dev.join("pts"),
         "devpts",
         MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
-        Some("newinstance,ptmxmode=0666,mode=0620"),
+        Some(options),
     )?;
     mount_fs(
         "shm",
@@ -94,6 +106,34 @@ pub fn populate(dev: &Path, own_ipc: bool) -> Result<()> {
         explain!("no IPC namespace of its own: /dev/mqueue stays empty rather than show the host's queues");
     }
     Ok(())
+}
+
+/// True inside a user namespace other than the host's: its root may not `mknod` a device
+/// (the kernel refuses: a device node would reach the host's hardware), so the runtime
+/// bind-mounts the host's nodes instead, as runc does. The host's namespace maps every id:
+/// its /proc/self/uid_map reads `0 0 4294967295` (read user_namespaces(7)).
+pub fn in_user_namespace() -> bool {
+    let map = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
+    let fields: Vec<&str> = map.split_whitespace().collect();
+    fields != ["0", "0", "4294967295"]
+}
+
+/// Whether group `gid` exists in our user namespace (its /proc/self/gid_map maps it).
+fn gid_is_mapped(gid: u64) -> bool {
+    let map = std::fs::read_to_string("/proc/self/gid_map").unwrap_or_default();
+    map.lines().any(|line| {
+        let fields: Vec<u64> = line
+            .split_whitespace()
+            .filter_map(|f| f.parse().ok())
+            .collect();
+        matches!(fields[..], [inside, _, count] if gid >= inside && gid < inside + count)
+    })
+}
+
+/// In a user namespace: an empty file at `path`, the host's node `host` bind-mounted on it.
+fn bind_host_device(host: &Path, path: &Path) -> Result<()> {
+    std::fs::File::create(path).map_err(Error::file("create", path))?;
+    crate::mounts::bind(host, path, MsFlags::empty())
 }
 
 /// One more device node in the container's /dev (an OCI spec's `linux.devices`: `docker run
@@ -134,6 +174,9 @@ impl DeviceNode {
             std::fs::create_dir_all(parent).map_err(Error::file("create", parent))?;
         }
         let _ = std::fs::remove_file(&path); // replaces one of ours (--device /dev/null)
+        if in_user_namespace() {
+            return bind_host_device(&self.path, &path);
+        }
         explain!(
             "mknod({:?}, {:?}|{:o}, {}:{})",
             path,

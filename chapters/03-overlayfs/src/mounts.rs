@@ -71,6 +71,68 @@ pub fn remount_read_only(target: &Path, extra: MsFlags) -> Result<()> {
     })
 }
 
+/// Make `target` and every mount below it read-only: `mount_setattr(2)` with `AT_RECURSIVE`
+/// (Linux 5.12). A remount with `MS_RDONLY` changes one mount only, whatever `MS_REC` says.
+pub fn make_read_only_recursively(target: &Path) -> Result<()> {
+    /// `struct mount_attr` of <linux/mount.h>.
+    #[repr(C)]
+    struct MountAttr {
+        attr_set: u64,
+        attr_clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    const MOUNT_ATTR_RDONLY: u64 = 0x1;
+    const AT_RECURSIVE: libc::c_uint = 0x8000;
+    explain!("mount_setattr({target:?}, AT_RECURSIVE, MOUNT_ATTR_RDONLY)");
+    let path = std::ffi::CString::new(target.as_os_str().as_encoded_bytes())
+        .map_err(|_| Error::Invalid(format!("{} has a NUL byte", target.display())))?;
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_RDONLY,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: a C string and a struct we own, with its size, for the duration of the call.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            AT_RECURSIVE,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    nix::errno::Errno::result(ret).map(drop).map_err(|errno| {
+        Error::syscall(
+            "mount_setattr",
+            format!("{}, AT_RECURSIVE, MOUNT_ATTR_RDONLY", target.display()),
+            errno,
+        )
+    })
+}
+
+/// The per-mount flags a remount must repeat (`nosuid`, `nodev`, `noexec`): a bind remount
+/// sets them all anew, and in a user namespace dropping a locked one is refused (EPERM).
+/// Read with statvfs(3).
+pub fn kept_flags(target: &Path) -> Result<MsFlags> {
+    use nix::sys::statvfs::{statvfs, FsFlags};
+    let stat = statvfs(target)
+        .map_err(|errno| Error::syscall("statvfs", target.display().to_string(), errno))?;
+    let mut flags = MsFlags::empty();
+    for (has, flag) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+    ] {
+        if stat.flags().contains(has) {
+            flags |= flag;
+        }
+    }
+    Ok(flags)
+}
+
 /// `MS_NOSUID|MS_NODEV`, the way the flags are written in C.
 pub fn flag_names(flags: MsFlags) -> String {
     const NAMES: [(MsFlags, &str); 10] = [

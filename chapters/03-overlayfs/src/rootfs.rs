@@ -41,6 +41,11 @@ pub struct RootFs {
     /// Paths hidden, and paths made read-only (Docker's lists of [`masked`] by default).
     pub masked: Vec<String>,
     pub read_only_paths: Vec<String>,
+    /// Mount points (as the container sees them: `/dev`, a tmpfs) made read-only once
+    /// everything under them is mounted: a read-only /dev could not get its /dev/pts.
+    pub read_only_mounts: Vec<PathBuf>,
+    /// Mount points made read-only with every mount below them (an OCI spec's `rro`).
+    pub recursively_read_only: Vec<PathBuf>,
 }
 
 impl RootFs {
@@ -69,6 +74,8 @@ impl RootFs {
             devices: Vec::new(),
             masked: masked::MASKED.iter().map(|p| p.to_string()).collect(),
             read_only_paths: masked::READ_ONLY.iter().map(|p| p.to_string()).collect(),
+            read_only_mounts: Vec::new(),
+            recursively_read_only: Vec::new(),
         }
     }
 
@@ -138,6 +145,14 @@ impl RootFs {
             mount.mount_under(root)?;
         }
         masked::apply(root, &self.masked, &self.read_only_paths)?;
+        for mount in &self.read_only_mounts {
+            let target = crate::binds::resolve_in_root(root, mount)?;
+            crate::mounts::remount_read_only(&target, crate::mounts::kept_flags(&target)?)?;
+        }
+        for mount in &self.recursively_read_only {
+            let target = crate::binds::resolve_in_root(root, mount)?;
+            crate::mounts::make_read_only_recursively(&target)?;
+        }
         if self.read_only && self.overlay.is_none() {
             remount_read_only(root, MsFlags::empty())?;
         }
