@@ -76,7 +76,14 @@ pub fn become_terminal_session(socket: &UnixStream, size: Option<(u16, u16)>) ->
 
 /// In the supervisor: receive the master side the container sent.
 pub fn receive_master(socket: &UnixStream) -> Result<OwnedFd> {
-    let mut buffer = [0u8; 8];
+    receive_fd(socket, "the terminal's master")
+}
+
+/// Receive one descriptor sent as an `SCM_RIGHTS` message on `socket` (unix(7)), `what` naming
+/// it in errors. The pty's master comes this way, and so does a seccomp notify listener
+/// (`runtime::seccomp_agent`). `MSG_CMSG_CLOEXEC`: it is not passed on to what we exec.
+pub fn receive_fd(socket: &UnixStream, what: &str) -> Result<OwnedFd> {
+    let mut buffer = [0u8; 16];
     let mut iov = [IoSliceMut::new(&mut buffer)];
     let mut space = nix::cmsg_space!([RawFd; 1]);
     let message = recvmsg::<()>(
@@ -85,7 +92,7 @@ pub fn receive_master(socket: &UnixStream) -> Result<OwnedFd> {
         Some(&mut space),
         MsgFlags::MSG_CMSG_CLOEXEC,
     )
-    .context("receive the terminal's master")?;
+    .with_context(|| format!("receive {what}"))?;
     for cmsg in message.cmsgs().context("read the control message")? {
         if let ControlMessageOwned::ScmRights(fds) = cmsg {
             if let Some(fd) = fds.first() {
@@ -94,5 +101,7 @@ pub fn receive_master(socket: &UnixStream) -> Result<OwnedFd> {
             }
         }
     }
-    Err(anyhow!("the container sent no terminal"))
+    Err(anyhow!(
+        "no {what} came (the container's process exited before sending it?)"
+    ))
 }

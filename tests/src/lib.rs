@@ -527,14 +527,33 @@ pub fn wait_until(what: &str, done: impl FnMut() -> bool) {
     wait_until_within(what, Duration::from_secs(10), done)
 }
 
-/// Build the fixtures ahead of time, for a machine that runs the test executables without a
-/// Rust toolchain (the guest of `scripts/vm`, which has no rustc to build the probe with):
-/// `cargo test -p baleia-tests --lib -- --ignored prebuild`.
+/// The OCI runtime under its own name: a `baleia-runtime` symlink to the `baleia` binary
+/// (which picks its role from argv[0]), in the test's temp dir.
+pub fn runtime_binary(env: &TestEnv) -> PathBuf {
+    let link = env.path().join("baleia-runtime");
+    if !link.exists() {
+        std::os::unix::fs::symlink(build_dir().join("baleia"), &link).unwrap();
+    }
+    link
+}
+
+/// `baleia-runtime --root STATE ARGS...`, with the test's marker, its state in the temp dir.
+pub fn runtime(env: &TestEnv) -> std::process::Command {
+    let mut cmd = std::process::Command::new(runtime_binary(env));
+    cmd.env("BALEIA_TEST_MARK", env.marker())
+        .arg("--root")
+        .arg(env.path().join("state"));
+    cmd
+}
+
+/// The fixtures build, and a machine that runs the test executables without a Rust
+/// toolchain (the guest of `scripts/vm`, which has no rustc to build the probe with) finds
+/// them already built: `scripts/vm` runs this first (`cargo test -p baleia-tests --lib
+/// fixtures`).
 #[cfg(test)]
-mod prebuild {
+mod fixtures {
     #[test]
-    #[ignore = "run by scripts/vm before it boots a guest that has no rustc"]
-    fn fixtures() {
+    fn the_probe_and_the_busybox_root_build() {
         assert!(super::probe().exists());
         assert!(super::busybox_rootfs().join("bin/busybox").exists());
     }

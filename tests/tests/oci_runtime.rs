@@ -9,23 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// The runtime under its own name: a `baleia-runtime` symlink to the `baleia` binary.
-fn runtime_binary(env: &TestEnv) -> PathBuf {
-    let link = env.path().join("baleia-runtime");
-    if !link.exists() {
-        std::os::unix::fs::symlink(harness::build_dir().join("baleia"), &link).unwrap();
-    }
-    link
-}
-
-/// `baleia-runtime --root STATE ARGS...`, with the test's marker.
-fn runtime(env: &TestEnv) -> Command {
-    let mut cmd = Command::new(runtime_binary(env));
-    cmd.env("BALEIA_TEST_MARK", env.marker())
-        .arg("--root")
-        .arg(env.path().join("state"));
-    cmd
-}
+use harness::{runtime, runtime_binary};
 
 fn run_ok(cmd: &mut Command) -> String {
     let output = cmd.output().expect("run");

@@ -6,7 +6,7 @@
 //! flags. docs/compat.md has the suite's counts.
 //! Run: `cargo test -p baleia-tests --test oci_runtime_runc` (as root; needs runc).
 
-use harness::{busybox_rootfs, report, TestEnv};
+use harness::{busybox_rootfs, report, runtime_binary, TestEnv};
 use serde_json::{json, Value};
 use std::io::Read;
 use std::os::unix::net::UnixListener;
@@ -14,21 +14,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn runtime_binary(env: &TestEnv) -> PathBuf {
-    let link = env.path().join("baleia-runtime");
-    if !link.exists() {
-        std::os::unix::fs::symlink(harness::build_dir().join("baleia"), &link).unwrap();
-    }
-    link
-}
-
-/// `baleia-runtime --root STATE ARGS...`, with the test's marker.
+/// `baleia-runtime --root STATE ARGS...` (the harness's), reading no input.
 fn runtime(env: &TestEnv) -> Command {
-    let mut cmd = Command::new(runtime_binary(env));
-    cmd.env("BALEIA_TEST_MARK", env.marker())
-        .arg("--root")
-        .arg(env.path().join("state"))
-        .stdin(Stdio::null());
+    let mut cmd = harness::runtime(env);
+    cmd.stdin(Stdio::null());
     cmd
 }
 

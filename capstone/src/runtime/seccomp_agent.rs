@@ -10,11 +10,11 @@
 //! host, out of sight after pivot_root, and only we know the process's pid as the agent sees
 //! it. The relay runs on a thread: the container's very `execve` may wait for the agent.
 
-use anyhow::{anyhow, bail, Context, Result};
-use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
+use anyhow::{anyhow, Context, Result};
+use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
 use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction};
-use std::io::{IoSlice, IoSliceMut};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::io::IoSlice;
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::sync::mpsc;
@@ -98,7 +98,7 @@ fn relay(
     pid: &mpsc::Receiver<i32>,
     message: &Message,
 ) -> Result<()> {
-    let listener = receive_fd(ours)?;
+    let listener = crate::pty::receive_fd(ours, "the seccomp listener")?;
     let pid = pid.recv().context("the container's pid never came")?;
     let state = serde_json::json!({
         "ociVersion": crate::oci::OCI_VERSION,
@@ -124,26 +124,4 @@ fn relay(
     )
     .context("send the seccomp listener to the agent")?;
     Ok(())
-}
-
-fn receive_fd(socket: &UnixStream) -> Result<OwnedFd> {
-    let mut buffer = [0u8; 16];
-    let mut iov = [IoSliceMut::new(&mut buffer)];
-    let mut space = nix::cmsg_space!([RawFd; 1]);
-    let message = recvmsg::<()>(
-        socket.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::MSG_CMSG_CLOEXEC,
-    )
-    .context("receive the seccomp listener")?;
-    for cmsg in message.cmsgs().context("read the control message")? {
-        if let ControlMessageOwned::ScmRights(fds) = cmsg {
-            if let Some(fd) = fds.first() {
-                // SAFETY: the kernel just gave us this descriptor.
-                return Ok(unsafe { OwnedFd::from_raw_fd(*fd) });
-            }
-        }
-    }
-    bail!("the container sent no seccomp listener (it exited before loading its filter?)")
 }
