@@ -90,8 +90,22 @@ pub struct Reader {
 
 impl Reader {
     /// From the start of the log (or from its current end, `at_end`: what `attach` wants).
+    ///
+    /// `attach` creates the log when the container has not started yet (the supervisor opens
+    /// it with `O_APPEND | O_CREAT` too). Holding it open from before the start is what keeps
+    /// the output of a short `run --rm`: the container may end and be removed, its directory
+    /// with it, before the attached reader looks again.
     pub fn open(path: &Path, at_end: bool) -> Reader {
-        let file = File::open(path).ok().map(|mut file| {
+        let opened = if at_end {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .append(true)
+                .create(true)
+                .open(path)
+        } else {
+            File::open(path)
+        };
+        let file = opened.ok().map(|mut file| {
             if at_end {
                 let _ = file.seek(SeekFrom::End(0));
             }
@@ -178,6 +192,27 @@ mod tests {
         let (stream, payload) = read_frame(&mut &bytes[..]).unwrap().unwrap();
         assert_eq!((stream, payload.as_slice()), (2, &b"oops\n"[..]));
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn an_attached_reader_keeps_what_was_written_after_the_log_is_removed() {
+        // `run --rm`: attach before the start, the container ends and is removed at once.
+        let dir = std::env::temp_dir().join(format!("baleia-logs-attached-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("container.log");
+        let mut reader = Reader::open(&path, true);
+        let file = Arc::new(Mutex::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .unwrap(),
+        ));
+        copy_into(&b"room enough\n"[..], "stdout", file);
+        std::fs::remove_dir_all(&dir).unwrap();
+        let entries = reader.next_entries(&path);
+        let logs: Vec<&str> = entries.iter().map(|e| e.log.as_str()).collect();
+        assert_eq!(logs, ["room enough\n"]);
     }
 
     fn tempfile_dir() -> std::path::PathBuf {
