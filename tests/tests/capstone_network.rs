@@ -485,6 +485,58 @@ fn volumes_named_anonymous_bind_and_tmpfs() {
     assert_eq!(ok(&daemon, &["volume", "ls", "-q"]), "");
 }
 
+/// Under systemd every mount is shared (mount_namespaces(7)): a volume's copy must not carry
+/// what a container mounts on top of it back to the host. Here the state root is a shared
+/// tmpfs, as `/var/lib` is on a systemd host; on it, a volume over `/etc` gets the engine's
+/// hostname, hosts and resolv.conf bound over its files inside the container.
+#[test]
+fn volumes_on_a_shared_host_mount_carry_no_container_mount_back_to_the_host() {
+    use nix::mount::{mount, umount2, MntFlags, MsFlags};
+    let env = TestEnv::new();
+    let root = env.path().join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    mount(
+        Some("tmpfs"),
+        &root,
+        Some("tmpfs"),
+        MsFlags::empty(),
+        None::<&str>,
+    )
+    .unwrap();
+    mount(
+        None::<&str>,
+        &root,
+        None::<&str>,
+        MsFlags::MS_SHARED,
+        None::<&str>,
+    )
+    .unwrap();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    let run = |args: &[&str], script: &str| {
+        let mut all = vec!["run", "--rm", "--network", "none"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["busybox", "sh", "-c", script]);
+        daemon.baleia(&all)
+    };
+    let first = run(&["-v", "data:/etc"], "echo kept > /etc/mine");
+    let host_mounts: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|line| line.contains(&format!("{}/", root.display())))
+        .map(str::to_string)
+        .collect();
+    let second = run(&["-v", "data:/etc:ro"], "cat /etc/mine");
+    drop(daemon);
+    umount2(&root, MntFlags::MNT_DETACH).unwrap();
+
+    assert!(first.status.success(), "{}", report(&first));
+    assert!(host_mounts.is_empty(), "left on the host: {host_mounts:#?}");
+    assert!(second.status.success(), "{}", report(&second));
+    assert_eq!(String::from_utf8_lossy(&second.stdout), "kept\n");
+    env.assert_no_leaks();
+}
+
 #[test]
 fn a_published_port_outlives_a_killed_daemon_and_stop_cleans_up_after_the_restart() {
     let env = TestEnv::new();

@@ -16,6 +16,12 @@
 //!    looked up inside the container's root, where no symlink can lead back to the host.
 //!
 //! The descriptor is inherited across `fork` (and closed at `exec`: `OPEN_TREE_CLOEXEC`).
+//!
+//! A clone of a *shared* mount joins its peer group (mount_namespaces(7), "Shared subtrees"),
+//! and under systemd every mount is shared. Left so, whatever the container mounts on top of
+//! the volume (the engine's `/etc/hostname` over a volume on `/etc`) would also appear on the
+//! host, over the volume's own files, and stay there after the container is gone. So the copy
+//! is made private first, as Docker's default `rprivate` bind propagation is.
 
 use crate::error::{Error, Result};
 use ch01_namespaces::explain;
@@ -76,10 +82,21 @@ impl DetachedMount {
             fd: unsafe { OwnedFd::from_raw_fd(fd as i32) },
             source: source.to_path_buf(),
         };
+        detached.make_private()?;
         if read_only {
             detached.make_read_only()?;
         }
         Ok(detached)
+    }
+
+    /// `mount_setattr(fd, AT_RECURSIVE, propagation = MS_PRIVATE)`: no mount made on top of
+    /// the copy propagates back to the source's peers on the host.
+    fn make_private(&self) -> Result<()> {
+        explain!(
+            "mount_setattr(<{:?}>, AT_RECURSIVE, MS_PRIVATE): no propagation to or from the host",
+            self.source
+        );
+        self.set_attr(0, libc::MS_PRIVATE, "MS_PRIVATE")
     }
 
     pub fn make_read_only(&self) -> Result<()> {
@@ -87,10 +104,14 @@ impl DetachedMount {
             "mount_setattr(<{:?}>, AT_RECURSIVE, MOUNT_ATTR_RDONLY): read-only, submounts included",
             self.source
         );
+        self.set_attr(MOUNT_ATTR_RDONLY, 0, "MOUNT_ATTR_RDONLY")
+    }
+
+    fn set_attr(&self, attr_set: u64, propagation: u64, what: &str) -> Result<()> {
         let attr = MountAttr {
-            attr_set: MOUNT_ATTR_RDONLY,
+            attr_set,
             attr_clr: 0,
-            propagation: 0,
+            propagation,
             userns_fd: 0,
         };
         // SAFETY: the descriptor is ours, "" is a valid C string, attr is a valid struct of the
@@ -108,7 +129,7 @@ impl DetachedMount {
         Errno::result(ret).map(drop).map_err(|errno| {
             Error::syscall(
                 "mount_setattr",
-                format!("{}, MOUNT_ATTR_RDONLY", self.source.display()),
+                format!("{}, {what}", self.source.display()),
                 errno,
             )
         })
