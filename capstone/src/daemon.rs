@@ -162,8 +162,10 @@ pub fn run(options: Options) -> Result<()> {
 ///
 /// Like /var/run/docker.sock, whoever may connect may run anything as root, so the socket is
 /// `root:GROUP` (or `root:root` without that group) with mode 0660 (unix(7): connecting needs
-/// write permission on the socket file). It is *born* that way: the umask is 0177 while
-/// bind(2) creates it, so there is no moment when it is 0777 for another user to connect.
+/// write permission on the socket file). It is *born* closed: the umask is 0177 while bind(2)
+/// creates it, so there is no moment when it is 0777 for another user to connect. It is bound
+/// under a temporary name and renamed into place once its owner and mode are final, so a
+/// client that finds the socket never sees it half-made (rename(2) is atomic).
 fn listen(socket: &Path, group: &str) -> Result<UnixListener> {
     use nix::sys::stat::{umask, Mode};
     if let Some(dir) = socket.parent() {
@@ -176,11 +178,27 @@ fn listen(socket: &Path, group: &str) -> Result<UnixListener> {
         std::fs::remove_file(socket)
             .with_context(|| format!("remove stale socket {}", socket.display()))?;
     }
+    let mut temporary = socket.as_os_str().to_owned();
+    temporary.push(format!(".{}", std::process::id()));
+    let temporary = PathBuf::from(temporary);
+    let _ = std::fs::remove_file(&temporary);
     // The umask is the process's: this runs before any other thread exists.
     let old = umask(Mode::from_bits_truncate(0o177));
-    let bound = UnixListener::bind(socket);
+    let bound = UnixListener::bind(&temporary);
     umask(old);
-    let listener = bound.with_context(|| format!("bind {}", socket.display()))?;
+    let listener = bound.with_context(|| format!("bind {}", temporary.display()))?;
+    let made = set_owner_and_mode(&temporary, group).and_then(|()| {
+        std::fs::rename(&temporary, socket)
+            .with_context(|| format!("rename {} to {}", temporary.display(), socket.display()))
+    });
+    if made.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    made.map(|()| listener)
+}
+
+/// `root:GROUP` (`root:root` without that group), mode 0660.
+fn set_owner_and_mode(socket: &Path, group: &str) -> Result<()> {
     let gid = nix::unistd::Group::from_name(group)
         .ok()
         .flatten()
@@ -188,8 +206,7 @@ fn listen(socket: &Path, group: &str) -> Result<UnixListener> {
     std::os::unix::fs::chown(socket, Some(0), gid.map(|g| g.as_raw()))
         .with_context(|| format!("chown {}", socket.display()))?;
     std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o660))
-        .with_context(|| format!("chmod 0660 {}", socket.display()))?;
-    Ok(listener)
+        .with_context(|| format!("chmod 0660 {}", socket.display()))
 }
 
 /// SIGTERM and SIGINT: remove the socket and exit. Containers keep running.

@@ -507,6 +507,33 @@ macro_rules! assert_snapshot {
     };
 }
 
+/// The cgroup layout of this host, as snapshot files name it: `v2` where the unified hierarchy
+/// is at `/sys/fs/cgroup` (systemd's default since Debian 11 and Ubuntu 21.10), `hybrid` or
+/// `v1` where the controllers are on v1 hierarchies.
+pub fn cgroup_layout() -> &'static str {
+    let root = nix::sys::statfs::statfs("/sys/fs/cgroup");
+    if root.is_ok_and(|fs| fs.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC) {
+        return "v2";
+    }
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    if mountinfo.contains(" - cgroup2 ") {
+        "hybrid"
+    } else {
+        "v1"
+    }
+}
+
+/// [`assert_snapshot!`] for output that names cgroup files, which differ between v1 and v2:
+/// one snapshot per layout, `<name>@<layout>.snap` (see [`cgroup_layout`]).
+#[macro_export]
+macro_rules! assert_cgroup_snapshot {
+    ($($arg:tt)*) => {
+        insta::with_settings!({ snapshot_suffix => $crate::cgroup_layout() }, {
+            $crate::assert_snapshot!($($arg)*);
+        })
+    };
+}
+
 /// A command's standard output, as text.
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()

@@ -4,7 +4,7 @@
 //! marker, so `TestEnv` finds any cgroup left behind. Run: `cargo test -p baleia-tests --test
 //! ch02_cgroups` (as root).
 
-use harness::{assert_snapshot, probe, report, wait_for_pid_file, TestEnv};
+use harness::{assert_cgroup_snapshot, assert_snapshot, probe, report, wait_for_pid_file, TestEnv};
 use std::process::Output;
 
 const BIN: &str = "ch02-cgroups";
@@ -19,6 +19,17 @@ fn stdout(output: &Output) -> String {
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A `grep -E` pattern for the lines of `/proc/self/cgroup` (cgroups(7)) that place a process
+/// for `controllers` (`memory|pids`): one `N:controller:/path` line per v1 hierarchy, or the
+/// single `0::/path` line of cgroup v2, where every controller shares one tree.
+fn cgroup_lines(controllers: &str) -> String {
+    if harness::cgroup_layout() == "v2" {
+        "^0::".to_string()
+    } else {
+        format!(":({controllers}):")
+    }
 }
 
 fn probe_arg() -> String {
@@ -271,7 +282,7 @@ fn stats_shows_what_a_running_container_uses() {
             _ => format!("{l}\n"),
         })
         .collect();
-    assert_snapshot!(format!("{stable}== not running\n{}", report(&missing)));
+    assert_cgroup_snapshot!(format!("{stable}== not running\n{}", report(&missing)));
 }
 
 #[test]
@@ -288,12 +299,15 @@ fn exec_joins_the_cgroup_of_its_target() {
             "--",
             "sh",
             "-c",
-            "grep -E ':(memory|cpu|cpuacct|pids):' /proc/self/cgroup",
+            &format!(
+                "grep -E '{}' /proc/self/cgroup",
+                cgroup_lines("memory|cpu|cpuacct|pids")
+            ),
         ],
     );
     signal(runner.id(), nix::sys::signal::Signal::SIGTERM);
     assert_eq!(runner.wait().unwrap().code(), Some(143));
-    assert_snapshot!(report(&output));
+    assert_cgroup_snapshot!(report(&output));
 }
 
 #[test]
@@ -322,7 +336,7 @@ fn explain_narrates_which_cgroup_file_gets_which_value() {
             "/bin/true",
         ],
     );
-    assert_snapshot!(report(&output));
+    assert_cgroup_snapshot!(report(&output));
 }
 
 #[test]
@@ -364,11 +378,12 @@ fn a_cgroup_parent_made_for_a_container_goes_with_it() {
             "box",
             "--",
             "grep",
-            "pids",
+            "-E",
+            &cgroup_lines("pids"),
             "/proc/self/cgroup",
         ],
     );
-    assert_snapshot!(report(&output));
+    assert_cgroup_snapshot!(report(&output));
     assert_eq!(env.leaked_cgroups(), Vec::<std::path::PathBuf>::new());
 }
 
@@ -413,7 +428,11 @@ fn a_panic_in_the_runner_still_removes_the_cgroup() {
 fn a_cgroup_namespace_is_rooted_at_the_containers_cgroup() {
     let env = TestEnv::new();
     let container = name(&env, "ns");
-    let script = "grep -E ':(memory|pids):' /proc/self/cgroup";
+    let script = format!(
+        "grep -E '{}' /proc/self/cgroup",
+        cgroup_lines("memory|pids")
+    );
+    let script = script.as_str();
     let plain = run(
         &env,
         &["run", "--name", &container, "--", "sh", "-c", script],
@@ -431,7 +450,7 @@ fn a_cgroup_namespace_is_rooted_at_the_containers_cgroup() {
             script,
         ],
     );
-    assert_snapshot!(format!(
+    assert_cgroup_snapshot!(format!(
         "== without --cgroupns\n{}== with --cgroupns\n{}",
         report(&plain),
         report(&namespaced)

@@ -307,6 +307,11 @@ fn run_behaves_as_runc_run_does() {
     assert_eq!(out, "x\nfrom the host\ndata read-only\n1024\n");
     // A memory limit, seen read-only at /sys/fs/cgroup; allocating past it gets the process
     // killed (SIGKILL: 137).
+    let limit_file = if harness::cgroup_layout() == "v2" {
+        "/sys/fs/cgroup/memory.max"
+    } else {
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes"
+    };
     let out = same(&env, "memory", |s| {
         s["linux"]["resources"]["memory"] =
             json!({"limit": 32 * 1024 * 1024, "swap": 32 * 1024 * 1024});
@@ -315,9 +320,10 @@ fn run_behaves_as_runc_run_does() {
             &[
                 "sh",
                 "-c",
-                "cat /sys/fs/cgroup/memory/memory.limit_in_bytes; \
-                 echo 1 2>/dev/null > /sys/fs/cgroup/memory/memory.limit_in_bytes || echo ro; \
-                 probe alloc-mb 16 >/dev/null && echo small fits; probe alloc-mb 128; echo $?",
+                &format!(
+                    "cat {limit_file}; echo 1 2>/dev/null > {limit_file} || echo ro; \
+                     probe alloc-mb 16 >/dev/null && echo small fits; probe alloc-mb 128; echo $?"
+                ),
             ],
         )
     });
@@ -727,14 +733,17 @@ fn podman_runs_containers_with_baleia_as_its_runtime() {
     assert_eq!(id.trim().len(), 64, "{id}");
     let pid = podman.ok(&["inspect", "--format", "{{.State.Pid}}", "web"]);
     let cgroup = std::fs::read_to_string(format!("/proc/{}/cgroup", pid.trim())).unwrap();
+    // cgroups(7): `N:memory:/path` on v1, the one `0::/path` on v2.
+    let (marker, limit_file) = if harness::cgroup_layout() == "v2" {
+        ("0::", "/sys/fs/cgroup{}/memory.max")
+    } else {
+        (":memory:", "/sys/fs/cgroup/memory{}/memory.limit_in_bytes")
+    };
     let memory = cgroup
         .lines()
-        .find_map(|l| l.split_once(":memory:").map(|(_, p)| p.to_string()))
+        .find_map(|l| l.split_once(marker).map(|(_, p)| p.to_string()))
         .expect("a memory cgroup");
-    let limit = std::fs::read_to_string(format!(
-        "/sys/fs/cgroup/memory{memory}/memory.limit_in_bytes"
-    ))
-    .unwrap();
+    let limit = std::fs::read_to_string(limit_file.replace("{}", &memory)).unwrap();
     assert_eq!(limit.trim(), "67108864");
     wait_until("the logs", || podman.ok(&["logs", "web"]) == "up\n");
     let exec = podman.ok(&[

@@ -84,12 +84,24 @@ fn detached(env: &TestEnv, name: &str, edit: impl FnOnce(&mut Value)) -> String 
     id
 }
 
-fn cgroup_file(id: &str, controller: &str, file: &str) -> String {
-    let path = Path::new("/sys/fs/cgroup")
-        .join(controller)
-        .join("baleia-runtime")
-        .join(id)
-        .join(file);
+fn v2() -> bool {
+    harness::cgroup_layout() == "v2"
+}
+
+/// A file of the container's cgroup: `v1` (controller, file) on a v1 or hybrid host, the
+/// `v2` file of the one unified directory on a v2 host (cgroups(7)).
+fn cgroup_file(id: &str, v1: (&str, &str), v2_file: &str) -> String {
+    let path = if v2() {
+        Path::new("/sys/fs/cgroup/baleia-runtime")
+            .join(id)
+            .join(v2_file)
+    } else {
+        Path::new("/sys/fs/cgroup")
+            .join(v1.0)
+            .join("baleia-runtime")
+            .join(id)
+            .join(v1.1)
+    };
     std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
         .trim()
@@ -330,7 +342,8 @@ fn pause_and_resume_freeze_the_container_in_every_hierarchy() {
     }
     run_ok(runtime(&env).args(["pause", &id]));
     assert_eq!(state(&env, &id)["status"], "paused");
-    assert_eq!(cgroup_file(&id, "freezer", "freezer.state"), "FROZEN");
+    let frozen = cgroup_file(&id, ("freezer", "freezer.state"), "cgroup.freeze");
+    assert_eq!(frozen, if v2() { "1" } else { "FROZEN" });
     let exec = runtime(&env).args(["exec", &id, "true"]).output().unwrap();
     assert_eq!(exec.status.code(), Some(255));
     assert!(String::from_utf8_lossy(&exec.stderr).contains("cannot exec in a paused container"));
@@ -366,7 +379,7 @@ fn events_reports_statistics_and_oom_kills() {
         "x=$(dd if=/dev/urandom bs=1M)",
     ]));
     harness::wait_until("the oom kill", || {
-        cgroup_file(&id, "memory", "memory.oom_control").contains("oom_kill 1")
+        cgroup_file(&id, ("memory", "memory.oom_control"), "memory.events").contains("oom_kill 1")
     });
     std::thread::sleep(Duration::from_millis(300));
     run_ok(runtime(&env).args(["delete", "--force", &id]));
@@ -392,14 +405,20 @@ fn update_and_create_write_every_resource_runc_does() {
         s["linux"]["resources"]["cpu"] = json!({"quota": 5000, "cpus": "0"});
         s["linux"]["resources"]["pids"] = json!({"limit": 20});
     });
+    let file = |v1, v2_file| cgroup_file(&running, v1, v2_file);
+    let cpu_max = || file(("cpu", "cpu.cfs_quota_us"), "cpu.max");
     assert_eq!(
-        cgroup_file(&running, "memory", "memory.soft_limit_in_bytes"),
+        file(("memory", "memory.soft_limit_in_bytes"), "memory.low"),
         "25165824"
     );
     // A quota without a period keeps the kernel's period.
-    assert_eq!(cgroup_file(&running, "cpu", "cpu.cfs_quota_us"), "5000");
-    assert_eq!(cgroup_file(&running, "cpu", "cpu.cfs_period_us"), "100000");
-    assert_eq!(cgroup_file(&running, "cpuset", "cpuset.cpus"), "0");
+    if v2() {
+        assert_eq!(cpu_max(), "5000 100000");
+    } else {
+        assert_eq!(cpu_max(), "5000");
+        assert_eq!(file(("cpu", "cpu.cfs_period_us"), ""), "100000");
+    }
+    assert_eq!(file(("cpuset", "cpuset.cpus"), "cpuset.cpus"), "0");
     run_ok(runtime(&env).args([
         "update",
         "--memory",
@@ -414,24 +433,20 @@ fn update_and_create_write_every_resource_runc_does() {
         "500000",
         &running,
     ]));
-    assert_eq!(
-        cgroup_file(&running, "memory", "memory.limit_in_bytes"),
-        "52428800"
-    );
-    assert_eq!(
-        cgroup_file(&running, "memory", "memory.memsw.limit_in_bytes"),
-        "83886080"
-    );
-    assert_eq!(cgroup_file(&running, "pids", "pids.max"), "max");
-    assert_eq!(cgroup_file(&running, "cpu", "cpu.cfs_quota_us"), "500000");
+    let memory = || file(("memory", "memory.limit_in_bytes"), "memory.max");
+    // v1 counts memory + swap together; v2 counts the swap alone (80M - 50M).
+    let swap = || file(("memory", "memory.memsw.limit_in_bytes"), "memory.swap.max");
+    assert_eq!(memory(), "52428800");
+    assert_eq!(swap(), if v2() { "31457280" } else { "83886080" });
+    assert_eq!(file(("pids", "pids.max"), "pids.max"), "max");
+    assert_eq!(cpu_max(), if v2() { "500000 1000000" } else { "500000" });
     // Unlimited memory unlimits swap too.
     run_ok(runtime(&env).args(["update", "--memory", "-1", &running]));
-    let unlimited = cgroup_file(&running, "memory", "memory.limit_in_bytes");
-    assert_eq!(
-        cgroup_file(&running, "memory", "memory.memsw.limit_in_bytes"),
-        unlimited
-    );
+    assert_eq!(swap(), if v2() { "max".to_string() } else { memory() });
     run_ok(runtime(&env).args(["delete", "--force", &running]));
+    if v2() {
+        return;
+    }
     // cgroup v2's unified map on a v1 host: refused in runc's words.
     let dir = bundle(&env, "unified", |s| {
         no_terminal(s, &["true"]);
@@ -507,14 +522,21 @@ fn capabilities_user_namespaces_mounts_and_seccomp_as_runc_gives_them() {
     });
     assert_eq!(out, "0\n1:3\n");
     // A read-only tmpfs, a read-only /dev, a writable /sys/fs/cgroup.
+    let memory_dir = if v2() {
+        "/sys/fs/cgroup"
+    } else {
+        "/sys/fs/cgroup/memory"
+    };
     let out = same(&env, "mounts", |s| {
         no_terminal(
             s,
             &[
                 "sh",
                 "-c",
-                "grep -E '^tmpfs /(mnt|dev) ' /proc/mounts | cut -d' ' -f2,4 | cut -d, -f1; \
-                 mkdir /sys/fs/cgroup/memory/sub && echo cgroup writable",
+                &format!(
+                    "grep -E '^tmpfs /(mnt|dev) ' /proc/mounts | cut -d' ' -f2,4 | cut -d, -f1; \
+                     mkdir {memory_dir}/sub && echo cgroup writable"
+                ),
             ],
         );
         s["mounts"]
@@ -629,17 +651,23 @@ fn exec_takes_runcs_flags() {
     );
     assert_eq!(out, "passed on\nclosed\n");
     // --cgroup: a sub-cgroup the container made in its own.
-    run_ok(runtime(&env).args(["exec", &id, "mkdir", "/sys/fs/cgroup/memory/sub"]));
-    let cgroups = run_ok(runtime(&env).args([
-        "exec",
-        "--cgroup",
-        "memory:sub",
-        &id,
-        "cat",
-        "/proc/self/cgroup",
-    ]));
+    // On v2 one tree holds every controller, and `--cgroup` names a path only.
+    let (dir, cgroup, line) = if v2() {
+        ("/sys/fs/cgroup/sub", "sub", "0::".to_string())
+    } else {
+        (
+            "/sys/fs/cgroup/memory/sub",
+            "memory:sub",
+            format!(":memory:/baleia-runtime/{id}"),
+        )
+    };
+    run_ok(runtime(&env).args(["exec", &id, "mkdir", dir]));
+    let cgroups =
+        run_ok(runtime(&env).args(["exec", "--cgroup", cgroup, &id, "cat", "/proc/self/cgroup"]));
     assert!(
-        cgroups.contains(&format!(":memory:/baleia-runtime/{id}/sub")),
+        cgroups
+            .lines()
+            .any(|l| l.contains(&line) && l.ends_with("/sub")),
         "{cgroups}"
     );
     let parent = runtime(&env)

@@ -4,7 +4,8 @@
 //! The starter is the runtime spec's classic example, trimmed to what a shell in a busybox
 //! root needs: `sh` on a terminal as root, three capabilities, a read-only root, the usual
 //! `/proc`, `/dev`, `/sys` mounts, the paths the kernel must not show (`maskedPaths`,
-//! `readonlyPaths`, see `config-linux.md`), and new pid, network, ipc, uts and mount namespaces.
+//! `readonlyPaths`, see `config-linux.md`), and new pid, network, ipc, uts and mount namespaces
+//! (and cgroup, on a cgroup v2 host, as runc does).
 //! `--rootless` makes it usable by an unprivileged user: a user namespace mapping only that
 //! user, `/sys` bound from the host (a user namespace may not mount a fresh sysfs without its
 //! own network namespace) and no device rules (an unprivileged user cannot write them).
@@ -31,6 +32,12 @@ pub fn write(args: &SpecArgs) -> Result<()> {
     let spec = starter(args.rootless);
     let text = serde_json::to_string_pretty(&spec)?;
     std::fs::write(&path, text).with_context(|| format!("write {}", path.display()))
+}
+
+/// Is `/sys/fs/cgroup` the cgroup v2 unified hierarchy (statfs(2): CGROUP2_SUPER_MAGIC)?
+fn unified_cgroup_host() -> bool {
+    nix::sys::statfs::statfs("/sys/fs/cgroup")
+        .is_ok_and(|fs| fs.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
 }
 
 /// The starter spec (`rootless`: for the calling user, alone in a user namespace).
@@ -64,6 +71,11 @@ pub fn starter(rootless: bool) -> Value {
         json!({"type": "uts"}),
         json!({"type": "mount"}),
     ]);
+    // On a cgroup v2 host runc adds a cgroup namespace: the container sees its own cgroup
+    // as the root of /sys/fs/cgroup (cgroup_namespaces(7)).
+    if unified_cgroup_host() {
+        namespaces.push(json!({"type": "cgroup"}));
+    }
     let mut linux = json!({
         "namespaces": namespaces,
         "maskedPaths": [

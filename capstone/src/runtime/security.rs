@@ -181,6 +181,19 @@ pub fn rlimits_of(process: &Process) -> Result<Vec<Rlimit>> {
                 current.rlim_max
             );
         }
+        if resource == libc::RLIMIT_NOFILE {
+            // setrlimit(2): EPERM for RLIMIT_NOFILE above /proc/sys/fs/nr_open, even with
+            // CAP_SYS_RESOURCE (proc(5), "nr_open").
+            let ceiling = std::fs::read_to_string("/proc/sys/fs/nr_open")
+                .ok()
+                .and_then(|text| text.trim().parse::<u64>().ok());
+            if let Some(ceiling) = ceiling.filter(|ceiling| hard > *ceiling) {
+                bail!(
+                    "process.rlimits {name}: hard limit {hard} is above the kernel's ceiling \
+                     for open files ({ceiling}, /proc/sys/fs/nr_open)"
+                );
+            }
+        }
         if soft > hard {
             bail!("process.rlimits {name}: soft limit {soft} is above the hard limit {hard}");
         }
