@@ -2,6 +2,7 @@
 # The full guest suite: every test executable built on the host, run inside the guest of
 # `scripts/vm suite` (Debian 12, systemd, pure cgroup v2), after installing the packages the
 # tests drive (iptables, iproute2 and the peers: skopeo, podman, runc, umoci, the registry).
+# The lesson runner (scripts/lessons) is one of them: tests/tests/lessons.rs.
 # Writes /mnt/vm/out/suite.md: every test with ok, FAILED or ignored, and the reason for those
 # that cannot pass here (tests/vm/known-guest-failures.txt). Exits non-zero if a test failed
 # that is not listed there.
@@ -32,11 +33,6 @@ while read -r exe; do
     echo "   ($((SECONDS - started)) s)"
     sed -nE "s/^test (.*) \.\.\. (ok|FAILED|ignored.*)$/$name \1 \2/p" "$out/$log" >>"$results"
 done </mnt/vm/tests.txt
-
-echo "== the lessons (scripts/lessons)"
-scripts/lessons 2>&1 | tee "$out/lessons.log" | tail -15
-lessons_status=${PIPESTATUS[0]}
-echo "lessons scripts/lessons $([ "$lessons_status" -eq 0 ] && echo ok || echo FAILED)" >>"$results"
 
 unexpected=0
 {
