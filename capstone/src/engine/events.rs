@@ -309,6 +309,21 @@ mod tests {
             .unwrap()
             .matches(&start));
         assert_eq!(parse_time("99999999999999"), None);
+        let labelled = event(
+            "container",
+            "create",
+            "abc123",
+            json!({ "name": "web", "image": "busybox", "p": "a", "s": "web" }),
+        );
+        let both = json!({ "label": ["p=a", "s=web"] });
+        assert!(Query::from_filters(None, None, &both)
+            .unwrap()
+            .matches(&labelled));
+        let other = json!({ "label": ["p=a", "s=db"] });
+        assert!(!Query::from_filters(None, None, &other)
+            .unwrap()
+            .matches(&labelled));
+        assert!(Query::from_filters(None, None, &json!({ "colour": ["red"] })).is_err());
     }
 
     #[test]
