@@ -115,7 +115,7 @@ fn label_filters_are_anded_and_prunes_keep_the_other_project() {
             "label=p=a",
         ],
     );
-    assert_eq!(lines(&networks), [na.clone()]);
+    assert_eq!(lines(&networks), vec![na.clone()]);
     let labels = ok(
         &daemon,
         &[

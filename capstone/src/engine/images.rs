@@ -277,18 +277,6 @@ impl Engine {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn rfc3339_to_unix() {
-        assert_eq!(
-            super::unix_seconds(Some("2025-11-28T00:00:00Z")),
-            1_764_288_000
-        );
-        assert_eq!(super::unix_seconds(None), 0);
-    }
-}
-
 /// An image's labels (its config's `Labels`).
 pub fn labels(image: &Image) -> std::collections::BTreeMap<String, String> {
     image
@@ -308,4 +296,16 @@ pub fn created_secs(image: &Image) -> i64 {
         .as_deref()
         .and_then(super::filters::rfc3339_secs)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rfc3339_to_unix() {
+        assert_eq!(
+            super::unix_seconds(Some("2025-11-28T00:00:00Z")),
+            1_764_288_000
+        );
+        assert_eq!(super::unix_seconds(None), 0);
+    }
 }
