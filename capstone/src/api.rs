@@ -4,6 +4,7 @@
 //! Calls that belong to chapters not yet wired into the engine answer 501 with a message
 //! saying so.
 
+use crate::engine::filters::{keys, Filters};
 use crate::engine::record::CreateBody;
 use crate::engine::{containers::POLL, images, ApiError, ApiResult, Engine};
 use crate::http::{Request, Response, API_VERSION, MIN_API_VERSION};
@@ -32,12 +33,18 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
         ("GET", ["info"]) => Ok(Response::json(200, &info(engine))),
         ("GET", ["events"]) => crate::engine::events::stream(engine, req),
         ("GET", ["system", "df"]) => Ok(Response::json(200, &engine.system_df()?)),
-        ("POST", ["containers", "prune"]) => Ok(Response::json(200, &engine.containers_prune()?)),
-        ("POST", ["images", "prune"]) => {
-            let all = filters(req)?["dangling"].to_string().contains("false");
-            Ok(Response::json(200, &engine.images_prune(all)?))
+        ("POST", ["containers", "prune"]) => {
+            let filters = filters(req, keys::CONTAINERS_PRUNE)?;
+            Ok(Response::json(200, &engine.containers_prune(&filters)?))
         }
-        ("POST", ["networks", "prune"]) => Ok(Response::json(200, &engine.networks_prune()?)),
+        ("POST", ["images", "prune"]) => {
+            let filters = filters(req, keys::IMAGES_PRUNE)?;
+            Ok(Response::json(200, &engine.images_prune(&filters)?))
+        }
+        ("POST", ["networks", "prune"]) => {
+            let filters = filters(req, keys::NETWORKS_PRUNE)?;
+            Ok(Response::json(200, &engine.networks_prune(&filters)?))
+        }
         ("POST", ["auth"]) => {
             let body: Value = serde_json::from_slice(&req.body)
                 .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
@@ -45,16 +52,15 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
         }
 
         ("GET", ["containers", "json"]) => {
-            let filters = filters(req)?;
+            let filters = filters(req, keys::CONTAINERS)?;
             let all = req.flag("all");
-            let mut list: Vec<Value> = engine
-                .all()
-                .iter()
-                .rev()
-                .filter(|f| all || f.running())
-                .filter(|f| crate::engine::views::matches(f, &filters))
-                .map(|f| f.summary(engine))
-                .collect();
+            let containers = engine.all();
+            let mut list: Vec<Value> = Vec::new();
+            for found in containers.iter().rev().filter(|f| all || f.running()) {
+                if crate::engine::views::matches(found, &filters, &containers)? {
+                    list.push(found.summary(engine));
+                }
+            }
             if let Some(limit) = req.query("limit").and_then(|l| l.parse::<usize>().ok()) {
                 if limit > 0 {
                     list.truncate(limit);
@@ -63,7 +69,11 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
             Ok(Response::json(200, &json!(list)))
         }
         ("POST", ["containers", "create"]) => {
-            let body: CreateBody = json_body(req)?;
+            let raw: Value = json_body(req)?;
+            crate::engine::unsupported::check_create(&raw)?;
+            let mut body: CreateBody = serde_json::from_value(raw.clone())
+                .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
+            body.aliases = crate::engine::unsupported::aliases(&raw)?;
             let id = engine.create(req.query("name"), body)?;
             Ok(Response::json(201, &json!({ "Id": id, "Warnings": [] })))
         }
@@ -90,6 +100,22 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
             let timeout = req.query("t").and_then(|t| t.parse().ok());
             engine.stop(id, timeout, req.query("signal"))?;
             engine.start(id)?;
+            Ok(Response::no_content())
+        }
+        ("POST", ["containers", id, "rename"]) => {
+            let name = req
+                .query("name")
+                .filter(|n| !n.is_empty())
+                .ok_or_else(|| ApiError::bad_request("rename needs a new name (?name=)"))?;
+            engine.rename(id, name)?;
+            Ok(Response::no_content())
+        }
+        ("POST", ["containers", id, "pause"]) => {
+            engine.pause(id, true)?;
+            Ok(Response::no_content())
+        }
+        ("POST", ["containers", id, "unpause"]) => {
+            engine.pause(id, false)?;
             Ok(Response::no_content())
         }
         ("POST", ["containers", id, "kill"]) => {
@@ -149,7 +175,10 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
             Ok(Response::json(200, &json!({})))
         }
 
-        ("GET", ["images", "json"]) => Ok(Response::json(200, &engine.images(&filters(req)?)?)),
+        ("GET", ["images", "json"]) => {
+            let filters = filters(req, keys::IMAGES)?;
+            Ok(Response::json(200, &engine.images(&filters)?))
+        }
         ("GET", ["images", rest @ ..]) if rest.last() == Some(&"json") => {
             let name = rest[..rest.len() - 1].join("/");
             Ok(Response::json(200, &images::inspect(&engine.image(&name)?)))
@@ -212,10 +241,13 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
             let body: Value = optional_json_body(req)?;
             Ok(Response::json(201, &engine.volume_create(&body)?))
         }
-        ("GET", ["volumes"]) => Ok(Response::json(200, &engine.volume_list()?)),
+        ("GET", ["volumes"]) => {
+            let filters = filters(req, keys::VOLUMES)?;
+            Ok(Response::json(200, &engine.volume_list(&filters)?))
+        }
         ("POST", ["volumes", "prune"]) => {
-            let all = filters(req)?["all"].to_string().contains("true");
-            Ok(Response::json(200, &engine.volume_prune(all)?))
+            let filters = filters(req, keys::VOLUMES_PRUNE)?;
+            Ok(Response::json(200, &engine.volume_prune(&filters)?))
         }
         ("GET", ["volumes", name]) => Ok(Response::json(200, &engine.volume_inspect(name)?)),
         ("DELETE", ["volumes", name]) => {
@@ -226,7 +258,20 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
             let body: Value = json_body(req)?;
             Ok(Response::json(201, &engine.network_create(&body)?))
         }
-        ("GET", ["networks"]) => Ok(Response::json(200, &engine.network_list()?)),
+        ("GET", ["networks"]) => {
+            let filters = filters(req, keys::NETWORKS)?;
+            Ok(Response::json(200, &engine.network_list(&filters)?))
+        }
+        ("POST", ["networks", id, "connect"]) => {
+            let body: Value = json_body(req)?;
+            engine.network_connect(id, &body)?;
+            Ok(Response::json(200, &json!({})))
+        }
+        ("POST", ["networks", id, "disconnect"]) => {
+            let body: Value = json_body(req)?;
+            engine.network_disconnect(id, &body)?;
+            Ok(Response::json(200, &json!({})))
+        }
         ("GET", ["networks", id]) => Ok(Response::json(200, &engine.network_inspect(id)?)),
         ("DELETE", ["networks", id]) => {
             engine.network_remove(id)?;
@@ -356,13 +401,9 @@ fn optional_json_body(req: &Request) -> ApiResult<Value> {
     json_body(req)
 }
 
-/// The `filters` query parameter: a JSON object.
-fn filters(req: &Request) -> ApiResult<Value> {
-    match req.query("filters") {
-        None | Some("") => Ok(json!({})),
-        Some(text) => serde_json::from_str(text)
-            .map_err(|e| ApiError::bad_request(format!("invalid filters: {e}"))),
-    }
+/// The `filters` query parameter, checked against the keys the endpoint accepts.
+fn filters(req: &Request, accepted: &[&str]) -> ApiResult<Filters> {
+    Filters::parse(req.query("filters"), accepted)
 }
 
 fn version() -> Value {

@@ -110,6 +110,15 @@ pub struct RunFlags {
     /// Allow more devices: TYPE MAJOR:MINOR ACCESS, e.g. 'c 1:11 rw' (nodes you make).
     #[arg(long = "device-cgroup-rule", value_name = "RULE")]
     pub device_cgroup_rules: Vec<String>,
+    /// Pull the image before creating: missing (only when the store lacks it), always, never.
+    #[arg(long, default_value = "missing", value_parser = ["always", "missing", "never"])]
+    pub pull: String,
+    /// More names for the container on its (user-defined) network.
+    #[arg(long = "network-alias", value_name = "NAME")]
+    pub network_aliases: Vec<String>,
+    /// A supplementary group id for the container's processes.
+    #[arg(long = "group-add", value_name = "GID")]
+    pub group_add: Vec<String>,
     /// The image.
     pub image: String,
     /// The command and its arguments (replace the image's CMD).
@@ -209,6 +218,7 @@ impl RunFlags {
                 "PublishAllPorts": self.publish_all,
                 "Dns": self.dns,
                 "NetworkMode": self.network.clone().unwrap_or_default(),
+                "GroupAdd": self.group_add,
                 "RestartPolicy": {
                     "Name": self.restart.split(':').next().unwrap_or_default(),
                     "MaximumRetryCount": self
@@ -218,7 +228,18 @@ impl RunFlags {
                         .unwrap_or(0),
                 },
             },
+            "NetworkingConfig": self.networking_config(),
         }))
+    }
+
+    /// `--network-alias` as Docker's CLI sends it: the aliases of the network given.
+    fn networking_config(&self) -> Value {
+        match &self.network {
+            Some(network) if !self.network_aliases.is_empty() => json!({
+                "EndpointsConfig": { network: { "Aliases": self.network_aliases } },
+            }),
+            _ => Value::Null,
+        }
     }
 }
 
@@ -375,14 +396,63 @@ pub struct Exit {
     pub message: String,
 }
 
-/// `POST /containers/create`; returns the id.
+/// `POST /containers/create`; returns the id. With `--pull missing` (the default), an image
+/// the store lacks is pulled and the create tried again, as `docker run` does; `always`
+/// pulls first; `never` lets the daemon's 404 stand.
 pub fn create(client: &Client, flags: &RunFlags) -> Result<String> {
     let mut path = "/containers/create".to_string();
     if let Some(name) = &flags.name {
         path.push_str(&format!("?name={}", encode(name)));
     }
-    let reply = client.call("POST", &path, Some(&flags.body()?))?;
+    let body = flags.body()?;
+    if flags.pull == "always" {
+        pull_quietly(client, &flags.image)?;
+    }
+    let reply = client.request("POST", &path, Some(&body), false)?;
+    let reply = if reply.status == 404 && flags.pull == "missing" {
+        let error = match reply.json() {
+            Ok(value) => return Ok(value["Id"].as_str().unwrap_or_default().to_string()),
+            Err(error) => error,
+        };
+        if !error.to_string().to_lowercase().contains("no such image") {
+            return Err(error);
+        }
+        eprintln!("Unable to find image '{}' locally", flags.image);
+        pull_quietly(client, &flags.image)?;
+        client.call("POST", &path, Some(&body))?
+    } else {
+        reply.json()?
+    };
     Ok(reply["Id"].as_str().unwrap_or_default().to_string())
+}
+
+/// A pull for `run`/`create`: its messages go to standard error, as docker's, so that the
+/// container's output alone is on standard output.
+fn pull_quietly(client: &Client, reference: &str) -> Result<()> {
+    let (image, tag) = reference
+        .split_once('@')
+        .unwrap_or_else(|| ch04_images::reference::split(reference));
+    let path = format!(
+        "/images/create?fromImage={}&tag={}",
+        encode(image),
+        encode(tag)
+    );
+    let reply = client.request("POST", &path, None, false)?;
+    if reply.status >= 400 {
+        reply.json()?;
+        return Ok(());
+    }
+    let body = reply.body()?;
+    for line in String::from_utf8_lossy(&body).lines() {
+        let message: Value = serde_json::from_str(line).unwrap_or(Value::Null);
+        if let Some(error) = message["error"].as_str() {
+            bail!("{error}");
+        }
+        if let Some(status) = message["status"].as_str() {
+            eprintln!("{status}");
+        }
+    }
+    Ok(())
 }
 
 /// `run`: create, then either start and print the id (`-d`), or attach, wait, start, stream

@@ -70,9 +70,15 @@ pub fn prepare(root: &Path, dir: &Path, record: &Record) -> Result<(Extra, Wirin
         return Ok((extra, wiring));
     };
     let mut bound = Some(proxy::bind(&plan.ports)?);
+    // The lease's name is written as one line of the network's hosts files (chapter 07's
+    // hosts.rs): the aliases follow the name, space-separated, as hosts(5) allows.
+    let names = std::iter::once(record.name.clone())
+        .chain(plan.aliases.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(" ");
     let endpoint = network::Endpoint {
         container_id: record.id.clone(),
-        name: Some(record.name.clone()),
+        name: Some(names),
         hostname: dirs.hostname()?,
         hosts_file: dir.join("hosts"),
     };
@@ -118,7 +124,31 @@ impl Drop for Wiring {
                 eprintln!("shim: detach from {}: {error}", attached.network);
             }
         }
+        remove_v1_freezer(&self.dir);
     }
+}
+
+/// The v1 freezer cgroup `docker pause` made (see `engine/pause.rs`), once the container
+/// has ended: its last processes may take a moment to leave it (rmdir(2) says EBUSY).
+fn remove_v1_freezer(dir: &Path) {
+    let spec: serde_json::Value =
+        crate::engine::record::read_json(&dir.join("config.json")).unwrap_or_default();
+    let Some(path) = spec["linux"]["cgroupsPath"].as_str() else {
+        return;
+    };
+    let Some(freezer) = crate::oci::pause::freezer_v1_dir(Path::new(path.trim_start_matches('/')))
+    else {
+        return;
+    };
+    for _ in 0..100 {
+        match std::fs::remove_dir(&freezer) {
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                std::thread::sleep(std::time::Duration::from_millis(10))
+            }
+            _ => return,
+        }
+    }
+    eprintln!("shim: rmdir {}: still busy", freezer.display());
 }
 
 /// The hardware address of interface `name` in the network namespace of `pid`

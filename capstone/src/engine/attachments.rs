@@ -76,6 +76,10 @@ pub struct Plan {
     /// `80/tcp`: the image's and the user's EXPOSEd ports (shown even when not published).
     pub exposed: Vec<String>,
     pub mounts: Vec<MountPlan>,
+    /// `--network-alias` (`NetworkingConfig.EndpointsConfig.<network>.Aliases`, or
+    /// `POST /networks/{id}/connect`): more names the container answers to on its network.
+    #[serde(default)]
+    pub aliases: Vec<String>,
 }
 
 impl Plan {
@@ -389,6 +393,7 @@ impl Engine {
             ports,
             exposed,
             mounts,
+            aliases: Vec::new(),
         })
     }
 
@@ -477,10 +482,22 @@ pub fn network_settings(found: &Found) -> Value {
         None => (String::new(), String::new(), 0, String::new()),
     };
     let id = &found.record.id;
+    // As Docker (API < 1.45): on a user-defined network the short id is an alias too; compose
+    // looks for it to know the container is connected with its aliases.
+    let aliases = match plan.network.as_deref() {
+        Some(network) if network != DEFAULT_NETWORK => {
+            let mut aliases = plan.aliases.clone();
+            if !aliases.iter().any(|a| a == &id[..12]) {
+                aliases.push(id[..12].to_string());
+            }
+            json!(aliases)
+        }
+        _ => Value::Null,
+    };
     let network = json!({
         "IPAMConfig": null,
         "Links": null,
-        "Aliases": null,
+        "Aliases": aliases,
         "MacAddress": mac,
         "NetworkID": super::networks::network_id(&name),
         "EndpointID": if endpoint.is_some() { id.clone() } else { String::new() },
@@ -491,7 +508,17 @@ pub fn network_settings(found: &Found) -> Value {
         "GlobalIPv6Address": "",
         "GlobalIPv6PrefixLen": 0,
         "DriverOpts": null,
-        "DNSNames": if plan.network.is_some() { json!([found.record.name, &id[..12]]) } else { Value::Null },
+        "DNSNames": if plan.network.is_some() {
+            let mut names = vec![found.record.name.clone()];
+            for alias in plan.aliases.iter().chain(std::iter::once(&id[..12].to_string())) {
+                if !names.contains(alias) {
+                    names.push(alias.clone());
+                }
+            }
+            json!(names)
+        } else {
+            Value::Null
+        },
     });
     let default = plan.network.as_deref() == Some(DEFAULT_NETWORK);
     let top = |v: &Value| if default { v.clone() } else { json!("") };

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 pub const POLL: Duration = Duration::from_millis(20);
 
 /// Docker's rule for names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
-fn valid_name(name: &str) -> bool {
+pub fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
     name.len() >= 2
         && chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
@@ -75,6 +75,7 @@ impl Engine {
         let CreateBody {
             config,
             mut host_config,
+            aliases,
         } = body;
         spec::check_supported(&host_config)?;
         if config.image.is_empty() {
@@ -115,6 +116,13 @@ impl Engine {
         // Chapter 07: the network, published ports and mounts (volumes are made below, once
         // the container's directory exists).
         let mut plan = self.plan(&config, &mut host_config, &image.config)?;
+        if !aliases.is_empty() && plan.network.is_none() {
+            return Err(ApiError::bad_request(format!(
+                "network-scoped aliases are only supported for user-defined networks, not {}",
+                host_config.network_mode
+            )));
+        }
+        plan.aliases = aliases;
         let hostname = match config.hostname.as_str() {
             "" => id[..12].to_string(),
             mine => mine.to_string(),
@@ -269,6 +277,8 @@ impl Engine {
         if found.running() && shim_alive(found.state.shim_pid, found.id()) {
             return Ok(false);
         }
+        // A marker left by a run that ended frozen (its supervisor killed) says nothing now.
+        let _ = std::fs::remove_file(super::pause::marker(&found));
         let _ = std::fs::remove_file(found.dir.stopped_by_user());
         let result = self.spawn_shim(&found);
         match result {
@@ -471,6 +481,10 @@ impl Engine {
                 found.id()
             )));
         }
+        if matches!(signal, Signal::SIGKILL | Signal::SIGTERM) {
+            // A frozen (paused) process cannot die: thaw it, as dockerd does.
+            self.thaw_if_paused(found)?;
+        }
         kill(Pid::from_raw(found.state.pid), signal).map_err(|errno| {
             ApiError::internal(format!("kill({}, {signal}): {errno}", found.state.pid))
         })
@@ -519,6 +533,10 @@ impl Engine {
         signal: Option<&str>,
     ) -> ApiResult<bool> {
         let found = self.find(wanted)?;
+        if found.running() {
+            // The stop signal must reach the process: a frozen one gets nothing.
+            self.thaw_if_paused(&found)?;
+        }
         // Before anything else: a restart policy must not start it again meanwhile.
         mark_stopped_by_user(&found);
         if !found.running() {

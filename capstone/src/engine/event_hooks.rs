@@ -52,7 +52,8 @@ pub fn after(engine: &Engine, req: &Request, before: Before, response: &Response
             found.id(),
             &found.record.name,
             &found.record.config.image,
-            json!({}),
+            // Docker's container events carry the container's labels (`--filter label=`).
+            json!(found.record.config.labels.clone().unwrap_or_default()),
         )
     };
     match (req.method.as_str(), parts.as_slice()) {
@@ -62,7 +63,10 @@ pub fn after(engine: &Engine, req: &Request, before: Before, response: &Response
             }
         }
         // `start` is the supervisor's to record (before the `die` it also writes).
-        ("POST", ["containers", _, action @ ("stop" | "kill" | "restart")]) => {
+        (
+            "POST",
+            ["containers", _, action @ ("stop" | "kill" | "restart" | "pause" | "unpause")],
+        ) => {
             if let Some(found) = &before.container {
                 for_container(action, found);
             }

@@ -12,6 +12,7 @@
 //! before is dropped) and starts a new one: at most ~2 MiB, the latest few thousand events.
 //! Readers of `since` read both; a follower that sees the file replaced starts on the new one.
 
+use super::filters::{keys, Filters};
 use super::{ApiError, ApiResult, Engine};
 use crate::http::{Request, Response};
 use serde_json::{json, Value};
@@ -70,7 +71,17 @@ pub fn append(root: &Path, message: &Value) {
 
 /// A container's event, its name and image as attributes.
 pub fn container(root: &Path, action: &str, id: &str, name: &str, image: &str, extra: Value) {
-    let mut attributes = json!({ "name": name, "image": image });
+    // The container's labels first (Docker's events carry them), so that `extra` wins.
+    let record = root.join("containers").join(id).join("container.json");
+    let labels = super::record::read_json::<super::record::Record>(&record)
+        .ok()
+        .and_then(|r| r.config.labels)
+        .unwrap_or_default();
+    let mut attributes = json!(labels);
+    if let Some(map) = attributes.as_object_mut() {
+        map.insert("name".into(), json!(name));
+        map.insert("image".into(), json!(image));
+    }
     if let (Some(map), Some(more)) = (attributes.as_object_mut(), extra.as_object()) {
         map.extend(more.clone());
     }
@@ -83,9 +94,8 @@ pub struct Query {
     /// Nanoseconds since the epoch.
     pub since: Option<i64>,
     pub until: Option<i64>,
-    /// `filters`: key → accepted values (`type`, `event`, `container`, `image`, `volume`,
-    /// `network`).
-    pub filters: Vec<(String, Vec<String>)>,
+    /// `filters` (see [`super::filters::keys::EVENTS`]).
+    pub filters: Filters,
 }
 
 /// `1700000000`, `1700000000.5`: Docker's clients send seconds (with a fraction).
@@ -102,30 +112,16 @@ pub fn parse_time(text: &str) -> Option<i64> {
 }
 
 impl Query {
-    pub fn from_filters(since: Option<&str>, until: Option<&str>, filters: &Value) -> Query {
-        let filters = filters
-            .as_object()
-            .map(|map| {
-                map.iter()
-                    .map(|(key, values)| {
-                        let values = match values {
-                            Value::Array(list) => list
-                                .iter()
-                                .filter_map(|v| v.as_str().map(String::from))
-                                .collect(),
-                            Value::Object(map) => map.keys().cloned().collect(),
-                            _ => Vec::new(),
-                        };
-                        (key.clone(), values)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        Query {
+    pub fn from_filters(
+        since: Option<&str>,
+        until: Option<&str>,
+        filters: &Value,
+    ) -> ApiResult<Query> {
+        Ok(Query {
             since: since.and_then(parse_time),
             until: until.and_then(parse_time),
-            filters,
-        }
+            filters: Filters::from_value(filters, keys::EVENTS)?,
+        })
     }
 
     /// Does this event pass the time window and every filter?
@@ -139,24 +135,32 @@ impl Query {
         let name = event["Actor"]["Attributes"]["name"]
             .as_str()
             .unwrap_or_default();
-        self.filters.iter().all(|(key, values)| {
-            values.is_empty()
-                || values.iter().any(|v| match key.as_str() {
-                    "type" => v == kind,
-                    "event" => event["Action"].as_str() == Some(v.as_str()),
-                    "container" => {
-                        kind == "container" && (v == name || (!v.is_empty() && id.starts_with(v)))
-                    }
-                    "image" => {
-                        let image = event["Actor"]["Attributes"]["image"]
-                            .as_str()
-                            .unwrap_or_default();
-                        image == v || (kind == "image" && (id == v || name == v))
-                    }
-                    "volume" | "network" => kind == key && (v == id || v == name),
-                    _ => true,
-                })
-        })
+        let attribute = |key: &str| {
+            event["Actor"]["Attributes"][key]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        };
+        let attributes: std::collections::BTreeMap<String, String> = event["Actor"]["Attributes"]
+            .as_object()
+            .map(|map| {
+                map.iter()
+                    .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let f = &self.filters;
+        f.labels(&attributes)
+            && f.any("type", |v| v == kind)
+            && f.any("event", |v| event["Action"].as_str() == Some(v))
+            && f.any("container", |v| {
+                kind == "container" && (v == name || (!v.is_empty() && id.starts_with(v)))
+            })
+            && f.any("image", |v| {
+                attribute("image") == v || (kind == "image" && (id == v || name == v))
+            })
+            && f.any("volume", |v| kind == "volume" && (v == id || v == name))
+            && f.any("network", |v| kind == "network" && (v == id || v == name))
     }
 }
 
@@ -244,7 +248,7 @@ pub fn stream(engine: &std::sync::Arc<Engine>, req: &Request) -> ApiResult<Respo
             .map_err(|e| ApiError::bad_request(format!("invalid filters: {e}")))?,
         None => json!({}),
     };
-    let query = Query::from_filters(req.query("since"), req.query("until"), &filters);
+    let query = Query::from_filters(req.query("since"), req.query("until"), &filters)?;
     let root = engine.root.clone();
     Ok(Response::Stream {
         status: 200,
@@ -289,12 +293,37 @@ mod tests {
             json!({ "name": "web", "image": "busybox" }),
         );
         let filters = json!({ "type": ["container"], "container": ["web"] });
-        assert!(Query::from_filters(None, None, &filters).matches(&start));
+        assert!(Query::from_filters(None, None, &filters)
+            .unwrap()
+            .matches(&start));
         let filters = json!({ "event": { "die": true } });
-        assert!(!Query::from_filters(None, None, &filters).matches(&start));
-        assert!(Query::from_filters(None, None, &json!({ "container": ["abc"] })).matches(&start));
-        assert!(!Query::from_filters(Some("4000000000"), None, &json!({})).matches(&start));
+        assert!(!Query::from_filters(None, None, &filters)
+            .unwrap()
+            .matches(&start));
+        assert!(
+            Query::from_filters(None, None, &json!({ "container": ["abc"] }))
+                .unwrap()
+                .matches(&start)
+        );
+        assert!(!Query::from_filters(Some("4000000000"), None, &json!({}))
+            .unwrap()
+            .matches(&start));
         assert_eq!(parse_time("99999999999999"), None);
+        let labelled = event(
+            "container",
+            "create",
+            "abc123",
+            json!({ "name": "web", "image": "busybox", "p": "a", "s": "web" }),
+        );
+        let both = json!({ "label": ["p=a", "s=web"] });
+        assert!(Query::from_filters(None, None, &both)
+            .unwrap()
+            .matches(&labelled));
+        let other = json!({ "label": ["p=a", "s=db"] });
+        assert!(!Query::from_filters(None, None, &other)
+            .unwrap()
+            .matches(&labelled));
+        assert!(Query::from_filters(None, None, &json!({ "colour": ["red"] })).is_err());
     }
 
     #[test]

@@ -49,6 +49,12 @@ impl Engine {
                 found.id()
             )));
         }
+        if super::pause::is_paused(&found) {
+            return Err(ApiError::conflict(format!(
+                "Container {} is paused, unpause the container before exec",
+                found.id()
+            )));
+        }
         if config.cmd.is_empty() {
             return Err(ApiError::bad_request("No exec command specified"));
         }

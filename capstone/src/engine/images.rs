@@ -1,6 +1,7 @@
 //! Images through the API, from chapter 04's store: list, inspect, history, tag, remove.
 //! Sizes are the layers as stored (compressed), as chapter 04 reports them.
 
+use super::filters::Filters;
 use super::{ApiError, ApiResult, Engine};
 use ch04_images::{gc, image, reference, Image};
 use serde_json::{json, Value};
@@ -81,6 +82,9 @@ pub fn inspect(image: &Image) -> Value {
         "Created": image.config.created().clone().unwrap_or_default(),
         "DockerVersion": "",
         "Author": image.config.author().clone().unwrap_or_default(),
+        // As Docker before 25 (API 1.43 and older) still shows it: compose 1.29 reads
+        // `ContainerConfig.Volumes` when it recreates a container, and fails without it.
+        "ContainerConfig": config.clone(),
         "Config": config,
         "Architecture": image.config.architecture().to_string(),
         "Os": image.config.os().to_string(),
@@ -130,37 +134,43 @@ pub fn familiar(reference: &str) -> &str {
 }
 
 impl Engine {
-    /// `GET /images/json`; `reference` filters like `docker images busybox`.
-    pub fn images(&self, filters: &Value) -> ApiResult<Value> {
+    /// `GET /images/json`, filtered (see [`super::filters`]): `reference` (as `docker images
+    /// busybox`), `dangling`, `label`, `before`, `since` (an image), `until`.
+    pub fn images(&self, filters: &Filters) -> ApiResult<Value> {
         let images = image::list(&self.store)?;
-        let wanted: Vec<String> = filters["reference"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(String::from))
-                    .collect()
-            })
-            .or_else(|| {
-                filters["reference"]
-                    .as_object()
-                    .map(|o| o.keys().cloned().collect())
-            })
-            .unwrap_or_default();
-        let dangling = filters["dangling"].to_string().contains("true");
-        Ok(json!(images
-            .iter()
-            .filter(|i| {
-                wanted.is_empty()
-                    || i.tags.iter().any(|t| {
-                        wanted.iter().any(|w| {
-                            reference::normalize(w).is_ok_and(|n| n == *t)
-                                || reference::split(t).0 == w.as_str()
-                        })
-                    })
-            })
-            .filter(|i| !dangling || i.tags.is_empty())
-            .map(summary)
-            .collect::<Vec<_>>()))
+        let created_of = |wanted: &str| -> ApiResult<i64> {
+            let _lock = self.store.lock()?;
+            Ok(created_secs(&self.resolve_image(wanted)?))
+        };
+        let mut bounds = (i64::MIN, i64::MAX);
+        for before in filters.values("before") {
+            bounds.1 = bounds.1.min(created_of(before)?);
+        }
+        for since in filters.values("since") {
+            bounds.0 = bounds.0.max(created_of(since)?);
+        }
+        let dangling = filters.boolean("dangling")?;
+        let mut list = Vec::new();
+        for i in &images {
+            let created = created_secs(i);
+            let reference = filters.any("reference", |w| {
+                i.tags.iter().any(|t| {
+                    reference::normalize(w).is_ok_and(|n| n == *t)
+                        || reference::split(t).0 == w
+                        || reference::split(familiar(t)).0 == w
+                })
+            });
+            if reference
+                && dangling.is_none_or(|d| d == i.tags.is_empty())
+                && filters.labels(&labels(i))
+                && filters.until(created)?
+                && (!filters.has("before") || created < bounds.1)
+                && (!filters.has("since") || created > bounds.0)
+            {
+                list.push(summary(i));
+            }
+        }
+        Ok(json!(list))
     }
 
     pub fn image(&self, name: &str) -> ApiResult<Image> {
@@ -265,6 +275,27 @@ impl Engine {
         }
         Ok(json!(out))
     }
+}
+
+/// An image's labels (its config's `Labels`).
+pub fn labels(image: &Image) -> std::collections::BTreeMap<String, String> {
+    image
+        .config
+        .config()
+        .as_ref()
+        .and_then(|c| c.labels().clone())
+        .map(|l| l.into_iter().collect())
+        .unwrap_or_default()
+}
+
+/// When an image was made (its config's `created`), in seconds since the epoch (0: unknown).
+pub fn created_secs(image: &Image) -> i64 {
+    image
+        .config
+        .created()
+        .as_deref()
+        .and_then(super::filters::rfc3339_secs)
+        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -2,6 +2,8 @@
 //! (`docker network create/ls/inspect/rm`). Containers join them with `run --network`
 //! (see [`super::attachments`] and [`crate::wiring`]).
 
+use super::filters::Filters;
+use super::meta::{self, Meta};
 use super::{ApiError, ApiResult, Engine};
 use ch07_volumes_network::network::{self, NetworkConfig};
 use serde_json::{json, Value};
@@ -27,7 +29,8 @@ fn network_json(engine: &Engine, config: &NetworkConfig) -> Value {
                 .map(|e| e.mac)
                 .unwrap_or_default();
             let value = json!({
-                "Name": lease.name.clone().unwrap_or_default(),
+                // The lease's name is "name alias..." (see wiring.rs): the name comes first.
+                "Name": lease.name.as_deref().unwrap_or_default().split(' ').next().unwrap_or_default(),
                 "EndpointID": lease.container_id,
                 "MacAddress": mac,
                 "IPv4Address": format!("{}/{}", lease.address, prefix_of(&config.subnet)),
@@ -36,9 +39,23 @@ fn network_json(engine: &Engine, config: &NetworkConfig) -> Value {
             (lease.container_id, value)
         })
         .collect();
+    let mut meta = meta::read(&engine.root, "networks", &config.name);
+    if config.name == network::DEFAULT_NETWORK {
+        // The default network's options, as dockerd shows its docker0's.
+        meta.options.insert(
+            "com.docker.network.bridge.name".into(),
+            config.bridge.clone(),
+        );
+        // false when iptables was missing: no egress NAT, no isolation.
+        meta.options.insert(
+            "com.docker.network.bridge.enable_ip_masquerade".into(),
+            config.nat.to_string(),
+        );
+    }
     json!({
         "Name": config.name,
         "Id": network_id(&config.name),
+        "Created": crate::time::rfc3339_nanos(meta.created * 1_000_000_000),
         "Scope": "local",
         "Driver": "bridge",
         "EnableIPv6": false,
@@ -50,12 +67,11 @@ fn network_json(engine: &Engine, config: &NetworkConfig) -> Value {
             "Config": [{ "Subnet": config.subnet, "Gateway": config.gateway.to_string() }],
         },
         "Containers": containers,
-        "Options": {
-            "com.docker.network.bridge.name": config.bridge,
-            // false when iptables was missing: no egress NAT, no isolation.
-            "com.docker.network.bridge.enable_ip_masquerade": config.nat.to_string(),
-        },
-        "Labels": {},
+        // Only what the user set, as Docker: compose compares these with its file and
+        // recreates the network on any difference. (The bridge's name is in `docker network
+        // inspect` of the default network through `--bridge`; chapter 07 has it in its record.)
+        "Options": meta.options,
+        "Labels": meta.labels,
     })
 }
 
@@ -140,20 +156,72 @@ impl Engine {
                 "network driver {driver:?}: baleia has bridge networks only"
             )));
         }
+        for field in [
+            "Internal",
+            "EnableIPv6",
+            "ConfigOnly",
+            "ConfigFrom",
+            "Ingress",
+        ] {
+            if body[field].as_bool() == Some(true) || body[field].is_object() {
+                return Err(ApiError::bad_request(format!(
+                    "network {field} is not supported by baleia"
+                )));
+            }
+        }
+        let options = meta::string_map(&body["Options"], "Options")?;
+        if let Some(other) = options
+            .keys()
+            .find(|k| *k != "com.docker.network.bridge.name")
+        {
+            return Err(ApiError::bad_request(format!(
+                "network option {other:?} is not supported by baleia (only com.docker.network.bridge.name)"
+            )));
+        }
+        let labels = meta::string_map(&body["Labels"], "Labels")?;
         let subnet = body["IPAM"]["Config"][0]["Subnet"].as_str();
-        let bridge = body["Options"]["com.docker.network.bridge.name"].as_str();
+        let bridge = options
+            .get("com.docker.network.bridge.name")
+            .map(String::as_str);
         let config = network::create(&self.root, name, subnet, bridge)?;
+        let created = crate::time::now_nanos() / 1_000_000_000;
+        let meta = Meta {
+            labels,
+            options,
+            created,
+        };
+        meta::write(&self.root, "networks", &config.name, &meta)?;
         // Docker's field for what the network lacks: no rules without iptables.
         let warning = network::warning(&config).unwrap_or_default();
         Ok(json!({ "Id": network_id(&config.name), "Warning": warning }))
     }
 
-    /// `GET /networks`
-    pub fn network_list(&self) -> ApiResult<Value> {
+    /// `GET /networks`, filtered (see [`super::filters`]): `name` (part of the name), `id`
+    /// (prefix), `label`, `driver`, `scope`, `type` (`builtin` or `custom`), `dangling` (no
+    /// container attached).
+    pub fn network_list(&self, filters: &Filters) -> ApiResult<Value> {
         let configs = network::list(&self.root)?;
         let mut list: Vec<Value> = configs.iter().map(|c| network_json(self, c)).collect();
         list.extend(PREDEFINED.iter().map(|(n, d)| predefined_json(n, d)));
         list.sort_by(|a, b| a["Name"].as_str().cmp(&b["Name"].as_str()));
+        let dangling = filters.boolean("dangling")?;
+        list.retain(|network| {
+            let text = |key: &str| network[key].as_str().unwrap_or_default().to_string();
+            let (name, id) = (text("Name"), text("Id"));
+            let builtin = ["bridge", "host", "none"].contains(&name.as_str());
+            let labels: std::collections::BTreeMap<String, String> =
+                serde_json::from_value(network["Labels"].clone()).unwrap_or_default();
+            let empty = network["Containers"]
+                .as_object()
+                .is_none_or(|c| c.is_empty());
+            filters.labels(&labels)
+                && filters.any("name", |v| name.contains(v))
+                && filters.any("id", |v| id.starts_with(v))
+                && filters.any("driver", |v| v == text("Driver"))
+                && filters.any("scope", |v| v == "local")
+                && filters.any("type", |v| (v == "builtin") == builtin)
+                && dangling.is_none_or(|d| d == (empty && !builtin))
+        });
         Ok(Value::Array(list))
     }
 
@@ -181,6 +249,8 @@ impl Engine {
                 "bridge is a pre-defined network and cannot be removed",
             ));
         }
-        Ok(network::remove(&self.root, &config.name)?)
+        network::remove(&self.root, &config.name)?;
+        meta::remove(&self.root, "networks", &config.name);
+        Ok(())
     }
 }

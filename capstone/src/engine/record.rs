@@ -79,6 +79,9 @@ pub struct HostConfig {
     /// `--gpus`: refused (kept only to say so).
     pub device_requests: Option<Vec<serde_json::Value>>,
     pub log_config: LogConfig,
+    /// `--group-add`: supplementary group ids of the container's processes (numeric only;
+    /// names are refused by [`super::unsupported`]).
+    pub group_add: Option<Vec<String>>,
 }
 
 /// One `--device HOST[:CONTAINER][:PERMISSIONS]`, as Docker's API carries it.
@@ -114,6 +117,10 @@ pub struct CreateBody {
     #[serde(flatten)]
     pub config: Config,
     pub host_config: HostConfig,
+    /// `NetworkingConfig`'s aliases on the container's network (see
+    /// [`super::unsupported::aliases`]).
+    #[serde(skip)]
+    pub aliases: Vec<String>,
 }
 
 /// `container.json`: what the daemon decided at `create`.

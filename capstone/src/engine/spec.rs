@@ -186,6 +186,16 @@ pub fn build(inputs: &Inputs) -> Result<Spec, ApiError> {
             UserBuilder::default()
                 .uid(identity.uid)
                 .gid(identity.gid)
+                // `--group-add`: numeric ids (names are refused before, see unsupported.rs).
+                .additional_gids(
+                    inputs
+                        .host
+                        .group_add
+                        .iter()
+                        .flatten()
+                        .filter_map(|g| g.parse::<u32>().ok())
+                        .collect::<Vec<u32>>(),
+                )
                 .build()
                 .map_err(ApiError::internal)?,
         )

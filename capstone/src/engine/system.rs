@@ -8,6 +8,7 @@
 //! container, an image a container was made from, a network with containers attached, and the
 //! networks every engine has (`bridge`, `host`, `none`) are kept.
 
+use super::filters::Filters;
 use super::{events, ApiError, ApiResult, Engine};
 use ch04_images::{containers, gc, image};
 use serde_json::{json, Value};
@@ -69,7 +70,7 @@ impl Engine {
             })
             .collect();
         let store = ch07_volumes_network::volumes::store::VolumeStore::new(&self.root);
-        let mut volumes: Vec<Value> = self.volume_list()?["Volumes"]
+        let mut volumes: Vec<Value> = self.volume_list(&Filters::default())?["Volumes"]
             .as_array()
             .cloned()
             .unwrap_or_default();
@@ -163,11 +164,19 @@ impl Engine {
         Ok(json!({ "CachesDeleted": keys, "SpaceReclaimed": reclaimed }))
     }
 
-    /// `POST /containers/prune`: every container that is not running.
-    pub fn containers_prune(&self) -> ApiResult<Value> {
+    /// `POST /containers/prune`: every container that is not running and passes the filters
+    /// (`label`, `label!`, `until`).
+    pub fn containers_prune(&self, filters: &Filters) -> ApiResult<Value> {
         let mut deleted = Vec::new();
         let mut reclaimed = 0u64;
-        for found in self.all().iter().filter(|f| !f.running()) {
+        let all = self.all();
+        let mut chosen = Vec::new();
+        for found in all.iter().filter(|f| !f.running()) {
+            if super::views::matches(found, filters, &all)? {
+                chosen.push(found);
+            }
+        }
+        for found in chosen {
             let size = disk_usage(&found.dir.0.join("upper"));
             self.remove(found.id(), false)?;
             events::container(
@@ -185,8 +194,10 @@ impl Engine {
     }
 
     /// `POST /images/prune`: untagged images no container uses; with the filter
-    /// `dangling=false` (`docker image prune -a`), every image no container uses.
-    pub fn images_prune(&self, all: bool) -> ApiResult<Value> {
+    /// `dangling=false` (`docker image prune -a`), every image no container uses; only those
+    /// that pass `label`, `label!` and `until`.
+    pub fn images_prune(&self, filters: &Filters) -> ApiResult<Value> {
+        let all = filters.boolean("dangling")? == Some(false);
         let _lock = self.store.lock()?;
         let in_use: BTreeSet<String> = containers::images_in_use(&self.store)?
             .into_iter()
@@ -200,6 +211,11 @@ impl Engine {
         for image in image::list(&self.store)? {
             let unused = !in_use.contains(&image.manifest_digest.to_string());
             if !unused || !(all || image.tags.is_empty()) {
+                continue;
+            }
+            if !filters.labels(&super::images::labels(&image))
+                || !filters.until(super::images::created_secs(&image))?
+            {
                 continue;
             }
             // Sizes first: the blobs are gone afterwards.
@@ -232,13 +248,18 @@ impl Engine {
         Ok(json!({ "ImagesDeleted": deleted, "SpaceReclaimed": reclaimed }))
     }
 
-    /// `POST /networks/prune`: networks without containers (never the built-in ones).
-    pub fn networks_prune(&self) -> ApiResult<Value> {
+    /// `POST /networks/prune`: networks without containers (never the built-in ones) that
+    /// pass the filters (`label`, `label!`, `until`).
+    pub fn networks_prune(&self, filters: &Filters) -> ApiResult<Value> {
         let mut deleted = Vec::new();
-        let list = self.network_list()?;
+        let list = self.network_list(&Filters::default())?;
         for network in list.as_array().into_iter().flatten() {
             let name = network["Name"].as_str().unwrap_or_default().to_string();
             if ["bridge", "host", "none"].contains(&name.as_str()) {
+                continue;
+            }
+            let meta = super::meta::read(&self.root, "networks", &name);
+            if !filters.labels(&meta.labels) || !filters.until(meta.created)? {
                 continue;
             }
             match self.network_remove(&name) {

@@ -2,14 +2,18 @@
 //! list `ps` prints) and `GET /containers/{id}/json` (what `inspect` prints).
 
 use super::attachments;
+use super::filters::Filters;
 use super::record::Status;
-use super::{Engine, Found};
+use super::{ApiError, ApiResult, Engine, Found};
 use crate::time::{human_duration, now_nanos, rfc3339_nanos};
 use serde_json::{json, Value};
 
 impl Found {
     /// Docker's `State.Status`.
     pub fn status_word(&self) -> &'static str {
+        if super::pause::is_paused(self) {
+            return "paused";
+        }
         match self.state.status {
             Status::Created => "created",
             Status::Running => "running",
@@ -22,6 +26,9 @@ impl Found {
         let ago = |nanos: i64| human_duration((now_nanos() - nanos) / 1_000_000_000);
         match self.state.status {
             Status::Created => "Created".into(),
+            Status::Running if super::pause::is_paused(self) => {
+                format!("Up {} (Paused)", ago(self.state.started_at))
+            }
             Status::Running => format!("Up {}", ago(self.state.started_at)),
             Status::Exited => format!(
                 "Exited ({}) {} ago",
@@ -79,7 +86,7 @@ impl Found {
             "State": {
                 "Status": self.status_word(),
                 "Running": self.running(),
-                "Paused": false,
+                "Paused": super::pause::is_paused(self),
                 "Restarting": false,
                 "OOMKilled": s.oom_killed,
                 "Dead": false,
@@ -132,48 +139,61 @@ fn network_mode(mode: &str) -> &str {
     }
 }
 
-/// `GET /containers/json` filters: `status`, `name`, `id`, `ancestor`, `exited`, `label`.
-pub fn matches(found: &Found, filters: &Value) -> bool {
-    let Some(filters) = filters.as_object() else {
-        return true;
-    };
-    filters.iter().all(|(key, wanted)| {
-        // Filters come as {"key": ["v1", "v2"]} or, from old clients, {"key": {"v1": true}}.
-        let values: Vec<String> = match wanted {
-            Value::Array(a) => a
-                .iter()
-                .filter_map(|v| v.as_str().map(String::from))
-                .collect(),
-            Value::Object(o) => o.keys().cloned().collect(),
-            _ => Vec::new(),
-        };
-        values.is_empty()
-            || values.iter().any(|v| match key.as_str() {
-                "status" => found.status_word() == v,
-                "name" => found.record.name.contains(v.trim_start_matches('/')),
-                "id" => found.record.id.starts_with(v.as_str()),
-                "exited" => {
-                    found.state.status == Status::Exited
-                        && v.parse::<i32>() == Ok(found.state.exit_code)
-                }
-                "ancestor" => {
-                    found.record.config.image == *v
-                        || ch04_images::reference::normalize(v).ok()
-                            == ch04_images::reference::normalize(&found.record.config.image).ok()
-                        || found
-                            .record
-                            .image_id
-                            .trim_start_matches("sha256:")
-                            .starts_with(v.trim_start_matches("sha256:"))
-                }
-                "label" => {
-                    let labels = found.record.config.labels.clone().unwrap_or_default();
-                    match v.split_once('=') {
-                        Some((k, val)) => labels.get(k).is_some_and(|x| x == val),
-                        None => labels.contains_key(v.as_str()),
-                    }
-                }
-                _ => false,
+/// `GET /containers/json` and `POST /containers/prune` filters (see [`super::filters`]):
+/// `status`, `name`, `id`, `ancestor`, `exited`, `label`, `label!`, `network`, `volume`,
+/// `before`, `since`, `until`. `before` and `since` name a container of `all`.
+pub fn matches(found: &Found, filters: &Filters, all: &[Found]) -> ApiResult<bool> {
+    let created_of = |wanted: &str| -> ApiResult<i64> {
+        all.iter()
+            .find(|f| {
+                f.record.id == wanted
+                    || f.record.name == wanted.trim_start_matches('/')
+                    || (wanted.len() >= 3 && f.record.id.starts_with(wanted))
             })
-    })
+            .map(|f| f.record.created)
+            .ok_or_else(|| ApiError::not_found(format!("No such container: {wanted}")))
+    };
+    for before in filters.values("before") {
+        if found.record.created >= created_of(before)? {
+            return Ok(false);
+        }
+    }
+    for since in filters.values("since") {
+        if found.record.created <= created_of(since)? {
+            return Ok(false);
+        }
+    }
+    let labels = found.record.config.labels.clone().unwrap_or_default();
+    let plan = attachments::Plan::load(&found.dir.0);
+    Ok(filters.labels(&labels)
+        && filters.until(found.record.created / 1_000_000_000)?
+        && filters.any("status", |v| found.status_word() == v)
+        && filters.any("name", |v| {
+            found.record.name.contains(v.trim_start_matches('/'))
+        })
+        && filters.any("id", |v| found.record.id.starts_with(v))
+        && filters.any("exited", |v| {
+            found.state.status == Status::Exited && v.parse::<i32>() == Ok(found.state.exit_code)
+        })
+        && filters.any("network", |v| {
+            let mode = found.record.host_config.network_mode.as_str();
+            mode == v || super::networks::network_id(mode).starts_with(v)
+        })
+        && filters.any("volume", |v| {
+            plan.volumes().iter().any(|name| name == v)
+                || plan
+                    .mounts
+                    .iter()
+                    .any(|m| m.destination == std::path::Path::new(v))
+        })
+        && filters.any("ancestor", |v| {
+            found.record.config.image == v
+                || ch04_images::reference::normalize(v).ok()
+                    == ch04_images::reference::normalize(&found.record.config.image).ok()
+                || found
+                    .record
+                    .image_id
+                    .trim_start_matches("sha256:")
+                    .starts_with(v.trim_start_matches("sha256:"))
+        }))
 }

@@ -1,6 +1,8 @@
 //! Volumes through the API: chapter 07's volume store, in Docker's JSON shapes
 //! (`docker volume create/ls/inspect/rm/prune`).
 
+use super::filters::Filters;
+use super::meta::{self, Meta};
 use super::{ApiError, ApiResult, Engine};
 use ch07_volumes_network::volumes::store::{VolumeInfo, VolumeStore};
 use serde_json::{json, Value};
@@ -18,16 +20,17 @@ impl From<ch07_volumes_network::Error> for ApiError {
     }
 }
 
-/// A volume as the API shows it.
-fn volume_json(info: &VolumeInfo) -> Value {
+/// A volume as the API shows it: its labels as the user set them (see [`super::meta`]).
+fn volume_json(engine: &Engine, info: &VolumeInfo) -> Value {
+    let meta = meta::read(&engine.root, "volumes", &info.name);
     json!({
         "Name": info.name,
         "Driver": info.driver,
         "Mountpoint": info.mountpoint,
         "CreatedAt": info.created_at,
-        "Labels": {},
+        "Labels": meta.labels,
         "Scope": "local",
-        "Options": {},
+        "Options": meta.options,
     })
 }
 
@@ -51,35 +54,81 @@ impl Engine {
             Some(name) => name.to_string(),
             None => ch03_overlayfs::dirs::random_id().map_err(ApiError::internal)?,
         };
+        // The local driver's options mount a device or NFS share: not done here.
+        let options = meta::string_map(&body["DriverOpts"], "DriverOpts")?;
+        if let Some(option) = options.keys().next() {
+            return Err(ApiError::bad_request(format!(
+                "volume DriverOpts {option:?} is not supported by baleia"
+            )));
+        }
+        let labels = meta::string_map(&body["Labels"], "Labels")?;
         let store = self.volumes();
         let _lock = store.lock()?;
-        Ok(volume_json(&store.create(&name, false)?))
+        let existed = store.get(&name).is_ok();
+        let info = store.create(&name, false)?;
+        if !existed {
+            let created = crate::time::now_nanos() / 1_000_000_000;
+            let meta = Meta {
+                labels,
+                options,
+                created,
+            };
+            meta::write(&self.root, "volumes", &name, &meta)?;
+        }
+        Ok(volume_json(self, &info))
     }
 
-    /// `GET /volumes`
-    pub fn volume_list(&self) -> ApiResult<Value> {
-        let volumes: Vec<Value> = self.volumes().list()?.iter().map(volume_json).collect();
+    /// `GET /volumes`, filtered (see [`super::filters`]): `name` (part of the name),
+    /// `label`, `driver`, `dangling` (no container uses it).
+    pub fn volume_list(&self, filters: &Filters) -> ApiResult<Value> {
+        let store = self.volumes();
+        let dangling = filters.boolean("dangling")?;
+        let volumes: Vec<Value> = store
+            .list()?
+            .iter()
+            .filter(|v| {
+                filters.labels(&meta::read(&self.root, "volumes", &v.name).labels)
+                    && filters.any("name", |n| v.name.contains(n))
+                    && filters.any("driver", |d| d == v.driver)
+                    && dangling.is_none_or(|d| d == store.users(&v.name).is_empty())
+            })
+            .map(|v| volume_json(self, v))
+            .collect();
         Ok(json!({ "Volumes": volumes, "Warnings": [] }))
     }
 
     /// `GET /volumes/{name}`
     pub fn volume_inspect(&self, name: &str) -> ApiResult<Value> {
-        Ok(volume_json(&self.volumes().get(name)?))
+        Ok(volume_json(self, &self.volumes().get(name)?))
     }
 
     /// `DELETE /volumes/{name}`: refused (409) while a container uses it.
     pub fn volume_remove(&self, name: &str) -> ApiResult<()> {
         let store = self.volumes();
         let _lock = store.lock()?;
-        Ok(store.remove(name)?)
+        store.remove(name)?;
+        meta::remove(&self.root, "volumes", name);
+        Ok(())
     }
 
     /// `POST /volumes/prune`: unused anonymous volumes, or all unused ones with the filter
-    /// `all=true` (Docker 23+).
-    pub fn volume_prune(&self, all: bool) -> ApiResult<Value> {
+    /// `all=true` (Docker 23+); only those that pass `label` and `label!`.
+    pub fn volume_prune(&self, filters: &Filters) -> ApiResult<Value> {
+        let all = filters.boolean("all")? == Some(true);
         let store = self.volumes();
         let _lock = store.lock()?;
-        let removed = store.prune(all)?;
+        let mut removed = Vec::new();
+        for volume in store.list()? {
+            let labels = meta::read(&self.root, "volumes", &volume.name).labels;
+            if (all || volume.anonymous)
+                && store.users(&volume.name).is_empty()
+                && filters.labels(&labels)
+            {
+                store.remove(&volume.name)?;
+                meta::remove(&self.root, "volumes", &volume.name);
+                removed.push(volume.name);
+            }
+        }
         Ok(json!({ "VolumesDeleted": removed, "SpaceReclaimed": 0 }))
     }
 }

@@ -31,7 +31,7 @@ mod help;
 mod hierarchies;
 mod lifecycle;
 mod list;
-mod pause;
+pub mod pause;
 mod spec;
 pub mod state;
 mod update;

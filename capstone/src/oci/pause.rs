@@ -19,7 +19,12 @@ enum Freezer {
 }
 
 fn freezer_of(saved: &Saved) -> Option<Freezer> {
-    let relative = Path::new(&saved.cgroup_parent).join(&saved.cgroup_name);
+    freezer_at(&Path::new(&saved.cgroup_parent).join(&saved.cgroup_name))
+}
+
+/// The freezer of the cgroup at `relative` (below each hierarchy's root).
+fn freezer_at(relative: &Path) -> Option<Freezer> {
+    let relative = relative.to_path_buf();
     if let Some(dir) = hierarchies::freezer_dir(&relative) {
         return Some(Freezer::V1(dir));
     }
@@ -70,8 +75,23 @@ pub fn thaw(saved: &Saved) -> Result<()> {
     Ok(())
 }
 
+/// The v1 freezer hierarchy's directory for the cgroup at `relative`, if the host has one.
+pub fn freezer_v1_dir(relative: &Path) -> Option<PathBuf> {
+    hierarchies::freezer_dir(relative)
+}
+
+/// Freeze or thaw the cgroup at `relative` (the engine's `docker pause`, which has no OCI
+/// state directory: its containers' cgroups are `/PARENT/<id>`).
+pub fn set_cgroup(relative: &Path, frozen: bool) -> Result<()> {
+    set_freezer(freezer_at(relative), frozen)
+}
+
 fn set(saved: &Saved, frozen: bool) -> Result<()> {
-    let (file, value, done): (PathBuf, &str, Box<dyn Fn() -> bool>) = match freezer_of(saved) {
+    set_freezer(freezer_of(saved), frozen)
+}
+
+fn set_freezer(freezer: Option<Freezer>, frozen: bool) -> Result<()> {
+    let (file, value, done): (PathBuf, &str, Box<dyn Fn() -> bool>) = match freezer {
         Some(Freezer::V1(dir)) => {
             let state = dir.join("freezer.state");
             let want = if frozen { "FROZEN" } else { "THAWED" };
