@@ -13,6 +13,7 @@ pub mod devices;
 pub mod event_hooks;
 pub mod events;
 pub mod exec;
+pub mod exec_resize;
 pub mod images;
 pub mod networks;
 pub mod record;
