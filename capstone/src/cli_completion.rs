@@ -3,12 +3,18 @@
 //! `clap_complete` and `clap_mangen`), so they never drift from the flags.
 
 use anyhow::{Context, Result};
+use std::io::Write;
 use std::path::Path;
 
 /// Write the completion script for `shell` to standard output.
 pub fn completion(mut command: clap::Command, shell: clap_complete::Shell) -> Result<i32> {
-    clap_complete::generate(shell, &mut command, "baleia", &mut std::io::stdout());
-    Ok(0)
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command, "baleia", &mut script);
+    match std::io::stdout().write_all(&script) {
+        // `baleia completion bash | head`: the reader had enough.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
+        other => other.map(|()| 0).context("write the completion script"),
+    }
 }
 
 /// Write `baleia.1` and one page per subcommand (`baleia-run.1`, `baleia-volume-ls.1`, ...)

@@ -55,7 +55,9 @@ fn templates_print_what_the_docker_cli_prints() {
     );
     ok(
         &daemon,
-        &["create", "--name", "idle", "busybox", "echo", "hi there"],
+        &[
+            "create", "--name", "idle", "--label", "solo=1", "busybox", "echo", "hi there",
+        ],
     );
     ok(&daemon, &["volume", "create", "data"]);
     ok(
@@ -98,7 +100,7 @@ fn templates_print_what_the_docker_cli_prints() {
             "--format",
             "{{.ID}} {{.Labels}}",
             "--filter",
-            "name=web",
+            "name=idle",
             "--no-trunc",
         ],
     );
@@ -187,11 +189,11 @@ fn templates_print_what_the_docker_cli_prints() {
             "--until",
             &until,
             "--format",
-            "{{.Type}} {{.Action}} {{.Actor.Attributes.name}} {{upper .Type}}",
+            r#"{{.Type}} {{.Action}} {{.Actor.Attributes.name}} {{printf "%s/%s" .Type .Action}}"#,
         ],
     );
     assert!(
-        events.contains("container create idle CONTAINER"),
+        events.contains("container create idle container/create"),
         "{events}"
     );
 
