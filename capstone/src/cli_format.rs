@@ -254,14 +254,21 @@ pub fn networks(client: &Client, no_trunc: bool, format: &str) -> Result<()> {
 
 /// `inspect -f`: the template run on each object's JSON, one output line each.
 pub fn inspect(client: &Client, names: &[String], format: &str) -> Result<i32> {
-    let template = Template::parse(format).context("--format")?;
+    let template = Template::parse(format).context("--format")?.strict();
     let mut code = 0;
     for name in names {
         let found = client
             .call("GET", &format!("/containers/{}/json", encode(name)), None)
             .or_else(|_| client.call("GET", &format!("/images/{}/json", encode(name)), None));
         match found {
-            Ok(value) => println!("{}", template.render(&value)?),
+            Ok(value) => match template.render(&value) {
+                Ok(text) => println!("{text}"),
+                // As docker: said for each object, and the exit code is 1.
+                Err(error) => {
+                    eprintln!("template parsing error: {error}");
+                    code = 1;
+                }
+            },
             Err(_) => {
                 eprintln!("Error: No such object: {name}");
                 code = 1;

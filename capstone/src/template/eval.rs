@@ -14,15 +14,18 @@ pub enum Functions {
 
 struct Run<'a> {
     out: String,
+    /// A missing key is an error (Go's `missingkey=error`, as docker's `inspect -f` runs).
+    strict: bool,
     /// Variables, innermost last; `$` is the first.
     variables: Vec<(String, Value)>,
     functions: Functions,
     _root: &'a Value,
 }
 
-pub fn render(nodes: &[Node], data: &Value, functions: Functions) -> Result<String> {
+pub fn render(nodes: &[Node], data: &Value, functions: Functions, strict: bool) -> Result<String> {
     let mut run = Run {
         out: String::new(),
+        strict,
         variables: vec![(String::new(), data.clone())],
         functions,
         _root: data,
@@ -97,12 +100,15 @@ fn field(value: &Value, name: &str) -> Value {
     }
 }
 
-fn fields(mut value: Value, names: &[String]) -> Result<Value> {
+fn fields(mut value: Value, names: &[String], strict: bool) -> Result<Value> {
     for name in names {
-        if !matches!(value, Value::Object(_) | Value::Null) {
-            bail!("template: can't evaluate field {name} in {}", print(&value));
+        match &value {
+            Value::Object(map) if strict && !map.contains_key(name) => {
+                bail!("template: map has no entry for key \"{name}\"")
+            }
+            Value::Object(_) | Value::Null => value = field(&value, name),
+            _ => bail!("template: can't evaluate field {name} in {}", print(&value)),
         }
-        value = field(&value, name);
     }
     Ok(value)
 }
@@ -223,11 +229,11 @@ impl Run<'_> {
 
     fn arg(&mut self, arg: &Arg, dot: &Value) -> Result<Value> {
         Ok(match arg {
-            Arg::Field(names) => fields(dot.clone(), names)?,
-            Arg::Variable(name, names) => fields(self.variable(name)?, names)?,
+            Arg::Field(names) => fields(dot.clone(), names, self.strict)?,
+            Arg::Variable(name, names) => fields(self.variable(name)?, names, self.strict)?,
             Arg::Sub(pipe, names) => {
                 let value = self.pipeline(pipe, dot)?;
-                fields(value, names)?
+                fields(value, names, self.strict)?
             }
             Arg::Str(s) => json!(s),
             Arg::Int(i) => json!(i),
@@ -321,8 +327,10 @@ impl Run<'_> {
                 let mut value = args[0].clone();
                 for key in &args[1..] {
                     value = match (&value, key) {
+                        // A missing key gives the zero value of the map's elements, and
+                        // docker's maps (labels, options) hold strings: "".
                         (Value::Object(map), Value::String(k)) => {
-                            map.get(k).cloned().unwrap_or(Value::Null)
+                            map.get(k).cloned().unwrap_or(json!(""))
                         }
                         (Value::Array(items), _) => {
                             let i = int(key)?;
@@ -330,7 +338,7 @@ impl Run<'_> {
                                 anyhow!("template: error calling index: index out of range: {i}")
                             })?
                         }
-                        (Value::Null, _) => Value::Null,
+                        (Value::Null, _) => json!(""),
                         (other, _) => bail!(
                             "template: error calling index: can't index item of type {}",
                             kind(other)

@@ -33,6 +33,7 @@ use serde_json::Value;
 /// A parsed template.
 pub struct Template {
     nodes: Vec<parse::Node>,
+    strict: bool,
 }
 
 impl Template {
@@ -40,18 +41,26 @@ impl Template {
     pub fn parse(text: &str) -> Result<Template> {
         Ok(Template {
             nodes: parse::parse(text)?,
+            strict: false,
         })
+    }
+
+    /// A key the data lacks is an error rather than `<no value>` (Go's `missingkey=error`,
+    /// which docker's `inspect -f` uses).
+    pub fn strict(mut self) -> Template {
+        self.strict = true;
+        self
     }
 
     /// Run the template with `data` as `.` (and `$`).
     pub fn render(&self, data: &Value) -> Result<String> {
-        eval::render(&self.nodes, data, eval::Functions::Values)
+        eval::render(&self.nodes, data, eval::Functions::Values, self.strict)
     }
 
     /// Run the template for a table's header: `data` maps each field to its column's title,
     /// and the functions hand their first argument back unchanged (docker's header functions).
     pub fn render_header(&self, data: &Value) -> Result<String> {
-        eval::render(&self.nodes, data, eval::Functions::Header)
+        eval::render(&self.nodes, data, eval::Functions::Header, self.strict)
     }
 }
 

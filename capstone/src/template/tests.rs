@@ -70,10 +70,8 @@ fn json_index_join_case_and_printf() {
         "web"
     );
     assert_eq!(render(r#"{{index .Config.Cmd 2}}"#, &c), "echo hi");
-    assert_eq!(
-        render(r#"{{index .Config.Labels "nope"}}"#, &c),
-        "<no value>"
-    );
+    // A missing key: the zero value of docker's string maps.
+    assert_eq!(render(r#"{{index .Config.Labels "nope"}}|"#, &c), "|");
     assert_eq!(render(r#"{{join .Config.Cmd ","}}"#, &c), "sh,-c,echo hi");
     assert_eq!(
         render("{{upper .State.Status}} {{.Name | lower}}", &c),
@@ -144,6 +142,15 @@ fn control_structures_and_variables() {
     assert_eq!(render("{{if not .Config.Tty}}no tty{{end}}", &c), "no tty");
     assert_eq!(render("{{range .Mounts}}{{$.Name}}{{end}}", &c), "/web/web");
     assert_eq!(render("{{(index .Mounts 1).Source}}", &c), "/tmp");
+}
+
+#[test]
+fn strict_templates_refuse_missing_keys() {
+    let c = container();
+    let strict = |t: &str| Template::parse(t).unwrap().strict().render(&c);
+    assert_eq!(strict("{{.State.Status}}").unwrap(), "running");
+    let error = strict("{{.Missing}}").unwrap_err().to_string();
+    assert_eq!(error, "template: map has no entry for key \"Missing\"");
 }
 
 #[test]
