@@ -193,6 +193,8 @@ impl RunFlags {
             "AttachStdout": !self.detach,
             "AttachStderr": !self.detach,
             "HostConfig": {
+                // With -t: the terminal's first size, as docker's CLI sends it.
+                "ConsoleSize": crate::terminal::size().filter(|_| self.tty).map(|(r, c)| [r, c]),
                 "CapAdd": self.cap_add,
                 "CapDrop": self.cap_drop,
                 "Privileged": self.privileged,
@@ -410,6 +412,11 @@ pub fn run(client: &Client, flags: &RunFlags) -> Result<i32> {
         attach.json()?;
         bail!("attach failed");
     }
+    // Raw mode before anything reads our input: a shell's first question to the terminal
+    // (where is the cursor?) must not wait in a line buffer for an Enter.
+    let _raw = (flags.tty && flags.interactive)
+        .then(crate::terminal::RawMode::enable)
+        .flatten();
     // Our standard input to the container (see crate::client_terminal).
     let detached = match flags.interactive {
         true => Some(crate::client_terminal::send_input(
@@ -427,9 +434,6 @@ pub fn run(client: &Client, flags: &RunFlags) -> Result<i32> {
     )?;
     // With a terminal, one raw stream: what the terminal gave, as it came.
     let output = std::thread::spawn(move || copy_stream(&mut attach));
-    let _raw = (flags.tty && flags.interactive)
-        .then(crate::terminal::RawMode::enable)
-        .flatten();
     if let Err(error) = start_or_exit(client, &id) {
         if flags.rm {
             let _ = wait.json();
@@ -799,6 +803,8 @@ pub fn exec(
         "User": user.unwrap_or_default(),
         "AttachStdout": true,
         "AttachStderr": true,
+        // The terminal's first size: set before the command runs, so its first look is right.
+        "ConsoleSize": crate::terminal::size().filter(|_| tty).map(|(r, c)| [r, c]),
     });
     let created = client.call(
         "POST",
@@ -816,6 +822,11 @@ pub fn exec(
         started.json()?;
         return Ok(125);
     }
+    // Raw mode before anything reads our input: a shell's first question to the terminal
+    // (where is the cursor?) must not wait in a line buffer for an Enter.
+    let _raw = (tty && interactive)
+        .then(crate::terminal::RawMode::enable)
+        .flatten();
     let detached = match interactive {
         true => Some(crate::client_terminal::send_input(
             started.reader.get_ref(),
@@ -823,9 +834,6 @@ pub fn exec(
         )?),
         false => None,
     };
-    let _raw = (tty && interactive)
-        .then(crate::terminal::RawMode::enable)
-        .flatten();
     if tty {
         crate::client_terminal::forward_size(client, &format!("/exec/{id}/resize"))?;
     }

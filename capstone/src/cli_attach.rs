@@ -52,6 +52,11 @@ pub fn attach(client: &Client, flags: &AttachFlags) -> Result<i32> {
         None,
         false,
     )?;
+    // Raw mode before anything reads our input: a shell's first question to the terminal
+    // (where is the cursor?) must not wait in a line buffer for an Enter.
+    let _raw = (tty && stdin)
+        .then(crate::terminal::RawMode::enable)
+        .flatten();
     let detached = match stdin {
         true => Some(crate::client_terminal::send_input(
             attach.reader.get_ref(),
@@ -59,9 +64,6 @@ pub fn attach(client: &Client, flags: &AttachFlags) -> Result<i32> {
         )?),
         false => None,
     };
-    let _raw = (tty && stdin)
-        .then(crate::terminal::RawMode::enable)
-        .flatten();
     if tty {
         crate::client_terminal::forward_size(client, &format!("/containers/{id}/resize"))?;
     }

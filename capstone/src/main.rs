@@ -236,6 +236,9 @@ enum Command {
         env: Vec<String>,
         #[arg(long)]
         tty: bool,
+        /// The terminal's first size, ROWSxCOLUMNS (the exec's `ConsoleSize`).
+        #[arg(long, value_parser = client_terminal::parse_size)]
+        console_size: Option<(u16, u16)>,
         /// The container's bundle: its spec's security applies to the process.
         #[arg(long)]
         bundle: Option<PathBuf>,
@@ -555,6 +558,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             cwd,
             env,
             tty,
+            console_size,
             bundle,
             command,
         } => match runtime::exec_in(
@@ -564,7 +568,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             env,
             cwd,
             (uid, gid),
-            tty,
+            (tty, console_size),
         ) {
             Ok(code) => Ok(code),
             Err(error) => {

@@ -84,11 +84,15 @@ impl Tmux {
     }
 
     fn wait_for(&self, name: &str, text: &str) {
-        wait_until_within(
-            &format!("{text:?} on the screen"),
-            Duration::from_secs(20),
-            || self.screen(name).contains(text),
-        );
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !self.screen(name).contains(text) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {text:?} in window {name}:\n{}",
+                self.screen(name)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Whether the window's command has ended.
@@ -98,23 +102,23 @@ impl Tmux {
             == "1"
     }
 
-    /// Ask the shell in the window for its terminal's size, with a marker to find the answer.
+    /// Ask the shell in the window for its terminal's size, with a marker to find the answer
+    /// (the echoed command line holds `$(stty size)`, the answer's line does not).
     fn stty_size(&self, name: &str, marker: &str) -> String {
         self.keys(name, &[&format!("echo {marker} $(stty size)"), "Enter"]);
         let wanted = format!("{marker} ");
-        let mut answer = String::new();
-        wait_until_within("the answer of stty size", Duration::from_secs(20), || {
-            // The echoed command line holds `$(stty size)`; the answer line does not.
-            answer = self
-                .screen(name)
-                .lines()
-                .rev()
-                .find(|l| l.starts_with(&wanted))
-                .map(|l| l[wanted.len()..].trim().to_string())
-                .unwrap_or_default();
-            !answer.is_empty()
-        });
-        answer
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let screen = self.screen(name);
+            if let Some(line) = screen.lines().rev().find(|l| l.starts_with(&wanted)) {
+                return line[wanted.len()..].trim().to_string();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no answer to stty size in window {name}:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
 
