@@ -336,7 +336,7 @@ fn number(text: &str) -> Option<Arg> {
 }
 
 /// What ends a list of nodes.
-enum End {
+enum Closer {
     Eof,
     End,
     Else(Option<Pipeline>, String),
@@ -347,13 +347,13 @@ pub fn parse(source: &str) -> Result<Vec<Node>> {
     let mut at = 0;
     let (nodes, end) = list(&pieces, &mut at)?;
     match end {
-        End::Eof => Ok(nodes),
-        End::End => bail!("template: unexpected {{{{end}}}}"),
-        End::Else(..) => bail!("template: unexpected {{{{else}}}}"),
+        Closer::Eof => Ok(nodes),
+        Closer::End => bail!("template: unexpected {{{{end}}}}"),
+        Closer::Else(..) => bail!("template: unexpected {{{{else}}}}"),
     }
 }
 
-fn list(pieces: &[Piece], index: &mut usize) -> Result<(Vec<Node>, End)> {
+fn list(pieces: &[Piece], index: &mut usize) -> Result<(Vec<Node>, Closer)> {
     let mut nodes = Vec::new();
     while let Some(piece) = pieces.get(*index) {
         *index += 1;
@@ -372,7 +372,7 @@ fn list(pieces: &[Piece], index: &mut usize) -> Result<(Vec<Node>, End)> {
         };
         let mut i = 1;
         match keyword {
-            "end" => return Ok((nodes, End::End)),
+            "end" => return Ok((nodes, Closer::End)),
             "else" => {
                 // `else if ...` / `else with ...`: a chained block.
                 let chained = match tokens.get(1) {
@@ -383,8 +383,8 @@ fn list(pieces: &[Piece], index: &mut usize) -> Result<(Vec<Node>, End)> {
                     _ => None,
                 };
                 return Ok(match chained {
-                    Some((p, kind)) => (nodes, End::Else(Some(p), kind)),
-                    None => (nodes, End::Else(None, String::new())),
+                    Some((p, kind)) => (nodes, Closer::Else(Some(p), kind)),
+                    None => (nodes, Closer::Else(None, String::new())),
                 });
             }
             "if" | "range" | "with" => {
@@ -404,7 +404,7 @@ fn list(pieces: &[Piece], index: &mut usize) -> Result<(Vec<Node>, End)> {
             }
         }
     }
-    Ok((nodes, End::Eof))
+    Ok((nodes, Closer::Eof))
 }
 
 fn block(
@@ -416,13 +416,13 @@ fn block(
 ) -> Result<Node> {
     let (body, end) = list(pieces, index)?;
     let otherwise = match end {
-        End::Eof => {
+        Closer::Eof => {
             bail!("template: unexpected EOF: {{{{{kind}}}}} at character {at} has no {{{{end}}}}")
         }
-        End::End => Vec::new(),
-        End::Else(None, _) => {
+        Closer::End => Vec::new(),
+        Closer::Else(None, _) => {
             let (otherwise, end) = list(pieces, index)?;
-            if !matches!(end, End::End) {
+            if !matches!(end, Closer::End) {
                 bail!(
                     "template: {{{{else}}}} of {{{{{kind}}}}} at character {at} has no {{{{end}}}}"
                 );
@@ -430,7 +430,7 @@ fn block(
             otherwise
         }
         // `{{else if x}}...{{end}}`: one {{end}} closes the chain.
-        End::Else(Some(pipe), chained) => vec![block(&chained, pipe, pieces, index, at)?],
+        Closer::Else(Some(pipe), chained) => vec![block(&chained, pipe, pieces, index, at)?],
     };
     Ok(match kind {
         "if" => Node::If(pipe, body, otherwise),
