@@ -161,17 +161,16 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
         }
         ("POST", ["exec", id, "start"]) => exec_start(engine, id, req),
         ("GET", ["exec", id, "json"]) => Ok(Response::json(200, &engine.exec_inspect(id)?)),
-        ("POST", ["exec", id, "resize"]) => {
-            engine.exec_inspect(id)?;
-            Ok(Response::json(200, &json!({})))
-        }
-        ("POST", ["containers", id, "resize"]) => {
+        ("POST", [kind @ ("exec" | "containers"), id, "resize"]) => {
             let size = |k| {
                 req.query(k)
                     .and_then(|v| v.parse::<u16>().ok())
                     .unwrap_or(0)
             };
-            engine.resize(id, size("h"), size("w"))?;
+            match *kind {
+                "exec" => engine.exec_resize(id, size("h"), size("w"))?,
+                _ => engine.resize(id, size("h"), size("w"))?,
+            }
             Ok(Response::json(200, &json!({})))
         }
 
@@ -579,6 +578,21 @@ fn container_logs(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Re
     let tty = found.record.config.tty;
     let timestamps = req.flag("timestamps");
     let tail: Option<usize> = req.query("tail").and_then(|t| t.parse().ok());
+    // `since`/`until`: unix seconds (with a fraction); entries carry RFC 3339 times with nine
+    // digits, which compare as text in the same order as in time.
+    let bound = |key| -> ApiResult<Option<String>> {
+        req.query(key)
+            .filter(|v| !v.is_empty() && *v != "0")
+            .map(|v| {
+                v.parse::<f64>()
+                    .map(|s| crate::time::rfc3339_nanos((s * 1e9) as i64))
+                    .map_err(|_| {
+                        ApiError::bad_request(format!("invalid {key} {v:?}: want unix seconds"))
+                    })
+            })
+            .transpose()
+    };
+    let (since, until) = (bound("since")?, bound("until")?);
     let engine = engine.clone();
     Ok(Response::Stream {
         status: 200,
@@ -591,7 +605,11 @@ fn container_logs(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Re
                 first.drain(..first.len().saturating_sub(n));
             }
             let send = |out: &mut dyn Write, entries: Vec<logs::Entry>| -> std::io::Result<()> {
-                for entry in entries {
+                let in_time = |e: &logs::Entry| {
+                    since.as_ref().is_none_or(|s| e.time >= *s)
+                        && until.as_ref().is_none_or(|u| e.time <= *u)
+                };
+                for entry in entries.into_iter().filter(in_time) {
                     let wanted = if entry.stream_id() == 2 {
                         stderr
                     } else {
@@ -618,7 +636,8 @@ fn container_logs(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Re
                         .map(|s| s.status == crate::engine::record::Status::Running)
                         .unwrap_or(false);
                     send(out, reader.next_entries(&path))?;
-                    if !still_running {
+                    let now = crate::time::rfc3339_nanos(crate::time::now_nanos());
+                    if !still_running || until.as_ref().is_some_and(|u| now > *u) {
                         break;
                     }
                     std::thread::sleep(POLL);

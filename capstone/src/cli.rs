@@ -21,6 +21,9 @@ pub struct RunFlags {
     /// Remove the container when it exits.
     #[arg(long)]
     pub rm: bool,
+    /// The keys that detach from the container's terminal and leave it running.
+    #[arg(long, value_name = "KEYS")]
+    pub detach_keys: Option<String>,
     /// The container's name.
     #[arg(long)]
     pub name: Option<String>,
@@ -199,6 +202,8 @@ impl RunFlags {
             "AttachStdout": !self.detach,
             "AttachStderr": !self.detach,
             "HostConfig": {
+                // With -t: the terminal's first size, as docker's CLI sends it.
+                "ConsoleSize": crate::terminal::size().filter(|_| self.tty).map(|(r, c)| [r, c]),
                 "CapAdd": self.cap_add,
                 "CapDrop": self.cap_drop,
                 "Privileged": self.privileged,
@@ -348,7 +353,7 @@ pub fn port(client: &Client, container: &str, wanted: Option<&str>) -> Result<i3
 }
 
 /// The PORTS column of `ps`: `127.0.0.1:8080->80/tcp`, `80/tcp` when only exposed.
-fn ports_column(ports: &Value) -> String {
+pub fn ports_column(ports: &Value) -> String {
     let mut shown: Vec<String> = ports
         .as_array()
         .into_iter()
@@ -477,15 +482,19 @@ pub fn run(client: &Client, flags: &RunFlags) -> Result<i32> {
         attach.json()?;
         bail!("attach failed");
     }
-    if flags.interactive {
-        // Our standard input to the container; at its end, close our writing side so the
-        // container reads end-of-file.
-        let mut connection = attach.reader.get_ref().try_clone()?;
-        std::thread::spawn(move || {
-            let _ = crate::stdin::pump(&mut std::io::stdin().lock(), &mut connection);
-            let _ = connection.shutdown(std::net::Shutdown::Write);
-        });
-    }
+    // Raw mode before anything reads our input: a shell's first question to the terminal
+    // (where is the cursor?) must not wait in a line buffer for an Enter.
+    let _raw = (flags.tty && flags.interactive)
+        .then(crate::terminal::RawMode::enable)
+        .flatten();
+    // Our standard input to the container (see crate::client_terminal).
+    let detached = match flags.interactive {
+        true => Some(crate::client_terminal::send_input(
+            attach.reader.get_ref(),
+            crate::client_terminal::detach_keys(flags.tty, flags.detach_keys.as_deref())?,
+        )?),
+        false => None,
+    };
     let condition = if flags.rm { "removed" } else { "next-exit" };
     let wait = client.request(
         "POST",
@@ -495,9 +504,6 @@ pub fn run(client: &Client, flags: &RunFlags) -> Result<i32> {
     )?;
     // With a terminal, one raw stream: what the terminal gave, as it came.
     let output = std::thread::spawn(move || copy_stream(&mut attach));
-    let _raw = (flags.tty && flags.interactive)
-        .then(crate::terminal::RawMode::enable)
-        .flatten();
     if let Err(error) = start_or_exit(client, &id) {
         if flags.rm {
             let _ = wait.json();
@@ -505,15 +511,12 @@ pub fn run(client: &Client, flags: &RunFlags) -> Result<i32> {
         return Err(error);
     }
     if flags.tty {
-        if let Some((rows, cols)) = crate::terminal::size() {
-            let _ = client.call(
-                "POST",
-                &format!("/containers/{id}/resize?h={rows}&w={cols}"),
-                None,
-            );
-        }
+        crate::client_terminal::forward_size(client, &format!("/containers/{id}/resize"))?;
     }
     let _ = output.join();
+    if crate::client_terminal::is_set(&detached) {
+        return Ok(0);
+    }
     let status = wait.json()?;
     Ok(status["StatusCode"].as_i64().unwrap_or(125) as i32)
 }
@@ -540,6 +543,7 @@ pub fn ps(
     quiet: bool,
     no_trunc: bool,
     filters: &[String],
+    format: Option<&str>,
 ) -> Result<()> {
     let mut map = serde_json::Map::new();
     for filter in filters {
@@ -557,6 +561,9 @@ pub fn ps(
         all as u8,
         encode(&Value::Object(map).to_string())
     );
+    if let Some(format) = format.filter(|f| !quiet && crate::template::is_template(f)) {
+        return crate::cli_format::ps(client, &path, no_trunc, format);
+    }
     let list = client.call("GET", &path, None)?;
     let list = list.as_array().cloned().unwrap_or_default();
     let short = |id: &str| -> String {
@@ -620,17 +627,23 @@ pub fn ps(
 pub fn logs(
     client: &Client,
     id: &str,
-    follow: bool,
+    (follow, timestamps): (bool, bool),
     tail: Option<&str>,
-    timestamps: bool,
+    (since, until): (Option<&str>, Option<&str>),
 ) -> Result<()> {
-    let path = format!(
+    let mut path = format!(
         "/containers/{}/logs?stdout=1&stderr=1&follow={}&timestamps={}&tail={}",
         encode(id),
         follow as u8,
         timestamps as u8,
         encode(tail.unwrap_or("all"))
     );
+    for (key, value) in [("since", since), ("until", until)] {
+        if let Some(value) = value {
+            let seconds = crate::cli_events::timestamp(value)?;
+            path.push_str(&format!("&{key}={}", encode(&seconds)));
+        }
+    }
     let mut reply = client.request("GET", &path, None, false)?;
     if reply.status >= 400 {
         reply.json()?;
@@ -849,6 +862,7 @@ pub fn exec(
     env: &[String],
     (workdir, user): (Option<String>, Option<String>),
     (interactive, tty): (bool, bool),
+    detach_keys: Option<&str>,
 ) -> Result<i32> {
     let body = json!({
         "AttachStdin": interactive,
@@ -859,6 +873,8 @@ pub fn exec(
         "User": user.unwrap_or_default(),
         "AttachStdout": true,
         "AttachStderr": true,
+        // The terminal's first size: set before the command runs, so its first look is right.
+        "ConsoleSize": crate::terminal::size().filter(|_| tty).map(|(r, c)| [r, c]),
     });
     let created = client.call(
         "POST",
@@ -876,17 +892,26 @@ pub fn exec(
         started.json()?;
         return Ok(125);
     }
-    if interactive {
-        let mut connection = started.reader.get_ref().try_clone()?;
-        std::thread::spawn(move || {
-            let _ = crate::stdin::pump(&mut std::io::stdin().lock(), &mut connection);
-            let _ = connection.shutdown(std::net::Shutdown::Write);
-        });
-    }
+    // Raw mode before anything reads our input: a shell's first question to the terminal
+    // (where is the cursor?) must not wait in a line buffer for an Enter.
     let _raw = (tty && interactive)
         .then(crate::terminal::RawMode::enable)
         .flatten();
-    copy_stream(&mut started)?;
+    let detached = match interactive {
+        true => Some(crate::client_terminal::send_input(
+            started.reader.get_ref(),
+            crate::client_terminal::detach_keys(tty, detach_keys)?,
+        )?),
+        false => None,
+    };
+    if tty {
+        crate::client_terminal::forward_size(client, &format!("/exec/{id}/resize"))?;
+    }
+    let copied = copy_stream(&mut started);
+    if crate::client_terminal::is_set(&detached) {
+        return Ok(0);
+    }
+    copied?;
     let inspect = client.call("GET", &format!("/exec/{id}/json"), None)?;
     Ok(inspect["ExitCode"].as_i64().unwrap_or(125) as i32)
 }
@@ -920,53 +945,6 @@ pub fn top(client: &Client, container: &str) -> Result<()> {
     Ok(())
 }
 
-/// `stats --no-stream`: memory and CPU time from the cgroup (chapter 02), as Docker's columns.
-pub fn stats(client: &Client, containers: &[String]) -> Result<()> {
-    let mut rows = Vec::new();
-    for c in containers {
-        let s = client.call(
-            "GET",
-            &format!("/containers/{}/stats?stream=0", encode(c)),
-            None,
-        )?;
-        let memory = s["memory_stats"]["usage"].as_u64().unwrap_or(0);
-        let limit = s["memory_stats"]["limit"].as_u64().unwrap_or(0);
-        let cpu_ns = s["cpu_stats"]["cpu_usage"]["total_usage"]
-            .as_u64()
-            .unwrap_or(0);
-        rows.push(vec![
-            s["id"]
-                .as_str()
-                .unwrap_or_default()
-                .chars()
-                .take(12)
-                .collect(),
-            s["name"]
-                .as_str()
-                .unwrap_or_default()
-                .trim_start_matches('/')
-                .to_string(),
-            format!("{:.2}s", cpu_ns as f64 / 1e9),
-            format!("{} / {}", human_size(memory), human_size(limit)),
-            format!("{}", s["pids_stats"]["current"].as_u64().unwrap_or(0)),
-        ]);
-    }
-    print!(
-        "{}",
-        table(
-            &[
-                "CONTAINER ID",
-                "NAME",
-                "CPU TIME",
-                "MEM USAGE / LIMIT",
-                "PIDS"
-            ],
-            &rows
-        )
-    );
-    Ok(())
-}
-
 /// `volume create|ls|inspect|rm|prune`.
 pub fn volume(client: &Client, command: crate::VolumeCommand) -> Result<()> {
     use crate::VolumeCommand as V;
@@ -976,7 +954,7 @@ pub fn volume(client: &Client, command: crate::VolumeCommand) -> Result<()> {
             let created = client.call("POST", "/volumes/create", Some(&body))?;
             println!("{}", created["Name"].as_str().unwrap_or_default());
         }
-        V::Ls { quiet } => {
+        V::Ls { quiet, .. } => {
             let list = client.call("GET", "/volumes", None)?;
             let volumes = list["Volumes"].as_array().cloned().unwrap_or_default();
             if !quiet {
@@ -1055,7 +1033,7 @@ pub fn network(client: &Client, command: crate::NetworkCommand) -> Result<()> {
             }
             println!("{}", created["Id"].as_str().unwrap_or_default());
         }
-        N::Ls { quiet } => {
+        N::Ls { quiet, .. } => {
             let list = client.call("GET", "/networks", None)?;
             let networks = list.as_array().cloned().unwrap_or_default();
             if !quiet {

@@ -80,7 +80,16 @@ pub fn events(
     since: Option<&str>,
     until: Option<&str>,
     filters: &[String],
+    format: Option<&str>,
 ) -> Result<i32> {
+    let format = match format {
+        Some("json") => Some("{{json .}}"),
+        other => other,
+    };
+    let template = format
+        .map(crate::template::Template::parse)
+        .transpose()
+        .context("--format")?;
     let mut path = String::from("/events?");
     if let Some(since) = since {
         path.push_str(&format!("since={}&", encode(&timestamp(since)?)));
@@ -101,7 +110,11 @@ pub fn events(
     let mut out = std::io::stdout();
     while reader.read_line(&mut line)? > 0 {
         if let Ok(event) = serde_json::from_str::<Value>(line.trim()) {
-            writeln!(out, "{}", event_line(&event))?;
+            let line = match &template {
+                Some(template) => template.render(&event)?,
+                None => event_line(&event),
+            };
+            writeln!(out, "{line}")?;
             out.flush()?;
         }
         line.clear();

@@ -46,6 +46,17 @@ impl Entry {
 /// line, until end of file. Several copiers share one file (hence the lock), so lines of stdout
 /// and stderr are interleaved in the order they were read.
 pub fn copy_into(source: impl Read, stream: &'static str, log: Arc<Mutex<File>>) {
+    copy_lines(source, stream, log, false)
+}
+
+/// The same for a terminal's output, except that what ends without a newline is logged at
+/// once too: a shell's prompt has none, and `attach` (which reads the log) must show it while
+/// a person waits at it. `logs` joins the pieces back, so it prints the same bytes.
+pub fn copy_terminal_into(source: impl Read, log: Arc<Mutex<File>>) {
+    copy_lines(source, "stdout", log, true)
+}
+
+fn copy_lines(source: impl Read, stream: &'static str, log: Arc<Mutex<File>>, terminal: bool) {
     let mut reader = BufReader::new(source);
     let mut pending: Vec<u8> = Vec::new();
     loop {
@@ -59,7 +70,7 @@ pub fn copy_into(source: impl Read, stream: &'static str, log: Arc<Mutex<File>>)
             let line: Vec<u8> = pending.drain(..=newline).collect();
             append(&log, stream, &line);
         }
-        if pending.len() >= MAX_PARTIAL {
+        if pending.len() >= MAX_PARTIAL || (terminal && !pending.is_empty()) {
             append(&log, stream, &std::mem::take(&mut pending));
         }
     }
@@ -191,6 +202,28 @@ mod tests {
         let bytes = frame(2, b"oops\n");
         let (stream, payload) = read_frame(&mut &bytes[..]).unwrap().unwrap();
         assert_eq!((stream, payload.as_slice()), (2, &b"oops\n"[..]));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_terminals_prompt_is_logged_without_waiting_for_a_newline() {
+        let dir = std::env::temp_dir().join(format!("baleia-logs-prompt-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("log");
+        let file = Arc::new(Mutex::new(File::create(&path).unwrap()));
+        // Two reads: the banner and the prompt, then what the person typed, echoed.
+        let (mut ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        let copier = std::thread::spawn(move || copy_terminal_into(theirs, file));
+        ours.write_all(b"banner\r\n/ # ").unwrap();
+        let mut reader = Reader::open(&path, false);
+        let mut logs: Vec<String> = Vec::new();
+        while logs.concat() != "banner\r\n/ # " {
+            logs.extend(reader.next_entries(&path).into_iter().map(|e| e.log));
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(logs, ["banner\r\n", "/ # "]);
+        drop(ours);
+        copier.join().unwrap();
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -17,13 +17,18 @@
 mod api;
 mod check;
 mod cli;
+mod cli_attach;
 mod cli_build;
+mod cli_completion;
 mod cli_cp;
 mod cli_events;
+mod cli_format;
 mod cli_import;
 mod cli_login;
+mod cli_stats;
 mod cli_system;
 mod client;
+mod client_terminal;
 mod daemon;
 mod engine;
 mod footprint;
@@ -34,12 +39,13 @@ mod pty;
 mod runtime;
 mod shim;
 mod stdin;
+mod template;
 mod terminal;
 mod time;
 mod wiring;
 
 use anyhow::Result;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use client::Client;
 use std::path::PathBuf;
 
@@ -75,6 +81,9 @@ pub enum VolumeCommand {
     Ls {
         #[arg(short, long)]
         quiet: bool,
+        /// A Go template for each volume (`table ...` for columns): .Name, .Driver, ...
+        #[arg(long)]
+        format: Option<String>,
     },
     /// Show volumes as JSON.
     Inspect {
@@ -113,6 +122,9 @@ pub enum NetworkCommand {
     Ls {
         #[arg(short, long)]
         quiet: bool,
+        /// A Go template for each network (`table ...` for columns): .ID, .Name, ...
+        #[arg(long)]
+        format: Option<String>,
     },
     /// Show networks as JSON.
     Inspect {
@@ -224,6 +236,9 @@ enum Command {
         env: Vec<String>,
         #[arg(long)]
         tty: bool,
+        /// The terminal's first size, ROWSxCOLUMNS (the exec's `ConsoleSize`).
+        #[arg(long, value_parser = client_terminal::parse_size)]
+        console_size: Option<(u16, u16)>,
         /// The container's bundle: its spec's security applies to the process.
         #[arg(long)]
         bundle: Option<PathBuf>,
@@ -248,6 +263,9 @@ enum Command {
         /// KEY=VALUE: type, event, container, image, volume, network.
         #[arg(short, long = "filter")]
         filters: Vec<String>,
+        /// A Go template for each event: {{.Type}} {{.Action}} {{.Actor.ID}}, or `json`.
+        #[arg(long)]
+        format: Option<String>,
     },
     /// The engine as a whole: `system df`, `system prune`, `system check`.
     #[command(subcommand)]
@@ -285,13 +303,8 @@ enum Command {
         /// Only this one: PORT[/PROTO].
         port: Option<String>,
     },
-    /// What containers use (one sample: `--no-stream` is the only mode).
-    Stats {
-        #[arg(long)]
-        no_stream: bool,
-        #[arg(required = true)]
-        containers: Vec<String>,
-    },
+    /// What containers use, live (`--no-stream`: one table).
+    Stats(cli_stats::StatsFlags),
     /// Run a command in a running container.
     Exec {
         /// Pass our standard input.
@@ -306,10 +319,20 @@ enum Command {
         workdir: Option<String>,
         #[arg(short, long)]
         user: Option<String>,
+        /// The keys that detach from the exec's terminal and leave it running.
+        #[arg(long, value_name = "KEYS")]
+        detach_keys: Option<String>,
         container: String,
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
         command: Vec<String>,
     },
+    /// Attach our terminal (or standard streams) to a running container.
+    Attach(cli_attach::AttachFlags),
+    /// Print a shell completion script: `baleia completion bash > /etc/bash_completion.d/baleia`.
+    Completion { shell: clap_complete::Shell },
+    /// Write man pages (baleia.1, baleia-run.1, ...) into a directory.
+    #[command(hide = true)]
+    Manpages { dir: PathBuf },
     /// Create and run a container.
     Run(Box<cli::RunFlags>),
     /// Create a container without starting it; print its id.
@@ -337,6 +360,9 @@ enum Command {
         /// KEY=VALUE: status, name, id, ancestor, exited, label.
         #[arg(short, long = "filter")]
         filters: Vec<String>,
+        /// A Go template for each container (`table ...` for columns): .ID, .Names, .Status, ...
+        #[arg(long)]
+        format: Option<String>,
     },
     /// A container's output.
     Logs {
@@ -347,6 +373,12 @@ enum Command {
         tail: Option<String>,
         #[arg(short, long)]
         timestamps: bool,
+        /// From when: unix seconds, or a duration back from now (10m).
+        #[arg(long)]
+        since: Option<String>,
+        /// Until when (with -f: stop then).
+        #[arg(long)]
+        until: Option<String>,
     },
     /// Stop containers: their stop signal, then SIGKILL after a timeout.
     Stop {
@@ -381,6 +413,9 @@ enum Command {
     },
     /// Low-level information on containers or images, as JSON.
     Inspect {
+        /// A Go template run on each object's JSON: {{.State.Status}}, {{json .Config}}.
+        #[arg(short, long)]
+        format: Option<String>,
         #[arg(required = true)]
         names: Vec<String>,
     },
@@ -388,6 +423,9 @@ enum Command {
     Images {
         #[arg(short, long)]
         quiet: bool,
+        /// A Go template for each image (`table ...` for columns): .Repository, .Tag, .ID, ...
+        #[arg(long)]
+        format: Option<String>,
         reference: Option<String>,
     },
     /// Remove images.
@@ -520,6 +558,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             cwd,
             env,
             tty,
+            console_size,
             bundle,
             command,
         } => match runtime::exec_in(
@@ -529,7 +568,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             env,
             cwd,
             (uid, gid),
-            tty,
+            (tty, console_size),
         ) {
             Ok(code) => Ok(code),
             Err(error) => {
@@ -546,6 +585,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             env,
             workdir,
             user,
+            detach_keys,
             container,
             command,
         } => cli::exec(
@@ -555,7 +595,11 @@ fn dispatch(cli: Cli) -> Result<i32> {
             &env,
             (workdir, user),
             (interactive, tty),
+            detach_keys.as_deref(),
         ),
+        Command::Attach(flags) => cli_attach::attach(&client, &flags),
+        Command::Completion { shell } => cli_completion::completion(Cli::command(), shell),
+        Command::Manpages { dir } => cli_completion::manpages(Cli::command(), &dir),
         Command::Port { container, port } => cli::port(&client, &container, port.as_deref()),
         Command::BuildProcess(args) => engine::build::process(&cli.root, args),
         Command::Build(flags) => cli_build::build(&client, &flags),
@@ -564,7 +608,14 @@ fn dispatch(cli: Cli) -> Result<i32> {
             since,
             until,
             filters,
-        } => cli_events::events(&client, since.as_deref(), until.as_deref(), &filters),
+            format,
+        } => cli_events::events(
+            &client,
+            since.as_deref(),
+            until.as_deref(),
+            &filters,
+            format.as_deref(),
+        ),
         Command::System(SystemCommand::Df) => cli_system::df(&client),
         Command::System(SystemCommand::Prune {
             all,
@@ -595,7 +646,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             message.as_deref(),
         ),
         Command::Top { container } => cli::top(&client, &container).map(|()| 0),
-        Command::Stats { containers, .. } => cli::stats(&client, &containers).map(|()| 0),
+        Command::Stats(flags) => cli_stats::stats(&client, &flags),
         Command::Run(flags) => cli::run(&client, &flags),
         Command::Create(flags) => {
             println!("{}", cli::create(&client, &flags)?);
@@ -620,13 +671,23 @@ fn dispatch(cli: Cli) -> Result<i32> {
             quiet,
             no_trunc,
             filters,
-        } => cli::ps(&client, all, quiet, no_trunc, &filters).map(|()| 0),
+            format,
+        } => cli::ps(&client, all, quiet, no_trunc, &filters, format.as_deref()).map(|()| 0),
         Command::Logs {
             container,
             follow,
             tail,
             timestamps,
-        } => cli::logs(&client, &container, follow, tail.as_deref(), timestamps).map(|()| 0),
+            since,
+            until,
+        } => cli::logs(
+            &client,
+            &container,
+            (follow, timestamps),
+            tail.as_deref(),
+            (since.as_deref(), until.as_deref()),
+        )
+        .map(|()| 0),
         Command::Stop {
             time,
             signal,
@@ -677,9 +738,30 @@ fn dispatch(cli: Cli) -> Result<i32> {
             }
             Ok(code)
         }
-        Command::Inspect { names } => cli::inspect(&client, &names),
-        Command::Images { quiet, reference } => {
-            cli::images(&client, quiet, reference.as_deref()).map(|()| 0)
+        Command::Inspect {
+            format: Some(format),
+            names,
+        } => cli_format::inspect(&client, &names, &format),
+        Command::Inspect { names, .. } => cli::inspect(&client, &names),
+        Command::Images {
+            quiet: false,
+            format: Some(format),
+            reference,
+        } if template::is_template(&format) => {
+            cli_format::images(&client, reference.as_deref(), false, &format).map(|()| 0)
+        }
+        Command::Images {
+            quiet, reference, ..
+        } => cli::images(&client, quiet, reference.as_deref()).map(|()| 0),
+        Command::Volume(VolumeCommand::Ls {
+            quiet: false,
+            format: Some(format),
+        }) if template::is_template(&format) => cli_format::volumes(&client, &format).map(|()| 0),
+        Command::Network(NetworkCommand::Ls {
+            quiet: false,
+            format: Some(format),
+        }) if template::is_template(&format) => {
+            cli_format::networks(&client, false, &format).map(|()| 0)
         }
         Command::Rmi { images } => cli::rmi(&client, &images).map(|()| 0),
         Command::Tag { source, target } => cli::tag(&client, &source, &target).map(|()| 0),

@@ -541,7 +541,7 @@ pub fn exec_in(
     env: Vec<String>,
     cwd: PathBuf,
     (uid, gid): (u32, u32),
-    tty: bool,
+    (tty, size): (bool, Option<(u16, u16)>),
 ) -> Result<i32> {
     let security = match bundle {
         Some(bundle) => {
@@ -552,7 +552,7 @@ pub fn exec_in(
         }
         None => ch01_namespaces::Security::docker_default(),
     };
-    exec_with(target, argv, env, cwd, (uid, gid), tty, security)
+    exec_with(target, argv, env, cwd, (uid, gid), (tty, size), security)
 }
 
 fn exec_with(
@@ -561,7 +561,7 @@ fn exec_with(
     env: Vec<String>,
     cwd: PathBuf,
     (uid, gid): (u32, u32),
-    tty: bool,
+    (tty, size): (bool, Option<(u16, u16)>),
     security: ch01_namespaces::Security,
 ) -> Result<i32> {
     let target = nix::unistd::Pid::from_raw(target);
@@ -588,7 +588,7 @@ fn exec_with(
         .child_step("apply the process's environment, cwd and user", move || {
             apply_process(&env, &cwd, uid, gid).map_err(|e| format!("{e:#}"))?;
             if let Some(socket) = &theirs {
-                crate::pty::become_terminal_session(socket, None).map_err(|e| format!("{e:#}"))?;
+                crate::pty::become_terminal_session(socket, size).map_err(|e| format!("{e:#}"))?;
             }
             Ok(())
         })

@@ -174,7 +174,10 @@ fn supervise(root: &Path, dir: &Dir, mut handshake: File) -> Result<()> {
         None => (output, input),
     };
     if let Some(input) = input {
-        let once = record.config.stdin_once;
+        // With a terminal the first attach's end does not end the input: closing our copy
+        // of the master would not give the container end-of-file anyway (we read its output
+        // through the same master), and a user who detached (Ctrl-P Ctrl-Q) attaches again.
+        let once = record.config.stdin_once && !terminal;
         // Not joined: it may wait for a writer forever; it ends with us.
         std::thread::spawn(move || crate::stdin::feed(&fifo, File::from(input), once));
     }
@@ -183,7 +186,10 @@ fn supervise(root: &Path, dir: &Dir, mut handshake: File) -> Result<()> {
         .into_iter()
         .map(|(fd, stream)| {
             let log = log.clone();
-            std::thread::spawn(move || logs::copy_into(File::from(fd), stream, log))
+            std::thread::spawn(move || match terminal {
+                true => logs::copy_terminal_into(File::from(fd), log),
+                false => logs::copy_into(File::from(fd), stream, log),
+            })
         })
         .collect();
     crate::footprint::release_startup_pages();

@@ -26,6 +26,8 @@ pub struct ExecConfig {
     pub working_dir: String,
     pub tty: bool,
     pub attach_stdin: bool,
+    /// The terminal's first size, `[rows, columns]` (docker's CLI sends it, API 1.42+).
+    pub console_size: Option<[u16; 2]>,
 }
 
 /// One exec, as `GET /exec/{id}/json` shows it.
@@ -247,6 +249,9 @@ impl Engine {
         ]);
         if config.tty {
             command.arg("--tty");
+            if let Some([rows, cols]) = config.console_size.filter(|[r, c]| *r > 0 && *c > 0) {
+                command.arg(format!("--console-size={rows}x{cols}"));
+            }
         }
         // The container's capabilities, no_new_privs and seccomp filter apply to exec too.
         command.arg("--bundle").arg(&dir.0);

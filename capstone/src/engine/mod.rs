@@ -14,6 +14,7 @@ pub mod devices;
 pub mod event_hooks;
 pub mod events;
 pub mod exec;
+pub mod exec_resize;
 pub mod filters;
 pub mod images;
 pub mod meta;

@@ -50,6 +50,8 @@ pub struct Config {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct HostConfig {
+    /// With a terminal: its first size, `[rows, columns]` (`[0, 0]`: none given).
+    pub console_size: Option<[u16; 2]>,
     pub memory: i64,
     pub nano_cpus: i64,
     pub cpu_shares: i64,

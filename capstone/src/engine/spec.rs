@@ -204,6 +204,18 @@ pub fn build(inputs: &Inputs) -> Result<Spec, ApiError> {
         .map_err(ApiError::internal)?;
     let security = security(inputs.host)?;
     let mut process = process;
+    // The terminal's first size, set before the program runs (its first look is right).
+    if let Some([rows, cols]) = inputs.host.console_size.filter(|[r, c]| *r > 0 && *c > 0) {
+        if inputs.config.tty {
+            process.set_console_size(Some(
+                oci_spec::runtime::BoxBuilder::default()
+                    .height(rows as u64)
+                    .width(cols as u64)
+                    .build()
+                    .map_err(ApiError::internal)?,
+            ));
+        }
+    }
     process.set_capabilities(Some(security.capabilities));
     process.set_no_new_privileges(Some(security.no_new_privileges));
 

@@ -14,11 +14,14 @@ To generate this message, baleia took the following steps:
     with the same layers shares it.
  3. It ran this program from that layer, which wrote the text you are reading now.
 
-To try something more ambitious, import a root file system and look inside:
- $ ch04-images import rootfs.tar busybox:latest --change 'CMD [\"/bin/sh\"]'
- $ ch04-images tree
+To try something more ambitious, give the engine an image with a shell and run it:
+ $ baleia pull busybox
+ $ baleia run -it --rm busybox sh
+Without a network, import a root file system instead of pulling:
+ $ baleia import rootfs.tar busybox --change 'CMD [\"/bin/sh\"]'
 
-For more, read the course: chapters/04-images/README.md
+To see how each step works, start the course at its first chapter:
+ chapters/00-container/README.md
 "
     );
 }

@@ -1,0 +1,77 @@
+//! `baleia attach`: join a running container's standard streams, as `docker attach` does:
+//! its output from now on, our input to it (when it keeps its input open), our terminal's size
+//! and raw mode when it has a terminal, and the detach keys to leave it running. The exit code
+//! is the container's, once it ends.
+
+use crate::client::{copy_stream, Client};
+use anyhow::{bail, Result};
+
+#[derive(clap::Args)]
+pub struct AttachFlags {
+    /// Do not send our standard input.
+    #[arg(long)]
+    pub no_stdin: bool,
+    /// The keys that detach from the container and leave it running.
+    #[arg(long, value_name = "KEYS")]
+    pub detach_keys: Option<String>,
+    pub container: String,
+}
+
+pub fn attach(client: &Client, flags: &AttachFlags) -> Result<i32> {
+    let found = client.call(
+        "GET",
+        &format!(
+            "/containers/{}/json",
+            crate::client::encode(&flags.container)
+        ),
+        None,
+    )?;
+    let id = found["Id"].as_str().unwrap_or_default().to_string();
+    if found["State"]["Running"] != true {
+        bail!("You cannot attach to a stopped container, start it first (baleia start {id:.12})");
+    }
+    let tty = found["Config"]["Tty"] == true;
+    let stdin = !flags.no_stdin && found["Config"]["OpenStdin"] == true;
+    let mut attach = client.request(
+        "POST",
+        &format!(
+            "/containers/{id}/attach?stream=1&stdout=1&stderr=1&stdin={}",
+            stdin as u8
+        ),
+        None,
+        true,
+    )?;
+    if attach.status >= 400 {
+        attach.json()?;
+        bail!("attach failed");
+    }
+    // Asked before the stream ends, so a container that ends at once still gives its code.
+    let wait = client.request(
+        "POST",
+        &format!("/containers/{id}/wait?condition=next-exit"),
+        None,
+        false,
+    )?;
+    // Raw mode before anything reads our input: a shell's first question to the terminal
+    // (where is the cursor?) must not wait in a line buffer for an Enter.
+    let _raw = (tty && stdin)
+        .then(crate::terminal::RawMode::enable)
+        .flatten();
+    let detached = match stdin {
+        true => Some(crate::client_terminal::send_input(
+            attach.reader.get_ref(),
+            crate::client_terminal::detach_keys(tty, flags.detach_keys.as_deref())?,
+        )?),
+        false => None,
+    };
+    if tty {
+        crate::client_terminal::forward_size(client, &format!("/containers/{id}/resize"))?;
+    }
+    let copied = copy_stream(&mut attach);
+    if crate::client_terminal::is_set(&detached) {
+        return Ok(0);
+    }
+    copied?;
+    let status = wait.json()?;
+    Ok(status["StatusCode"].as_i64().unwrap_or(125) as i32)
+}

@@ -1,0 +1,194 @@
+//! The client at a real terminal: `run -it`, `exec -it` and `attach` driven through tmux
+//! (a pseudo-terminal whose size we can change, as a user resizing a window does). Run:
+//! `cargo test -p baleia-tests --test capstone_terminal` (as root, tmux installed).
+
+use harness::capstone::{ok, Daemon};
+use harness::{build_dir, wait_until_within, TestEnv};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+/// A tmux server of the test's own (its socket in the test's temp dir), killed on drop.
+struct Tmux {
+    socket: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+impl Tmux {
+    fn new(daemon: &Daemon) -> Tmux {
+        Tmux {
+            socket: daemon.env.path().join("tmux.sock"),
+            env: vec![
+                ("BALEIA_HOST".into(), daemon.host()),
+                (
+                    "BALEIA_ROOT".into(),
+                    daemon.env.path().join("root").display().to_string(),
+                ),
+                ("BALEIA_TEST_MARK".into(), daemon.env.marker().into()),
+                ("BALEIA_BRIDGE".into(), "none".into()),
+            ],
+        }
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
+        let output = Command::new("tmux")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("TERM", "xterm")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .arg("-S")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("run tmux (apt-get install tmux)");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// A window `name` of `cols`×`rows` running `command` (`baleia` is our build); it stays
+    /// open after the command ends, so its last screen can be read.
+    fn start(&self, name: &str, (cols, rows): (u16, u16), command: &str) {
+        let baleia = build_dir().join("baleia");
+        let command = command.replacen("baleia", baleia.to_str().unwrap(), 1);
+        let (cols, rows) = (cols.to_string(), rows.to_string());
+        let mut args = vec!["-f", "/dev/null", "new-session", "-d", "-s", name];
+        args.extend(["-x", &cols, "-y", &rows]);
+        args.push(&command);
+        self.tmux(&args);
+        self.tmux(&["set-option", "-t", name, "status", "off"]);
+        self.tmux(&["set-option", "-t", name, "remain-on-exit", "on"]);
+        self.tmux(&["set-option", "-t", name, "window-size", "manual"]);
+        self.resize(name, (cols.parse().unwrap(), rows.parse().unwrap()));
+    }
+
+    fn resize(&self, name: &str, (cols, rows): (u16, u16)) {
+        self.tmux(&[
+            "resize-window",
+            "-t",
+            name,
+            "-x",
+            &cols.to_string(),
+            "-y",
+            &rows.to_string(),
+        ]);
+    }
+
+    fn screen(&self, name: &str) -> String {
+        self.tmux(&["capture-pane", "-p", "-t", name])
+    }
+
+    /// Type `keys` (tmux key names: `Enter`, `C-p`) into the window.
+    fn keys(&self, name: &str, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", name];
+        args.extend(keys);
+        self.tmux(&args);
+    }
+
+    fn wait_for(&self, name: &str, text: &str) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !self.screen(name).contains(text) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {text:?} in window {name}:\n{}",
+                self.screen(name)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Whether the window's command has ended.
+    fn dead(&self, name: &str) -> bool {
+        self.tmux(&["display-message", "-p", "-t", name, "#{pane_dead}"])
+            .trim()
+            == "1"
+    }
+
+    /// Ask the shell in the window for its terminal's size, with a marker to find the answer
+    /// (the echoed command line holds `$(stty size)`, the answer's line does not).
+    fn stty_size(&self, name: &str, marker: &str) -> String {
+        self.keys(name, &[&format!("echo {marker} $(stty size)"), "Enter"]);
+        let wanted = format!("{marker} ");
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let screen = self.screen(name);
+            if let Some(line) = screen.lines().rev().find(|l| l.starts_with(&wanted)) {
+                return line[wanted.len()..].trim().to_string();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no answer to stty size in window {name}:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.tmux(&["kill-server"]);
+    }
+}
+
+fn running(daemon: &Daemon, name: &str) -> bool {
+    ok(daemon, &["inspect", "-f", "{{.State.Running}}", name]).trim() == "true"
+}
+
+#[test]
+fn resize_and_detach_keys_for_run_exec_and_attach() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    let tmux = Tmux::new(&daemon);
+
+    // run -it: the size at the start, then each resize, reaches the container's terminal.
+    tmux.start("run", (100, 20), "baleia run -it --name tt busybox sh");
+    tmux.wait_for("run", "#");
+    assert_eq!(tmux.stty_size("run", "A"), "20 100");
+    tmux.resize("run", (120, 30));
+    assert_eq!(tmux.stty_size("run", "B"), "30 120");
+    // Ctrl-C reaches the container's shell as SIGINT: the sleep ends, the shell goes on.
+    tmux.keys("run", &["sleep 30; echo after-sleep", "Enter"]);
+    std::thread::sleep(Duration::from_millis(500));
+    tmux.keys("run", &["C-c"]);
+    assert_eq!(tmux.stty_size("run", "C"), "30 120");
+    assert!(!tmux.screen("run").contains("\nafter-sleep"));
+    // Ctrl-P Ctrl-Q: the client leaves, the container keeps running.
+    tmux.keys("run", &["C-p", "C-q"]);
+    wait_until_within("run -it to detach", Duration::from_secs(10), || {
+        tmux.dead("run")
+    });
+    assert!(running(&daemon, "tt"), "{}", tmux.screen("run"));
+
+    // exec -it: the daemon applies the exec's size too.
+    tmux.start("exec", (90, 25), "baleia exec -it tt sh");
+    tmux.wait_for("exec", "#");
+    assert_eq!(tmux.stty_size("exec", "D"), "25 90");
+    tmux.resize("exec", (110, 35));
+    assert_eq!(tmux.stty_size("exec", "E"), "35 110");
+    tmux.keys("exec", &["exit 3", "Enter"]);
+    wait_until_within("exec to end", Duration::from_secs(10), || tmux.dead("exec"));
+    assert!(running(&daemon, "tt"));
+
+    // attach: back to the first shell, at this window's size; custom detach keys.
+    tmux.start(
+        "attach",
+        (80, 24),
+        "baleia attach --detach-keys ctrl-x,x tt",
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(tmux.stty_size("attach", "F"), "24 80");
+    tmux.resize("attach", (70, 22));
+    assert_eq!(tmux.stty_size("attach", "G"), "22 70");
+    tmux.keys("attach", &["C-x", "x"]);
+    wait_until_within("attach to detach", Duration::from_secs(10), || {
+        tmux.dead("attach")
+    });
+    assert!(running(&daemon, "tt"));
+
+    // Attached again, `exit` ends the container and the attach with its code.
+    tmux.start("again", (80, 24), "baleia attach tt; echo attach-exit=$?");
+    std::thread::sleep(Duration::from_millis(500));
+    tmux.keys("again", &["exit 5", "Enter"]);
+    tmux.wait_for("again", "attach-exit=5");
+    assert!(!running(&daemon, "tt"));
+    ok(&daemon, &["rm", "tt"]);
+}
