@@ -15,6 +15,7 @@
 use crate::error::{Error, Result};
 use cgroups_rs::hierarchies::{is_cgroup2_unified_mode, V1};
 use cgroups_rs::Controllers;
+use ch01_namespaces::common::Failure;
 use std::fmt;
 use std::path::{Path, PathBuf};
 

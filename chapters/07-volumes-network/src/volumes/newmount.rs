@@ -18,6 +18,7 @@
 //! The descriptor is inherited across `fork` (and closed at `exec`: `OPEN_TREE_CLOEXEC`).
 
 use crate::error::{Error, Result};
+use ch01_namespaces::common::Failure;
 use ch01_namespaces::explain;
 use nix::errno::Errno;
 use std::ffi::CString;
