@@ -59,8 +59,15 @@ impl ContainerCgroup {
                 let value = format!("{} {}", quota.quota_us, quota.period_us);
                 write(dir, "cpu.max", value, &why)?;
             } else {
-                write(dir, "cpu.cfs_quota_us", quota.quota_us, &why)?;
-                write(dir, "cpu.cfs_period_us", quota.period_us, "the period")?;
+                explain!(
+                    "write {} to {} and {} to {} ({why})",
+                    quota.quota_us,
+                    dir.join("cpu.cfs_quota_us").display(),
+                    quota.period_us,
+                    dir.join("cpu.cfs_period_us").display()
+                );
+                set(dir, "cpu.cfs_quota_us", quota.quota_us)?;
+                set(dir, "cpu.cfs_period_us", quota.period_us)?;
             }
         }
         if let Some(shares) = limits.cpu_shares {
@@ -97,8 +104,13 @@ impl ContainerCgroup {
 
 /// Narrate and perform one write of `value` to `dir/file`.
 fn write(dir: &Path, file: &str, value: impl Display, why: &str) -> Result<()> {
+    explain!("write {value} to {} ({why})", dir.join(file).display());
+    set(dir, file, value)
+}
+
+/// Write `value` to `dir/file`: one `write(2)`; an error names the path, the value and the errno.
+fn set(dir: &Path, file: &str, value: impl Display) -> Result<()> {
     let path = dir.join(file);
-    explain!("write {value} to {} ({why})", path.display());
     let value = value.to_string();
     std::fs::write(&path, &value).map_err(|error| Error::Write {
         path,
