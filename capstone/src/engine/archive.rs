@@ -60,17 +60,17 @@ pub fn stat_header(stat: &PathStat) -> String {
 
 fn copy_error(found: &Found, path: &str, error: ch03_overlayfs::Error) -> ApiError {
     match &error {
-        ch03_overlayfs::Error::Syscall {
+        ch03_overlayfs::Error::Syscall(ch03_overlayfs::error::SyscallError {
             errno: nix::errno::Errno::ENOENT,
             ..
-        } => ApiError::not_found(format!(
+        }) => ApiError::not_found(format!(
             "Could not find the file {path} in container {}",
             found.record.name
         )),
-        ch03_overlayfs::Error::Syscall {
+        ch03_overlayfs::Error::Syscall(ch03_overlayfs::error::SyscallError {
             errno: nix::errno::Errno::ELOOP | nix::errno::Errno::ENOTDIR,
             ..
-        }
+        })
         | ch03_overlayfs::Error::Invalid(_) => ApiError::bad_request(error.to_string()),
         _ => ApiError::internal(error),
     }

@@ -10,6 +10,7 @@
 //! `execve(2)` closes the container's end, so the parent reading end-of-file knows the command
 //! is running; if something failed first, the container sends `Failed` instead.
 
+use crate::common::Failure;
 use crate::error::{Error, Result};
 use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
 use nix::unistd::Pid;

@@ -1,6 +1,7 @@
 //! The command-line pieces of the chapter binary, public so that later chapters' binaries can
 //! offer "everything chapter 01 does" by flattening [`RunArgs`] into their own arguments.
 
+use crate::common::Failure;
 use crate::error::{Error, Result};
 use crate::namespace::{Namespace, NamespaceSet};
 use crate::process::Container;
@@ -173,13 +174,9 @@ pub fn run_to_exit(container: Container, pid_file: Option<&Path>) -> Result<i32>
     let forwarding = SignalForwarding::block()?;
     let process = container.kill_with_parent(true).spawn()?;
     if let Some(path) = pid_file {
-        if let Err(source) = std::fs::write(path, format!("{}\n", process.pid())) {
+        if let Err(cause) = std::fs::write(path, format!("{}\n", process.pid())) {
             process.kill_and_reap();
-            return Err(Error::File {
-                action: "write",
-                path: path.to_path_buf(),
-                source,
-            });
+            return Err(Error::file("write", path)(cause));
         }
     }
     let code = forwarding.wait(process.pid());
@@ -205,11 +202,7 @@ pub fn exit_with(program: &str, result: anyhow::Result<i32>) -> ! {
         Ok(code) => std::process::exit(code),
         Err(error) => {
             eprintln!("{program}: {error:#}");
-            let code = error
-                .downcast_ref::<Error>()
-                .map(Error::exit_code)
-                .unwrap_or(125);
-            std::process::exit(code)
+            std::process::exit(crate::common::exit::of(&error))
         }
     }
 }

@@ -1,7 +1,6 @@
 //! The errors of this chapter: each names the system call, what it was called on, and the errno.
 
-use nix::errno::Errno;
-use std::path::PathBuf;
+pub use crate::common::{Failure, FileError, SyscallError};
 
 /// What a step the caller added (a parent-side or child-side step) may fail with.
 pub type StepError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -9,20 +8,12 @@ pub type StepError = Box<dyn std::error::Error + Send + Sync + 'static>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A system call failed: `unshare(CLONE_NEWPID): EPERM: Operation not permitted`.
-    #[error("{call}({args}): {errno}")]
-    Syscall {
-        call: &'static str,
-        args: String,
-        errno: Errno,
-    },
+    #[error(transparent)]
+    Syscall(#[from] SyscallError),
 
     /// Reading or writing a file (usually under /proc) failed.
-    #[error("{action} {path}: {source}")]
-    File {
-        action: &'static str,
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    File(#[from] FileError),
 
     /// A parent-side step added by the caller failed.
     #[error("{step}: {source}")]
@@ -48,22 +39,19 @@ pub enum Error {
 }
 
 impl Error {
-    /// A failed system call, as the `Syscall` variant.
-    pub fn syscall(call: &'static str, args: impl Into<String>, errno: Errno) -> Self {
-        Error::Syscall {
-            call,
-            args: args.into(),
-            errno,
-        }
-    }
-
     /// The exit code a container engine reports when this error stops a container from
     /// starting (see "exit codes" in docker-run(1)).
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::InContainer { exit_code, .. } => *exit_code,
-            _ => 125,
+            _ => crate::common::exit::ENGINE,
         }
+    }
+}
+
+impl crate::common::ExitCode for Error {
+    fn exit_code(&self) -> i32 {
+        Error::exit_code(self)
     }
 }
 

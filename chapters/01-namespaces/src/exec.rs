@@ -1,5 +1,6 @@
 //! The last step: replace the setup code with the user's command, `execve(2)`.
 
+use crate::common::exit;
 use crate::error::Error;
 use crate::explain;
 use nix::errno::Errno;
@@ -48,11 +49,17 @@ pub fn exec_command(argv: &[CString]) -> Error {
     let (message, exit_code) = match failure {
         Errno::ENOENT if !program.contains('/') => (
             format!("{program:?}: executable file not found in $PATH"),
-            127,
+            exit::NOT_FOUND,
         ),
-        Errno::ENOENT | Errno::ENOTDIR => (format!("{program:?}: no such file or directory"), 127),
-        Errno::ENOEXEC => (format!("{program:?}: exec format error (ENOEXEC)"), 126),
-        other => (format!("{program:?}: {other}"), 126),
+        Errno::ENOENT | Errno::ENOTDIR => (
+            format!("{program:?}: no such file or directory"),
+            exit::NOT_FOUND,
+        ),
+        Errno::ENOEXEC => (
+            format!("{program:?}: exec format error (ENOEXEC)"),
+            exit::CANNOT_INVOKE,
+        ),
+        other => (format!("{program:?}: {other}"), exit::CANNOT_INVOKE),
     };
     Error::InContainer {
         step: "exec".to_string(),

@@ -6,6 +6,7 @@
 //! makes the process root *inside*: it holds every capability over the namespaces its user
 //! namespace owns, and none over the host.
 
+use crate::common::Failure;
 use crate::error::{Error, Result};
 use crate::explain;
 use nix::unistd::{getegid, geteuid, Pid};
@@ -86,11 +87,7 @@ fn lines(maps: &[IdMap]) -> String {
 fn write_proc(pid: Pid, file: &str, content: &str) -> Result<()> {
     let path = PathBuf::from(format!("/proc/{pid}/{file}"));
     explain!("write {:?} to {}", content.trim_end(), path.display());
-    std::fs::write(&path, content).map_err(|source| Error::File {
-        action: "write",
-        path,
-        source,
-    })
+    std::fs::write(&path, content).map_err(Error::file("write", path))
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 //! `--init`, tini, does).
 
 use crate::channel::Channel;
+use crate::common::Failure;
 use crate::error::{Error, Result};
 use crate::exec::exec_command;
 use crate::explain;

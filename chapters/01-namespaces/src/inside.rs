@@ -1,6 +1,7 @@
 //! The steps the container's first process takes inside its new namespaces, before it runs the
 //! command. Each is one system call or two; each only makes sense in the namespace it names.
 
+use crate::common::Failure;
 use crate::error::{Error, Result};
 use crate::explain;
 use nix::mount::{mount, MsFlags};

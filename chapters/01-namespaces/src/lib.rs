@@ -17,6 +17,7 @@
 
 pub mod channel;
 pub mod cli;
+pub mod common;
 pub mod error;
 pub mod exec;
 pub mod explain;
@@ -31,6 +32,7 @@ pub mod security;
 pub mod signals;
 pub mod syscall_names;
 
+pub use common::ExitCode;
 pub use error::{Error, Result, StepError};
 pub use idmap::{IdMap, IdMappings};
 pub use namespace::{Namespace, NamespaceSet};

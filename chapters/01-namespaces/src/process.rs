@@ -27,6 +27,7 @@
 //! child of *our* parent, who can `waitpid` for it, signal it and read its exit code directly.
 
 use crate::channel::{self, Channel, Message};
+use crate::common::Failure;
 use crate::error::{Error, Result, StepError};
 use crate::exec::exec_command;
 use crate::explain;
@@ -443,7 +444,7 @@ impl Container {
                     Error::InContainer {
                         step: name.clone(),
                         message: source.to_string(),
-                        exit_code: 125,
+                        exit_code: crate::common::exit::ENGINE,
                     },
                 )
             }
@@ -478,7 +479,7 @@ impl Container {
                 Err(Error::InContainer {
                     step: "child-side steps".into(),
                     message: format!("panicked: {message}"),
-                    exit_code: 125,
+                    exit_code: crate::common::exit::ENGINE,
                 })
             })
     }
@@ -504,7 +505,7 @@ impl Container {
             step().map_err(|source| Error::InContainer {
                 step: name.clone(),
                 message: source.to_string(),
-                exit_code: 125,
+                exit_code: crate::common::exit::ENGINE,
             })?;
         }
         match self.entry {
@@ -520,7 +521,7 @@ impl Container {
             step().map_err(|source| Error::InContainer {
                 step: name.clone(),
                 message: source.to_string(),
-                exit_code: 125,
+                exit_code: crate::common::exit::ENGINE,
             })?;
         }
         Ok(())
@@ -597,20 +598,12 @@ fn namespaces_to_join(target: Pid) -> Result<Vec<(Namespace, File)>> {
     let mut joined = Vec::new();
     for ns in Namespace::ALL {
         let theirs = format!("/proc/{target}/ns/{ns}");
-        let link = std::fs::read_link(&theirs).map_err(|source| Error::File {
-            action: "read link",
-            path: theirs.clone().into(),
-            source,
-        })?;
+        let link = std::fs::read_link(&theirs).map_err(Error::file("read link", &theirs))?;
         let ours = std::fs::read_link(format!("/proc/self/ns/{ns}")).ok();
         if ours.as_ref() == Some(&link) {
             continue;
         }
-        let file = File::open(&theirs).map_err(|source| Error::File {
-            action: "open",
-            path: theirs.into(),
-            source,
-        })?;
+        let file = File::open(&theirs).map_err(Error::file("open", theirs))?;
         joined.push((ns, file));
     }
     Ok(joined)
@@ -623,11 +616,7 @@ fn open_namespace_paths(
     let mut opened = Vec::new();
     for ns in Namespace::ALL {
         for (_, path) in paths.iter().filter(|(kind, _)| *kind == ns) {
-            let file = File::open(path).map_err(|source| Error::File {
-                action: "open",
-                path: path.clone(),
-                source,
-            })?;
+            let file = File::open(path).map_err(Error::file("open", path))?;
             opened.push((ns, file));
         }
     }

@@ -15,6 +15,7 @@
 //! architecture). The filter checks the architecture too: calls made through another ABI
 //! (32-bit `int 0x80` on x86_64) are killed.
 
+use crate::common::Failure;
 use crate::error::{Error, Result};
 use crate::explain;
 use crate::syscall_names;

@@ -22,6 +22,7 @@
 //! all before `execve`, the effective and permitted sets are narrowed, `no_new_privs` is set and
 //! the seccomp filter is loaded (loading one needs either `no_new_privs` or CAP_SYS_ADMIN).
 
+use crate::common::Failure;
 use crate::error::{Error, Result};
 use crate::explain;
 use caps::{CapSet, Capability, CapsHashSet};

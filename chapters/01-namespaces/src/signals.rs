@@ -6,6 +6,7 @@
 //! instead of installing handlers, which keeps the waiting loop free of async-signal-safety
 //! puzzles (read `signal(7)`, "Synchronously accepting a signal").
 
+use crate::common::Failure;
 use crate::error::{Error, Result};
 use crate::explain;
 use nix::errno::Errno;

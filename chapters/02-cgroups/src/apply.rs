@@ -8,9 +8,9 @@
 //! | `--cpu-shares N` | `cpu.shares` = N                                 | `cpu.weight` = 1 + (N-2)*9999/262142 |
 //! | `--pids-limit N` | `pids.max` = N                                   | `pids.max` = N     |
 //!
-//! The writes go through the controllers of the `cgroups-rs` crate (`MemController`,
-//! `CpuController`, `PidController`), which know both versions' file names; we narrate each
-//! one with `--explain` and turn its errors into ours, which name the full path.
+//! Each write is one `write(2)` of the value's text to the file; we narrate it with `--explain`,
+//! and a refusal names the full path, the value and the errno (EINVAL for a value the kernel
+//! will not take, ENOENT when the controller is not enabled there).
 //!
 //! Swap: v1's `memsw` counts memory *plus* swap, so setting it to the memory limit means "no
 //! swap beyond the limit"; v2 counts swap on its own, so the same rule is `memory.swap.max = 0`.
@@ -21,10 +21,6 @@ use crate::cgroup::ContainerCgroup;
 use crate::error::{Error, Result};
 use crate::limits::{human_bytes, shares_to_weight, Limits};
 use crate::mode::Controller;
-use cgroups_rs::cpu::CpuController;
-use cgroups_rs::memory::MemController;
-use cgroups_rs::pid::PidController;
-use cgroups_rs::MaxValue;
 use ch01_namespaces::explain;
 use std::fmt::Display;
 use std::path::Path;
@@ -36,43 +32,33 @@ impl ContainerCgroup {
         let v2 = self.mode().is_v2();
         if let Some(bytes) = limits.memory {
             let dir = self.needs(Controller::Memory, "--memory")?;
-            let memory = MemController::new(dir.to_path_buf(), v2);
             let file = if v2 {
                 "memory.max"
             } else {
                 "memory.limit_in_bytes"
             };
-            write(dir, file, bytes, &human_bytes(bytes), || {
-                memory.set_limit(bytes as i64)
-            })?;
+            write(dir, file, bytes, &human_bytes(bytes))?;
             if v2 && dir.join("memory.swap.max").exists() {
-                write(dir, "memory.swap.max", 0, "no swap", || {
-                    memory.set_memswap_limit(0)
-                })?;
+                write(dir, "memory.swap.max", 0, "no swap")?;
             } else if !v2 && dir.join("memory.memsw.limit_in_bytes").exists() {
                 write(
                     dir,
                     "memory.memsw.limit_in_bytes",
                     bytes,
                     "memory + swap: no swap beyond the limit",
-                    || memory.set_memswap_limit(bytes as i64),
                 )?;
             }
         }
         if let Some(quota) = limits.cpu_quota {
             let dir = self.needs(Controller::Cpu, "--cpus")?;
-            let cpu = CpuController::new(dir.to_path_buf(), v2);
             let why = format!(
                 "{quota}: {} µs of CPU time every {} µs",
                 quota.quota_us, quota.period_us
             );
-            let set =
-                || cpu.set_cfs_quota_and_period(Some(quota.quota_us as i64), Some(quota.period_us));
             if v2 {
                 let value = format!("{} {}", quota.quota_us, quota.period_us);
-                write(dir, "cpu.max", value, &why, set)?;
+                write(dir, "cpu.max", value, &why)?;
             } else {
-                // cgroups-rs writes the quota, then the period.
                 explain!(
                     "write {} to {} and {} to {} ({why})",
                     quota.quota_us,
@@ -80,28 +66,23 @@ impl ContainerCgroup {
                     quota.period_us,
                     dir.join("cpu.cfs_period_us").display()
                 );
-                set().map_err(|e| crate_error(dir.join("cpu.cfs_quota_us"), quota.quota_us, e))?;
+                set(dir, "cpu.cfs_quota_us", quota.quota_us)?;
+                set(dir, "cpu.cfs_period_us", quota.period_us)?;
             }
         }
         if let Some(shares) = limits.cpu_shares {
             let dir = self.needs(Controller::Cpu, "--cpu-shares")?;
-            let cpu = CpuController::new(dir.to_path_buf(), v2);
             if v2 {
                 let weight = shares_to_weight(shares);
                 let why = format!("weight for {shares} shares");
-                write(dir, "cpu.weight", weight, &why, || cpu.set_shares(weight))?;
+                write(dir, "cpu.weight", weight, &why)?;
             } else {
-                write(dir, "cpu.shares", shares, "relative weight", || {
-                    cpu.set_shares(shares)
-                })?;
+                write(dir, "cpu.shares", shares, "relative weight")?;
             }
         }
         if let Some(max) = limits.pids {
             let dir = self.needs(Controller::Pids, "--pids-limit")?;
-            let pids = PidController::new(dir.to_path_buf(), v2);
-            write(dir, "pids.max", max, "fork fails beyond this", || {
-                pids.set_pid_max(MaxValue::Value(max as i64))
-            })?;
+            write(dir, "pids.max", max, "fork fails beyond this")?;
         }
         Ok(())
         // end of exercise 02.3
@@ -122,31 +103,18 @@ impl ContainerCgroup {
 }
 
 /// Narrate and perform one write of `value` to `dir/file`.
-fn write(
-    dir: &Path,
-    file: &str,
-    value: impl Display,
-    why: &str,
-    set: impl FnOnce() -> cgroups_rs::error::Result<()>,
-) -> Result<()> {
-    let path = dir.join(file);
-    explain!("write {value} to {} ({why})", path.display());
-    set().map_err(|e| crate_error(path, value, e))
+fn write(dir: &Path, file: &str, value: impl Display, why: &str) -> Result<()> {
+    explain!("write {value} to {} ({why})", dir.join(file).display());
+    set(dir, file, value)
 }
 
-/// cgroups-rs's errors name the file but not its directory, and keep the errno in their
-/// source: rebuild one that says it all.
-fn crate_error(
-    path: std::path::PathBuf,
-    value: impl Display,
-    error: cgroups_rs::error::Error,
-) -> Error {
-    let reason = std::error::Error::source(&error)
-        .map(ToString::to_string)
-        .unwrap_or_else(|| error.kind().to_string());
-    Error::Write {
+/// Write `value` to `dir/file`: one `write(2)`; an error names the path, the value and the errno.
+fn set(dir: &Path, file: &str, value: impl Display) -> Result<()> {
+    let path = dir.join(file);
+    let value = value.to_string();
+    std::fs::write(&path, &value).map_err(|error| Error::Write {
         path,
-        value: value.to_string(),
-        reason,
-    }
+        value,
+        reason: error.to_string(),
+    })
 }

@@ -6,6 +6,7 @@
 
 use crate::error::{Error, Result};
 use crate::mode::Layout;
+use ch01_namespaces::common::Failure;
 use ch01_namespaces::explain;
 use nix::unistd::Pid;
 use std::path::{Path, PathBuf};

@@ -13,6 +13,7 @@
 use crate::attach::Attacher;
 use crate::error::{Error, Result};
 use crate::mode::{Controller, Hierarchy, Layout, Mode};
+use ch01_namespaces::common::Failure;
 use ch01_namespaces::explain;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;

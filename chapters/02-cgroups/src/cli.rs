@@ -10,7 +10,6 @@ use crate::stats::Usage;
 use ch01_namespaces::cli::{run_to_exit, ExecArgs};
 use ch01_namespaces::signals::SignalForwarding;
 use ch01_namespaces::{explain, Container};
-use std::io::Read;
 use std::path::Path;
 
 /// The flags that give a container its cgroup and limits.
@@ -118,11 +117,7 @@ pub fn exec_limited(exec: &ExecArgs) -> Result<i32> {
 
 /// A container id like Docker's: 32 random bytes in hex.
 fn random_id() -> Result<String> {
-    let mut bytes = [0u8; 32];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .map_err(Error::file("read", "/dev/urandom"))?;
-    let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let id = ch01_namespaces::common::id::random_id()?;
     explain!("container id (the name of its cgroup): {id}");
     Ok(id)
 }

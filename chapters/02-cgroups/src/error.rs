@@ -1,17 +1,14 @@
 //! The errors of this chapter: each names what was done to which cgroup file, and the errno.
 
+pub use ch01_namespaces::common::{ExitCode, Failure, FileError};
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A file system call on the cgroup tree failed: `mkdir /sys/fs/cgroup/memory/baleia/x:
     /// Permission denied (os error 13)`.
-    #[error("{action} {path}: {source}")]
-    File {
-        action: &'static str,
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    File(#[from] FileError),
 
     /// Writing a limit into a cgroup file failed (the kernel refused the value, or the file is
     /// missing because the controller is not enabled there).
@@ -59,25 +56,13 @@ pub enum Error {
     Container(#[from] ch01_namespaces::Error),
 }
 
-impl Error {
-    /// As an `anyhow::Error` for the binary, keeping chapter 01's errors as they are so that
-    /// `cli::exit_with` still finds their exit code (127 for a command not found...).
-    pub fn into_anyhow(self) -> anyhow::Error {
+impl ExitCode for Error {
+    /// Chapter 01's code when starting the container failed there (127 for a command not
+    /// found...).
+    fn exit_code(&self) -> i32 {
         match self {
-            Error::Container(inner) => inner.into(),
-            other => other.into(),
-        }
-    }
-
-    pub(crate) fn file(
-        action: &'static str,
-        path: impl Into<PathBuf>,
-    ) -> impl FnOnce(std::io::Error) -> Error {
-        let path = path.into();
-        move |source| Error::File {
-            action,
-            path,
-            source,
+            Error::Container(inner) => inner.exit_code(),
+            _ => ch01_namespaces::common::exit::ENGINE,
         }
     }
 }

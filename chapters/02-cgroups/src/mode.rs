@@ -13,8 +13,7 @@
 //! `cgroup2` means v2; anything else (a tmpfs holding the v1 mounts) means v1 or hybrid.
 
 use crate::error::{Error, Result};
-use cgroups_rs::hierarchies::{is_cgroup2_unified_mode, V1};
-use cgroups_rs::Controllers;
+use ch01_namespaces::common::Failure;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -97,15 +96,6 @@ impl Controller {
             Controller::Pids => "pids",
         }
     }
-
-    fn cgroups_rs(self) -> Controllers {
-        match self {
-            Controller::Memory => Controllers::Mem,
-            Controller::Cpu => Controllers::Cpu,
-            Controller::CpuAcct => Controllers::CpuAcct,
-            Controller::Pids => Controllers::Pids,
-        }
-    }
 }
 
 /// One mounted hierarchy: its directory and the controllers attached to it.
@@ -124,15 +114,19 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// Look at this host: `statfs(2)` on `/sys/fs/cgroup` (cgroups-rs's
-    /// `is_cgroup2_unified_mode`), then where the controllers are mounted.
+    /// Look at this host: `statfs(2)` on `/sys/fs/cgroup` (is it a cgroup2 file system?), then
+    /// where the controllers are mounted.
     pub fn detect() -> Result<Layout> {
         let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
             .map_err(Error::file("read", "/proc/self/mountinfo"))?;
-        let mode = Mode::classify(is_cgroup2_unified_mode(), &mountinfo);
+        let root_is_cgroup2 = nix::sys::statfs::statfs(CGROUP_ROOT)
+            .map_err(|errno| Error::Mode(format!("statfs({CGROUP_ROOT}): {errno}")))?
+            .filesystem_type()
+            == nix::sys::statfs::CGROUP2_SUPER_MAGIC;
+        let mode = Mode::classify(root_is_cgroup2, &mountinfo);
         match mode {
             Mode::V2 => Layout::v2_at(Path::new(CGROUP_ROOT)),
-            Mode::V1 | Mode::Hybrid => Layout::v1_from_mounts(mode, &V1::new()),
+            Mode::V1 | Mode::Hybrid => Layout::v1_from_mounts(mode, &mountinfo),
         }
     }
 
@@ -156,12 +150,12 @@ impl Layout {
         })
     }
 
-    /// A v1 layout from the controllers' mount points, as cgroups-rs finds them in the mount
-    /// table. Controllers mounted together (`cpu,cpuacct`) share one hierarchy.
-    fn v1_from_mounts(mode: Mode, v1: &V1) -> Result<Layout> {
+    /// A v1 layout from the controllers' mount points in the mount table. Controllers mounted
+    /// together (`cpu,cpuacct`) share one hierarchy.
+    fn v1_from_mounts(mode: Mode, mountinfo: &str) -> Result<Layout> {
         let mut hierarchies: Vec<Hierarchy> = Vec::new();
         for controller in Controller::ALL {
-            let Some(mount_point) = v1.get_mount_point(controller.cgroups_rs()) else {
+            let Some(mount_point) = v1_mount_point(mountinfo, controller) else {
                 continue;
             };
             match hierarchies.iter_mut().find(|h| h.dir == mount_point) {
@@ -208,6 +202,21 @@ impl fmt::Display for Layout {
             .collect();
         write!(f, "; hierarchies: {}", hierarchies.join(", "))
     }
+}
+
+/// Where a v1 controller's hierarchy is mounted: the first line of `/proc/self/mountinfo` (read
+/// `proc(5)`) whose file system type, after the ` - ` separator, is `cgroup` and whose super
+/// options name the controller (`rw,cpu,cpuacct`). The mount point is the fifth field.
+fn v1_mount_point(mountinfo: &str, controller: Controller) -> Option<PathBuf> {
+    mountinfo.lines().find_map(|line| {
+        let (mount, filesystem) = line.split_once(" - ")?;
+        let mut filesystem = filesystem.split_whitespace();
+        let (kind, _source, options) = (filesystem.next()?, filesystem.next()?, filesystem.next()?);
+        if kind != "cgroup" || !options.split(',').any(|o| o == controller.name()) {
+            return None;
+        }
+        mount.split_whitespace().nth(4).map(PathBuf::from)
+    })
 }
 
 #[cfg(test)]
@@ -260,5 +269,27 @@ mod tests {
             [Controller::Memory, Controller::Cpu]
         );
         assert!(layout.hierarchy_of(Controller::Pids).is_none());
+    }
+
+    #[test]
+    fn v1_hierarchies_come_from_the_mount_table_and_joint_mounts_are_shared() {
+        let layout = Layout::v1_from_mounts(Mode::Hybrid, HYBRID).unwrap();
+        assert_eq!(layout.hierarchies.len(), 4, "{layout:?}");
+        let joint: String = HYBRID
+            .lines()
+            .filter(|l| !l.contains("rw,cpuacct"))
+            .map(|l| {
+                l.replace(
+                    "cgroup/cpu rw,relatime - cgroup cgroup rw,cpu",
+                    "cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct",
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let layout = Layout::v1_from_mounts(Mode::Hybrid, &joint).unwrap();
+        let cpu = &layout.hierarchies[1];
+        assert_eq!(cpu.dir, Path::new("/sys/fs/cgroup/cpu,cpuacct"));
+        assert_eq!(cpu.controllers, [Controller::Cpu, Controller::CpuAcct]);
+        assert!(Layout::v1_from_mounts(Mode::V1, "").is_err());
     }
 }

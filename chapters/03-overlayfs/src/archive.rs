@@ -11,7 +11,8 @@
 //! Read `tar(5)` for the format; the `tar` crate writes and reads the headers.
 
 use crate::copy::{kind, names, open_at, remove_non_directory, split, ContainerRoot, Copied};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SyscallError};
+use ch01_namespaces::common::Failure;
 use nix::fcntl::{readlinkat, OFlag};
 use nix::sys::stat::{fchmod, fstat, fstatat, mkdirat, FileStat, Mode, SFlag};
 use nix::unistd::symlinkat;
@@ -286,10 +287,10 @@ fn directory(dir: &OwnedFd, name: &OsStr, mode: Mode) -> Result<OwnedFd> {
         Mode::empty(),
     ) {
         Ok(sub) => Ok(sub),
-        Err(Error::Syscall {
+        Err(Error::Syscall(SyscallError {
             errno: nix::errno::Errno::ENOENT,
             ..
-        }) => {
+        })) => {
             mkdirat(Some(dir.as_raw_fd()), name, mode).map_err(stat_error("mkdirat", name))?;
             open_at(
                 dir,

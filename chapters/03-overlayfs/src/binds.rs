@@ -10,6 +10,7 @@
 
 use crate::error::{Error, Result};
 use crate::mounts::{bind, flag_names};
+use ch01_namespaces::common::Failure;
 use ch01_namespaces::explain;
 use nix::mount::{mount, MsFlags};
 use std::ffi::OsString;

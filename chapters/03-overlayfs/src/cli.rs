@@ -5,6 +5,7 @@ use crate::dirs::{random_id, ContainerDirs};
 use crate::error::{Error, Result};
 use crate::rootfs::RootFs;
 use ch01_namespaces::cli::RunArgs;
+use ch01_namespaces::common::Failure;
 use ch01_namespaces::{explain, Container};
 use ch02_cgroups::cli::{run_limited, CgroupArgs, Finished};
 use std::path::PathBuf;

@@ -15,6 +15,7 @@
 //! symlink copied as a symlink).
 
 use crate::error::{Error, Result};
+use ch01_namespaces::common::Failure;
 use ch01_namespaces::explain;
 use nix::dir::Dir;
 use nix::fcntl::{openat, openat2, readlinkat, OFlag, OpenHow, ResolveFlag};

@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::mounts::mount_fs;
+use ch01_namespaces::common::Failure;
 use ch01_namespaces::explain;
 use nix::mount::MsFlags;
 use nix::sys::stat::{makedev, mknod, Mode, SFlag};

@@ -9,6 +9,7 @@
 //! lower layers' entries in it that upper does not have again are deleted too.
 
 use crate::error::{Error, Result};
+use ch01_namespaces::common::Failure;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 

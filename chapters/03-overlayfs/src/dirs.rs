@@ -17,8 +17,8 @@
 //! image directories are only ever named in `lowers`, never deleted.
 
 use crate::error::{Error, Result};
+use ch01_namespaces::common::Failure;
 use ch01_namespaces::explain;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Where a container's directories are.
@@ -178,14 +178,8 @@ fn resolv_conf() -> String {
     }
 }
 
-/// A container id like Docker's: 32 random bytes in hex.
-pub fn random_id() -> Result<String> {
-    let mut bytes = [0u8; 32];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .map_err(Error::file("read", "/dev/urandom"))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
-}
+/// A container id like Docker's (chapter 01 makes them).
+pub use ch01_namespaces::common::id::random_id;
 
 #[cfg(test)]
 mod tests {

@@ -10,6 +10,7 @@
 
 use ch01_namespaces::cli::{exit_with, parse_or_exit, ExecArgs, RunArgs};
 use ch01_namespaces::explain;
+use ch01_namespaces::ExitCode;
 use ch02_cgroups::cli::{exec_limited, CgroupArgs};
 use ch03_overlayfs::cli::{run_in_root_fs, FsArgs, RootArg};
 use ch03_overlayfs::{diff, ContainerDirs};

@@ -2,6 +2,7 @@
 //! makes goes through here, so `--explain` shows each one with its flags.
 
 use crate::error::{Error, Result};
+use ch01_namespaces::common::Failure;
 use ch01_namespaces::explain;
 use nix::mount::{mount, MsFlags};
 use std::path::Path;

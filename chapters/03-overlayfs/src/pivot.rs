@@ -8,6 +8,7 @@
 //! file system is left to walk back to.
 
 use crate::error::{Error, Result};
+use ch01_namespaces::common::Failure;
 use ch01_namespaces::explain;
 use nix::mount::{umount2, MntFlags};
 use std::path::Path;

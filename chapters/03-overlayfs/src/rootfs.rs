@@ -14,6 +14,7 @@ use crate::masked;
 use crate::mounts::{bind, mount_fs, remount_read_only};
 use crate::overlay::Overlay;
 use crate::pivot::pivot_into;
+use ch01_namespaces::common::Failure;
 use nix::mount::MsFlags;
 use std::path::PathBuf;
 

@@ -20,6 +20,7 @@ use crate::image::Image;
 use crate::reference;
 use crate::snapshot;
 use crate::store::{Store, REF_NAME};
+use ch01_namespaces::common::Failure;
 use oci_spec::image::{
     Descriptor, Digest, ImageIndex, ImageManifest, ImageManifestBuilder, MediaType,
 };
@@ -59,7 +60,7 @@ pub fn save(store: &Store, images: &[Image], format: Format, out: impl Write) ->
     tar.builder
         .into_inner()
         .and_then(|mut out| out.flush())
-        .map_err(Error::io("finish archive", "output"))
+        .map_err(Error::file("finish archive", "output"))
 }
 
 struct ArchiveWriter<W: Write> {
@@ -76,7 +77,7 @@ impl<W: Write> ArchiveWriter<W> {
         header.set_mtime(0);
         self.builder
             .append_data(&mut header, name, content)
-            .map_err(Error::io("write archive entry", name))
+            .map_err(Error::file("write archive entry", name))
     }
 
     fn bytes(&mut self, name: &str, bytes: &[u8]) -> Result<()> {
@@ -91,14 +92,14 @@ impl<W: Write> ArchiveWriter<W> {
         header.set_mtime(0);
         self.builder
             .append_data(&mut header, name, io::empty())
-            .map_err(Error::io("write archive entry", name))
+            .map_err(Error::file("write archive entry", name))
     }
 
     fn blob(&mut self, store: &Store, name: &str, digest: &Digest) -> Result<()> {
         let file = store.open_blob(digest)?;
         let size = file
             .metadata()
-            .map_err(Error::io("stat", store.blob_path(digest)))?
+            .map_err(Error::file("stat", store.blob_path(digest)))?
             .len();
         self.file(name, size, file)
     }
@@ -204,7 +205,7 @@ fn write_uncompressed_layer<W: Write>(
 ) -> Result<()> {
     let tmp = store.tmp_dir();
     let scratch =
-        tempfile::tempfile_in(&tmp).map_err(Error::io("create temporary file in", &tmp))?;
+        tempfile::tempfile_in(&tmp).map_err(Error::file("create temporary file in", &tmp))?;
     let mut writer = HashingWriter::new(io::BufWriter::new(scratch));
     let blob = io::BufReader::new(store.open_blob(layer.digest())?);
     let mut plain: Box<dyn Read> = if layer.media_type() == &MediaType::ImageLayer {
@@ -212,7 +213,7 @@ fn write_uncompressed_layer<W: Write>(
     } else {
         Box::new(flate2::read::MultiGzDecoder::new(blob))
     };
-    let failed = || Error::io("decompress", store.blob_path(layer.digest()));
+    let failed = || Error::file("decompress", store.blob_path(layer.digest()));
     io::copy(&mut plain, &mut writer).map_err(failed())?;
     let (actual, size, buffered) = writer.finish();
     if &actual != diff_id {
@@ -302,7 +303,7 @@ fn read_archive(store: &Store, input: impl Read) -> Result<ArchiveFiles> {
                         .by_ref()
                         .take(64 << 20)
                         .read_to_end(&mut bytes)
-                        .map_err(Error::io("read archive entry", &path))?;
+                        .map_err(Error::file("read archive entry", &path))?;
                     files.metadata.insert(path, bytes);
                     continue;
                 }

@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::image::Image;
 use crate::pins;
 use crate::store::Store;
+use ch01_namespaces::common::Failure;
 use oci_spec::image::{Descriptor, Digest, ImageManifest};
 use std::collections::BTreeSet;
 
@@ -148,9 +149,9 @@ pub fn check(store: &Store) -> Result<Report> {
 /// `None` if the blob hashes to its name, else what it hashes to.
 fn rehash(store: &Store, blob: &Digest) -> Result<Option<Digest>> {
     let path = store.blob_path(blob);
-    let file = std::fs::File::open(&path).map_err(Error::io("open", &path))?;
+    let file = std::fs::File::open(&path).map_err(Error::file("open", &path))?;
     let mut reader = HashingReader::new(std::io::BufReader::new(file));
-    std::io::copy(&mut reader, &mut std::io::sink()).map_err(Error::io("read", &path))?;
+    std::io::copy(&mut reader, &mut std::io::sink()).map_err(Error::file("read", &path))?;
     let (actual, _) = reader.finish();
     Ok((&actual != blob).then_some(actual))
 }

@@ -7,6 +7,7 @@ use crate::create::{self, Change, Provenance};
 use crate::{explain, gc, hello, image, pack, reference, report, snapshot, Store};
 use anyhow::Context;
 use ch01_namespaces::cli::RunArgs;
+use ch01_namespaces::ExitCode;
 use ch02_cgroups::cli::CgroupArgs;
 use ch03_overlayfs::cli::LayerArgs;
 use clap::{Subcommand, ValueEnum};

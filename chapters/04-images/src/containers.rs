@@ -16,6 +16,7 @@
 use crate::digest::parse_sha256;
 use crate::error::{Error, Result};
 use crate::store::Store;
+use ch01_namespaces::common::Failure;
 use oci_spec::image::Digest;
 use std::path::PathBuf;
 
@@ -27,7 +28,7 @@ pub const NAME_FILE: &str = "name";
 /// Record which image (by manifest digest) a container runs.
 pub fn record_image(store: &Store, container_id: &str, manifest: &Digest) -> Result<()> {
     let dir = store.containers_dir().join(container_id);
-    std::fs::create_dir_all(&dir).map_err(Error::io("create directory", &dir))?;
+    std::fs::create_dir_all(&dir).map_err(Error::file("create directory", &dir))?;
     crate::store::write_atomically(
         &dir.join(IMAGE_FILE),
         format!("{manifest}\n").as_bytes(),
@@ -68,7 +69,7 @@ pub fn list(store: &Store) -> Result<Vec<ContainerRef>> {
     let entries = match std::fs::read_dir(&dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::io("read directory", &dir)(e)),
+        Err(e) => return Err(Error::file("read directory", &dir)(e)),
     };
     let mut containers: Vec<ContainerRef> = entries
         .flatten()

@@ -1,19 +1,14 @@
 //! The errors of this chapter. Each one says what failed on what: the operation, the path (or
 //! the blob, or the tar entry), and the cause the kernel or the parser gave.
 
+pub use ch01_namespaces::common::{ExitCode, Failure, FileError};
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A file system operation failed: `rename /var/lib/baleia/tmp/blob-1 to ...: EXDEV`.
-    /// (`cause` is shown in the message rather than chained as a `source`, so that a chain of
-    /// errors printed with `{:#}` does not repeat it.)
-    #[error("{action} {}: {cause}", path.display())]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        cause: std::io::Error,
-    },
+    #[error(transparent)]
+    File(#[from] FileError),
 
     /// A blob's content does not hash to the digest it was announced with. Nothing was stored.
     #[error("blob {expected}: content does not match its digest (it hashes to {actual})")]
@@ -52,29 +47,18 @@ pub enum Error {
     Container(#[from] ch03_overlayfs::Error),
 }
 
-impl Error {
-    /// Wrap an `io::Error` with the operation and the path it was about.
-    pub fn io(
-        action: &'static str,
-        path: impl Into<PathBuf>,
-    ) -> impl FnOnce(std::io::Error) -> Self {
-        let path = path.into();
-        move |cause| Error::Io {
-            action,
-            path,
-            cause,
-        }
-    }
-
-    /// As an `anyhow::Error` whose innermost error is chapter 01's when a container failed to
-    /// start there, so the binary exits 126/127 for a command that cannot run.
-    pub fn into_anyhow(self) -> anyhow::Error {
+impl ExitCode for Error {
+    /// Chapter 01's code when a container failed to start there, so the binary exits 126/127
+    /// for a command that cannot run.
+    fn exit_code(&self) -> i32 {
         match self {
-            Error::Container(inner) => inner.into_anyhow(),
-            other => other.into(),
+            Error::Container(inner) => inner.exit_code(),
+            _ => ch01_namespaces::common::exit::ENGINE,
         }
     }
+}
 
+impl Error {
     /// An unsafe tar entry, refused.
     pub fn unsafe_entry(entry: impl Into<String>, reason: impl Into<String>) -> Self {
         Error::UnsafeEntry {

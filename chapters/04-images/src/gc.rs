@@ -14,6 +14,7 @@ use crate::pins;
 use crate::reference;
 use crate::snapshot;
 use crate::store::{tag_of, Store};
+use ch01_namespaces::common::Failure;
 use oci_spec::image::Digest;
 use std::collections::BTreeSet;
 
@@ -100,7 +101,7 @@ pub fn collect(store: &Store) -> Result<Removed> {
     }
     let layers_dir = store.layers_dir();
     for entry in std::fs::read_dir(&layers_dir)
-        .map_err(Error::io("read directory", &layers_dir))?
+        .map_err(Error::file("read directory", &layers_dir))?
         .flatten()
     {
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -112,7 +113,7 @@ pub fn collect(store: &Store) -> Result<Removed> {
     // Leftovers of interrupted writes (we hold the lock: nobody is writing now).
     let tmp = store.tmp_dir();
     for entry in std::fs::read_dir(&tmp)
-        .map_err(Error::io("read directory", &tmp))?
+        .map_err(Error::file("read directory", &tmp))?
         .flatten()
     {
         let path = entry.path();

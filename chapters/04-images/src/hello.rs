@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::image::Image;
 use crate::pack::LayerWriter;
 use crate::store::Store;
+use ch01_namespaces::common::Failure;
 
 /// The static program, as compiled by `build.rs`.
 pub const PROGRAM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/hello"));
@@ -30,10 +31,10 @@ pub fn create(store: &Store) -> Result<Image> {
     header.set_size(PROGRAM.len() as u64);
     header.set_mtime(CREATED as u64);
     tar.append_data(&mut header, "hello", PROGRAM)
-        .map_err(Error::io("write layer entry", "hello"))?;
+        .map_err(Error::file("write layer entry", "hello"))?;
     let layer = tar
         .into_inner()
-        .map_err(Error::io("finish layer", "hello"))?
+        .map_err(Error::file("finish layer", "hello"))?
         .finish()?;
     let provenance = Provenance {
         created: Some(CREATED),

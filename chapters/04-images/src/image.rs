@@ -12,6 +12,7 @@ use crate::digest::{chain_ids, parse_sha256, short};
 use crate::error::{Error, Result};
 use crate::reference;
 use crate::store::{tag_of, Store};
+use ch01_namespaces::common::Failure;
 use oci_spec::image::{Descriptor, Digest, ImageConfiguration, ImageManifest};
 
 /// One image: its manifest, its config, and the tags that point at it.
@@ -85,7 +86,7 @@ impl Image {
     /// manifest declares (a pulled image may carry Docker's schema 2 type), OCI's otherwise.
     pub fn descriptor(&self, store: &Store) -> Result<Descriptor> {
         let size = std::fs::metadata(store.blob_path(&self.manifest_digest))
-            .map_err(Error::io("stat", store.blob_path(&self.manifest_digest)))?
+            .map_err(Error::file("stat", store.blob_path(&self.manifest_digest)))?
             .len();
         Ok(Descriptor::new(
             self.manifest

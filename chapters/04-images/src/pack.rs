@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::explain;
 use crate::store::{BlobWriter, Store};
 use crate::whiteout;
+use ch01_namespaces::common::Failure;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use oci_spec::image::{Descriptor, Digest, MediaType};
@@ -51,7 +52,7 @@ impl LayerWriter {
         let (diff_id, _, gzip) = self.inner.finish();
         let blob = gzip
             .finish()
-            .map_err(Error::io("finish gzip stream", "layer"))?;
+            .map_err(Error::file("finish gzip stream", "layer"))?;
         let (digest, size) = blob.commit(None)?;
         explain!("layer stored: digest {digest}, diff id {diff_id}, {size} bytes compressed");
         Ok(NewLayer {
@@ -74,7 +75,7 @@ impl Write for LayerWriter {
 /// layer is unpacked, like any other layer's.
 pub fn from_tar(store: &Store, tar: &mut dyn Read) -> Result<NewLayer> {
     let mut writer = LayerWriter::new(store)?;
-    io::copy(tar, &mut writer).map_err(Error::io("copy tar into layer", store.tmp_dir()))?;
+    io::copy(tar, &mut writer).map_err(Error::file("copy tar into layer", store.tmp_dir()))?;
     writer.finish()
 }
 
@@ -87,7 +88,7 @@ pub fn from_tar(store: &Store, tar: &mut dyn Read) -> Result<NewLayer> {
 ///
 /// Entries are sorted by name, so the same directory always gives the same layer.
 pub fn from_upper_dir(store: &Store, upper: &Path) -> Result<NewLayer> {
-    let meta = std::fs::symlink_metadata(upper).map_err(Error::io("lstat", upper))?;
+    let meta = std::fs::symlink_metadata(upper).map_err(Error::file("lstat", upper))?;
     if !meta.is_dir() {
         return Err(Error::Invalid(format!(
             "{} is not a directory",
@@ -104,7 +105,7 @@ pub fn from_upper_dir(store: &Store, upper: &Path) -> Result<NewLayer> {
     packer.directory(Path::new(""))?;
     let writer = builder
         .into_inner()
-        .map_err(Error::io("finish tar of", upper))?;
+        .map_err(Error::file("finish tar of", upper))?;
     writer.finish()
 }
 
@@ -121,15 +122,15 @@ impl<W: Write> Packer<'_, W> {
         // exercise 04.4: commit from the upper dir: walk it into a layer, whiteouts and opaque dirs as tar markers
         let dir = self.root.join(relative);
         let mut names: Vec<_> = std::fs::read_dir(&dir)
-            .map_err(Error::io("read directory", &dir))?
+            .map_err(Error::file("read directory", &dir))?
             .map(|e| e.map(|e| e.file_name()))
             .collect::<io::Result<_>>()
-            .map_err(Error::io("read directory", &dir))?;
+            .map_err(Error::file("read directory", &dir))?;
         names.sort();
         for name in names {
             let path = relative.join(&name);
             let full = self.root.join(&path);
-            let meta = std::fs::symlink_metadata(&full).map_err(Error::io("lstat", &full))?;
+            let meta = std::fs::symlink_metadata(&full).map_err(Error::file("lstat", &full))?;
             if whiteout::is_overlay_whiteout(&meta) {
                 let marker = relative.join(whiteout::whiteout_name(&name));
                 explain!(
@@ -162,7 +163,7 @@ impl<W: Write> Packer<'_, W> {
         let mut header = header_from(meta);
         let kind = meta.file_type();
         self.xattrs(full)?;
-        let failed = Error::io("add to layer", full);
+        let failed = Error::file("add to layer", full);
         if kind.is_file() && meta.nlink() > 1 {
             let key = (meta.dev(), meta.ino());
             if let Some(first) = self.hardlinks.get(&key) {
@@ -176,14 +177,14 @@ impl<W: Write> Packer<'_, W> {
             self.hardlinks.insert(key, path.to_path_buf());
         }
         if kind.is_symlink() {
-            let target = std::fs::read_link(full).map_err(Error::io("readlink", full))?;
+            let target = std::fs::read_link(full).map_err(Error::file("readlink", full))?;
             header.set_entry_type(tar::EntryType::Symlink);
             header.set_size(0);
             self.builder
                 .append_link(&mut header, path, target)
                 .map_err(failed)
         } else if kind.is_file() {
-            let file = std::fs::File::open(full).map_err(Error::io("open", full))?;
+            let file = std::fs::File::open(full).map_err(Error::file("open", full))?;
             self.builder
                 .append_data(&mut header, path, file)
                 .map_err(failed)
@@ -218,7 +219,7 @@ impl<W: Write> Packer<'_, W> {
         header.set_size(0);
         self.builder
             .append_data(&mut header, path, io::empty())
-            .map_err(Error::io("add whiteout to layer", path))
+            .map_err(Error::file("add whiteout to layer", path))
     }
 
     /// The file's extended attributes as a PAX header (`SCHILY.xattr.NAME`), before its entry.
@@ -226,7 +227,7 @@ impl<W: Write> Packer<'_, W> {
         let names = match xattr::list(full) {
             Ok(names) => names,
             Err(e) if e.raw_os_error() == Some(libc::ENOTSUP) => return Ok(()),
-            Err(e) => return Err(Error::io("llistxattr", full)(e)),
+            Err(e) => return Err(Error::file("llistxattr", full)(e)),
         };
         let mut pairs: Vec<(String, Vec<u8>)> = Vec::new();
         for name in names {
@@ -234,14 +235,14 @@ impl<W: Write> Packer<'_, W> {
             if name.starts_with("trusted.overlay.") {
                 continue; // overlayfs's own bookkeeping, not the file's
             }
-            if let Some(value) = xattr::get(full, name).map_err(Error::io("lgetxattr", full))? {
+            if let Some(value) = xattr::get(full, name).map_err(Error::file("lgetxattr", full))? {
                 pairs.push((format!("SCHILY.xattr.{name}"), value));
             }
         }
         pairs.sort();
         self.builder
             .append_pax_extensions(pairs.iter().map(|(k, v)| (k.as_str(), v.as_slice())))
-            .map_err(Error::io("add xattrs to layer", full))
+            .map_err(Error::file("add xattrs to layer", full))
     }
 }
 

@@ -16,6 +16,7 @@
 use crate::digest::parse_sha256;
 use crate::error::{Error, Result};
 use crate::store::{write_atomically, Store};
+use ch01_namespaces::common::Failure;
 use oci_spec::image::Digest;
 use std::path::PathBuf;
 
@@ -26,7 +27,7 @@ fn group_dir(store: &Store, group: &str) -> PathBuf {
 /// Pin `manifest` under `group/key` (replacing what that key pinned before).
 pub fn pin(store: &Store, group: &str, key: &str, manifest: &Digest) -> Result<()> {
     let dir = group_dir(store, group);
-    std::fs::create_dir_all(&dir).map_err(Error::io("create directory", &dir))?;
+    std::fs::create_dir_all(&dir).map_err(Error::file("create directory", &dir))?;
     write_atomically(
         &dir.join(key),
         format!("{manifest}\n").as_bytes(),
@@ -40,7 +41,7 @@ pub fn pinned(store: &Store, group: &str, key: &str) -> Result<Option<Digest>> {
     match std::fs::read_to_string(&path) {
         Ok(text) => parse_sha256(text.trim()).map(Some),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io("read", path)(e)),
+        Err(e) => Err(Error::file("read", path)(e)),
     }
 }
 
@@ -52,13 +53,13 @@ pub fn all(store: &Store) -> Result<Vec<Digest>> {
     let groups = match std::fs::read_dir(&pins) {
         Ok(groups) => groups,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(found),
-        Err(e) => return Err(Error::io("read directory", pins)(e)),
+        Err(e) => return Err(Error::file("read directory", pins)(e)),
     };
     for group in groups {
-        let group = group.map_err(Error::io("read directory", &pins))?.path();
-        let keys = std::fs::read_dir(&group).map_err(Error::io("read directory", &group))?;
+        let group = group.map_err(Error::file("read directory", &pins))?.path();
+        let keys = std::fs::read_dir(&group).map_err(Error::file("read directory", &group))?;
         for key in keys {
-            let key = key.map_err(Error::io("read directory", &group))?.path();
+            let key = key.map_err(Error::file("read directory", &group))?.path();
             if let Ok(text) = std::fs::read_to_string(&key) {
                 found.extend(parse_sha256(text.trim()).ok());
             }
@@ -74,8 +75,8 @@ pub fn unpin_group(store: &Store, group: &str) -> Result<usize> {
     let count = match std::fs::read_dir(&dir) {
         Ok(keys) => keys.count(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(Error::io("read directory", dir)(e)),
+        Err(e) => return Err(Error::file("read directory", dir)(e)),
     };
-    std::fs::remove_dir_all(&dir).map_err(Error::io("remove directory", &dir))?;
+    std::fs::remove_dir_all(&dir).map_err(Error::file("remove directory", &dir))?;
     Ok(count)
 }

@@ -56,6 +56,36 @@ pub fn as_id_prefix(text: &str) -> Option<&str> {
     ok.then_some(hex)
 }
 
+/// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`: one component of a repository name, as
+/// distribution's `reference` grammar has it (chapters 05 and 06 check names with it too).
+pub fn path_component_ok(component: &str) -> bool {
+    let bytes = component.as_bytes();
+    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    if bytes.is_empty() || !alnum(bytes[0]) || !alnum(bytes[bytes.len() - 1]) {
+        return false;
+    }
+    let mut i = 0;
+    while i < bytes.len() {
+        if alnum(bytes[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && !alnum(bytes[i]) {
+            i += 1;
+        }
+        let separator = &component[start..i];
+        if !(separator == "."
+            || separator == "_"
+            || separator == "__"
+            || separator.chars().all(|c| c == '-'))
+        {
+            return false;
+        }
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

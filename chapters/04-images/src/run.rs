@@ -11,6 +11,7 @@ use crate::image;
 use crate::snapshot;
 use crate::store::Store;
 use ch01_namespaces::cli::RunArgs;
+use ch01_namespaces::common::Failure;
 use ch01_namespaces::exec::DEFAULT_PATH;
 use ch01_namespaces::explain;
 use ch01_namespaces::Container;
@@ -81,7 +82,7 @@ impl RunConfig {
         explain!("environment from the image: {:?}", self.env);
         if let Some(dir) = &self.working_dir {
             explain!("mkdir -p {dir:?}; chdir({dir:?}): the image's WorkingDir");
-            std::fs::create_dir_all(dir).map_err(Error::io("create working directory", dir))?;
+            std::fs::create_dir_all(dir).map_err(Error::file("create working directory", dir))?;
             nix::unistd::chdir(dir.as_str())
                 .map_err(|errno| Error::Invalid(format!("chdir {dir}: {errno}")))?;
         }

@@ -17,6 +17,7 @@
 //! write to, so nothing can swap a directory for a symlink between our check and our use.
 
 use crate::error::{Error, Result};
+use ch01_namespaces::common::Failure;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
@@ -110,11 +111,11 @@ pub fn prepare_parent(root: &Path, relative: &Path, entry: &str) -> Result<PathB
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 // 0755 whatever the umask: a directory the tar did not describe is readable.
-                std::fs::create_dir(&dir).map_err(Error::io("mkdir", &dir))?;
+                std::fs::create_dir(&dir).map_err(Error::file("mkdir", &dir))?;
                 std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))
-                    .map_err(Error::io("chmod", &dir))?;
+                    .map_err(Error::file("chmod", &dir))?;
             }
-            Err(e) => return Err(Error::io("lstat", &dir)(e)),
+            Err(e) => return Err(Error::file("lstat", &dir)(e)),
         }
     }
     Ok(dir)

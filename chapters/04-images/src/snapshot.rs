@@ -18,6 +18,7 @@ use crate::explain;
 use crate::image::Image;
 use crate::store::Store;
 use crate::unpack::unpack;
+use ch01_namespaces::common::Failure;
 use oci_spec::image::{Descriptor, Digest, MediaType};
 use std::io::{BufReader, Read};
 use std::os::unix::fs::PermissionsExt;
@@ -67,7 +68,7 @@ pub fn ensure_layer(
     let scratch = tempfile::Builder::new()
         .prefix("unpack-")
         .tempdir_in(&tmp_root)
-        .map_err(Error::io("create temporary directory in", &tmp_root))?;
+        .map_err(Error::file("create temporary directory in", &tmp_root))?;
     explain!(
         "unpack layer {} ({}) into {}",
         layer.digest(),
@@ -82,7 +83,7 @@ pub fn ensure_layer(
     })?;
     // Read what follows the end-of-archive marker too, so the diff id covers every byte.
     std::io::copy(&mut tar_stream, &mut std::io::sink())
-        .map_err(Error::io("read layer", store.blob_path(layer.digest())))?;
+        .map_err(Error::file("read layer", store.blob_path(layer.digest())))?;
     let (actual, _) = tar_stream.finish();
     if &actual != diff_id {
         return Err(Error::DigestMismatch {
@@ -91,7 +92,7 @@ pub fn ensure_layer(
         });
     }
     std::fs::set_permissions(scratch.path(), std::fs::Permissions::from_mode(0o755))
-        .map_err(Error::io("chmod", scratch.path()))?;
+        .map_err(Error::file("chmod", scratch.path()))?;
     let scratch = scratch.keep();
     explain!(
         "rename({}, {}): {} entries, {} whiteouts, {} opaque dirs",
@@ -105,7 +106,7 @@ pub fn ensure_layer(
         let _ = std::fs::remove_dir_all(&scratch);
         // Another process unpacked the same layer meanwhile: its copy is as good as ours.
         if !target.is_dir() {
-            return Err(Error::io("rename layer into", &target)(error));
+            return Err(Error::file("rename layer into", &target)(error));
         }
     }
     crate::store::sync_dir(&store.layers_dir())?;
@@ -133,6 +134,6 @@ pub fn remove_layer(store: &Store, dir_name: &str) -> Result<()> {
     let dir = store.layers_dir().join(dir_name);
     let doomed = store.tmp_dir().join(format!("remove-{dir_name}"));
     explain!("rename({}, {}); rm -r", dir.display(), doomed.display());
-    std::fs::rename(&dir, &doomed).map_err(Error::io("rename layer out of", &dir))?;
-    std::fs::remove_dir_all(&doomed).map_err(Error::io("remove", &doomed))
+    std::fs::rename(&dir, &doomed).map_err(Error::file("rename layer out of", &dir))?;
+    std::fs::remove_dir_all(&doomed).map_err(Error::file("remove", &doomed))
 }

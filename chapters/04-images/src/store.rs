@@ -18,6 +18,7 @@
 use crate::digest::{parse_sha256, HashingWriter};
 use crate::error::{Error, Result};
 use crate::explain;
+use ch01_namespaces::common::Failure;
 use oci_spec::image::{Descriptor, Digest, ImageIndex, MediaType, OciLayout};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -40,7 +41,7 @@ impl Store {
     pub fn open(root: impl Into<PathBuf>) -> Result<Store> {
         let store = Store { root: root.into() };
         for dir in [store.blobs_dir(), store.tmp_dir(), store.layers_dir()] {
-            std::fs::create_dir_all(&dir).map_err(Error::io("create directory", &dir))?;
+            std::fs::create_dir_all(&dir).map_err(Error::file("create directory", &dir))?;
         }
         let layout = store.layout_dir().join("oci-layout");
         if !layout.exists() {
@@ -99,7 +100,7 @@ impl Store {
     /// The digests of every blob in the store.
     pub fn blobs(&self) -> Result<Vec<Digest>> {
         let dir = self.blobs_dir();
-        let entries = std::fs::read_dir(&dir).map_err(Error::io("read directory", &dir))?;
+        let entries = std::fs::read_dir(&dir).map_err(Error::file("read directory", &dir))?;
         let mut digests: Vec<Digest> = entries
             .flatten()
             .filter_map(|e| parse_sha256(&format!("sha256:{}", e.file_name().to_str()?)).ok())
@@ -114,7 +115,7 @@ impl Store {
         let file = tempfile::Builder::new()
             .prefix("blob-")
             .tempfile_in(&dir)
-            .map_err(Error::io("create temporary file in", &dir))?;
+            .map_err(Error::file("create temporary file in", &dir))?;
         Ok(BlobWriter {
             store: self.clone(),
             file: HashingWriter::new(file),
@@ -129,7 +130,7 @@ impl Store {
         expected: Option<&Digest>,
     ) -> Result<(Digest, u64)> {
         let mut writer = self.blob_writer()?;
-        io::copy(reader, &mut writer).map_err(Error::io("write blob", self.tmp_dir()))?;
+        io::copy(reader, &mut writer).map_err(Error::file("write blob", self.tmp_dir()))?;
         writer.commit(expected)
     }
 
@@ -146,13 +147,13 @@ impl Store {
     /// Open a blob for reading.
     pub fn open_blob(&self, digest: &Digest) -> Result<File> {
         let path = self.blob_path(digest);
-        File::open(&path).map_err(Error::io("open blob", &path))
+        File::open(&path).map_err(Error::file("open blob", &path))
     }
 
     /// Read a small blob whole, checking it still hashes to its name.
     pub fn read_blob(&self, digest: &Digest) -> Result<Vec<u8>> {
         let path = self.blob_path(digest);
-        let bytes = std::fs::read(&path).map_err(Error::io("read blob", &path))?;
+        let bytes = std::fs::read(&path).map_err(Error::file("read blob", &path))?;
         let actual = crate::digest::sha256(&bytes);
         if &actual != digest {
             return Err(Error::DigestMismatch {
@@ -176,13 +177,13 @@ impl Store {
     pub fn remove_blob(&self, digest: &Digest) -> Result<()> {
         let path = self.blob_path(digest);
         explain!("unlink({})", path.display());
-        std::fs::remove_file(&path).map_err(Error::io("remove blob", &path))
+        std::fs::remove_file(&path).map_err(Error::file("remove blob", &path))
     }
 
     /// The layout's `index.json`.
     pub fn index(&self) -> Result<ImageIndex> {
         let path = self.index_path();
-        let bytes = std::fs::read(&path).map_err(Error::io("read", &path))?;
+        let bytes = std::fs::read(&path).map_err(Error::file("read", &path))?;
         serde_json::from_slice(&bytes).map_err(|cause| Error::Json {
             what: path.display().to_string(),
             cause,
@@ -263,15 +264,10 @@ impl Store {
             .truncate(false)
             .write(true)
             .open(&path)
-            .map_err(Error::io("open", &path))?;
+            .map_err(Error::file("open", &path))?;
         explain!("flock({}, LOCK_EX)", path.display());
-        let lock = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).map_err(
-            |(_, errno)| Error::Io {
-                action: "flock(LOCK_EX)",
-                path,
-                cause: errno.into(),
-            },
-        )?;
+        let lock = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+            .map_err(|(_, errno)| Error::file("flock(LOCK_EX)", path)(errno.into()))?;
         Ok(StoreLock { _lock: lock })
     }
 }
@@ -336,17 +332,14 @@ impl BlobWriter {
         }
         file.as_file()
             .sync_all()
-            .map_err(Error::io("fsync", file.path()))?;
+            .map_err(Error::file("fsync", file.path()))?;
         explain!(
             "fsync, rename({}, {})",
             file.path().display(),
             target.display()
         );
-        file.persist(&target).map_err(|e| Error::Io {
-            action: "rename blob into",
-            path: target.clone(),
-            cause: e.error,
-        })?;
+        file.persist(&target)
+            .map_err(|e| Error::file("rename blob into", target.clone())(e.error))?;
         sync_dir(target.parent().expect("blob has a parent"))?;
         Ok((digest, size))
     }
@@ -355,15 +348,12 @@ impl BlobWriter {
 /// Write a small file so that readers see the old content or the new, never a mix.
 pub fn write_atomically(path: &Path, bytes: &[u8], tmp_dir: &Path) -> Result<()> {
     let mut file = tempfile::NamedTempFile::new_in(tmp_dir)
-        .map_err(Error::io("create temporary file in", tmp_dir))?;
+        .map_err(Error::file("create temporary file in", tmp_dir))?;
     file.write_all(bytes)
         .and_then(|_| file.as_file().sync_all())
-        .map_err(Error::io("write", file.path()))?;
-    file.persist(path).map_err(|e| Error::Io {
-        action: "rename into",
-        path: path.to_path_buf(),
-        cause: e.error,
-    })?;
+        .map_err(Error::file("write", file.path()))?;
+    file.persist(path)
+        .map_err(|e| Error::file("rename into", path.to_path_buf())(e.error))?;
     sync_dir(path.parent().unwrap_or(Path::new("/")))
 }
 
@@ -371,7 +361,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8], tmp_dir: &Path) -> Result<()>
 pub fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
-        .map_err(Error::io("fsync directory", dir))
+        .map_err(Error::file("fsync directory", dir))
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ use crate::error::{Error, Result};
 use crate::explain;
 use crate::safepath::{check_existing_parent, entry_path, prepare_parent};
 use crate::whiteout::{self, EntryName};
+use ch01_namespaces::common::Failure;
 use nix::sys::stat::{mknod, Mode, SFlag};
 use nix::sys::time::TimeSpec;
 use std::fs::File;
@@ -118,7 +119,7 @@ fn unpack_entry<R: Read>(
                         path.strip_prefix(root).unwrap_or(&path).display()
                     );
                     mknod(&path, SFlag::S_IFCHR, Mode::empty(), 0).map_err(|errno| {
-                        Error::io("mknod (whiteout) c 0 0", &path)(errno.into())
+                        Error::file("mknod (whiteout) c 0 0", &path)(errno.into())
                     })?;
                 }
             }
@@ -130,7 +131,7 @@ fn unpack_entry<R: Read>(
 
     let path = parent.join(file_name);
     let header = entry.header().clone();
-    let mode = header.mode().map_err(Error::io("read mode of", &path))? & 0o7777;
+    let mode = header.mode().map_err(Error::file("read mode of", &path))? & 0o7777;
     let mtime = header.mtime().unwrap_or(0);
 
     match kind {
@@ -139,14 +140,14 @@ fn unpack_entry<R: Read>(
                 Ok(meta) if meta.is_dir() => {}
                 Ok(meta) => {
                     remove_existing(&path)?;
-                    std::fs::create_dir(&path).map_err(Error::io("mkdir", &path))?;
+                    std::fs::create_dir(&path).map_err(Error::file("mkdir", &path))?;
                     // Deleted (whited out) earlier in this layer and made again: the new
                     // directory must not show the lower one's contents.
                     if whiteout::is_overlay_whiteout(&meta) {
                         make_opaque(&path, &shown, root)?;
                     }
                 }
-                Err(_) => std::fs::create_dir(&path).map_err(Error::io("mkdir", &path))?,
+                Err(_) => std::fs::create_dir(&path).map_err(Error::file("mkdir", &path))?,
             }
             dir_times.push((path.clone(), mtime));
         }
@@ -158,8 +159,8 @@ fn unpack_entry<R: Read>(
                 .custom_flags(libc::O_NOFOLLOW)
                 .mode(0o600)
                 .open(&path)
-                .map_err(Error::io("create", &path))?;
-            stats.bytes += io::copy(entry, &mut file).map_err(Error::io("write", &path))?;
+                .map_err(Error::file("create", &path))?;
+            stats.bytes += io::copy(entry, &mut file).map_err(Error::file("write", &path))?;
         }
         EntryType::Symlink => {
             let target = entry
@@ -168,7 +169,7 @@ fn unpack_entry<R: Read>(
             remove_existing(&path)?;
             // The target is only text: it may point anywhere, because we never follow it.
             std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(&target), &path)
-                .map_err(Error::io("symlink", &path))?;
+                .map_err(Error::file("symlink", &path))?;
         }
         EntryType::Link => {
             let raw_target = entry
@@ -199,13 +200,13 @@ fn unpack_entry<R: Read>(
             }
             remove_existing(&path)?;
             // linkat(2) without AT_SYMLINK_FOLLOW: a link to a symlink links the symlink itself.
-            std::fs::hard_link(&target, &path).map_err(Error::io("link", &path))?;
+            std::fs::hard_link(&target, &path).map_err(Error::file("link", &path))?;
             return Ok(()); // a hardlink shares the target's inode: its metadata is already set
         }
         EntryType::Fifo => {
             remove_existing(&path)?;
             mknod(&path, SFlag::S_IFIFO, Mode::from_bits_truncate(0o600), 0)
-                .map_err(|errno| Error::io("mknod (fifo)", &path)(errno.into()))?;
+                .map_err(|errno| Error::file("mknod (fifo)", &path)(errno.into()))?;
         }
         EntryType::Char | EntryType::Block => {
             return Err(Error::unsafe_entry(
@@ -251,7 +252,8 @@ fn apply_metadata<R: Read>(
     if nix::unistd::geteuid().is_root() {
         let uid = header.uid().unwrap_or(0) as u32;
         let gid = header.gid().unwrap_or(0) as u32;
-        std::os::unix::fs::lchown(path, Some(uid), Some(gid)).map_err(Error::io("lchown", path))?;
+        std::os::unix::fs::lchown(path, Some(uid), Some(gid))
+            .map_err(Error::file("lchown", path))?;
     }
     if let Ok(Some(extensions)) = entry.pax_extensions() {
         for extension in extensions.flatten() {
@@ -266,12 +268,12 @@ fn apply_metadata<R: Read>(
                 continue; // only our own whiteout translation may steer overlayfs
             }
             xattr::set(path, name, extension.value_bytes())
-                .map_err(Error::io("lsetxattr", path))?;
+                .map_err(Error::file("lsetxattr", path))?;
         }
     }
     if kind != EntryType::Symlink {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-            .map_err(Error::io("chmod", path))?;
+            .map_err(Error::file("chmod", path))?;
     }
     Ok(())
 }
@@ -283,7 +285,7 @@ fn make_opaque(dir: &Path, shown: &str, root: &Path) -> Result<()> {
         dir.strip_prefix(root).unwrap_or(dir).display()
     );
     xattr::set(dir, whiteout::OPAQUE_XATTR, whiteout::OPAQUE_VALUE)
-        .map_err(Error::io("setxattr trusted.overlay.opaque on", dir))
+        .map_err(Error::file("setxattr trusted.overlay.opaque on", dir))
 }
 
 /// Remove whatever is at `path` (a later entry replaces an earlier one of the same name).
@@ -291,9 +293,9 @@ fn make_opaque(dir: &Path, shown: &str, root: &Path) -> Result<()> {
 fn remove_existing(path: &Path) -> Result<()> {
     match std::fs::symlink_metadata(path) {
         Ok(meta) if meta.is_dir() => {
-            std::fs::remove_dir_all(path).map_err(Error::io("remove directory", path))
+            std::fs::remove_dir_all(path).map_err(Error::file("remove directory", path))
         }
-        Ok(_) => std::fs::remove_file(path).map_err(Error::io("unlink", path)),
+        Ok(_) => std::fs::remove_file(path).map_err(Error::file("unlink", path)),
         Err(_) => Ok(()),
     }
 }
@@ -308,5 +310,5 @@ fn set_mtime(path: &Path, mtime: u64) -> Result<()> {
         &time,
         nix::sys::stat::UtimensatFlags::NoFollowSymlink,
     )
-    .map_err(|errno| Error::io("utimensat", path)(errno.into()))
+    .map_err(|errno| Error::file("utimensat", path)(errno.into()))
 }

@@ -5,6 +5,8 @@
 //! by `.`, `_`, `__` or dashes. `COPY --from=NAME` uses it: a NAME that is not a stage and not
 //! a valid reference can only be a mistake.
 
+use ch04_images::reference::path_component_ok;
+
 /// `Ok(())` or why `reference` is not one.
 pub fn validate(reference: &str) -> Result<(), String> {
     if reference.is_empty() {
@@ -73,35 +75,6 @@ pub fn validate(reference: &str) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`: one component of a repository name.
-pub fn path_component_ok(component: &str) -> bool {
-    let bytes = component.as_bytes();
-    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-    if bytes.is_empty() || !alnum(bytes[0]) || !alnum(bytes[bytes.len() - 1]) {
-        return false;
-    }
-    let mut i = 0;
-    while i < bytes.len() {
-        if alnum(bytes[i]) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < bytes.len() && !alnum(bytes[i]) {
-            i += 1;
-        }
-        let separator = &component[start..i];
-        if !(separator == "."
-            || separator == "_"
-            || separator == "__"
-            || separator.chars().all(|c| c == '-'))
-        {
-            return false;
-        }
-    }
-    true
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@
 
 use crate::error::{Error, Result};
 use base64::Engine;
+use ch01_namespaces::common::Failure;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -173,13 +174,10 @@ impl AuthFile {
     /// Read the file; a missing file is an empty one.
     pub fn load(path: &Path) -> Result<AuthFile> {
         match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::Io {
-                action: "parse",
-                path: path.to_path_buf(),
-                cause: e.into(),
-            }),
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| Error::file("parse", path.to_path_buf())(e.into())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(AuthFile::default()),
-            Err(e) => Err(Error::io("read", path)(e)),
+            Err(e) => Err(Error::file("read", path)(e)),
         }
     }
 
@@ -188,7 +186,7 @@ impl AuthFile {
         use std::io::Write;
         use std::os::unix::fs::OpenOptionsExt;
         let dir = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(Error::io("create directory", dir))?;
+        std::fs::create_dir_all(dir).map_err(Error::file("create directory", dir))?;
         let bytes = serde_json::to_vec_pretty(self).expect("serialize auth file");
         let tmp = path.with_extension("tmp");
         let mut file = std::fs::OpenOptions::new()
@@ -197,11 +195,11 @@ impl AuthFile {
             .truncate(true)
             .mode(0o600)
             .open(&tmp)
-            .map_err(Error::io("create", &tmp))?;
+            .map_err(Error::file("create", &tmp))?;
         file.write_all(&bytes)
             .and_then(|_| file.sync_all())
-            .map_err(Error::io("write", &tmp))?;
-        std::fs::rename(&tmp, path).map_err(Error::io("rename into", path))
+            .map_err(Error::file("write", &tmp))?;
+        std::fs::rename(&tmp, path).map_err(Error::file("rename into", path))
     }
 
     pub fn get(&self, registry: &str) -> Option<Credentials> {

@@ -9,6 +9,7 @@ use crate::auth::{Challenge, Credentials, TokenResponse};
 use crate::error::{Error, Result};
 use crate::explain;
 use crate::redirect;
+use ch01_namespaces::common::Failure;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::Mutex;
@@ -240,7 +241,7 @@ impl Client {
             .into_reader()
             .take(1024 * 1024)
             .read_to_string(&mut text)
-            .map_err(Error::io("read the token from", realm))?;
+            .map_err(Error::file("read the token from", realm))?;
         let answer: TokenResponse = serde_json::from_str(&text)
             .map_err(|e| Error::Protocol(format!("{realm}: not a token answer: {e}")))?;
         answer
@@ -345,9 +346,9 @@ impl Client {
                     ">     ({len} bytes from {} at offset {offset})",
                     path.display()
                 );
-                let mut file = std::fs::File::open(path).map_err(Error::io("open", *path))?;
+                let mut file = std::fs::File::open(path).map_err(Error::file("open", *path))?;
                 file.seek(SeekFrom::Start(*offset))
-                    .map_err(Error::io("seek", *path))?;
+                    .map_err(Error::file("seek", *path))?;
                 request
                     .set("Content-Length", &len.to_string())
                     .send(file.take(*len))

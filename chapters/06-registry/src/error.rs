@@ -1,6 +1,6 @@
 //! The errors of this chapter: each says which request, to which URL, got what answer.
 
-use std::path::PathBuf;
+pub use ch01_namespaces::common::{Failure, FileError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -43,12 +43,9 @@ pub enum Error {
     #[error("{0}")]
     Protocol(String),
 
-    #[error("{action} {}: {cause}", path.display())]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        cause: std::io::Error,
-    },
+    /// A file operation (or a socket's) failed.
+    #[error(transparent)]
+    File(#[from] FileError),
 
     /// A download that failed the same transient way every time it was tried (a registry
     /// that keeps dropping the connection, or stalls past the timeout).
@@ -65,23 +62,11 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn io(
-        action: &'static str,
-        path: impl Into<PathBuf>,
-    ) -> impl FnOnce(std::io::Error) -> Self {
-        let path = path.into();
-        move |cause| Error::Io {
-            action,
-            path,
-            cause,
-        }
-    }
-
     /// Worth another try: the connection dropped or the server had a passing problem.
     pub fn is_transient(&self) -> bool {
         match self {
             Error::Transport { .. } => true,
-            Error::Io { cause, .. } => matches!(
+            Error::File(FileError { cause, .. }) => matches!(
                 cause.kind(),
                 std::io::ErrorKind::UnexpectedEof
                     | std::io::ErrorKind::ConnectionReset

@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::manifest::{self, Fetched};
 use crate::platform::{self, Platform};
 use crate::reference::Reference;
+use ch01_namespaces::common::Failure;
 use oci_spec::image::{Descriptor, ImageIndex, ImageManifest};
 use std::io::Read;
 
@@ -19,11 +20,7 @@ pub fn fetch_small_blob(client: &Client, repository: &str, blob: &Descriptor) ->
         .into_reader()
         .take(manifest::MAX_MANIFEST + 1)
         .read_to_end(&mut bytes)
-        .map_err(|cause| Error::Io {
-            action: "read blob from",
-            path: client.url(&url).into(),
-            cause,
-        })?;
+        .map_err(|cause| Error::file("read blob from", client.url(&url))(cause))?;
     let digest = ch04_images::digest::sha256(&bytes);
     if &digest != blob.digest() || bytes.len() as u64 != blob.size() {
         return Err(Error::Mismatch {

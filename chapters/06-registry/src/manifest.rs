@@ -8,6 +8,7 @@
 
 use crate::client::{Body, Client};
 use crate::error::{Error, Result};
+use ch01_namespaces::common::Failure;
 use ch04_images::digest::sha256;
 use oci_spec::image::Digest;
 use std::io::Read;
@@ -48,11 +49,7 @@ pub fn fetch(client: &Client, repository: &str, object: &str) -> Result<Fetched>
         .into_reader()
         .take(MAX_MANIFEST + 1)
         .read_to_end(&mut bytes)
-        .map_err(|cause| Error::Io {
-            action: "read manifest from",
-            path: client.url(&url).into(),
-            cause,
-        })?;
+        .map_err(|cause| Error::file("read manifest from", client.url(&url))(cause))?;
     if bytes.len() as u64 > MAX_MANIFEST {
         return Err(Error::Protocol(format!(
             "{url}: manifest larger than {MAX_MANIFEST} bytes"

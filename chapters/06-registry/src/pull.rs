@@ -19,6 +19,7 @@ use crate::platform::{self, Platform};
 use crate::progress::{Bar, Progress};
 use crate::reference::Reference;
 use crate::{explain, sources};
+use ch01_namespaces::common::Failure;
 use ch04_images::digest::short;
 use ch04_images::store::BlobWriter;
 use ch04_images::{Image, Store};
@@ -259,11 +260,7 @@ fn download(
             )));
         }
     }
-    let io_error = |cause| Error::Io {
-        action: "download blob from",
-        path: client.url(url).into(),
-        cause,
-    };
+    let io_error = |cause| Error::file("download blob from", client.url(url))(cause);
     let mut reader = response.into_reader();
     let mut buffer = vec![0u8; 64 * 1024];
     loop {
@@ -282,7 +279,7 @@ fn download(
         }
         writer
             .write_all(&buffer[..n])
-            .map_err(Error::io("write blob to", store.tmp_dir()))?;
+            .map_err(Error::file("write blob to", store.tmp_dir()))?;
         *have += n as u64;
         bar.inc(n as u64);
     }

@@ -179,8 +179,9 @@ fn looks_like_host(component: &str) -> bool {
     component == "localhost" || component.contains('.') || component.contains(':')
 }
 
-/// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`: chapter 05 checks `FROM` names with the same rule.
-pub use ch05_dockerfile::reference::path_component_ok as valid_component;
+/// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`: chapter 04's rule, which chapter 05 checks `FROM` names
+/// with too.
+pub use ch04_images::reference::path_component_ok as valid_component;
 
 /// `[\w][\w.-]{0,127}`
 pub fn valid_tag(tag: &str) -> bool {

@@ -3,6 +3,7 @@
 
 use crate::client::{Body, Client};
 use crate::error::{Error, Result};
+use ch01_namespaces::common::Failure;
 use oci_spec::distribution::TagList;
 use std::io::Read;
 
@@ -18,11 +19,7 @@ pub fn list(client: &Client, repository: &str, page: usize) -> Result<Vec<String
             .into_reader()
             .take(16 * 1024 * 1024)
             .read_to_string(&mut text)
-            .map_err(|cause| Error::Io {
-                action: "read tag list from",
-                path: client.url(&url).into(),
-                cause,
-            })?;
+            .map_err(|cause| Error::file("read tag list from", client.url(&url))(cause))?;
         let list: TagList = serde_json::from_str(&text)
             .map_err(|e| Error::Protocol(format!("{url}: not a tag list: {e}")))?;
         tags.extend(list.tags().iter().cloned());

@@ -1,26 +1,17 @@
 //! The errors of this chapter: each names the system call, file, netlink request or command
 //! that failed, what it was about, and why.
 
-use nix::errno::Errno;
-use std::path::PathBuf;
+pub use ch01_namespaces::common::{ExitCode, Failure, FileError, SyscallError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A system call failed: `move_mount(volume on /data): ENOENT: No such file or directory`.
-    #[error("{call}({args}): {errno}")]
-    Syscall {
-        call: &'static str,
-        args: String,
-        errno: Errno,
-    },
+    #[error(transparent)]
+    Syscall(#[from] SyscallError),
 
     /// A file operation failed.
-    #[error("{action} {path}: {source}")]
-    File {
-        action: &'static str,
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    File(#[from] FileError),
 
     /// A netlink request (read `rtnetlink(7)`) failed.
     #[error("netlink: {what}: {source}")]
@@ -53,40 +44,21 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn syscall(call: &'static str, args: impl Into<String>, errno: Errno) -> Self {
-        Error::Syscall {
-            call,
-            args: args.into(),
-            errno,
-        }
-    }
-
-    /// A closure for `map_err` on `std::io` results about `path`.
-    pub fn file(
-        action: &'static str,
-        path: impl Into<PathBuf>,
-    ) -> impl FnOnce(std::io::Error) -> Self {
-        let path = path.into();
-        move |source| Error::File {
-            action,
-            path,
-            source,
-        }
-    }
-
     /// A closure for `map_err` on netlink results.
     pub fn netlink(what: impl Into<String>) -> impl FnOnce(rtnetlink::Error) -> Self {
         let what = what.into();
         move |source| Error::Netlink { what, source }
     }
+}
 
-    /// As an `anyhow::Error` that keeps the earlier chapters' innermost error, so the binary
-    /// still exits 126/127 for a command that cannot run.
-    pub fn into_anyhow(self) -> anyhow::Error {
+impl ExitCode for Error {
+    /// The earlier chapters' code when the container failed there, so the binary still exits
+    /// 126/127 for a command that cannot run.
+    fn exit_code(&self) -> i32 {
         match self {
-            Error::Images(inner) => inner.into_anyhow(),
-            Error::Rootfs(inner) => inner.into_anyhow(),
-            other => other.into(),
+            Error::Images(inner) => inner.exit_code(),
+            Error::Rootfs(inner) => inner.exit_code(),
+            _ => ch01_namespaces::common::exit::ENGINE,
         }
     }
 }

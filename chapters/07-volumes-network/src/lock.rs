@@ -5,6 +5,7 @@
 //! when the process dies, so a crashed engine never leaves it held.
 
 use crate::error::{Error, Result};
+use ch01_namespaces::common::Failure;
 use nix::fcntl::{Flock, FlockArg};
 use std::fs::File;
 use std::path::Path;

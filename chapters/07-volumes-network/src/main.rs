@@ -10,6 +10,7 @@
 
 use anyhow::Context;
 use ch01_namespaces::cli::{exit_with, parse_or_exit, RunArgs};
+use ch01_namespaces::ExitCode;
 use ch02_cgroups::cli::CgroupArgs;
 use ch03_overlayfs::cli::LayerArgs;
 use ch04_images::Store;

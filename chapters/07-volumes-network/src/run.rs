@@ -16,6 +16,7 @@ use crate::network::proxy::{self, Bound, Proxy, Published};
 use crate::network::{self, Attachment, Endpoint, NetworkMode, DEFAULT_NETWORK};
 use crate::volumes::{self, spec::VolumeSpec};
 use ch01_namespaces::cli::RunArgs;
+use ch01_namespaces::common::Failure;
 use ch02_cgroups::cli::CgroupArgs;
 use ch03_overlayfs::cli::{Ended, LayerArgs};
 use ch04_images::Store;

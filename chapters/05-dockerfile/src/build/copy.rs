@@ -14,6 +14,7 @@ use super::error::{BuildError, Result};
 use super::tree::{clean_source, Tree};
 use crate::glob::path_match;
 use crate::heredoc::Heredoc;
+use ch01_namespaces::common::Failure;
 use ch04_images::pack::{LayerWriter, NewLayer};
 use ch04_images::safepath;
 use ch04_images::Store;
@@ -221,7 +222,7 @@ fn entry_for(dest: PathBuf, real: PathBuf, meta: &std::fs::Metadata) -> Result<E
             mtime,
         })
     } else if kind.is_symlink() {
-        let target = std::fs::read_link(&real).map_err(BuildError::io("readlink", &real))?;
+        let target = std::fs::read_link(&real).map_err(BuildError::file("readlink", &real))?;
         Ok(Entry::Symlink {
             dest,
             target,
@@ -238,12 +239,12 @@ fn entry_for(dest: PathBuf, real: PathBuf, meta: &std::fs::Metadata) -> Result<E
 /// Whether `path` starts like a tar archive: gzip's magic bytes, or `ustar` at byte 257.
 fn is_tar_archive(path: &Path) -> Result<bool> {
     let mut head = [0u8; 512];
-    let mut file = std::fs::File::open(path).map_err(BuildError::io("open", path))?;
+    let mut file = std::fs::File::open(path).map_err(BuildError::file("open", path))?;
     let mut read = 0;
     while read < head.len() {
         match file
             .read(&mut head[read..])
-            .map_err(BuildError::io("read", path))?
+            .map_err(BuildError::file("read", path))?
         {
             0 => break,
             n => read += n,
@@ -285,8 +286,8 @@ pub fn content_hash(entries: &[Entry]) -> Result<String> {
 }
 
 fn hash_file(hash: &mut Sha256, path: &Path) -> Result<()> {
-    let mut file = std::fs::File::open(path).map_err(BuildError::io("open", path))?;
-    std::io::copy(&mut file, hash).map_err(BuildError::io("read", path))?;
+    let mut file = std::fs::File::open(path).map_err(BuildError::file("open", path))?;
+    std::io::copy(&mut file, hash).map_err(BuildError::file("read", path))?;
     Ok(())
 }
 
@@ -348,7 +349,7 @@ pub fn write_layer(
     }
     let writer = builder
         .into_inner()
-        .map_err(BuildError::io("finish the layer's tar", store.tmp_dir()))?;
+        .map_err(BuildError::file("finish the layer's tar", store.tmp_dir()))?;
     Ok(writer.finish()?)
 }
 
@@ -364,7 +365,7 @@ fn header(kind: tar::EntryType, mode: u32, mtime: u64, owner: Overrides) -> tar:
 }
 
 fn append<W: Write>(builder: &mut tar::Builder<W>, entry: &Entry, o: Overrides) -> Result<()> {
-    let failed = |path: &Path| BuildError::io("add to layer", path.to_path_buf());
+    let failed = |path: &Path| BuildError::file("add to layer", path.to_path_buf());
     match entry {
         Entry::Dir { dest, mode, mtime } => {
             let mut h = header(
@@ -383,10 +384,10 @@ fn append<W: Write>(builder: &mut tar::Builder<W>, entry: &Entry, o: Overrides) 
             mode,
             mtime,
         } => {
-            let file = std::fs::File::open(source).map_err(BuildError::io("open", source))?;
+            let file = std::fs::File::open(source).map_err(BuildError::file("open", source))?;
             let size = file
                 .metadata()
-                .map_err(BuildError::io("stat", source))?
+                .map_err(BuildError::file("stat", source))?
                 .len();
             let mut h = header(tar::EntryType::Regular, o.mode.unwrap_or(*mode), *mtime, o);
             h.set_size(size);
@@ -422,9 +423,9 @@ fn append_archive<W: Write>(
     dest: &Path,
     source: &Path,
 ) -> Result<()> {
-    let file = std::fs::File::open(source).map_err(BuildError::io("open", source))?;
+    let file = std::fs::File::open(source).map_err(BuildError::file("open", source))?;
     let input = ch04_images::unpack::plain_tar(std::io::BufReader::new(file))
-        .map_err(BuildError::io("read", source))?;
+        .map_err(BuildError::file("read", source))?;
     let mut archive = tar::Archive::new(input);
     let bad = |e: std::io::Error| BuildError::Source(format!("{}: {e}", source.display()));
     for entry in archive.entries().map_err(bad)? {
@@ -441,18 +442,18 @@ fn append_archive<W: Write>(
                 };
                 builder
                     .append_link(&mut header, &path, dest.join(link))
-                    .map_err(BuildError::io("add to layer", &path))?;
+                    .map_err(BuildError::file("add to layer", &path))?;
                 continue;
             }
             let target = PathBuf::from(std::ffi::OsStr::from_bytes(&link));
             builder
                 .append_link(&mut header, &path, target)
-                .map_err(BuildError::io("add to layer", &path))?;
+                .map_err(BuildError::file("add to layer", &path))?;
             continue;
         }
         builder
             .append_data(&mut header, &path, &mut entry)
-            .map_err(BuildError::io("add to layer", &path))?;
+            .map_err(BuildError::file("add to layer", &path))?;
     }
     Ok(())
 }

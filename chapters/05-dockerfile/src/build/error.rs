@@ -1,6 +1,6 @@
 //! What can go wrong in a build, each saying where.
 
-use std::path::PathBuf;
+pub use ch01_namespaces::common::{Failure, FileError};
 
 pub type Result<T, E = BuildError> = std::result::Result<T, E>;
 
@@ -35,30 +35,12 @@ pub enum BuildError {
     Invalid(String),
 
     /// A file system operation failed.
-    #[error("{action} {}: {cause}", path.display())]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        cause: std::io::Error,
-    },
+    #[error(transparent)]
+    File(#[from] FileError),
 
     /// The image store or a container (chapters 01 to 04).
     #[error(transparent)]
     Image(#[from] ch04_images::Error),
-}
-
-impl BuildError {
-    pub fn io(
-        action: &'static str,
-        path: impl Into<PathBuf>,
-    ) -> impl FnOnce(std::io::Error) -> Self {
-        let path = path.into();
-        move |cause| BuildError::Io {
-            action,
-            path,
-            cause,
-        }
-    }
 }
 
 impl From<ch03_overlayfs::Error> for BuildError {

@@ -13,6 +13,7 @@
 
 use super::error::{BuildError, Result};
 use super::tree::Tree;
+use ch01_namespaces::common::Failure;
 use ch03_overlayfs::diff::{is_opaque, is_whiteout};
 use std::collections::BTreeSet;
 use std::ffi::OsString;
@@ -93,15 +94,17 @@ impl Tree for MergedView {
             if !meta.is_dir() {
                 break;
             }
-            for entry in std::fs::read_dir(&dir).map_err(BuildError::io("read directory", &dir))? {
-                let entry = entry.map_err(BuildError::io("read directory", &dir))?;
+            for entry in
+                std::fs::read_dir(&dir).map_err(BuildError::file("read directory", &dir))?
+            {
+                let entry = entry.map_err(BuildError::file("read directory", &dir))?;
                 let name = entry.file_name();
                 if hidden.contains(&name) || names.contains(&name) {
                     continue;
                 }
                 let meta = entry
                     .metadata()
-                    .map_err(BuildError::io("lstat", entry.path()))?;
+                    .map_err(BuildError::file("lstat", entry.path()))?;
                 if is_whiteout(&meta) {
                     hidden.insert(name);
                 } else {

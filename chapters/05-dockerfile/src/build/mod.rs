@@ -23,6 +23,7 @@ pub mod tree;
 use crate::ast::{AddKind, Command, CopyFrom, Instruction, Run};
 use crate::resolve::{resolve_with_base_env, Base, Stage};
 use cache::CacheKey;
+use ch01_namespaces::common::Failure;
 use ch01_namespaces::explain;
 use ch04_images::digest::short;
 use ch04_images::pack::NewLayer;
@@ -65,7 +66,7 @@ pub fn build(store: &Store, options: &BuildOptions, out: &mut (dyn Write + Send)
         .dockerfile
         .clone()
         .unwrap_or_else(|| options.context.join("Dockerfile"));
-    let text = std::fs::read_to_string(&path).map_err(BuildError::io("read", &path))?;
+    let text = std::fs::read_to_string(&path).map_err(BuildError::file("read", &path))?;
     let shown = path
         .strip_prefix(".")
         .unwrap_or(&path)

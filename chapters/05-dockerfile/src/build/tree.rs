@@ -5,6 +5,7 @@
 
 use super::error::{BuildError, Result};
 use crate::dockerignore::DockerIgnore;
+use ch01_namespaces::common::Failure;
 use std::ffi::OsString;
 use std::fs::Metadata;
 use std::os::unix::ffi::OsStrExt;
@@ -46,14 +47,14 @@ pub fn clean_source(source: &str) -> Result<PathBuf> {
 pub fn lstat_within(root: &Path, relative: &Path) -> Result<Option<(PathBuf, Metadata)>> {
     let mut path = root.to_path_buf();
     let count = relative.components().count();
-    let mut meta = std::fs::symlink_metadata(root).map_err(BuildError::io("lstat", root))?;
+    let mut meta = std::fs::symlink_metadata(root).map_err(BuildError::file("lstat", root))?;
     for (index, component) in relative.components().enumerate() {
         path.push(component);
         meta = match std::fs::symlink_metadata(&path) {
             Ok(meta) => meta,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => return Ok(None),
-            Err(e) => return Err(BuildError::io("lstat", &path)(e)),
+            Err(e) => return Err(BuildError::file("lstat", &path)(e)),
         };
         if meta.file_type().is_symlink() && index + 1 < count {
             return Err(BuildError::Source(format!(
@@ -77,14 +78,14 @@ impl Context {
     pub fn open(root: &Path) -> Result<Context> {
         let root = root
             .canonicalize()
-            .map_err(BuildError::io("open the build context", root))?;
+            .map_err(BuildError::file("open the build context", root))?;
         let ignore_file = root.join(".dockerignore");
         let ignore = match std::fs::read_to_string(&ignore_file) {
             Ok(text) => {
                 DockerIgnore::parse(&text).map_err(|e| BuildError::Source(e.to_string()))?
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => DockerIgnore::default(),
-            Err(e) => return Err(BuildError::io("read", ignore_file)(e)),
+            Err(e) => return Err(BuildError::file("read", ignore_file)(e)),
         };
         Ok(Context { root, ignore })
     }
@@ -108,9 +109,9 @@ impl Tree for Context {
     fn children(&self, relative: &Path) -> Result<Vec<OsString>> {
         let dir = self.root.join(relative);
         let mut names = Vec::new();
-        for entry in std::fs::read_dir(&dir).map_err(BuildError::io("read directory", &dir))? {
+        for entry in std::fs::read_dir(&dir).map_err(BuildError::file("read directory", &dir))? {
             let name = entry
-                .map_err(BuildError::io("read directory", &dir))?
+                .map_err(BuildError::file("read directory", &dir))?
                 .file_name();
             if !self.ignored(&relative.join(&name)) {
                 names.push(name);

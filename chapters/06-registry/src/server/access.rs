@@ -137,14 +137,9 @@ fn covers(granted: &str, needed: &str) -> bool {
     }
 }
 
-/// 128 random bits from the kernel (getrandom(2) through /dev/urandom), as hex.
+/// 128 random bits from the kernel (through /dev/urandom), as hex.
 pub fn random_hex() -> String {
-    use std::io::Read;
-    let mut bytes = [0u8; 16];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .expect("read /dev/urandom");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    ch01_namespaces::common::id::random_hex(16).expect("read /dev/urandom")
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use super::repos::Repos;
 use super::{access, Registry};
 use crate::error::Error;
 use crate::explain;
+use ch01_namespaces::common::Failure;
 use oci_spec::distribution::ErrorCode;
 use oci_spec::image::Digest;
 use std::io::{Read, Seek, SeekFrom};
@@ -105,7 +106,7 @@ impl Registry {
         }
         let id = access::random_hex();
         let path = self.upload_path(&id);
-        std::fs::File::create(&path).map_err(|e| internal(Error::io("create", &path)(e)))?;
+        std::fs::File::create(&path).map_err(|e| internal(Error::file("create", &path)(e)))?;
         if let Some(digest) = call.query("digest") {
             // Monolithic: the whole blob in this one POST.
             let digest = digest_of(digest)?;
@@ -134,7 +135,7 @@ impl Registry {
         })?;
         file.metadata()
             .map(|m| m.len())
-            .map_err(|e| internal(Error::io("stat", &path)(e)))
+            .map_err(|e| internal(Error::file("stat", &path)(e)))
     }
 
     pub(super) fn patch_upload(
@@ -187,7 +188,7 @@ impl Registry {
     pub(super) fn complete(&self, name: &str, id: &str, digest: &Digest) -> Handled {
         let path = self.upload_path(id);
         let result = std::fs::File::open(&path)
-            .map_err(|e| Error::io("open", &path)(e))
+            .map_err(|e| Error::file("open", &path)(e))
             .and_then(|mut file| Ok(self.repos.store.put_blob(&mut file, Some(digest))?));
         let _ = std::fs::remove_file(&path);
         match result {

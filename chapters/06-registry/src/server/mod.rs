@@ -34,6 +34,7 @@ use crate::explain;
 use crate::reference::valid_tag;
 use access::{Access, Need, Verdict};
 use blobs::{sweep_uploads, upload_reply};
+use ch01_namespaces::common::Failure;
 use ch04_images::Store;
 use http::{digest_of, parse_query, route, valid_name, Call, Handled, Reply, Route};
 use oci_spec::distribution::ErrorCode;
@@ -66,10 +67,8 @@ struct Registry {
 
 /// Listen and answer until killed.
 pub fn serve(store: Store, args: &ServeArgs) -> Result<()> {
-    let server = tiny_http::Server::http(&args.addr).map_err(|e| Error::Io {
-        action: "listen on",
-        path: args.addr.clone().into(),
-        cause: std::io::Error::other(e.to_string()),
+    let server = tiny_http::Server::http(&args.addr).map_err(|e| {
+        Error::file("listen on", args.addr.clone())(std::io::Error::other(e.to_string()))
     })?;
     let addr = server
         .server_addr()

@@ -15,6 +15,7 @@
 //! name. Links are tiny files written atomically; a cross-repository mount is one more link.
 
 use crate::error::{Error, Result};
+use ch01_namespaces::common::Failure;
 use ch04_images::store::write_atomically;
 use ch04_images::Store;
 use oci_spec::image::Digest;
@@ -29,7 +30,7 @@ impl Repos {
     pub fn new(store: Store) -> Result<Repos> {
         let repos = Repos { store };
         for dir in [repos.repositories_dir(), repos.uploads_dir()] {
-            std::fs::create_dir_all(&dir).map_err(Error::io("create directory", &dir))?;
+            std::fs::create_dir_all(&dir).map_err(Error::file("create directory", &dir))?;
         }
         Ok(repos)
     }
@@ -48,7 +49,7 @@ impl Repos {
 
     fn write(&self, path: PathBuf, bytes: &[u8]) -> Result<()> {
         let dir = path.parent().expect("link has a parent");
-        std::fs::create_dir_all(dir).map_err(Error::io("create directory", dir))?;
+        std::fs::create_dir_all(dir).map_err(Error::file("create directory", dir))?;
         Ok(write_atomically(&path, bytes, &self.store.tmp_dir())?)
     }
 

@@ -8,6 +8,7 @@
 
 use crate::error::{Error, Result};
 use crate::network::ipam::Lease;
+use ch01_namespaces::common::Failure;
 use std::io::Write;
 
 /// The hosts file of the container holding `own`, on a network with `members` (itself

@@ -12,6 +12,7 @@
 
 use crate::error::{Error, Result};
 use crate::network::subnet::Subnet;
+use ch01_namespaces::common::Failure;
 use serde::{Deserialize, Serialize};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};

@@ -7,6 +7,7 @@
 //! the container's network namespace (`setns(2)` changes only the calling thread's).
 
 use crate::error::{Error, Result};
+use ch01_namespaces::common::Failure;
 use ch01_namespaces::explain;
 use futures::TryStreamExt;
 use rtnetlink::packet_route::link::{InfoData, InfoVeth, LinkAttribute};

@@ -28,6 +28,7 @@ pub mod subnet;
 
 use crate::error::{Error, Result};
 use crate::lock::Lock;
+use ch01_namespaces::common::Failure;
 use ch01_namespaces::explain;
 use ipam::{Lease, Leases};
 use serde::{Deserialize, Serialize};

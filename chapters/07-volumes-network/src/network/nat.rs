@@ -23,6 +23,7 @@
 //! Without iptables (a fresh Debian has none; nor does a kernel without nf_tables with the
 //! `iptables-nft` front end) the networks come up without these rules: see [`check`].
 use crate::error::{Error, Result};
+use ch01_namespaces::common::Failure;
 use ch01_namespaces::explain;
 use std::process::Command;
 

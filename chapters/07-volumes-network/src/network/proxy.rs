@@ -20,6 +20,7 @@
 
 use crate::error::{Error, Result};
 use crate::network::ports::{PortSpec, Protocol};
+use ch01_namespaces::common::Failure;
 use ch01_namespaces::explain;
 use std::collections::HashMap;
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};

@@ -7,6 +7,7 @@
 //! (devices, sockets) are skipped.
 
 use crate::error::{Error, Result};
+use ch01_namespaces::common::Failure;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 

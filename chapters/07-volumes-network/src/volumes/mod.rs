@@ -18,6 +18,7 @@ pub mod spec;
 pub mod store;
 
 use crate::error::{Error, Result};
+use ch01_namespaces::common::Failure;
 use ch01_namespaces::{explain, StepError};
 use ch03_overlayfs::ContainerDirs;
 use destination::{resolve, LayeredView};

@@ -24,6 +24,7 @@
 //! is made private first, as Docker's default `rprivate` bind propagation is.
 
 use crate::error::{Error, Result};
+use ch01_namespaces::common::Failure;
 use ch01_namespaces::explain;
 use nix::errno::Errno;
 use std::ffi::CString;

@@ -13,6 +13,7 @@
 use crate::error::{Error, Result};
 use crate::lock::Lock;
 use crate::volumes::spec::is_volume_name;
+use ch01_namespaces::common::Failure;
 use ch01_namespaces::explain;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
