@@ -1,20 +1,17 @@
-//! `baleia`: a small Docker-compatible container engine built from the course's chapters.
+//! The client: `baleia run`, `ps`, `logs`... the docker-like command line. It only speaks
+//! HTTP to the daemon's socket (starting a daemon if none answers): nothing here runs a
+//! container or reads the engine's state.
 //!
 //! ```text
 //! baleia run hello-world                 the client; starts a daemon if none runs
 //! baleia run -d --name web busybox httpd -f
 //! baleia ps / logs / stop / rm / images / rmi / tag / inspect / history / tree / info
-//! baleia daemon [-H unix:///run/baleia/baleia.sock]   the engine, serving the Docker API
 //! DOCKER_HOST=unix:///run/baleia/baleia.sock docker ps   the real docker CLI works too
 //! ```
 //!
-//! Read capstone/README.md for how it fits together: client → API → engine → supervisor →
-//! runtime (chapters 01-04) → kernel.
+//! [`Command`] is its command line; the `baleia` binary's main.rs adds the other roles'
+//! commands (`daemon`, `runtime` and the hidden ones) and hands the rest to [`dispatch`].
 
-// serde_json::json! of /info nests deeper than the default limit.
-#![recursion_limit = "256"]
-
-mod api;
 mod check;
 mod cli;
 mod cli_build;
@@ -24,47 +21,16 @@ mod cli_import;
 mod cli_login;
 mod cli_system;
 mod client;
-mod daemon;
-mod engine;
-mod footprint;
-mod http;
-mod logs;
-mod oci;
-mod pty;
-mod runtime;
-mod shim;
-mod stdin;
-mod terminal;
-mod time;
-mod wiring;
+
+// The shared modules, under the names the client's modules use.
+use baleia_wire::{http, logs, stdin, terminal, time};
+
+pub use cli::Exit;
 
 use anyhow::Result;
-use clap::{Parser, Subcommand};
+use clap::Subcommand;
 use client::Client;
-use std::path::PathBuf;
-
-const DEFAULT_HOST: &str = "unix:///run/baleia/baleia.sock";
-
-#[derive(Parser)]
-#[command(
-    name = "baleia",
-    version,
-    about = "A small Docker-compatible engine built from the baleia course's chapters"
-)]
-struct Cli {
-    /// The daemon's socket.
-    #[arg(short = 'H', long, global = true, env = "BALEIA_HOST", default_value = DEFAULT_HOST)]
-    host: String,
-    /// The state root (containers, images, layers).
-    #[arg(long, global = true, env = "BALEIA_ROOT", default_value = ch03_overlayfs::cli::DEFAULT_ROOT)]
-    root: PathBuf,
-    /// Narrate every kernel-level step (the daemon passes it on to supervisors, whose
-    /// narration goes to each container's shim.log).
-    #[arg(long, global = true)]
-    explain: bool,
-    #[command(subcommand)]
-    command: Command,
-}
+use std::path::{Path, PathBuf};
 
 /// `volume ...`, as `docker volume`.
 #[derive(Subcommand)]
@@ -168,71 +134,9 @@ pub enum ImageCommand {
     },
 }
 
+/// The client's commands.
 #[derive(Subcommand)]
-enum Command {
-    /// Serve the Docker Engine API on a unix socket.
-    Daemon {
-        /// The cgroup parent of every container's cgroup.
-        #[arg(long, default_value = ch02_cgroups::DEFAULT_PARENT)]
-        cgroup_parent: String,
-        /// Who makes containers' cgroups: `cgroupfs` (the daemon, under --cgroup-parent from
-        /// the hierarchy's root, as dockerd's cgroupfs driver). dockerd's `systemd` driver
-        /// (transient scopes over D-Bus) is not supported: asking for it is an error.
-        #[arg(long, default_value = "cgroupfs")]
-        cgroup_driver: String,
-        /// The default network's bridge, made on first use (as dockerd's -b); `none`: no
-        /// default network, containers without --network get a loopback only. Without it:
-        /// baleia0 for the default root, baleia-<8 hex digits of the root's hash> for another.
-        #[arg(short = 'b', long, env = "BALEIA_BRIDGE")]
-        bridge: Option<String>,
-        /// The default bridge's address and prefix (as dockerd's --bip). Without it: the first
-        /// free of 10.77.0.0/16, 10.79.0.0/16 ... 10.99.0.0/16.
-        #[arg(long, env = "BALEIA_BIP")]
-        bip: Option<String>,
-        /// The host address of ports published without one (as dockerd's --ip).
-        #[arg(long, default_value = "0.0.0.0")]
-        ip: std::net::IpAddr,
-        /// The group that may use the socket besides root (if it exists), as dockerd's -G.
-        #[arg(short = 'G', long, default_value = "baleia")]
-        group: String,
-        /// Seconds a client may stay silent in the middle of a request (or idle between
-        /// requests) before the daemon closes its connection.
-        #[arg(long, default_value_t = 30.0)]
-        client_timeout: f64,
-    },
-    /// The OCI runtime (runc's command line: create, start, state, kill, delete, run, exec,
-    /// ps, features); also run as `baleia-runtime`. See `baleia runtime --help`.
-    Runtime {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
-    },
-    /// (internal) Supervise one container: started by the daemon.
-    #[command(hide = true)]
-    Shim { id: String },
-    /// (internal) Run a command in a running container: started by the daemon for `exec`.
-    #[command(hide = true)]
-    ExecProcess {
-        #[arg(long)]
-        target: i32,
-        #[arg(long)]
-        uid: u32,
-        #[arg(long)]
-        gid: u32,
-        #[arg(long)]
-        cwd: PathBuf,
-        #[arg(long = "env")]
-        env: Vec<String>,
-        #[arg(long)]
-        tty: bool,
-        /// The container's bundle: its spec's security applies to the process.
-        #[arg(long)]
-        bundle: Option<PathBuf>,
-        #[arg(last = true, required = true)]
-        command: Vec<String>,
-    },
-    /// (internal) Run chapter 05's builder for `POST /build`: started by the daemon.
-    #[command(hide = true)]
-    BuildProcess(engine::build::ProcessArgs),
+pub enum Command {
     /// Build an image from a Dockerfile and a context directory (chapter 05).
     Build(cli_build::BuildFlags),
     /// Copy files between a container and the host: CONTAINER:SRC DEST, or SRC CONTAINER:DEST.
@@ -441,32 +345,13 @@ enum Command {
     Version,
 }
 
-fn main() {
-    // `baleia-runtime ...` or `baleia runtime ...`: the OCI runtime's own command line.
-    if let Some(args) = oci::wanted(&std::env::args().collect::<Vec<_>>()) {
-        oci::main(args)
-    }
-    // Usage errors exit with 125, as docker's do.
-    let cli: Cli = ch01_namespaces::cli::parse_or_exit();
-    if cli.explain {
-        ch01_namespaces::explain::enable();
-    }
-    let result = dispatch(cli);
-    match result {
-        Ok(code) => std::process::exit(code),
-        Err(error) => {
-            let code = error.downcast_ref::<cli::Exit>().map_or(125, |e| e.code);
-            eprintln!("baleia: {error:#}");
-            std::process::exit(code)
-        }
-    }
-}
-
-fn dispatch(cli: Cli) -> Result<i32> {
+/// Run one client command against the daemon at `host` (`root`: the state root a daemon
+/// started on demand uses). The exit code, or an error whose [`Exit`] says it.
+pub fn dispatch(host: &str, root: &Path, command: Command) -> Result<i32> {
     let client = Client {
-        socket: daemon::socket_path(&cli.host)?,
-        host: cli.host.clone(),
-        root: cli.root.clone(),
+        socket: baleia_wire::socket_path(host)?,
+        host: host.to_string(),
+        root: root.to_path_buf(),
     };
     let each = |names: &[String], f: &dyn Fn(&str) -> Result<()>| -> Result<i32> {
         let mut code = 0;
@@ -481,65 +366,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         }
         Ok(code)
     };
-    match cli.command {
-        Command::Daemon {
-            cgroup_parent,
-            cgroup_driver,
-            bridge,
-            bip,
-            ip,
-            group,
-            client_timeout,
-        } => {
-            daemon::check_cgroup_driver(&cgroup_driver)?;
-            daemon::run(daemon::Options {
-                root: cli.root,
-                socket: client.socket,
-                cgroup_parent,
-                bridge,
-                bip,
-                ip,
-                group,
-                limits: http::Limits {
-                    timeout: std::time::Duration::from_secs_f64(client_timeout.max(0.1)),
-                    ..Default::default()
-                },
-            })?;
-            Ok(0)
-        }
-        Command::Shim { id } => shim::main(&cli.root, &id),
-        Command::Runtime { args } => oci::main(
-            std::iter::once("baleia-runtime".to_string())
-                .chain(args)
-                .collect(),
-        ),
-        Command::ExecProcess {
-            target,
-            uid,
-            gid,
-            cwd,
-            env,
-            tty,
-            bundle,
-            command,
-        } => match runtime::exec_in(
-            bundle.as_deref(),
-            target,
-            &command,
-            env,
-            cwd,
-            (uid, gid),
-            tty,
-        ) {
-            Ok(code) => Ok(code),
-            Err(error) => {
-                let code = error
-                    .downcast_ref::<ch01_namespaces::Error>()
-                    .map_or(126, ch01_namespaces::Error::exit_code);
-                eprintln!("baleia exec: {error:#}");
-                Ok(code)
-            }
-        },
+    match command {
         Command::Exec {
             interactive,
             tty,
@@ -557,7 +384,6 @@ fn dispatch(cli: Cli) -> Result<i32> {
             (interactive, tty),
         ),
         Command::Port { container, port } => cli::port(&client, &container, port.as_deref()),
-        Command::BuildProcess(args) => engine::build::process(&cli.root, args),
         Command::Build(flags) => cli_build::build(&client, &flags),
         Command::Cp { src, dest } => cli_cp::cp(&client, &src, &dest),
         Command::Events {

@@ -17,13 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// `unix:///run/baleia/baleia.sock` or a plain path → the path.
-pub fn socket_path(host: &str) -> Result<PathBuf> {
-    match host.strip_prefix("unix://") {
-        Some(path) => Ok(PathBuf::from(path)),
-        None if host.starts_with('/') => Ok(PathBuf::from(host)),
-        None => bail!("-H {host}: only unix sockets are supported (unix:///path/to.sock)"),
-    }
-}
+pub use baleia_wire::socket_path;
 
 pub struct Options {
     pub root: PathBuf,

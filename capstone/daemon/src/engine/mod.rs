@@ -15,7 +15,7 @@ pub mod events;
 pub mod exec;
 pub mod images;
 pub mod networks;
-pub mod record;
+pub use baleia_wire::record;
 pub mod registry;
 pub mod spec;
 pub mod stats;
