@@ -121,7 +121,9 @@ fn main() {
     match run(cli) {
         Ok(code) => std::process::exit(code),
         Err(error) => {
-            let code = error.downcast_ref::<baleia_client::Exit>().map_or(125, |e| e.code);
+            let code = error
+                .downcast_ref::<baleia_client::Exit>()
+                .map_or(125, |e| e.code);
             eprintln!("baleia: {error:#}");
             std::process::exit(code)
         }

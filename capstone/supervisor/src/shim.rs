@@ -15,11 +15,11 @@
 //! The daemon learns whether the start worked through a pipe on fd 3 (one JSON line, then
 //! end-of-file): `{"pid":N}` or `{"error":"...","exit_code":127}`.
 
-use baleia_runtime::{self as runtime, Stdio};
-use baleia_wire::record::{Dir, State, Status};
 use crate::logs;
 use crate::time::now_nanos;
 use anyhow::{Context, Result};
+use baleia_runtime::{self as runtime, Stdio};
+use baleia_wire::record::{Dir, State, Status};
 use nix::fcntl::OFlag;
 use nix::unistd::{fork, setsid, ForkResult};
 use oci_spec::runtime::Spec;

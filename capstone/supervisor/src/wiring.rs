@@ -21,10 +21,10 @@
 //! - **Volumes are open_tree(2) file descriptors** the container's process inherits through
 //!   `clone`: they must be opened by its parent, just before it starts.
 
+use anyhow::{Context, Result};
 use baleia_runtime::Extra;
 use baleia_wire::attachments::{Endpoint, Plan, ENDPOINT_FILE, PORTS_FILE};
 use baleia_wire::record::{write_json, Record};
-use anyhow::{Context, Result};
 use ch03_overlayfs::ContainerDirs;
 use ch07_volumes_network::network::proxy::{self, Proxy};
 use ch07_volumes_network::network::{self, Attachment};

@@ -31,7 +31,9 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::Path;
 
-pub use baleia_wire::attachments::{Endpoint, MountPlan, Plan, ENDPOINT_FILE, PLAN_FILE, PORTS_FILE};
+pub use baleia_wire::attachments::{
+    Endpoint, MountPlan, Plan, ENDPOINT_FILE, PLAN_FILE, PORTS_FILE,
+};
 
 /// `80/tcp` → (80, tcp).
 fn port_key(key: &str) -> ApiResult<(u16, Protocol)> {
