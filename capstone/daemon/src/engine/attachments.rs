@@ -511,6 +511,7 @@ pub fn mounts_json(found: &Found, engine: &Engine) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
 
     #[test]
     fn port_bindings_and_publish_all_become_port_specs() {
