@@ -1,55 +1,22 @@
 //! `baleia`: a small Docker-compatible container engine built from the course's chapters.
 //!
+//! One binary, four roles, each its own crate (read capstone/README.md for how they fit):
+//!
 //! ```text
-//! baleia run hello-world                 the client; starts a daemon if none runs
-//! baleia run -d --name web busybox httpd -f
-//! baleia ps / logs / stop / rm / images / rmi / tag / inspect / history / tree / info
-//! baleia daemon [-H unix:///run/baleia/baleia.sock]   the engine, serving the Docker API
-//! DOCKER_HOST=unix:///run/baleia/baleia.sock docker ps   the real docker CLI works too
+//! baleia run / ps / logs ...          the client            baleia-client
+//! baleia daemon [-H unix:///...]      the daemon            baleia-daemon
+//! baleia shim ID        (hidden)      the supervisor        baleia-supervisor
+//! baleia runtime ... / baleia-runtime the runtime           baleia-runtime
 //! ```
 //!
-//! Read capstone/README.md for how it fits together: client → API → engine → supervisor →
-//! runtime (chapters 01-04) → kernel.
+//! The daemon starts supervisors and helpers by running this same binary again
+//! (`/proc/self/exe shim ID`, `exec-process`, `build-process`); this file only picks the role.
 
-// serde_json::json! of /info nests deeper than the default limit.
-#![recursion_limit = "256"]
-
-mod api;
-mod check;
-mod cli;
-mod cli_attach;
-mod cli_build;
-mod cli_completion;
-mod cli_cp;
-mod cli_events;
-mod cli_format;
-mod cli_import;
-mod cli_login;
-mod cli_stats;
-mod cli_system;
-mod client;
-mod client_terminal;
-mod daemon;
-mod engine;
-mod footprint;
-mod http;
-mod logs;
-mod oci;
-mod pty;
-mod runtime;
-mod shim;
-mod stdin;
-mod template;
-mod terminal;
-mod time;
-mod wiring;
-
-use anyhow::Result;
+use baleia_client::cli_completion::{completion, manpages};
+use baleia_daemon::{daemon, engine};
+use baleia_runtime::oci;
 use clap::{CommandFactory, Parser, Subcommand};
-use client::Client;
 use std::path::PathBuf;
-
-const DEFAULT_HOST: &str = "unix:///run/baleia/baleia.sock";
 
 #[derive(Parser)]
 #[command(
@@ -59,7 +26,7 @@ const DEFAULT_HOST: &str = "unix:///run/baleia/baleia.sock";
 )]
 struct Cli {
     /// The daemon's socket.
-    #[arg(short = 'H', long, global = true, env = "BALEIA_HOST", default_value = DEFAULT_HOST)]
+    #[arg(short = 'H', long, global = true, env = "BALEIA_HOST", default_value = baleia_wire::DEFAULT_HOST)]
     host: String,
     /// The state root (containers, images, layers).
     #[arg(long, global = true, env = "BALEIA_ROOT", default_value = ch03_overlayfs::cli::DEFAULT_ROOT)]
@@ -69,119 +36,11 @@ struct Cli {
     #[arg(long, global = true)]
     explain: bool,
     #[command(subcommand)]
-    command: Command,
-}
-
-/// `volume ...`, as `docker volume`.
-#[derive(Subcommand)]
-pub enum VolumeCommand {
-    /// Make a volume (a random name without one).
-    Create { name: Option<String> },
-    /// List the volumes.
-    Ls {
-        #[arg(short, long)]
-        quiet: bool,
-        /// A Go template for each volume (`table ...` for columns): .Name, .Driver, ...
-        #[arg(long)]
-        format: Option<String>,
-    },
-    /// Show volumes as JSON.
-    Inspect {
-        #[arg(required = true)]
-        names: Vec<String>,
-    },
-    /// Remove volumes (refused while a container uses one).
-    Rm {
-        #[arg(required = true)]
-        names: Vec<String>,
-    },
-    /// Remove the unused anonymous volumes (all unused ones with --all).
-    Prune {
-        #[arg(short, long)]
-        all: bool,
-        /// Accepted for docker's sake: baleia does not ask.
-        #[arg(short, long)]
-        force: bool,
-    },
-}
-
-/// `network ...`, as `docker network`.
-#[derive(Subcommand)]
-pub enum NetworkCommand {
-    /// Make a bridge network.
-    Create {
-        name: String,
-        /// Its subnet (default: the first free 10.78.N.0/24).
-        #[arg(long)]
-        subnet: Option<String>,
-        /// Driver options; `com.docker.network.bridge.name=IFNAME` names the bridge.
-        #[arg(short = 'o', long = "opt", value_name = "KEY=VALUE")]
-        options: Vec<String>,
-    },
-    /// List the networks.
-    Ls {
-        #[arg(short, long)]
-        quiet: bool,
-        /// A Go template for each network (`table ...` for columns): .ID, .Name, ...
-        #[arg(long)]
-        format: Option<String>,
-    },
-    /// Show networks as JSON.
-    Inspect {
-        #[arg(required = true)]
-        names: Vec<String>,
-    },
-    /// Remove networks (refused while containers are attached).
-    Rm {
-        #[arg(required = true)]
-        names: Vec<String>,
-    },
-}
-
-/// `system ...`, as `docker system`.
-#[derive(Subcommand)]
-pub enum SystemCommand {
-    /// Check the image store and the engine's state for damage (exit 1 if damaged).
-    Check,
-    /// What images, containers and volumes take on disk.
-    Df,
-    /// Remove stopped containers, unused networks, dangling (with -a: unused) images, and with
-    /// --volumes unused anonymous volumes.
-    Prune {
-        #[arg(short, long)]
-        all: bool,
-        #[arg(long)]
-        volumes: bool,
-        /// Do not ask.
-        #[arg(short, long)]
-        force: bool,
-    },
-}
-
-/// `container prune`.
-#[derive(Subcommand)]
-pub enum ContainerCommand {
-    /// Remove every stopped container.
-    Prune {
-        #[arg(short, long)]
-        force: bool,
-    },
-}
-
-/// `image prune`.
-#[derive(Subcommand)]
-pub enum ImageCommand {
-    /// Remove dangling images (with -a: every image no container uses).
-    Prune {
-        #[arg(short, long)]
-        all: bool,
-        #[arg(short, long)]
-        force: bool,
-    },
+    role: Role,
 }
 
 #[derive(Subcommand)]
-enum Command {
+enum Role {
     /// Serve the Docker Engine API on a unix socket.
     Daemon {
         /// The cgroup parent of every container's cgroup.
@@ -237,7 +96,7 @@ enum Command {
         #[arg(long)]
         tty: bool,
         /// The terminal's first size, ROWSxCOLUMNS (the exec's `ConsoleSize`).
-        #[arg(long, value_parser = client_terminal::parse_size)]
+        #[arg(long, value_parser = baleia_wire::terminal::parse_console_size)]
         console_size: Option<(u16, u16)>,
         /// The container's bundle: its spec's security applies to the process.
         #[arg(long)]
@@ -248,235 +107,14 @@ enum Command {
     /// (internal) Run chapter 05's builder for `POST /build`: started by the daemon.
     #[command(hide = true)]
     BuildProcess(engine::build::ProcessArgs),
-    /// Build an image from a Dockerfile and a context directory (chapter 05).
-    Build(cli_build::BuildFlags),
-    /// Copy files between a container and the host: CONTAINER:SRC DEST, or SRC CONTAINER:DEST.
-    Cp { src: String, dest: String },
-    /// What happens to containers, images, volumes and networks, as it happens.
-    Events {
-        /// Since when: unix seconds, or a duration back from now (10m).
-        #[arg(long)]
-        since: Option<String>,
-        /// Until when (then stop).
-        #[arg(long)]
-        until: Option<String>,
-        /// KEY=VALUE: type, event, container, image, volume, network.
-        #[arg(short, long = "filter")]
-        filters: Vec<String>,
-        /// A Go template for each event: {{.Type}} {{.Action}} {{.Actor.ID}}, or `json`.
-        #[arg(long)]
-        format: Option<String>,
-    },
-    /// The engine as a whole: `system df`, `system prune`, `system check`.
-    #[command(subcommand)]
-    System(SystemCommand),
-    /// `container prune`: remove every stopped container.
-    #[command(subcommand)]
-    Container(ContainerCommand),
-    /// `image prune [-a]`: remove unused images.
-    #[command(subcommand)]
-    Image(ImageCommand),
-    /// Log in to a registry; the credentials go into the client's config.
-    Login {
-        #[arg(short, long)]
-        username: Option<String>,
-        /// Read the password from standard input.
-        #[arg(long)]
-        password_stdin: bool,
-        server: String,
-    },
-    /// Make a one-layer image from a root file system tar (FILE, or - for stdin).
-    Import {
-        file: String,
-        reference: Option<String>,
-        /// A Dockerfile instruction for the config (CMD, ENTRYPOINT, ENV, WORKDIR, USER…).
-        #[arg(short, long = "change")]
-        changes: Vec<String>,
-        #[arg(short, long)]
-        message: Option<String>,
-    },
-    /// The processes of a container.
-    Top { container: String },
-    /// A container's published ports: `80/tcp -> 127.0.0.1:8080`.
-    Port {
-        container: String,
-        /// Only this one: PORT[/PROTO].
-        port: Option<String>,
-    },
-    /// What containers use, live (`--no-stream`: one table).
-    Stats(cli_stats::StatsFlags),
-    /// Run a command in a running container.
-    Exec {
-        /// Pass our standard input.
-        #[arg(short, long)]
-        interactive: bool,
-        /// A terminal.
-        #[arg(short, long)]
-        tty: bool,
-        #[arg(short, long = "env")]
-        env: Vec<String>,
-        #[arg(short, long)]
-        workdir: Option<String>,
-        #[arg(short, long)]
-        user: Option<String>,
-        /// The keys that detach from the exec's terminal and leave it running.
-        #[arg(long, value_name = "KEYS")]
-        detach_keys: Option<String>,
-        container: String,
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
-        command: Vec<String>,
-    },
-    /// Attach our terminal (or standard streams) to a running container.
-    Attach(cli_attach::AttachFlags),
+    /// The client's commands: run, ps, logs, images...
+    #[command(flatten)]
+    Client(baleia_client::Command),
     /// Print a shell completion script: `baleia completion bash > /etc/bash_completion.d/baleia`.
     Completion { shell: clap_complete::Shell },
     /// Write man pages (baleia.1, baleia-run.1, ...) into a directory.
     #[command(hide = true)]
     Manpages { dir: PathBuf },
-    /// Create and run a container.
-    Run(Box<cli::RunFlags>),
-    /// Create a container without starting it; print its id.
-    Create(Box<cli::RunFlags>),
-    /// Start created or stopped containers (in the background).
-    Start {
-        #[arg(required = true)]
-        containers: Vec<String>,
-    },
-    /// Stop, then start containers.
-    Restart {
-        #[arg(short = 't', long = "time")]
-        time: Option<i64>,
-        #[arg(required = true)]
-        containers: Vec<String>,
-    },
-    /// List containers.
-    Ps {
-        #[arg(short, long)]
-        all: bool,
-        #[arg(short, long)]
-        quiet: bool,
-        #[arg(long)]
-        no_trunc: bool,
-        /// KEY=VALUE: status, name, id, ancestor, exited, label.
-        #[arg(short, long = "filter")]
-        filters: Vec<String>,
-        /// A Go template for each container (`table ...` for columns): .ID, .Names, .Status, ...
-        #[arg(long)]
-        format: Option<String>,
-    },
-    /// A container's output.
-    Logs {
-        container: String,
-        #[arg(short, long)]
-        follow: bool,
-        #[arg(short = 'n', long)]
-        tail: Option<String>,
-        #[arg(short, long)]
-        timestamps: bool,
-        /// From when: unix seconds, or a duration back from now (10m).
-        #[arg(long)]
-        since: Option<String>,
-        /// Until when (with -f: stop then).
-        #[arg(long)]
-        until: Option<String>,
-    },
-    /// Stop containers: their stop signal, then SIGKILL after a timeout.
-    Stop {
-        #[arg(short = 't', long = "time")]
-        time: Option<i64>,
-        #[arg(short, long)]
-        signal: Option<String>,
-        #[arg(required = true)]
-        containers: Vec<String>,
-    },
-    /// Send a signal to containers (default SIGKILL).
-    Kill {
-        #[arg(short, long)]
-        signal: Option<String>,
-        #[arg(required = true)]
-        containers: Vec<String>,
-    },
-    /// Remove containers.
-    Rm {
-        #[arg(short, long)]
-        force: bool,
-        /// Remove their anonymous volumes too.
-        #[arg(short, long)]
-        volumes: bool,
-        #[arg(required = true)]
-        containers: Vec<String>,
-    },
-    /// Wait for containers to end; print their exit codes.
-    Wait {
-        #[arg(required = true)]
-        containers: Vec<String>,
-    },
-    /// Low-level information on containers or images, as JSON.
-    Inspect {
-        /// A Go template run on each object's JSON: {{.State.Status}}, {{json .Config}}.
-        #[arg(short, long)]
-        format: Option<String>,
-        #[arg(required = true)]
-        names: Vec<String>,
-    },
-    /// List images.
-    Images {
-        #[arg(short, long)]
-        quiet: bool,
-        /// A Go template for each image (`table ...` for columns): .Repository, .Tag, .ID, ...
-        #[arg(long)]
-        format: Option<String>,
-        reference: Option<String>,
-    },
-    /// Remove images.
-    Rmi {
-        #[arg(required = true)]
-        images: Vec<String>,
-    },
-    /// Give an image another name.
-    Tag { source: String, target: String },
-    /// Pull an image from a registry (chapter 06): NAME[:TAG] or NAME@DIGEST.
-    Pull { reference: String },
-    /// Push an image to the registry its name says (chapter 06): NAME[:TAG].
-    Push { reference: String },
-    /// Named volumes: create, ls, inspect, rm, prune (chapter 07).
-    #[command(subcommand)]
-    Volume(VolumeCommand),
-    /// Bridge networks: create, ls, inspect, rm (chapter 07).
-    #[command(subcommand)]
-    Network(NetworkCommand),
-    /// An image's history.
-    History { image: String },
-    /// A container's write layer as a new image.
-    Commit {
-        #[arg(short, long)]
-        author: Option<String>,
-        #[arg(short, long)]
-        message: Option<String>,
-        container: String,
-        /// NAME[:TAG]
-        reference: String,
-    },
-    /// What a container changed: A added, C changed, D deleted.
-    Diff { container: String },
-    /// Write images to a Docker-format archive.
-    Save {
-        #[arg(short, long)]
-        output: PathBuf,
-        #[arg(required = true)]
-        images: Vec<String>,
-    },
-    /// Load images from an archive (Docker or OCI format).
-    Load {
-        #[arg(short, long)]
-        input: PathBuf,
-    },
-    /// The layers of every image as one tree (chapter 04).
-    Tree,
-    /// The engine, system-wide.
-    Info,
-    /// Client and server versions.
-    Version,
 }
 
 fn main() {
@@ -489,38 +127,21 @@ fn main() {
     if cli.explain {
         ch01_namespaces::explain::enable();
     }
-    let result = dispatch(cli);
-    match result {
+    match run(cli) {
         Ok(code) => std::process::exit(code),
         Err(error) => {
-            let code = error.downcast_ref::<cli::Exit>().map_or(125, |e| e.code);
+            let code = error
+                .downcast_ref::<baleia_client::Exit>()
+                .map_or(125, |e| e.code);
             eprintln!("baleia: {error:#}");
             std::process::exit(code)
         }
     }
 }
 
-fn dispatch(cli: Cli) -> Result<i32> {
-    let client = Client {
-        socket: daemon::socket_path(&cli.host)?,
-        host: cli.host.clone(),
-        root: cli.root.clone(),
-    };
-    let each = |names: &[String], f: &dyn Fn(&str) -> Result<()>| -> Result<i32> {
-        let mut code = 0;
-        for name in names {
-            match f(name) {
-                Ok(()) => println!("{name}"),
-                Err(error) => {
-                    eprintln!("baleia: {error:#}");
-                    code = 1;
-                }
-            }
-        }
-        Ok(code)
-    };
-    match cli.command {
-        Command::Daemon {
+fn run(cli: Cli) -> anyhow::Result<i32> {
+    match cli.role {
+        Role::Daemon {
             cgroup_parent,
             cgroup_driver,
             bridge,
@@ -532,26 +153,26 @@ fn dispatch(cli: Cli) -> Result<i32> {
             daemon::check_cgroup_driver(&cgroup_driver)?;
             daemon::run(daemon::Options {
                 root: cli.root,
-                socket: client.socket,
+                socket: baleia_wire::socket_path(&cli.host)?,
                 cgroup_parent,
                 bridge,
                 bip,
                 ip,
                 group,
-                limits: http::Limits {
+                limits: baleia_wire::http::Limits {
                     timeout: std::time::Duration::from_secs_f64(client_timeout.max(0.1)),
                     ..Default::default()
                 },
             })?;
             Ok(0)
         }
-        Command::Shim { id } => shim::main(&cli.root, &id),
-        Command::Runtime { args } => oci::main(
+        Role::Runtime { args } => oci::main(
             std::iter::once("baleia-runtime".to_string())
                 .chain(args)
                 .collect(),
         ),
-        Command::ExecProcess {
+        Role::Shim { id } => baleia_supervisor::shim::main(&cli.root, &id),
+        Role::ExecProcess {
             target,
             uid,
             gid,
@@ -561,7 +182,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             console_size,
             bundle,
             command,
-        } => match runtime::exec_in(
+        } => match baleia_runtime::exec_in(
             bundle.as_deref(),
             target,
             &command,
@@ -579,277 +200,10 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 Ok(code)
             }
         },
-        Command::Exec {
-            interactive,
-            tty,
-            env,
-            workdir,
-            user,
-            detach_keys,
-            container,
-            command,
-        } => cli::exec(
-            &client,
-            &container,
-            &command,
-            &env,
-            (workdir, user),
-            (interactive, tty),
-            detach_keys.as_deref(),
-        ),
-        Command::Attach(flags) => cli_attach::attach(&client, &flags),
-        Command::Completion { shell } => cli_completion::completion(Cli::command(), shell),
-        Command::Manpages { dir } => cli_completion::manpages(Cli::command(), &dir),
-        Command::Port { container, port } => cli::port(&client, &container, port.as_deref()),
-        Command::BuildProcess(args) => engine::build::process(&cli.root, args),
-        Command::Build(flags) => cli_build::build(&client, &flags),
-        Command::Cp { src, dest } => cli_cp::cp(&client, &src, &dest),
-        Command::Events {
-            since,
-            until,
-            filters,
-            format,
-        } => cli_events::events(
-            &client,
-            since.as_deref(),
-            until.as_deref(),
-            &filters,
-            format.as_deref(),
-        ),
-        Command::System(SystemCommand::Df) => cli_system::df(&client),
-        Command::System(SystemCommand::Prune {
-            all,
-            volumes,
-            force,
-        }) => cli_system::prune(&client, "system", all, volumes, force),
-        Command::Container(ContainerCommand::Prune { force }) => {
-            cli_system::prune(&client, "container", false, false, force)
-        }
-        Command::Image(ImageCommand::Prune { all, force }) => {
-            cli_system::prune(&client, "image", all, false, force)
-        }
-        Command::Login {
-            username,
-            password_stdin,
-            server,
-        } => cli_login::login(&client, &server, username.as_deref(), password_stdin),
-        Command::Import {
-            file,
-            reference,
-            changes,
-            message,
-        } => cli_import::import(
-            &client,
-            &file,
-            reference.as_deref(),
-            &changes,
-            message.as_deref(),
-        ),
-        Command::Top { container } => cli::top(&client, &container).map(|()| 0),
-        Command::Stats(flags) => cli_stats::stats(&client, &flags),
-        Command::Run(flags) => cli::run(&client, &flags),
-        Command::Create(flags) => {
-            println!("{}", cli::create(&client, &flags)?);
-            Ok(0)
-        }
-        Command::Start { containers } => {
-            for c in &containers {
-                cli::start_or_exit(&client, c)?;
-                println!("{c}");
-            }
-            Ok(0)
-        }
-        Command::Restart { time, containers } => each(&containers, &|c| {
-            let mut path = format!("/containers/{}/restart", client::encode(c));
-            if let Some(t) = time {
-                path.push_str(&format!("?t={t}"));
-            }
-            client.call("POST", &path, None).map(|_| ())
-        }),
-        Command::Ps {
-            all,
-            quiet,
-            no_trunc,
-            filters,
-            format,
-        } => cli::ps(&client, all, quiet, no_trunc, &filters, format.as_deref()).map(|()| 0),
-        Command::Logs {
-            container,
-            follow,
-            tail,
-            timestamps,
-            since,
-            until,
-        } => cli::logs(
-            &client,
-            &container,
-            (follow, timestamps),
-            tail.as_deref(),
-            (since.as_deref(), until.as_deref()),
-        )
-        .map(|()| 0),
-        Command::Stop {
-            time,
-            signal,
-            containers,
-        } => each(&containers, &|c| {
-            let mut path = format!("/containers/{}/stop?", client::encode(c));
-            if let Some(t) = time {
-                path.push_str(&format!("t={t}&"));
-            }
-            if let Some(s) = &signal {
-                path.push_str(&format!("signal={}", client::encode(s)));
-            }
-            client.call("POST", &path, None).map(|_| ())
-        }),
-        Command::Kill { signal, containers } => each(&containers, &|c| {
-            let signal = signal.as_deref().unwrap_or("KILL");
-            let path = format!(
-                "/containers/{}/kill?signal={}",
-                client::encode(c),
-                client::encode(signal)
-            );
-            client.call("POST", &path, None).map(|_| ())
-        }),
-        Command::Rm {
-            force,
-            volumes,
-            containers,
-        } => each(&containers, &|c| {
-            let path = format!(
-                "/containers/{}?force={}&v={}",
-                client::encode(c),
-                force as u8,
-                volumes as u8
-            );
-            client.call("DELETE", &path, None).map(|_| ())
-        }),
-        Command::Wait { containers } => {
-            let mut code = 0;
-            for c in &containers {
-                let path = format!("/containers/{}/wait", client::encode(c));
-                match client.call("POST", &path, None) {
-                    Ok(v) => println!("{}", v["StatusCode"]),
-                    Err(error) => {
-                        eprintln!("baleia: {error:#}");
-                        code = 1;
-                    }
-                }
-            }
-            Ok(code)
-        }
-        Command::Inspect {
-            format: Some(format),
-            names,
-        } => cli_format::inspect(&client, &names, &format),
-        Command::Inspect { names, .. } => cli::inspect(&client, &names),
-        Command::Images {
-            quiet: false,
-            format: Some(format),
-            reference,
-        } if template::is_template(&format) => {
-            cli_format::images(&client, reference.as_deref(), false, &format).map(|()| 0)
-        }
-        Command::Images {
-            quiet, reference, ..
-        } => cli::images(&client, quiet, reference.as_deref()).map(|()| 0),
-        Command::Volume(VolumeCommand::Ls {
-            quiet: false,
-            format: Some(format),
-        }) if template::is_template(&format) => cli_format::volumes(&client, &format).map(|()| 0),
-        Command::Network(NetworkCommand::Ls {
-            quiet: false,
-            format: Some(format),
-        }) if template::is_template(&format) => {
-            cli_format::networks(&client, false, &format).map(|()| 0)
-        }
-        Command::Rmi { images } => cli::rmi(&client, &images).map(|()| 0),
-        Command::Tag { source, target } => cli::tag(&client, &source, &target).map(|()| 0),
-        Command::Volume(command) => cli::volume(&client, command).map(|()| 0),
-        Command::Pull { reference } => cli::pull(&client, &reference).map(|()| 0),
-        Command::Push { reference } => cli::push(&client, &reference).map(|()| 0),
-        Command::Network(command) => cli::network(&client, command).map(|()| 0),
-        Command::History { image } => cli::history(&client, &image).map(|()| 0),
-        Command::Commit {
-            author,
-            message,
-            container,
-            reference,
-        } => {
-            let normal = ch04_images::reference::normalize(&reference)?;
-            let (repo, tag) = ch04_images::reference::split(&normal);
-            let mut path = format!(
-                "/commit?container={}&repo={}&tag={}",
-                client::encode(&container),
-                client::encode(repo),
-                client::encode(tag)
-            );
-            if let Some(a) = author {
-                path.push_str(&format!("&author={}", client::encode(&a)));
-            }
-            if let Some(m) = message {
-                path.push_str(&format!("&comment={}", client::encode(&m)));
-            }
-            let reply = client.call("POST", &path, None)?;
-            println!("{}", reply["Id"].as_str().unwrap_or_default());
-            Ok(0)
-        }
-        Command::Diff { container } => {
-            let path = format!("/containers/{}/changes", client::encode(&container));
-            for change in client
-                .call("GET", &path, None)?
-                .as_array()
-                .into_iter()
-                .flatten()
-            {
-                let letter = match change["Kind"].as_i64() {
-                    Some(1) => 'A',
-                    Some(2) => 'D',
-                    _ => 'C',
-                };
-                println!("{letter} {}", change["Path"].as_str().unwrap_or_default());
-            }
-            Ok(0)
-        }
-        Command::Save { output, images } => {
-            let names: Vec<String> = images
-                .iter()
-                .map(|i| format!("names={}", client::encode(i)))
-                .collect();
-            let reply = client.request(
-                "GET",
-                &format!("/images/get?{}", names.join("&")),
-                None,
-                false,
-            )?;
-            if reply.status >= 400 {
-                reply.json()?;
-                return Ok(1);
-            }
-            std::fs::write(&output, reply.body()?)?;
-            Ok(0)
-        }
-        Command::Load { input } => {
-            let archive = std::fs::read(&input)?;
-            let reply = client.request_bytes("POST", "/images/load", &archive)?;
-            let body = reply.body()?;
-            for line in String::from_utf8_lossy(&body).lines() {
-                let v: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
-                if let Some(m) = v["message"].as_str() {
-                    anyhow::bail!("Error response from daemon: {m}");
-                }
-                print!("{}", v["stream"].as_str().unwrap_or_default());
-            }
-            Ok(0)
-        }
-        Command::Tree => {
-            let reply = client.request("GET", "/baleia/tree", None, false)?;
-            let body = reply.body()?;
-            print!("{}", String::from_utf8_lossy(&body));
-            Ok(0)
-        }
-        Command::System(SystemCommand::Check) => check::system_check(&client),
-        Command::Info => cli::info(&client).map(|()| 0),
-        Command::Version => cli::version(&client).map(|()| 0),
+        Role::BuildProcess(args) => engine::build::process(&cli.root, args),
+        Role::Client(command) => baleia_client::dispatch(&cli.host, &cli.root, command),
+        // From the whole command line, every role's commands included.
+        Role::Completion { shell } => completion(Cli::command(), shell),
+        Role::Manpages { dir } => manpages(Cli::command(), &dir),
     }
 }

@@ -1103,3 +1103,64 @@ fn fork_bombs_memory_hogs_and_sigterm_ignorers_leave_the_daemon_responsive_and_s
     drop(daemon);
     env.assert_no_leaks();
 }
+
+#[test]
+fn request_numbers_that_overflow_are_400_naming_the_field_and_the_daemon_serves_on() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+
+    // NanoCpus × the CPU period overflows an i64: once a panic and a reset connection.
+    for _ in 0..3 {
+        let answer = raw(
+            &daemon,
+            &post_json(
+                "/containers/create",
+                r#"{"Image":"busybox","Cmd":["true"],"HostConfig":{"NanoCpus":9223372036854775807}}"#,
+            ),
+        );
+        assert_eq!(answer.0, 400, "{answer:?}");
+        assert!(message(&answer).contains("NanoCpus"), "{answer:?}");
+    }
+    // The daemon is whole: a sane limit is taken.
+    let answer = raw(
+        &daemon,
+        &post_json(
+            "/containers/create",
+            r#"{"Image":"busybox","Cmd":["true"],"HostConfig":{"NanoCpus":500000000}}"#,
+        ),
+    );
+    assert_eq!(answer.0, 201, "{answer:?}");
+    assert!(!daemon.log().contains("panicked"), "{}", daemon.log());
+    drop(daemon);
+    env.assert_no_leaks();
+}
+
+#[test]
+fn exec_instances_are_removed_with_their_container() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    ok(
+        &daemon,
+        &["run", "-d", "--name", "execd", "busybox", "sleep", "300"],
+    );
+    let answer = raw(
+        &daemon,
+        &post_json("/containers/execd/exec", r#"{"Cmd":["true"]}"#),
+    );
+    assert_eq!(answer.0, 201, "{answer:?}");
+    let exec = answer.1["Id"].as_str().unwrap().to_string();
+    let get = format!("GET /exec/{exec}/json HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(raw(&daemon, get.as_bytes()).0, 200);
+
+    ok(&daemon, &["rm", "-f", "execd"]);
+    let answer = raw(&daemon, get.as_bytes());
+    assert_eq!(answer.0, 404, "the exec outlived its container: {answer:?}");
+    assert!(
+        message(&answer).contains("No such exec instance"),
+        "{answer:?}"
+    );
+    drop(daemon);
+    env.assert_no_leaks();
+}

@@ -7,7 +7,7 @@
 use crate::region::ExerciseId;
 use crate::stages::{self, Chapter, Stage};
 use anyhow::{bail, Context, Result};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
@@ -155,23 +155,28 @@ pub fn build(
     stages: &[&Stage],
     env: &[(String, String)],
 ) -> std::result::Result<(), String> {
-    let mut targets: BTreeSet<String> = BTreeSet::new();
+    // package → its test targets.
+    let mut targets: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut e2e: BTreeSet<String> = BTreeSet::new();
     for stage in stages {
+        let own = targets
+            .entry(stage.package(chapter).to_string())
+            .or_default();
         if !stage.lib.is_empty() {
-            targets.insert("--lib".into());
+            own.insert("--lib".into());
         }
         if !stage.bin.is_empty() {
-            targets.insert("--bins".into());
+            own.insert("--bins".into());
         }
+        let chapters = targets.entry(chapter.package.clone()).or_default();
         for name in stage.tests.keys() {
-            targets.insert(format!("--test={name}"));
+            chapters.insert(format!("--test={name}"));
         }
         e2e.extend(stage.e2e.keys().cloned());
     }
     let mut steps: Vec<Vec<String>> = Vec::new();
-    if !targets.is_empty() {
-        let mut args = vec!["test", "--no-run", "-q", "-p", &chapter.package]
+    for (package, targets) in targets.into_iter().filter(|(_, t)| !t.is_empty()) {
+        let mut args = vec!["test", "--no-run", "-q", "-p", &package]
             .into_iter()
             .map(String::from)
             .collect::<Vec<_>>();
@@ -211,11 +216,12 @@ pub fn run_stage(
 ) -> Result<Outcome> {
     let mut runs: Vec<(Vec<String>, &Vec<String>)> = Vec::new();
     let own = |target: String| vec!["-p".to_string(), chapter.package.clone(), target];
+    let unit = |target: &str| vec!["-p".into(), stage.package(chapter).into(), target.into()];
     if !stage.lib.is_empty() {
-        runs.push((own("--lib".into()), &stage.lib));
+        runs.push((unit("--lib"), &stage.lib));
     }
     if !stage.bin.is_empty() {
-        runs.push((own("--bins".into()), &stage.bin));
+        runs.push((unit("--bins"), &stage.bin));
     }
     for (name, filters) in &stage.tests {
         runs.push((own(format!("--test={name}")), filters));

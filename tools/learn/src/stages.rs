@@ -25,6 +25,10 @@ pub struct Stage {
     /// `root`, or a Debian package a test runs (`busybox-static`).
     #[serde(default)]
     pub needs: Vec<String>,
+    /// The crate whose `lib` and `bin` tests these are, when not the chapter's own (the
+    /// capstone's code lives in one crate per role: `baleia-wire`, `baleia-daemon`...).
+    #[serde(default)]
+    pub package: Option<String>,
     /// Filters for this chapter crate's unit tests (`src/**`).
     #[serde(default)]
     pub lib: Vec<String>,
@@ -48,6 +52,11 @@ pub struct Stage {
 impl Stage {
     pub fn exercise(&self) -> Result<ExerciseId> {
         ExerciseId::parse(&self.id)
+    }
+
+    /// The package whose unit tests `lib` and `bin` filter.
+    pub fn package<'a>(&'a self, chapter: &'a Chapter) -> &'a str {
+        self.package.as_deref().unwrap_or(&chapter.package)
     }
 
     pub fn needs_root(&self) -> bool {

@@ -431,9 +431,19 @@ fn resources(host: &HostConfig) -> Result<oci_spec::runtime::LinuxResources, Api
     let mut any_cpu = false;
     if host.nano_cpus > 0 {
         let period = ch02_cgroups::limits::CPU_PERIOD_US;
-        cpu = cpu
-            .quota(host.nano_cpus * period as i64 / 1_000_000_000)
-            .period(period);
+        // Checked: the number comes from the request, and an overflow would panic.
+        let quota = host
+            .nano_cpus
+            .checked_mul(period as i64)
+            .map(|q| q / 1_000_000_000)
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "HostConfig.NanoCpus: {} is out of range (at most {} CPUs)",
+                    host.nano_cpus,
+                    i64::MAX / period as i64 / 1_000_000_000
+                ))
+            })?;
+        cpu = cpu.quota(quota).period(period);
         any_cpu = true;
     } else if host.cpu_quota > 0 {
         let period = if host.cpu_period > 0 {

@@ -1,10 +1,10 @@
 //! `update ID`: change a running container's resources, from flags or from a
 //! `linux.resources` JSON (`-r FILE`, `-` for standard input). The cgroup files are written by
-//! [`crate::runtime::resources`]; `-1` means "no limit". The bundle's config.json is left as
+//! [`crate::resources`]; `-1` means "no limit". The bundle's config.json is left as
 //! it is: it describes how the container was made.
 
 use super::state::{Dir, Status};
-use crate::runtime::resources::{self, Phase, Target};
+use crate::resources::{self, Phase, Target};
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::LinuxResources;
 use serde_json::{json, Map, Value};

@@ -1,13 +1,13 @@
 //! The supervisor's wiring of chapter 07 around the runtime: a container's volumes, its place
 //! on a network, and the userland proxy of its published ports (the plan `create` made, see
-//! [`crate::engine::attachments`]).
+//! the daemon's `engine::attachments`).
 //!
 //! Why in the supervisor, not in the daemon or the runtime?
 //! - **The network attach is a parent-side step** (chapter 01): it needs the container's
 //!   process to exist (its network namespace is `/proc/PID/ns/net`) and to wait until its
 //!   `eth0` is up, so the program starts with its network ready. Only the process that
 //!   clones the container can run such a step: that is the supervisor, through
-//!   [`runtime::start_with`](crate::runtime::start_with). (Docker does it at the same moment
+//!   [`runtime::start_with`](baleia_runtime::start_with). (Docker does it at the same moment
 //!   with runc's prestart hook.)
 //! - **Tearing down must not need the daemon.** The supervisor is the one that learns, with
 //!   `waitpid(2)`, that the container has ended: it releases the lease and the veth then,
@@ -21,10 +21,10 @@
 //! - **Volumes are open_tree(2) file descriptors** the container's process inherits through
 //!   `clone`: they must be opened by its parent, just before it starts.
 
-use crate::engine::attachments::{Endpoint, Plan, ENDPOINT_FILE, PORTS_FILE};
-use crate::engine::record::{write_json, Record};
-use crate::runtime::Extra;
 use anyhow::{Context, Result};
+use baleia_runtime::Extra;
+use baleia_wire::attachments::{Endpoint, Plan, ENDPOINT_FILE, PORTS_FILE};
+use baleia_wire::record::{write_json, Record};
 use ch03_overlayfs::ContainerDirs;
 use ch07_volumes_network::network::proxy::{self, Proxy};
 use ch07_volumes_network::network::{self, Attachment};
@@ -132,11 +132,12 @@ impl Drop for Wiring {
 /// has ended: its last processes may take a moment to leave it (rmdir(2) says EBUSY).
 fn remove_v1_freezer(dir: &Path) {
     let spec: serde_json::Value =
-        crate::engine::record::read_json(&dir.join("config.json")).unwrap_or_default();
+        baleia_wire::record::read_json(&dir.join("config.json")).unwrap_or_default();
     let Some(path) = spec["linux"]["cgroupsPath"].as_str() else {
         return;
     };
-    let Some(freezer) = crate::oci::pause::freezer_v1_dir(Path::new(path.trim_start_matches('/')))
+    let Some(freezer) =
+        baleia_runtime::oci::pause::freezer_v1_dir(Path::new(path.trim_start_matches('/')))
     else {
         return;
     };

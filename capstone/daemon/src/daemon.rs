@@ -17,13 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// `unix:///run/baleia/baleia.sock` or a plain path → the path.
-pub fn socket_path(host: &str) -> Result<PathBuf> {
-    match host.strip_prefix("unix://") {
-        Some(path) => Ok(PathBuf::from(path)),
-        None if host.starts_with('/') => Ok(PathBuf::from(host)),
-        None => bail!("-H {host}: only unix sockets are supported (unix:///path/to.sock)"),
-    }
-}
+pub use baleia_wire::socket_path;
 
 pub struct Options {
     pub root: PathBuf,
@@ -140,21 +134,67 @@ pub fn run(options: Options) -> Result<()> {
     let limits = options.limits;
     for stream in listener.incoming() {
         let Ok(mut stream) = stream else { continue };
-        if open.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
-            open.fetch_sub(1, Ordering::SeqCst);
+        let (slot, before) = Slot::take(&open);
+        if before >= MAX_CONNECTIONS {
             let _ = stream.write_all(crate::http::TOO_BUSY);
             continue;
         }
         let engine = engine.clone();
-        let open = open.clone();
         std::thread::spawn(move || {
-            crate::http::serve(stream, &limits, &|request| {
-                crate::api::handle(&engine, request)
-            });
-            open.fetch_sub(1, Ordering::SeqCst);
+            let _slot = slot;
+            crate::http::serve(stream, &limits, &|request| answer(&engine, request));
         });
     }
     Ok(())
+}
+
+/// One open connection, counted while it lives. Given back when dropped: at the end of the
+/// connection's thread, and also when a panic unwinds it, so no panic ever uses up one of the
+/// MAX_CONNECTIONS slots for good.
+struct Slot(Arc<AtomicUsize>);
+
+impl Slot {
+    /// A slot, and how many were open before it.
+    fn take(open: &Arc<AtomicUsize>) -> (Slot, usize) {
+        let before = open.fetch_add(1, Ordering::SeqCst);
+        (Slot(open.clone()), before)
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The handler boundary: a request whose handler panics (a bug) is answered `500` and the
+/// panic logged, and the daemon serves on. std::panic::catch_unwind stops the unwinding here;
+/// the locks a panicking handler held are poisoned, and the engine takes them anyway (the
+/// data behind each is valid between statements).
+fn answer(engine: &Arc<Engine>, request: crate::http::Request) -> crate::http::Response {
+    let what = format!("{} {}", request.method, request.path);
+    guarded(&what, || crate::api::handle(engine, request))
+}
+
+/// Run `handler`; its panic becomes a 500 (see [`answer`]).
+fn guarded(what: &str, handler: impl FnOnce() -> crate::http::Response) -> crate::http::Response {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(handler))
+        .unwrap_or_else(|panic| internal_error(what, panic.as_ref()))
+}
+
+/// The 500 of a handler that panicked; the panic's message goes to the daemon's log (the
+/// default hook has printed where it happened already).
+fn internal_error(what: &str, panic: &(dyn std::any::Any + Send)) -> crate::http::Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".to_string());
+    eprintln!("baleia daemon: {what}: the handler panicked ({message}); answered 500");
+    crate::http::Response::json(
+        500,
+        &serde_json::json!({ "message": format!("internal error in {what}: {message}") }),
+    )
 }
 
 /// Bind the socket. A socket file nobody answers on is a leftover of a daemon that was
@@ -243,6 +283,27 @@ fn limit_malloc_arenas() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_panicking_handler_is_answered_500_and_gives_its_connection_slot_back() {
+        let open = Arc::new(AtomicUsize::new(0));
+        let (slot, before) = Slot::take(&open);
+        assert_eq!(before, 0);
+        let thread = std::thread::spawn(move || {
+            let _slot = slot;
+            let response = guarded("POST /containers/create", || panic!("attempt to multiply"));
+            let crate::http::Response::Full { status, body, .. } = response else {
+                panic!("a 500 with a JSON body expected");
+            };
+            assert_eq!(status, 500);
+            let body = String::from_utf8_lossy(&body).into_owned();
+            assert!(body.contains("POST /containers/create"), "{body}");
+            assert!(body.contains("attempt to multiply"), "{body}");
+            panic!("the connection's thread dies too");
+        });
+        assert!(thread.join().is_err());
+        assert_eq!(open.load(Ordering::SeqCst), 0, "the slot was given back");
+    }
 
     #[test]
     fn bip_gives_the_default_networks_subnet_and_none_disables_it() {

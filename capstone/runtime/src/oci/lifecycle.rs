@@ -3,7 +3,8 @@
 use super::console::Console;
 use super::hierarchies;
 use super::state::{self, Dir, Saved, Status};
-use crate::runtime::{self, Options, Stdio};
+use crate as runtime;
+use crate::{Options, Stdio};
 use anyhow::{bail, Context, Result};
 use nix::sys::signal::{kill as send, Signal};
 use nix::unistd::Pid;

@@ -14,7 +14,7 @@
 //!
 //! `create` returns while the container waits: its first process waits for a byte on the
 //! FIFO `exec.fifo`, which `start` writes (see [`state`]). The container is
-//! set up by [`crate::runtime::start_with_options`], the very function the engine's supervisor
+//! set up by [`crate::start_with_options`], the very function the engine's supervisor
 //! uses (through `start_with`).
 //! After `create` exits, the container's first process is reparented: to init, or to
 //! whoever called us if it is a "child subreaper" (prctl(2) `PR_SET_CHILD_SUBREAPER`), which

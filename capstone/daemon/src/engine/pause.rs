@@ -25,7 +25,7 @@ pub fn is_paused(found: &Found) -> bool {
 /// cgroup); the supervisor removes it when the container ends (see `wiring.rs`). On v2 the
 /// container's own cgroup has `cgroup.freeze`: nothing to do.
 fn join_v1_freezer(relative: &std::path::Path) -> ApiResult<()> {
-    let Some(freezer) = crate::oci::pause::freezer_v1_dir(relative) else {
+    let Some(freezer) = baleia_runtime::oci::pause::freezer_v1_dir(relative) else {
         return Ok(());
     };
     std::fs::create_dir_all(&freezer)
@@ -86,7 +86,7 @@ impl Engine {
                 if frozen {
                     join_v1_freezer(&relative)?;
                 }
-                crate::oci::pause::set_cgroup(&relative, frozen)?;
+                baleia_runtime::oci::pause::set_cgroup(&relative, frozen)?;
                 if frozen {
                     std::fs::write(marker(&found), b"")
                         .map_err(|e| ApiError::internal(format!("write paused marker: {e}")))?;
@@ -103,7 +103,7 @@ impl Engine {
     pub fn thaw_if_paused(&self, found: &Found) -> ApiResult<()> {
         if marker(found).exists() {
             if found.running() {
-                crate::oci::pause::set_cgroup(&self.freezer_cgroup(found), false)?;
+                baleia_runtime::oci::pause::set_cgroup(&self.freezer_cgroup(found), false)?;
             }
             let _ = std::fs::remove_file(marker(found));
         }

@@ -1,5 +1,5 @@
 //! `baleia system check`, the client's side: ask the daemon to check the engine's state
-//! (see [`crate::engine::check`]) and print the report as chapter 04's `check` does.
+//! (the daemon's `engine::check`) and print the report as chapter 04's `check` does.
 //! Exit code 1 if anything is damaged, 0 if the state is whole (leftovers are not damage).
 
 use crate::client::Client;

@@ -26,93 +26,14 @@ use ch07_volumes_network::network::proxy::Published;
 use ch07_volumes_network::network::{self, DEFAULT_NETWORK};
 use ch07_volumes_network::volumes::spec::{clean_absolute, Source, VolumeSpec};
 use ch07_volumes_network::volumes::store::{record_uses, VolumeStore};
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr};
-use std::path::{Path, PathBuf};
+use std::net::IpAddr;
+use std::path::Path;
 
-/// The file in the container's directory that holds the [`Plan`].
-pub const PLAN_FILE: &str = "attachments.json";
-/// Written by the supervisor once the container is on its network; removed when it ends.
-pub const ENDPOINT_FILE: &str = "endpoint.json";
-/// The published ports as bound (the real host port of `-P`); removed when it ends.
-pub const PORTS_FILE: &str = "ports.json";
-
-/// One volume or bind mount, decided.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct MountPlan {
-    /// A host path (bind) or a volume name (named or anonymous).
-    pub source: String,
-    pub destination: PathBuf,
-    pub read_only: bool,
-    /// `bind` or `volume`.
-    pub kind: String,
-    /// Made for this container alone (`-v /dst`, an image's VOLUME): `rm -v` and `--rm` remove it.
-    pub anonymous: bool,
-}
-
-impl MountPlan {
-    /// Chapter 07's spec: every volume has a name by now, so `volumes::prepare` only finds them.
-    pub fn spec(&self) -> VolumeSpec {
-        VolumeSpec {
-            source: match self.kind.as_str() {
-                "bind" => Source::Host(PathBuf::from(&self.source)),
-                _ => Source::Named(self.source.clone()),
-            },
-            destination: self.destination.clone(),
-            read_only: self.read_only,
-        }
-    }
-}
-
-/// What `create` decided (`attachments.json`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Plan {
-    /// The chapter 07 network to join; `None` for `none`, `host`, or a daemon without a
-    /// default bridge (`--bridge none`).
-    pub network: Option<String>,
-    pub ports: Vec<PortSpec>,
-    /// `80/tcp`: the image's and the user's EXPOSEd ports (shown even when not published).
-    pub exposed: Vec<String>,
-    pub mounts: Vec<MountPlan>,
-    /// `--network-alias` (`NetworkingConfig.EndpointsConfig.<network>.Aliases`, or
-    /// `POST /networks/{id}/connect`): more names the container answers to on its network.
-    #[serde(default)]
-    pub aliases: Vec<String>,
-}
-
-impl Plan {
-    pub fn load(dir: &Path) -> Plan {
-        read_json(&dir.join(PLAN_FILE)).unwrap_or_default()
-    }
-
-    pub fn volumes(&self) -> Vec<String> {
-        self.mounts
-            .iter()
-            .filter(|m| m.kind == "volume")
-            .map(|m| m.source.clone())
-            .collect()
-    }
-
-    pub fn anonymous(&self) -> Vec<String> {
-        self.mounts
-            .iter()
-            .filter(|m| m.anonymous)
-            .map(|m| m.source.clone())
-            .collect()
-    }
-}
-
-/// Where the container is on its network, as its supervisor found it (`endpoint.json`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Endpoint {
-    pub network: String,
-    pub address: Ipv4Addr,
-    pub gateway: Ipv4Addr,
-    pub prefix: u8,
-    pub mac: String,
-}
+pub use baleia_wire::attachments::{
+    Endpoint, MountPlan, Plan, ENDPOINT_FILE, PLAN_FILE, PORTS_FILE,
+};
 
 /// `80/tcp` → (80, tcp).
 fn port_key(key: &str) -> ApiResult<(u16, Protocol)> {
@@ -613,6 +534,7 @@ pub fn mounts_json(found: &Found, engine: &Engine) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
 
     #[test]
     fn port_bindings_and_publish_all_become_port_specs() {

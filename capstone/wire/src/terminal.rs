@@ -50,3 +50,12 @@ pub fn size() -> Option<(u16, u16)> {
     }
     None
 }
+
+/// `ROWSxCOLUMNS` (`24x80`), as `exec-process --console-size` takes a terminal's size.
+pub fn parse_console_size(text: &str) -> Result<(u16, u16), String> {
+    let (rows, cols) = text
+        .split_once('x')
+        .ok_or_else(|| format!("{text:?}: want ROWSxCOLUMNS"))?;
+    let number = |n: &str| n.parse::<u16>().map_err(|e| format!("{text:?}: {e}"));
+    Ok((number(rows)?, number(cols)?))
+}

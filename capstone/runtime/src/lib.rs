@@ -1,7 +1,7 @@
 //! The runtime: run an OCI runtime spec through the chapters' libraries. This is baleia's
 //! runc: it knows nothing of images, names or the API, only a spec and a bundle directory.
-//! The engine's supervisor ([`crate::shim`]) and `baleia runtime` ([`crate::oci`]) both come
-//! here.
+//! The engine's supervisor (`baleia_supervisor::shim`) and `baleia runtime` ([`crate::oci`])
+//! both come here.
 //!
 //! | spec field                        | done by                                              |
 //! |-----------------------------------|------------------------------------------------------|
@@ -21,10 +21,14 @@
 
 pub mod devices;
 mod devices_bpf;
+pub mod oci;
 pub mod resources;
 mod rootfs;
 pub mod seccomp_agent;
 pub mod security;
+
+// The shared modules, under the names the runtime's modules use.
+use baleia_wire::{pty, stdin, terminal, time};
 
 use anyhow::{anyhow, bail, Context, Result};
 use ch01_namespaces::{Container, ContainerProcess, IdMap, IdMappings, Namespace, NamespaceSet};
@@ -90,7 +94,7 @@ pub fn start(spec: &Spec, bundle: &Path, stdio: Stdio) -> Result<Started> {
 }
 
 /// Steps a caller adds around the spec's own: the supervisor wires chapter 07's network and
-/// volumes in with them (see [`crate::wiring`]). The OCI spec has no field for a network
+/// volumes in with them (see the supervisor's `wiring`). The OCI spec has no field for a network
 /// (containerd and dockerd plug it in from outside, with CNI or a hook run at this very moment);
 /// these are that hook, without the JSON.
 #[derive(Default)]

@@ -15,11 +15,11 @@
 //! The daemon learns whether the start worked through a pipe on fd 3 (one JSON line, then
 //! end-of-file): `{"pid":N}` or `{"error":"...","exit_code":127}`.
 
-use crate::engine::record::{Dir, State, Status};
 use crate::logs;
-use crate::runtime::{self, Stdio};
 use crate::time::now_nanos;
 use anyhow::{Context, Result};
+use baleia_runtime::{self as runtime, Stdio};
+use baleia_wire::record::{Dir, State, Status};
 use nix::fcntl::OFlag;
 use nix::unistd::{fork, setsid, ForkResult};
 use oci_spec::runtime::Spec;
@@ -159,7 +159,7 @@ fn supervise(root: &Path, dir: &Dir, mut handshake: File) -> Result<()> {
     if let Some(root) = dir.0.parent().and_then(|containers| containers.parent()) {
         let (name, image) = (&record.name, &record.config.image);
         let none = serde_json::json!({});
-        crate::engine::events::container(root, "start", &record.id, name, image, none);
+        baleia_wire::journal::container(root, "start", &record.id, name, image, none);
     }
     let _ = writeln!(handshake, "{}", serde_json::json!({ "pid": pid }));
     drop(handshake);
@@ -215,7 +215,7 @@ fn supervise(root: &Path, dir: &Dir, mut handshake: File) -> Result<()> {
     if let Some(root) = dir.0.parent().and_then(|containers| containers.parent()) {
         let code = serde_json::json!({ "exitCode": exit_code.to_string() });
         let (name, image) = (&record.name, &record.config.image);
-        crate::engine::events::container(root, "die", &record.id, name, image, code);
+        baleia_wire::journal::container(root, "die", &record.id, name, image, code);
     }
     dir.write_state(&state)
 }

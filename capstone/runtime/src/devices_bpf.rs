@@ -343,7 +343,7 @@ pub fn attach(program: &[Insn], cgroup_dir: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::devices::{access, rules_of, ALWAYS_ALLOWED};
+    use crate::devices::{access, rules_of, ALWAYS_ALLOWED};
 
     /// Run the program as the kernel would, on one request: an interpreter of the eight
     /// opcodes it uses, so the rule logic is tested without root.

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 
 /// The body of `POST /containers/{id}/exec`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -69,14 +69,17 @@ impl Engine {
             exit_code: None,
             pid: 0,
         };
-        self.execs.lock().unwrap().insert(id.clone(), exec);
+        self.execs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id.clone(), exec);
         Ok(id)
     }
 
     fn exec_get(&self, id: &str) -> ApiResult<Exec> {
         self.execs
             .lock()
-            .unwrap()
+            .unwrap_or_else(PoisonError::into_inner)
             .get(id)
             .cloned()
             .ok_or_else(|| ApiError::not_found(format!("No such exec instance: {id}")))
@@ -196,7 +199,12 @@ impl Engine {
     }
 
     fn update_exec(&self, id: &str, change: impl FnOnce(&mut Exec)) {
-        if let Some(exec) = self.execs.lock().unwrap().get_mut(id) {
+        if let Some(exec) = self
+            .execs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_mut(id)
+        {
             change(exec);
         }
     }

@@ -55,15 +55,6 @@ pub fn forward_size(client: &Client, path: &str) -> Result<()> {
     Ok(())
 }
 
-/// `ROWSxCOLUMNS` (`24x80`), as `exec-process --console-size` takes a terminal's size.
-pub fn parse_size(text: &str) -> Result<(u16, u16), String> {
-    let (rows, cols) = text
-        .split_once('x')
-        .ok_or_else(|| format!("{text:?}: want ROWSxCOLUMNS"))?;
-    let number = |n: &str| n.parse::<u16>().map_err(|e| format!("{text:?}: {e}"));
-    Ok((number(rows)?, number(cols)?))
-}
-
 /// Read docker's `--detach-keys` notation: keys separated by commas, each a single character
 /// or `ctrl-X` with X one of `a`-`z`, `@`, `[`, `\`, `]`, `^`, `_` (docker's
 /// `term.ToBytes`). An empty text means no detach keys.

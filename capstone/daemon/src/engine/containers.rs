@@ -589,6 +589,11 @@ impl Engine {
         if dirs.dir.exists() {
             dirs.remove().map_err(ApiError::internal)?;
         }
+        // Its exec instances go with it, as Docker's do (`GET /exec/ID/json` is 404 after).
+        self.execs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, exec| exec.container != dirs.id);
         if volumes || found.record.host_config.auto_remove {
             // After the directory: until then the container counts as a user of them.
             self.remove_anonymous_volumes(&anonymous)?;

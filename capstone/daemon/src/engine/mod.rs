@@ -20,7 +20,7 @@ pub mod images;
 pub mod meta;
 pub mod networks;
 pub mod pause;
-pub mod record;
+pub use baleia_wire::record;
 pub mod registry;
 pub mod rename;
 pub mod spec;

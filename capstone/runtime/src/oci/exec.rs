@@ -7,7 +7,8 @@
 use super::console::Console;
 use super::hierarchies::{self, SubCgroup};
 use super::state::{Dir, Status};
-use crate::runtime::{self, security};
+use crate as runtime;
+use crate::security;
 use anyhow::{bail, Context, Result};
 use ch01_namespaces::Container;
 use nix::unistd::Pid;
