@@ -19,6 +19,9 @@ dpkg -i /mnt/vm/debs/*.deb /mnt/vm/debs-suite/*.deb >/tmp/dpkg.log 2>&1 || {
     tail -20 /tmp/dpkg.log
     echo "some packages did not install: the tests that need them will say so"
 }
+# Debian's docker-registry package starts its own registry on port 5000 at install; the tests
+# and chapter 06's lesson start theirs there.
+systemctl disable --now docker-registry >/dev/null 2>&1 || true
 
 results=/tmp/results.txt
 : >"$results"

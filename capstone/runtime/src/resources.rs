@@ -81,8 +81,39 @@ impl Target {
 
     fn write(&self, controller: &str, file: &str, value: &str) -> Result<()> {
         let path = self.dir(controller)?.join(file);
+        if self.v2 && !path.exists() {
+            self.enable_v2(controller)?;
+        }
         ch01_namespaces::explain!("write {value} to {}", path.display());
         std::fs::write(&path, value).with_context(|| format!("write {value} to {}", path.display()))
+    }
+
+    /// cgroup v2: a controller's files appear in a cgroup only once every ancestor lists it in
+    /// `cgroup.subtree_control` (the kernel's cgroup-v2.rst, "Enabling and Disabling").
+    /// systemd enables what it uses (memory and pids on Debian 12) and chapter 02 adds memory,
+    /// cpu and pids; any other (cpuset) is enabled here, from the root down, when first needed.
+    fn enable_v2(&self, controller: &str) -> Result<()> {
+        let mut level = PathBuf::from("/sys/fs/cgroup");
+        let parents: Vec<_> = self.relative.parent().into_iter().collect();
+        let below = parents
+            .iter()
+            .flat_map(|p| p.components())
+            .filter(|c| matches!(c, std::path::Component::Normal(_)));
+        for next in std::iter::once(None).chain(below.map(Some)) {
+            if let Some(part) = next {
+                level.push(part);
+            }
+            let file = level.join("cgroup.subtree_control");
+            let enabled = std::fs::read_to_string(&file)
+                .with_context(|| format!("read {}", file.display()))?;
+            if enabled.split_whitespace().any(|c| c == controller) {
+                continue;
+            }
+            ch01_namespaces::explain!("write +{controller} to {}", file.display());
+            std::fs::write(&file, format!("+{controller}"))
+                .with_context(|| format!("write +{controller} to {}", file.display()))?;
+        }
+        Ok(())
     }
 
     fn read(&self, controller: &str, file: &str) -> Option<String> {

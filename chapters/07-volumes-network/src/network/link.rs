@@ -131,16 +131,21 @@ pub fn ensure_bridge(name: &str, gateway: Ipv4Addr, prefix: u8, alias: &str) -> 
 /// Delete link `name` if it exists (a bridge, or a veth: deleting one end deletes both).
 pub fn delete(name: &str) -> Result<()> {
     with_netlink(|handle| async move {
-        if let Some(index) = index_of(&handle, name).await? {
-            explain!("netlink RTM_DELLINK {name}");
-            let deleted = handle.link().del(index).execute().await;
-            // A veth goes with its peer when the container's network namespace is destroyed,
-            // which the kernel does asynchronously after the last process exits: it may vanish
-            // between our lookup and our delete (ENODEV). Gone is what we wanted.
-            if let Err(error) = deleted {
-                if index_of(&handle, name).await?.is_some() {
-                    return Err(Error::netlink(format!("delete link {name}"))(error));
-                }
+        let Some(index) = index_of(&handle, name).await? else {
+            explain!(
+                "netlink RTM_DELLINK {name}: not needed, it is gone already (a veth goes with \
+                 its container's network namespace)"
+            );
+            return Ok(());
+        };
+        explain!("netlink RTM_DELLINK {name}");
+        let deleted = handle.link().del(index).execute().await;
+        // A veth goes with its peer when the container's network namespace is destroyed,
+        // which the kernel does asynchronously after the last process exits: it may vanish
+        // between our lookup and our delete (ENODEV). Gone is what we wanted.
+        if let Err(error) = deleted {
+            if index_of(&handle, name).await?.is_some() {
+                return Err(Error::netlink(format!("delete link {name}"))(error));
             }
         }
         Ok(())
