@@ -104,6 +104,22 @@ impl Tmux {
 
     /// Ask the shell in the window for its terminal's size, with a marker to find the answer
     /// (the echoed command line holds `$(stty size)`, the answer's line does not).
+    /// `stty size` in window `name` until it says `expected` (a resize reaches the container
+    /// a moment after the window changes: SIGWINCH, then a request to the daemon), for at most
+    /// 10 s; returns the last answer.
+    fn size_becomes(&self, name: &str, marker: &str, expected: &str) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let size = self.stty_size(name, &format!("{marker}{attempt}"));
+            if size == expected || std::time::Instant::now() > deadline {
+                return size;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     fn stty_size(&self, name: &str, marker: &str) -> String {
         self.keys(name, &[&format!("echo {marker} $(stty size)"), "Enter"]);
         let wanted = format!("{marker} ");
@@ -142,14 +158,14 @@ fn resize_and_detach_keys_for_run_exec_and_attach() {
     // run -it: the size at the start, then each resize, reaches the container's terminal.
     tmux.start("run", (100, 20), "baleia run -it --name tt busybox sh");
     tmux.wait_for("run", "#");
-    assert_eq!(tmux.stty_size("run", "A"), "20 100");
+    assert_eq!(tmux.size_becomes("run", "A", "20 100"), "20 100");
     tmux.resize("run", (120, 30));
-    assert_eq!(tmux.stty_size("run", "B"), "30 120");
+    assert_eq!(tmux.size_becomes("run", "B", "30 120"), "30 120");
     // Ctrl-C reaches the container's shell as SIGINT: the sleep ends, the shell goes on.
     tmux.keys("run", &["sleep 30; echo after-sleep", "Enter"]);
     std::thread::sleep(Duration::from_millis(500));
     tmux.keys("run", &["C-c"]);
-    assert_eq!(tmux.stty_size("run", "C"), "30 120");
+    assert_eq!(tmux.size_becomes("run", "C", "30 120"), "30 120");
     assert!(!tmux.screen("run").contains("\nafter-sleep"));
     // Ctrl-P Ctrl-Q: the client leaves, the container keeps running.
     tmux.keys("run", &["C-p", "C-q"]);
@@ -161,9 +177,9 @@ fn resize_and_detach_keys_for_run_exec_and_attach() {
     // exec -it: the daemon applies the exec's size too.
     tmux.start("exec", (90, 25), "baleia exec -it tt sh");
     tmux.wait_for("exec", "#");
-    assert_eq!(tmux.stty_size("exec", "D"), "25 90");
+    assert_eq!(tmux.size_becomes("exec", "D", "25 90"), "25 90");
     tmux.resize("exec", (110, 35));
-    assert_eq!(tmux.stty_size("exec", "E"), "35 110");
+    assert_eq!(tmux.size_becomes("exec", "E", "35 110"), "35 110");
     tmux.keys("exec", &["exit 3", "Enter"]);
     wait_until_within("exec to end", Duration::from_secs(10), || tmux.dead("exec"));
     assert!(running(&daemon, "tt"));
@@ -175,9 +191,9 @@ fn resize_and_detach_keys_for_run_exec_and_attach() {
         "baleia attach --detach-keys ctrl-x,x tt",
     );
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(tmux.stty_size("attach", "F"), "24 80");
+    assert_eq!(tmux.size_becomes("attach", "F", "24 80"), "24 80");
     tmux.resize("attach", (70, 22));
-    assert_eq!(tmux.stty_size("attach", "G"), "22 70");
+    assert_eq!(tmux.size_becomes("attach", "G", "22 70"), "22 70");
     tmux.keys("attach", &["C-x", "x"]);
     wait_until_within("attach to detach", Duration::from_secs(10), || {
         tmux.dead("attach")
