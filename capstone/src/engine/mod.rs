@@ -16,6 +16,7 @@ pub mod events;
 pub mod exec;
 pub mod filters;
 pub mod images;
+pub mod list_filters;
 pub mod meta;
 pub mod networks;
 pub mod pause;
