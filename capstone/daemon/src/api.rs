@@ -53,6 +53,7 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
 
         ("GET", ["containers", "json"]) => {
             let filters = filters(req, keys::CONTAINERS)?;
+            crate::engine::list_filters::check_status(&filters)?;
             let all = req.flag("all");
             let containers = engine.all();
             let mut list: Vec<Value> = Vec::new();

@@ -17,6 +17,7 @@ pub mod exec;
 pub mod exec_resize;
 pub mod filters;
 pub mod images;
+pub mod list_filters;
 pub mod meta;
 pub mod networks;
 pub mod pause;

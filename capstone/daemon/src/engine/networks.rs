@@ -61,6 +61,9 @@ fn network_json(engine: &Engine, config: &NetworkConfig) -> Value {
         "EnableIPv6": false,
         "Internal": false,
         "Attachable": false,
+        "Ingress": false,
+        "ConfigFrom": { "Network": "" },
+        "ConfigOnly": false,
         "IPAM": {
             "Driver": "default",
             "Options": {},
@@ -88,6 +91,9 @@ fn predefined_json(name: &str, driver: &str) -> Value {
         "EnableIPv6": false,
         "Internal": false,
         "Attachable": false,
+        "Ingress": false,
+        "ConfigFrom": { "Network": "" },
+        "ConfigOnly": false,
         "IPAM": { "Driver": "default", "Options": null, "Config": [] },
         "Containers": {},
         "Options": {},
@@ -215,7 +221,7 @@ impl Engine {
                 .as_object()
                 .is_none_or(|c| c.is_empty());
             filters.labels(&labels)
-                && filters.any("name", |v| name.contains(v))
+                && filters.any("name", |v| super::list_filters::matches_network(v, &name))
                 && filters.any("id", |v| id.starts_with(v))
                 && filters.any("driver", |v| v == text("Driver"))
                 && filters.any("scope", |v| v == "local")

@@ -169,7 +169,7 @@ pub fn matches(found: &Found, filters: &Filters, all: &[Found]) -> ApiResult<boo
         && filters.until(found.record.created / 1_000_000_000)?
         && filters.any("status", |v| found.status_word() == v)
         && filters.any("name", |v| {
-            found.record.name.contains(v.trim_start_matches('/'))
+            super::list_filters::matches(v, &found.record.name)
         })
         && filters.any("id", |v| found.record.id.starts_with(v))
         && filters.any("exited", |v| {
