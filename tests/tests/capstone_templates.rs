@@ -65,7 +65,8 @@ fn templates_print_what_the_docker_cli_prints() {
             "tier=front",
             "busybox",
             "sleep",
-            "100",
+            // Long enough for every comparison below under emulation too (scripts/vm).
+            "1000",
         ],
     );
     ok(
