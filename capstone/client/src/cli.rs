@@ -972,19 +972,8 @@ pub fn volume(client: &Client, command: crate::VolumeCommand) -> Result<()> {
                 }
             }
         }
-        V::Inspect { names } => {
-            let mut shown = Vec::new();
-            for name in names {
-                shown.push(client.call("GET", &format!("/volumes/{}", encode(&name)), None)?);
-            }
-            println!("{}", serde_json::to_string_pretty(&shown)?);
-        }
-        V::Rm { names } => {
-            for name in names {
-                client.call("DELETE", &format!("/volumes/{}", encode(&name)), None)?;
-                println!("{name}");
-            }
-        }
+        V::Inspect { names } => inspect_each(client, "volumes", &names)?,
+        V::Rm { names } => remove_each(client, "volumes", &names)?,
         V::Prune { all, force: _ } => {
             let path = if all {
                 format!("/volumes/prune?filters={}", encode(r#"{"all":["true"]}"#))
@@ -1058,19 +1047,8 @@ pub fn network(client: &Client, command: crate::NetworkCommand) -> Result<()> {
                 }
             }
         }
-        N::Inspect { names } => {
-            let mut shown = Vec::new();
-            for name in names {
-                shown.push(client.call("GET", &format!("/networks/{}", encode(&name)), None)?);
-            }
-            println!("{}", serde_json::to_string_pretty(&shown)?);
-        }
-        N::Rm { names } => {
-            for name in names {
-                client.call("DELETE", &format!("/networks/{}", encode(&name)), None)?;
-                println!("{name}");
-            }
-        }
+        N::Inspect { names } => inspect_each(client, "networks", &names)?,
+        N::Rm { names } => remove_each(client, "networks", &names)?,
     }
     Ok(())
 }
@@ -1254,4 +1232,23 @@ mod env_file_tests {
             ]
         );
     }
+}
+
+/// `volume inspect` / `network inspect`: `GET /KIND/NAME` for each, printed as one JSON array.
+fn inspect_each(client: &Client, kind: &str, names: &[String]) -> Result<()> {
+    let mut shown = Vec::new();
+    for name in names {
+        shown.push(client.call("GET", &format!("/{kind}/{}", encode(name)), None)?);
+    }
+    println!("{}", serde_json::to_string_pretty(&shown)?);
+    Ok(())
+}
+
+/// `volume rm` / `network rm`: `DELETE /KIND/NAME` for each, printing each name removed.
+fn remove_each(client: &Client, kind: &str, names: &[String]) -> Result<()> {
+    for name in names {
+        client.call("DELETE", &format!("/{kind}/{}", encode(name)), None)?;
+        println!("{name}");
+    }
+    Ok(())
 }
