@@ -897,21 +897,17 @@ pub fn exec(
     let _raw = (tty && interactive)
         .then(crate::terminal::RawMode::enable)
         .flatten();
-    let detached = match interactive {
-        true => Some(crate::client_terminal::send_input(
-            started.reader.get_ref(),
-            crate::client_terminal::detach_keys(tty, detach_keys)?,
-        )?),
-        false => None,
-    };
-    if tty {
-        crate::client_terminal::forward_size(client, &format!("/exec/{id}/resize"))?;
-    }
-    let copied = copy_stream(&mut started);
-    if crate::client_terminal::is_set(&detached) {
+    let resize = format!("/exec/{id}/resize");
+    let session = (tty, interactive);
+    if crate::client_terminal::attached_session(
+        client,
+        &mut started,
+        session,
+        detach_keys,
+        &resize,
+    )? {
         return Ok(0);
     }
-    copied?;
     let inspect = client.call("GET", &format!("/exec/{id}/json"), None)?;
     Ok(inspect["ExitCode"].as_i64().unwrap_or(125) as i32)
 }

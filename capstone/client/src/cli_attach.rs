@@ -3,7 +3,7 @@
 //! and raw mode when it has a terminal, and the detach keys to leave it running. The exit code
 //! is the container's, once it ends.
 
-use crate::client::{copy_stream, Client};
+use crate::client::Client;
 use anyhow::{bail, Result};
 
 #[derive(clap::Args)]
@@ -57,21 +57,11 @@ pub fn attach(client: &Client, flags: &AttachFlags) -> Result<i32> {
     let _raw = (tty && stdin)
         .then(crate::terminal::RawMode::enable)
         .flatten();
-    let detached = match stdin {
-        true => Some(crate::client_terminal::send_input(
-            attach.reader.get_ref(),
-            crate::client_terminal::detach_keys(tty, flags.detach_keys.as_deref())?,
-        )?),
-        false => None,
-    };
-    if tty {
-        crate::client_terminal::forward_size(client, &format!("/containers/{id}/resize"))?;
-    }
-    let copied = copy_stream(&mut attach);
-    if crate::client_terminal::is_set(&detached) {
+    let resize = format!("/containers/{id}/resize");
+    let keys = flags.detach_keys.as_deref();
+    if crate::client_terminal::attached_session(client, &mut attach, (tty, stdin), keys, &resize)? {
         return Ok(0);
     }
-    copied?;
     let status = wait.json()?;
     Ok(status["StatusCode"].as_i64().unwrap_or(125) as i32)
 }

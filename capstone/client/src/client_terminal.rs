@@ -166,6 +166,33 @@ pub fn send_input(
     Ok(detached)
 }
 
+/// One attached session on a hijacked connection: our input (with the detach keys, on a
+/// terminal) goes in, the terminal size follows ours (`resize` is the route), and the output
+/// is copied out until it ends. `Ok(true)` when the user detached: the process runs on.
+pub fn attached_session(
+    client: &Client,
+    reply: &mut crate::client::Reply,
+    (tty, with_input): (bool, bool),
+    detach_keys_flag: Option<&str>,
+    resize: &str,
+) -> Result<bool> {
+    let detached = match with_input {
+        true => Some(send_input(
+            reply.reader.get_ref(),
+            detach_keys(tty, detach_keys_flag)?,
+        )?),
+        false => None,
+    };
+    if tty {
+        forward_size(client, resize)?;
+    }
+    let copied = crate::client::copy_stream(reply);
+    if is_set(&detached) {
+        return Ok(true);
+    }
+    copied.map(|()| false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
