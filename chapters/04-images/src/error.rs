@@ -38,7 +38,15 @@ pub enum Error {
     #[error("image {image} is in use by container {container}: remove the container first")]
     InUse { image: String, container: String },
 
-    /// Input we cannot make sense of (a bad reference, an archive of an unknown format...).
+    /// An image reference that does not parse: `invalid reference "Busybox": repository names
+    /// must be lowercase`.
+    #[error("invalid reference {reference:?}: {why}")]
+    Reference {
+        reference: String,
+        why: &'static str,
+    },
+
+    /// Input we cannot make sense of (an archive of an unknown format, a bad option...).
     #[error("{0}")]
     Invalid(String),
 

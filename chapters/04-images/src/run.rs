@@ -35,12 +35,7 @@ impl RunConfig {
     /// image's `Cmd` when the user gave none.
     pub fn new(config: &ImageConfiguration, command: &[String]) -> Result<Self> {
         let run = config.config().clone().unwrap_or_default();
-        let mut argv = run.entrypoint().clone().unwrap_or_default();
-        if command.is_empty() {
-            argv.extend(run.cmd().clone().unwrap_or_default());
-        } else {
-            argv.extend(command.iter().cloned());
-        }
+        let argv = command_line(config, None, command);
         if argv.is_empty() {
             return Err(Error::Invalid(
                 "no command: the image has no Entrypoint or Cmd, give one after `--`".into(),
@@ -235,6 +230,31 @@ pub fn run_image_with(
     Ok(ended)
 }
 
+/// Docker's command rule: the image's `Entrypoint`, then the user's arguments, or the image's
+/// `Cmd` when the user gave none. An entrypoint the user sets (`--entrypoint`) replaces the
+/// image's and drops its `Cmd` as well (the Dockerfile reference, "Understand how CMD and
+/// ENTRYPOINT interact"). An empty result means there is nothing to run.
+pub fn command_line(
+    image: &ImageConfiguration,
+    entrypoint: Option<&[String]>,
+    args: &[String],
+) -> Vec<String> {
+    let run = image.config().clone().unwrap_or_default();
+    let (mut argv, image_cmd) = match entrypoint {
+        Some(mine) => (mine.to_vec(), Vec::new()),
+        None => (
+            run.entrypoint().clone().unwrap_or_default(),
+            run.cmd().clone().unwrap_or_default(),
+        ),
+    };
+    if args.is_empty() {
+        argv.extend(image_cmd);
+    } else {
+        argv.extend(args.iter().cloned());
+    }
+    argv
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,5 +296,29 @@ mod tests {
         let cmd_only = config(None, Some(&["sh"]));
         assert_eq!(argv(&cmd_only, &["ls", "/"]).unwrap(), ["ls", "/"]);
         assert!(argv(&config(None, None), &[]).is_err());
+    }
+
+    #[test]
+    fn an_entrypoint_of_the_users_replaces_the_images_and_drops_its_cmd() {
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let image = config(Some(&["/entry"]), Some(&["default"]));
+        let line = |entrypoint: Option<&[&str]>, args: &[&str]| {
+            command_line(&image, entrypoint.map(strings).as_deref(), &strings(args))
+        };
+        assert_eq!(line(None, &[]), ["/entry", "default"]);
+        assert_eq!(line(None, &["mine"]), ["/entry", "mine"]);
+        assert_eq!(
+            line(Some(&["/bin/sh"]), &[]),
+            ["/bin/sh"],
+            "drops the image's Cmd"
+        );
+        assert_eq!(
+            line(Some(&["/bin/sh"]), &["-c", "x"]),
+            ["/bin/sh", "-c", "x"]
+        );
+        assert!(
+            line(Some(&[]), &[]).is_empty(),
+            "an empty entrypoint and no cmd"
+        );
     }
 }

@@ -4,8 +4,9 @@ pub use ch01_namespaces::common::{Failure, FileError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A reference that does not parse: `invalid reference "Busybox": repository names must be
-    /// lowercase`.
+    /// A name or value the user gave that cannot be used as it is: a push target pinned by
+    /// digest, credentials without a ':', a platform we do not know. (A reference that does
+    /// not parse is chapter 04's `Error::Reference`, inside `Store`.)
     #[error("{0}")]
     Reference(String),
 

@@ -153,10 +153,12 @@ fn client(reference: &Reference, remote: &Remote, auth_file: &Path) -> anyhow::R
         insecure: remote.insecure,
         credentials,
     };
-    Ok(
-        Client::new(&reference.registry, reference.api_host(), &options)
-            .with_timeout(std::time::Duration::from_secs_f64(remote.timeout.max(0.1))),
+    Ok(Client::new(
+        &reference.registry,
+        ch06_registry::reference::api_host(&reference),
+        &options,
     )
+    .with_timeout(std::time::Duration::from_secs_f64(remote.timeout.max(0.1))))
 }
 
 fn run(root: &Path, auth_file: &Path, command: Command) -> anyhow::Result<()> {
@@ -223,7 +225,11 @@ fn run(root: &Path, auth_file: &Path, command: Command) -> anyhow::Result<()> {
                 insecure,
                 credentials: Some(credentials.clone()),
             };
-            let client = Client::new(&reference.registry, reference.api_host(), &options);
+            let client = Client::new(
+                &reference.registry,
+                ch06_registry::reference::api_host(&reference),
+                &options,
+            );
             // `GET /v2/` answers 200 only to a client that passed the challenge.
             client
                 .expect("GET", "/v2/", &[], Body::Empty, &[200])

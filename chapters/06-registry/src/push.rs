@@ -109,32 +109,17 @@ fn push_blob(
     let repository = &target.repository;
     let digest = blob.digest();
     let bar = options.progress.bar(short(digest), blob.size());
-    let head = client.send(
-        "HEAD",
-        &format!("/v2/{repository}/blobs/{digest}"),
-        &[],
-        Body::Empty,
-    )?;
-    if head.status() == 200 {
-        bar.finish("Layer already exists");
-        return Ok(Outcome::AlreadyExists);
-    }
-    // Another repository of this registry has it? Ask for a mount.
-    let mut session = None;
-    for from in sources::repositories(store, digest, &target.registry) {
-        if &from == repository {
-            continue;
+    let session = match what_the_registry_has(client, store, target, digest)? {
+        Presence::Whole => {
+            bar.finish("Layer already exists");
+            return Ok(Outcome::AlreadyExists);
         }
-        let url = format!("/v2/{repository}/blobs/uploads/?mount={digest}&from={from}");
-        let response = client.expect("POST", &url, &[], Body::Empty, &[201, 202])?;
-        if response.status() == 201 {
+        Presence::MountedFrom(from) => {
             bar.finish("Mounted");
             return Ok(Outcome::Mounted(from));
         }
-        explain!("the registry declined the mount and opened an upload session instead");
-        session = Some(location(&response, &url)?);
-        break;
-    }
+        Presence::Missing { session } => session,
+    };
     let mut location = match session {
         Some(location) => location,
         None => {
@@ -189,6 +174,55 @@ fn push_blob(
     )?;
     bar.finish("Pushed");
     Ok(Outcome::Pushed)
+}
+
+/// What the target repository has of a blob before we upload anything.
+enum Presence {
+    /// `HEAD` answered 200: the blob is there already.
+    Whole,
+    /// The registry linked it from this other repository of ours (a cross-repository mount).
+    MountedFrom(String),
+    /// It must be uploaded; a declined mount already opened this upload session.
+    Missing { session: Option<String> },
+}
+
+/// Push only what is missing: ask the repository with `HEAD`, then ask for a mount from a
+/// repository of the same registry that we know has the blob (the store remembers where each
+/// blob came from, see `sources`). A registry that declines a mount answers 202 with an
+/// upload session instead, which the upload then uses.
+fn what_the_registry_has(
+    client: &Client,
+    store: &Store,
+    target: &Reference,
+    digest: &Digest,
+) -> Result<Presence> {
+    // exercise 06.2: push only what is missing: HEAD the blob, then try a cross-repository mount
+    let repository = &target.repository;
+    let head = client.send(
+        "HEAD",
+        &format!("/v2/{repository}/blobs/{digest}"),
+        &[],
+        Body::Empty,
+    )?;
+    if head.status() == 200 {
+        return Ok(Presence::Whole);
+    }
+    for from in sources::repositories(store, digest, &target.registry) {
+        if &from == repository {
+            continue;
+        }
+        let url = format!("/v2/{repository}/blobs/uploads/?mount={digest}&from={from}");
+        let response = client.expect("POST", &url, &[], Body::Empty, &[201, 202])?;
+        if response.status() == 201 {
+            return Ok(Presence::MountedFrom(from));
+        }
+        explain!("the registry declined the mount and opened an upload session instead");
+        return Ok(Presence::Missing {
+            session: Some(location(&response, &url)?),
+        });
+    }
+    Ok(Presence::Missing { session: None })
+    // end of exercise 06.2
 }
 
 /// The `Location` of an upload session (maybe relative to the registry).

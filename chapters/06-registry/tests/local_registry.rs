@@ -120,6 +120,55 @@ fn push_then_pull_through_our_server_gives_the_same_manifest() {
     assert_eq!(digest(&pushed), digest(&pulled), "{}", describe(&pulled));
 }
 
+/// The lines of a push's report that say what happened to each blob (`ab12cd34ef56: Pushed`).
+fn blob_lines(output: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|line| !line.starts_with("The push") && !line.contains("digest:"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn a_push_sends_only_what_the_registry_lacks_and_mounts_what_another_repository_has() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mine, served) = (dir.path().join("a"), dir.path().join("s"));
+    hello_world(&mine);
+    let addr = our_server(&served);
+    let first = registry(
+        &mine,
+        &["push", "hello-world", &format!("{addr}/me/hello:1")],
+    );
+    assert!(first.status.success(), "push: {}", describe(&first));
+    let lines = blob_lines(&first);
+    assert!(
+        !lines.is_empty() && lines.iter().all(|l| l.ends_with(": Pushed")),
+        "a first push uploads every blob: {}",
+        describe(&first)
+    );
+    let again = registry(
+        &mine,
+        &["push", "hello-world", &format!("{addr}/me/hello:2")],
+    );
+    assert!(again.status.success(), "push: {}", describe(&again));
+    assert!(
+        blob_lines(&again)
+            .iter()
+            .all(|l| l.ends_with(": Layer already exists")),
+        "the same repository has every blob already: {}",
+        describe(&again)
+    );
+    let other = registry(&mine, &["push", "hello-world", &format!("{addr}/you/hi:1")]);
+    assert!(other.status.success(), "push: {}", describe(&other));
+    let lines = blob_lines(&other);
+    assert!(
+        lines.len() == blob_lines(&first).len()
+            && lines.iter().all(|l| l.ends_with(": Mounted from me/hello")),
+        "another repository of the same registry lends its blobs: {}",
+        describe(&other)
+    );
+}
+
 #[test]
 fn a_manifest_that_is_not_what_its_digest_says_is_refused_and_nothing_is_written() {
     let dir = tempfile::tempdir().unwrap();

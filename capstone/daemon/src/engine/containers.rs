@@ -13,7 +13,6 @@ use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -680,19 +679,10 @@ impl Engine {
     }
 }
 
-/// `SIGTERM`, `TERM`, `15`.
+/// `SIGTERM`, `TERM`, `15` (chapter 01's names), or 400 as Docker answers.
 pub fn parse_signal(text: &str) -> ApiResult<Signal> {
-    if let Ok(number) = text.parse::<i32>() {
-        return Signal::try_from(number)
-            .map_err(|_| ApiError::bad_request(format!("Invalid signal: {text}")));
-    }
-    let upper = text.to_ascii_uppercase();
-    let name = if upper.starts_with("SIG") {
-        upper
-    } else {
-        format!("SIG{upper}")
-    };
-    Signal::from_str(&name).map_err(|_| ApiError::bad_request(format!("Invalid signal: {text}")))
+    ch01_namespaces::common::parse_signal(text)
+        .ok_or_else(|| ApiError::bad_request(format!("Invalid signal: {text}")))
 }
 
 trait DockerWords {

@@ -81,7 +81,7 @@ impl From<ch04_images::Error> for ApiError {
         let status = match &error {
             E::NoSuchImage(_) | E::NoSuchContainer(..) => 404,
             E::InUse { .. } => 409,
-            E::Invalid(_) => 400,
+            E::Invalid(_) | E::Reference { .. } => 400,
             _ => 500,
         };
         ApiError::new(status, error.to_string())

@@ -15,7 +15,9 @@ impl From<ch06_registry::Error> for ApiError {
     fn from(error: ch06_registry::Error) -> Self {
         use ch06_registry::Error as E;
         let status = match &error {
-            E::Reference(_) | E::NoPlatform { .. } => 400,
+            E::Reference(_)
+            | E::NoPlatform { .. }
+            | E::Store(ch04_images::Error::Reference { .. }) => 400,
             E::Status { status: 404, .. } => 404,
             E::Unauthorized { .. } => 401,
             _ => 500,
@@ -38,7 +40,7 @@ impl Engine {
         };
         Ok(Client::new(
             &reference.registry,
-            reference.api_host(),
+            ch06_registry::reference::api_host(&reference),
             &ClientOptions {
                 insecure: false,
                 credentials,

@@ -39,19 +39,8 @@ pub struct Inputs<'a> {
 /// Docker's rule for the command: the user's Entrypoint replaces the image's and then drops
 /// the image's Cmd; the user's Cmd replaces the image's Cmd.
 pub fn command(config: &Config, image: &ImageConfiguration) -> Result<Vec<String>, ApiError> {
-    let image_run = image.config().clone().unwrap_or_default();
-    let (entrypoint, image_cmd) = match &config.entrypoint {
-        Some(mine) => (mine.clone(), Vec::new()),
-        None => (
-            image_run.entrypoint().clone().unwrap_or_default(),
-            image_run.cmd().clone().unwrap_or_default(),
-        ),
-    };
-    let cmd = match &config.cmd {
-        Some(cmd) if !cmd.is_empty() => cmd.clone(),
-        _ => image_cmd,
-    };
-    let argv: Vec<String> = entrypoint.into_iter().chain(cmd).collect();
+    let args = config.cmd.as_deref().unwrap_or_default();
+    let argv = ch04_images::run::command_line(image, config.entrypoint.as_deref(), args);
     if argv.is_empty() || argv[0].is_empty() {
         return Err(ApiError::bad_request("no command specified"));
     }
@@ -470,40 +459,4 @@ fn resources(host: &HostConfig) -> Result<oci_spec::runtime::LinuxResources, Api
         );
     }
     resources.build().map_err(ApiError::internal)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn image(entrypoint: Option<&[&str]>, cmd: Option<&[&str]>) -> ImageConfiguration {
-        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let mut run = oci_spec::image::Config::default();
-        run.set_entrypoint(entrypoint.map(strings));
-        run.set_cmd(cmd.map(strings));
-        let mut config = ImageConfiguration::default();
-        config.set_config(Some(run));
-        config
-    }
-
-    #[test]
-    fn the_command_follows_docker() {
-        let img = image(Some(&["/entry"]), Some(&["default"]));
-        let mut config = Config::default();
-        assert_eq!(command(&config, &img).unwrap(), ["/entry", "default"]);
-        config.cmd = Some(vec!["mine".into()]);
-        assert_eq!(command(&config, &img).unwrap(), ["/entry", "mine"]);
-        config.cmd = None;
-        config.entrypoint = Some(vec!["/bin/sh".into()]);
-        assert_eq!(
-            command(&config, &img).unwrap(),
-            ["/bin/sh"],
-            "drops image Cmd"
-        );
-        config.entrypoint = Some(vec![]);
-        assert!(
-            command(&config, &img).is_err(),
-            "an empty entrypoint and no cmd"
-        );
-    }
 }

@@ -357,7 +357,11 @@ impl Engine {
             insecure: false,
             credentials: Some(credentials),
         };
-        let client = Client::new(&reference.registry, reference.api_host(), &options);
+        let client = Client::new(
+            &reference.registry,
+            ch06_registry::reference::api_host(&reference),
+            &options,
+        );
         client
             .expect("GET", "/v2/", &[], Body::Empty, &[200])
             .map_err(|e| match ApiError::from(e) {

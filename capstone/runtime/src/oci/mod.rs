@@ -42,7 +42,6 @@ use nix::sys::signal::Signal;
 use oci_spec::runtime::Spec;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 /// The version of the runtime spec we implement.
 pub const OCI_VERSION: &str = "1.0.2";
@@ -295,21 +294,10 @@ fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
 /// `SIGKILL`, `KILL`, `kill` or `9`; `0` (no signal: kill(2) only checks that the process is
 /// there) is `None`.
 fn parse_signal(text: &str) -> Result<Option<Signal>> {
-    if let Ok(number) = text.parse::<i32>() {
-        if number == 0 {
-            return Ok(None);
-        }
-        return Signal::try_from(number)
-            .map(Some)
-            .with_context(|| format!("unknown signal {text}"));
+    if text == "0" {
+        return Ok(None);
     }
-    let upper = text.to_ascii_uppercase();
-    let name = if upper.starts_with("SIG") {
-        upper
-    } else {
-        format!("SIG{upper}")
-    };
-    Signal::from_str(&name)
+    ch01_namespaces::common::parse_signal(text)
         .map(Some)
         .with_context(|| format!("unknown signal {text}"))
 }
