@@ -1,0 +1,411 @@
+//! The chapters as an ordinary user. Every test here runs a chapter binary as `baleia-learner`
+//! (a user the tests make, with subordinate ids in /etc/subuid and /etc/subgid) or as
+//! `nobody` (no subordinate ids), never as root: what a learner without root gets, and the
+//! messages for what it cannot have. Run: `scripts/test --test rootless` (as root: making the
+//! user and switching to it need root; the chapters themselves then run without it).
+
+use harness::learner::User;
+use harness::{build_dir, busybox_rootfs, report, TestEnv};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+/// A chapter binary run as `user`, with HOME in the test's directory and the test's marker.
+fn run_as(env: &TestEnv, user: &User, binary: &str, args: &[&str]) -> Output {
+    let home = user.own_dir(env.path(), &format!("home-{}", user.name));
+    user.command(build_dir().join(binary), &home)
+        .args(args)
+        .env("BALEIA_TEST_MARK", env.marker())
+        .current_dir(&home)
+        .output()
+        .expect("run the chapter binary through setpriv")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A copy of the busybox fixture that `user` owns, as an image directory a user would make
+/// (`cp -a` as itself): its files are the user's, root's inside.
+fn own_image(env: &TestEnv, user: &User) -> PathBuf {
+    let home = user.own_dir(env.path(), &format!("home-{}", user.name));
+    let image = home.join("busybox");
+    let status = user
+        .command("cp", &home)
+        .arg("-a")
+        .arg(busybox_rootfs())
+        .arg(&image)
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "cp -a the busybox fixture as {}",
+        user.name
+    );
+    image
+}
+
+#[test]
+fn with_subordinate_ids_the_map_has_the_users_range_and_chown_works_inside() {
+    let env = TestEnv::new();
+    let learner = User::learner();
+    let (start, count) = learner.subordinate;
+    let output = run_as(
+        &env,
+        &learner,
+        "ch01-namespaces",
+        &[
+            "run",
+            "--user",
+            "--mount",
+            "--privileged",
+            "--",
+            "sh",
+            "-c",
+            "cat /proc/self/uid_map /proc/self/gid_map; mount -t tmpfs none /mnt && \
+             touch /mnt/f && chown 1000:50 /mnt/f && stat -c '%u:%g' /mnt/f",
+        ],
+    );
+    assert!(output.status.success(), "{}", report(&output));
+    let maps: Vec<Vec<String>> = stdout(&output)
+        .lines()
+        .map(|l| l.split_whitespace().map(String::from).collect())
+        .collect();
+    let line = |a: u32, b: u32, c: u32| vec![a.to_string(), b.to_string(), c.to_string()];
+    assert_eq!(
+        maps,
+        [
+            line(0, learner.uid, 1),
+            line(1, start, count),
+            line(0, learner.gid, 1),
+            line(1, start, count),
+            vec!["1000:50".to_string()],
+        ],
+        "{}",
+        report(&output)
+    );
+    assert_eq!(stderr(&output), "", "no warning with ranges");
+    env.assert_no_leaks();
+}
+
+#[test]
+fn without_subordinate_ids_the_one_id_map_is_used_and_its_cost_said() {
+    let env = TestEnv::new();
+    let output = run_as(
+        &env,
+        &User::nobody(),
+        "ch01-namespaces",
+        &[
+            "run",
+            "--user",
+            "--mount",
+            "--privileged",
+            "--",
+            "sh",
+            "-c",
+            "cat /proc/self/uid_map; mount -t tmpfs none /mnt && touch /mnt/f && \
+             chown 1000 /mnt/f; echo chown exit $?",
+        ],
+    );
+    assert!(output.status.success(), "{}", report(&output));
+    let out = stdout(&output);
+    let map: Vec<&str> = out
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(map, ["0", "65534", "1"], "{}", report(&output));
+    assert!(out.ends_with("chown exit 1\n"), "{}", report(&output));
+    let warning = stderr(&output);
+    assert!(
+        warning.contains("warning: no subordinate uid range for nobody in /etc/subuid")
+            && warning.contains("usermod --add-subuids")
+            && warning.contains("chown to any other id fails"),
+        "{}",
+        report(&output)
+    );
+    env.assert_no_leaks();
+}
+
+#[test]
+fn an_overlay_root_works_in_a_user_namespace_and_its_layer_is_owned_inside_the_mapping() {
+    let env = TestEnv::new();
+    let learner = User::learner();
+    let image = own_image(&env, &learner);
+    let state = learner.own_dir(env.path(), "state");
+    let output = run_as(
+        &env,
+        &learner,
+        "ch03-overlayfs",
+        &[
+            "--root",
+            state.to_str().unwrap(),
+            "run",
+            "--user",
+            "--keep",
+            "--name",
+            "box",
+            "--image-dir",
+            image.to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            "id -u; echo new > /etc/new; chown 1:1 /etc/new; rm /etc/group; \
+             mkdir /etc/sub && touch /etc/sub/f && chown -R 1:1 /etc/sub; \
+             grep ' / ' /proc/self/mounts | cut -d' ' -f3; ls /etc",
+        ],
+    );
+    assert!(output.status.success(), "{}", report(&output));
+    assert_eq!(
+        stdout(&output),
+        "0\noverlay\nhostname\nhosts\nnew\npasswd\nresolv.conf\nsub\n",
+        "{}",
+        report(&output)
+    );
+    // The write layer, on the host: the file chowned to 1 inside belongs to the first
+    // subordinate uid; the deleted file left a whiteout (a 0/0 character device).
+    let containers: Vec<PathBuf> = std::fs::read_dir(state.join("containers"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(containers.len(), 1, "{containers:?}");
+    let upper = containers[0].join("upper/etc");
+    let new = std::fs::metadata(upper.join("new")).unwrap();
+    assert_eq!(
+        (new.uid(), new.gid()),
+        (learner.subordinate.0, learner.subordinate.0)
+    );
+    let whiteout = std::fs::symlink_metadata(upper.join("group")).unwrap();
+    assert_eq!(whiteout.rdev(), 0, "whiteout device number");
+    // A directory of the first subordinate uid: the user alone could not remove the file in
+    // it (`rm` below does, as the container's root).
+    let sub = std::fs::metadata(upper.join("sub")).unwrap();
+    assert_eq!(sub.uid(), learner.subordinate.0);
+    // The image directory is untouched.
+    assert!(image.join("etc/group").exists());
+    let diff = run_as(
+        &env,
+        &learner,
+        "ch03-overlayfs",
+        &["--root", state.to_str().unwrap(), "diff", "box"],
+    );
+    assert!(diff.status.success(), "{}", report(&diff));
+    assert_eq!(
+        stdout(&diff),
+        "C /etc\nD /etc/group\nA /etc/new\nA /etc/sub\nA /etc/sub/f\n",
+        "{}",
+        report(&diff)
+    );
+    let removed = run_as(
+        &env,
+        &learner,
+        "ch03-overlayfs",
+        &["--root", state.to_str().unwrap(), "rm", "box"],
+    );
+    assert!(removed.status.success(), "{}", report(&removed));
+    assert!(
+        !containers[0].exists(),
+        "rm removed {}",
+        containers[0].display()
+    );
+    env.assert_no_leaks();
+}
+
+#[test]
+fn without_user_an_ordinary_user_is_told_to_add_it() {
+    let env = TestEnv::new();
+    let learner = User::learner();
+    let image = own_image(&env, &learner);
+    let state = learner.own_dir(env.path(), "state");
+    let output = run_as(
+        &env,
+        &learner,
+        "ch03-overlayfs",
+        &[
+            "--root",
+            state.to_str().unwrap(),
+            "run",
+            "--image-dir",
+            image.to_str().unwrap(),
+            "--",
+            "true",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(125), "{}", report(&output));
+    assert!(
+        stderr(&output).contains("a user namespace of your own: add --user"),
+        "{}",
+        report(&output)
+    );
+}
+
+/// Is the test runner's own cgroup delegated to `baleia-learner`? Never: the tests run as
+/// root, in root's cgroup, so the learner's processes start there too.
+fn no_delegation_expected() -> &'static str {
+    "no delegated cgroup v2 subtree"
+}
+
+#[test]
+fn limits_without_a_delegated_cgroup_are_refused_and_no_limit_runs_with_a_warning() {
+    let env = TestEnv::new();
+    let learner = User::learner();
+    let image = own_image(&env, &learner);
+    let state = learner.own_dir(env.path(), "state");
+    let root = state.to_str().unwrap();
+    let image = image.to_str().unwrap();
+    let limited = run_as(
+        &env,
+        &learner,
+        "ch03-overlayfs",
+        &[
+            "--root",
+            root,
+            "run",
+            "--user",
+            "--memory",
+            "64m",
+            "--image-dir",
+            image,
+            "--",
+            "true",
+        ],
+    );
+    assert_eq!(limited.status.code(), Some(125), "{}", report(&limited));
+    let message = stderr(&limited);
+    assert!(
+        message.contains(no_delegation_expected()) && message.contains("--memory"),
+        "{}",
+        report(&limited)
+    );
+    let plain = run_as(
+        &env,
+        &learner,
+        "ch03-overlayfs",
+        &[
+            "--root",
+            root,
+            "run",
+            "--user",
+            "--image-dir",
+            image,
+            "--",
+            "true",
+        ],
+    );
+    assert!(plain.status.success(), "{}", report(&plain));
+    let warning = stderr(&plain);
+    assert!(
+        warning.contains(no_delegation_expected()) && warning.contains("without limits"),
+        "{}",
+        report(&plain)
+    );
+    // Nothing kept: the container's directory went with it.
+    let left: Vec<_> = std::fs::read_dir(Path::new(root).join("containers"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+    env.assert_no_leaks();
+}
+
+#[test]
+fn an_image_of_several_owners_keeps_them_inside_mapped_into_the_users_range() {
+    let env = TestEnv::new();
+    let learner = User::learner();
+    let image = own_image(&env, &learner);
+    let home = image.parent().unwrap().to_path_buf();
+    let state = learner.own_dir(env.path(), "state");
+    // A layer tar as an image builder writes it: busybox as root's, /srv/www as www-data's
+    // (33). A user may write any owner in a tar's headers; only unpacking gives them effect.
+    let script = "mkdir -p busybox/srv/www && \
+                  tar -C busybox --owner=0 --group=0 --exclude=./srv -cf layer.tar . && \
+                  tar -C busybox --owner=33 --group=33 -rf layer.tar ./srv";
+    let status = learner
+        .command("sh", &home)
+        .args(["-c", script])
+        .current_dir(&home)
+        .status()
+        .unwrap();
+    assert!(status.success(), "making the layer tar");
+    let images = |args: &[&str]| {
+        let mut all = vec!["--root", state.to_str().unwrap()];
+        all.extend_from_slice(args);
+        run_as(&env, &learner, "ch04-images", &all)
+    };
+    let tar = home.join("layer.tar");
+    let imported = images(&["import", tar.to_str().unwrap(), "owners"]);
+    assert!(imported.status.success(), "{}", report(&imported));
+    let run = images(&[
+        "run",
+        "--user",
+        "owners",
+        "--",
+        "stat",
+        "-c",
+        "%u:%g %n",
+        "/bin/busybox",
+        "/srv",
+        "/srv/www",
+    ]);
+    assert!(run.status.success(), "{}", report(&run));
+    assert_eq!(
+        stdout(&run),
+        "0:0 /bin/busybox\n33:33 /srv\n33:33 /srv/www\n",
+        "{}",
+        report(&run)
+    );
+    // On the host, the unpacked layer's /srv/www belongs to subordinate uid 33.
+    let layers: Vec<PathBuf> = std::fs::read_dir(state.join("layers"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(layers.len(), 1, "{layers:?}");
+    let www = std::fs::metadata(layers[0].join("srv/www")).unwrap();
+    assert_eq!(
+        (www.uid(), www.gid()),
+        (learner.subordinate.0 + 32, learner.subordinate.0 + 32)
+    );
+    // Removing the image removes its layer, files of subordinate ids and all.
+    let removed = images(&["rmi", "owners"]);
+    assert!(removed.status.success(), "{}", report(&removed));
+    assert!(!layers[0].exists(), "{} is gone", layers[0].display());
+    env.assert_no_leaks();
+}
+
+#[test]
+fn chapter_02_runs_a_users_command_without_a_cgroup_and_says_why() {
+    let env = TestEnv::new();
+    let learner = User::learner();
+    let output = run_as(
+        &env,
+        &learner,
+        "ch02-cgroups",
+        &["run", "--", "echo", "ran"],
+    );
+    assert!(output.status.success(), "{}", report(&output));
+    assert_eq!(stdout(&output), "ran\n", "{}", report(&output));
+    assert!(
+        stderr(&output).contains(no_delegation_expected()),
+        "{}",
+        report(&output)
+    );
+    let limited = run_as(
+        &env,
+        &learner,
+        "ch02-cgroups",
+        &["run", "--pids-limit", "10", "--", "true"],
+    );
+    assert_eq!(limited.status.code(), Some(125), "{}", report(&limited));
+    assert!(
+        stderr(&limited).contains("--pids-limit cannot be kept"),
+        "{}",
+        report(&limited)
+    );
+    env.assert_no_leaks();
+}
