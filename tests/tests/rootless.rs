@@ -409,3 +409,58 @@ fn chapter_02_runs_a_users_command_without_a_cgroup_and_says_why() {
     );
     env.assert_no_leaks();
 }
+
+#[test]
+fn the_engine_client_starts_the_users_own_daemon_in_its_xdg_directories() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = TestEnv::new();
+    let learner = User::learner();
+    let home = learner.own_dir(env.path(), &format!("home-{}", learner.name));
+    let runtime = learner.own_dir(env.path(), "runtime");
+    std::fs::set_permissions(&runtime, PermissionsExt::from_mode(0o700)).unwrap();
+    let data = home.join("data");
+    let output = learner
+        .command(build_dir().join("baleia"), &home)
+        .args(["ps", "-a"])
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .env("XDG_DATA_HOME", &data)
+        .env("BALEIA_TEST_MARK", env.marker())
+        .current_dir(&home)
+        .output()
+        .unwrap();
+    let text = stderr(&output);
+    // The daemon it started, stopped by its pid whatever happens next.
+    let daemon: Option<i32> = text
+        .split("background (pid ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|pid| pid.parse().ok());
+    if let Some(pid) = daemon {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+    }
+    assert!(output.status.success(), "{}", report(&output));
+    let socket = runtime.join("baleia/baleia.sock");
+    assert!(
+        text.contains(&format!("no daemon was running on {}", socket.display()))
+            && text.contains(&format!("log {}", data.join("baleia/daemon.log").display())),
+        "{}",
+        report(&output)
+    );
+    assert!(
+        stdout(&output).starts_with("CONTAINER ID"),
+        "{}",
+        report(&output)
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while daemon.is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the daemon outlived SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    env.assert_no_leaks();
+}

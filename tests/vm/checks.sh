@@ -13,6 +13,7 @@ check() {
         echo "FAIL $name"
         echo "$out" | sed 's/^/       /'
         failed=$((failed + 1))
+        return 1
     fi
 }
 # expect NAME PATTERN COMMAND...: COMMAND's output (stdout and stderr) must match PATTERN.

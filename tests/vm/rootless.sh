@@ -32,7 +32,12 @@ for _ in $(seq 100); do
     systemctl is-active --quiet "user@$uid.service" && break
     sleep 0.2
 done
-check "lingering starts user@$uid.service" systemctl is-active "user@$uid.service"
+if ! check "lingering starts user@$uid.service" systemctl is-active "user@$uid.service"; then
+    systemctl status "user@$uid.service" --no-pager 2>&1 | tail -n 15 | sed 's/^/       /'
+    journalctl -b --no-pager -u "user@$uid.service" 2>&1 | tail -n 15 | sed 's/^/       /'
+    ls -la /run/user 2>&1 | sed 's/^/       /'
+    dpkg -l libpam-systemd dbus-user-session 2>&1 | tail -n 2 | sed 's/^/       /'
+fi
 service=/sys/fs/cgroup/user.slice/user-$uid.slice/user@$uid.service
 echo "   delegated to $user: $service, owned by $(stat -c %U "$service" 2>/dev/null)"
 echo "   its controllers: $(cat "$service/cgroup.controllers" 2>/dev/null)"
