@@ -464,3 +464,77 @@ fn the_engine_client_starts_the_users_own_daemon_in_its_xdg_directories() {
     }
     env.assert_no_leaks();
 }
+
+#[test]
+fn chapter_07_gives_a_user_a_loopback_network_and_refuses_bridges_and_volumes_clearly() {
+    let env = TestEnv::new();
+    let learner = User::learner();
+    let image = own_image(&env, &learner);
+    let home = image.parent().unwrap().to_path_buf();
+    let state = learner.own_dir(env.path(), "state");
+    let tar = home.join("busybox.tar");
+    let status = learner
+        .command("tar", &home)
+        .arg("-C")
+        .arg(&image)
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(status.success(), "tar the image as the user");
+    let as_user = |binary: &str, args: &[&str]| {
+        let mut all = vec!["--root", state.to_str().unwrap()];
+        all.extend_from_slice(args);
+        run_as(&env, &learner, binary, &all)
+    };
+    let imported = as_user("ch04-images", &["import", tar.to_str().unwrap(), "bb"]);
+    assert!(imported.status.success(), "{}", report(&imported));
+    let alone = as_user(
+        "ch07-volumes-network",
+        &[
+            "run",
+            "--user",
+            "--network",
+            "none",
+            "bb",
+            "--",
+            "ls",
+            "/sys/class/net",
+        ],
+    );
+    assert!(alone.status.success(), "{}", report(&alone));
+    assert_eq!(stdout(&alone), "lo\n", "{}", report(&alone));
+    let bridge = as_user(
+        "ch07-volumes-network",
+        &["run", "--user", "bb", "--", "true"],
+    );
+    assert_eq!(bridge.status.code(), Some(125), "{}", report(&bridge));
+    assert!(
+        stderr(&bridge).contains("a bridge network needs root")
+            && stderr(&bridge).contains("--network none"),
+        "{}",
+        report(&bridge)
+    );
+    let volume = as_user(
+        "ch07-volumes-network",
+        &[
+            "run",
+            "--user",
+            "--network",
+            "none",
+            "-v",
+            "data:/data",
+            "bb",
+            "--",
+            "true",
+        ],
+    );
+    assert_eq!(volume.status.code(), Some(125), "{}", report(&volume));
+    assert!(
+        stderr(&volume).contains("-v: volumes for an ordinary user are not supported yet"),
+        "{}",
+        report(&volume)
+    );
+    env.assert_no_leaks();
+}

@@ -19,9 +19,17 @@ passed=0 failed=0
 echo "== the host"
 expect "cgroup v2 is mounted at /sys/fs/cgroup" '^cgroup2fs$' stat -fc %T /sys/fs/cgroup
 expect "the kernel mounts overlayfs in a user namespace (5.11 or later)" '^(5\.(1[1-9]|[2-9][0-9])|[6-9]\.)' uname -r
-dpkg -i /mnt/vm/debs-suite/uidmap_*.deb /mnt/vm/debs-suite/libsubid*.deb >/tmp/dpkg-uidmap.log 2>&1 \
-    || dpkg -i /mnt/vm/debs/*.deb /mnt/vm/debs-suite/*.deb >/tmp/dpkg-uidmap.log 2>&1
+# uidmap (newuidmap, newgidmap) for the subordinate ids; libpam-systemd and dbus-user-session,
+# which a standard Debian 12 install has and debootstrap's minimal one lacks: without the first
+# a lingering user's manager gets no $XDG_RUNTIME_DIR and does not start, without the second
+# `systemd-run --user` finds no bus.
+for package in libsubid4 uidmap libpam-systemd dbus-user-session; do
+    dpkg -i /mnt/vm/debs-suite/"${package}"_*.deb >>/tmp/dpkg-rootless.log 2>&1 \
+        || echo "   could not install $package: $(tail -n 1 /tmp/dpkg-rootless.log)"
+done
 check "newuidmap and newgidmap are installed" command -v newuidmap newgidmap
+check "pam_systemd is installed (a user's manager gets its runtime directory)" \
+    bash -c 'ls /lib/*/security/pam_systemd.so /lib/security/pam_systemd.so 2>/dev/null | grep -q .'
 
 echo "== the user"
 user=$(scripts/learner-user)
