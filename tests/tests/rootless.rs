@@ -29,6 +29,19 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// `output` succeeded and printed exactly `expected`.
+fn assert_printed(output: &Output, expected: &str) {
+    assert!(output.status.success(), "{}", report(output));
+    assert_eq!(stdout(output), expected, "{}", report(output));
+}
+
+/// The entries of `dir` (none if it does not exist).
+fn entries(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default()
+}
+
 /// A copy of the busybox fixture that `user` owns, as an image directory a user would make
 /// (`cp -a` as itself): its files are the user's, root's inside.
 fn own_image(env: &TestEnv, user: &User) -> PathBuf {
@@ -49,14 +62,68 @@ fn own_image(env: &TestEnv, user: &User) -> PathBuf {
     image
 }
 
-#[test]
-fn with_subordinate_ids_the_map_has_the_users_range_and_chown_works_inside() {
-    let env = TestEnv::new();
-    let learner = User::learner();
-    let (start, count) = learner.subordinate;
-    let output = run_as(
-        &env,
-        &learner,
+/// The learner, with an image directory (the busybox fixture) and a state root of its own.
+struct Learner<'a> {
+    env: &'a TestEnv,
+    user: User,
+    image: PathBuf,
+    state: PathBuf,
+}
+
+impl<'a> Learner<'a> {
+    fn new(env: &'a TestEnv) -> Self {
+        let user = User::learner();
+        let image = own_image(env, &user);
+        let state = user.own_dir(env.path(), "state");
+        Learner {
+            env,
+            user,
+            image,
+            state,
+        }
+    }
+
+    /// `binary --root STATE ARGS...` as the learner.
+    fn run(&self, binary: &str, args: &[&str]) -> Output {
+        let mut all = vec!["--root", self.state.to_str().unwrap()];
+        all.extend_from_slice(args);
+        run_as(self.env, &self.user, binary, &all)
+    }
+
+    /// `ch03-overlayfs run --user --image-dir IMAGE FLAGS... -- COMMAND...` as the learner.
+    fn ch03_run(&self, flags: &[&str], command: &[&str]) -> Output {
+        let mut args = vec!["run", "--user", "--image-dir", self.image.to_str().unwrap()];
+        args.extend_from_slice(flags);
+        args.push("--");
+        args.extend_from_slice(command);
+        self.run("ch03-overlayfs", &args)
+    }
+
+    /// The user's home (the image directory's parent).
+    fn home(&self) -> PathBuf {
+        self.image.parent().unwrap().to_path_buf()
+    }
+
+    /// `sh -c SCRIPT` as the learner, in its home; it must succeed.
+    fn sh(&self, script: &str) {
+        let home = self.home();
+        let status = self
+            .user
+            .command("sh", &home)
+            .args(["-c", script])
+            .current_dir(&home)
+            .status()
+            .unwrap();
+        assert!(status.success(), "as the learner: {script}");
+    }
+}
+
+/// Chapter 01 as `user`: a user and a mount namespace, every capability in them (to mount a
+/// tmpfs), and `script` in `sh`.
+fn ch01_privileged(env: &TestEnv, user: &User, script: &str) -> Output {
+    run_as(
+        env,
+        user,
         "ch01-namespaces",
         &[
             "run",
@@ -66,9 +133,21 @@ fn with_subordinate_ids_the_map_has_the_users_range_and_chown_works_inside() {
             "--",
             "sh",
             "-c",
-            "cat /proc/self/uid_map /proc/self/gid_map; mount -t tmpfs none /mnt && \
-             touch /mnt/f && chown 1000:50 /mnt/f && stat -c '%u:%g' /mnt/f",
+            script,
         ],
+    )
+}
+
+#[test]
+fn with_subordinate_ids_the_map_has_the_users_range_and_chown_works_inside() {
+    let env = TestEnv::new();
+    let learner = User::learner();
+    let (start, count) = learner.subordinate;
+    let output = ch01_privileged(
+        &env,
+        &learner,
+        "cat /proc/self/uid_map /proc/self/gid_map; mount -t tmpfs none /mnt && \
+         touch /mnt/f && chown 1000:50 /mnt/f && stat -c '%u:%g' /mnt/f",
     );
     assert!(output.status.success(), "{}", report(&output));
     let maps: Vec<Vec<String>> = stdout(&output)
@@ -95,21 +174,11 @@ fn with_subordinate_ids_the_map_has_the_users_range_and_chown_works_inside() {
 #[test]
 fn without_subordinate_ids_the_one_id_map_is_used_and_its_cost_said() {
     let env = TestEnv::new();
-    let output = run_as(
+    let output = ch01_privileged(
         &env,
         &User::nobody(),
-        "ch01-namespaces",
-        &[
-            "run",
-            "--user",
-            "--mount",
-            "--privileged",
-            "--",
-            "sh",
-            "-c",
-            "cat /proc/self/uid_map; mount -t tmpfs none /mnt && touch /mnt/f && \
-             chown 1000 /mnt/f; echo chown exit $?",
-        ],
+        "cat /proc/self/uid_map; mount -t tmpfs none /mnt && touch /mnt/f && \
+         chown 1000 /mnt/f; echo chown exit $?",
     );
     assert!(output.status.success(), "{}", report(&output));
     let out = stdout(&output);
@@ -135,24 +204,10 @@ fn without_subordinate_ids_the_one_id_map_is_used_and_its_cost_said() {
 #[test]
 fn an_overlay_root_works_in_a_user_namespace_and_its_layer_is_owned_inside_the_mapping() {
     let env = TestEnv::new();
-    let learner = User::learner();
-    let image = own_image(&env, &learner);
-    let state = learner.own_dir(env.path(), "state");
-    let output = run_as(
-        &env,
-        &learner,
-        "ch03-overlayfs",
+    let learner = Learner::new(&env);
+    let output = learner.ch03_run(
+        &["--keep", "--name", "box"],
         &[
-            "--root",
-            state.to_str().unwrap(),
-            "run",
-            "--user",
-            "--keep",
-            "--name",
-            "box",
-            "--image-dir",
-            image.to_str().unwrap(),
-            "--",
             "sh",
             "-c",
             "id -u; echo new > /etc/new; chown 1:1 /etc/new; rm /etc/group; \
@@ -160,54 +215,34 @@ fn an_overlay_root_works_in_a_user_namespace_and_its_layer_is_owned_inside_the_m
              grep ' / ' /proc/self/mounts | cut -d' ' -f3; ls /etc",
         ],
     );
-    assert!(output.status.success(), "{}", report(&output));
-    assert_eq!(
-        stdout(&output),
+    assert_printed(
+        &output,
         "0\noverlay\nhostname\nhosts\nnew\npasswd\nresolv.conf\nsub\n",
-        "{}",
-        report(&output)
     );
     // The write layer, on the host: the file chowned to 1 inside belongs to the first
     // subordinate uid; the deleted file left a whiteout (a 0/0 character device).
-    let containers: Vec<PathBuf> = std::fs::read_dir(state.join("containers"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
+    let containers = entries(&learner.state.join("containers"));
     assert_eq!(containers.len(), 1, "{containers:?}");
     let upper = containers[0].join("upper/etc");
     let new = std::fs::metadata(upper.join("new")).unwrap();
     assert_eq!(
         (new.uid(), new.gid()),
-        (learner.subordinate.0, learner.subordinate.0)
+        (learner.user.subordinate.0, learner.user.subordinate.0)
     );
     let whiteout = std::fs::symlink_metadata(upper.join("group")).unwrap();
     assert_eq!(whiteout.rdev(), 0, "whiteout device number");
     // A directory of the first subordinate uid: the user alone could not remove the file in
     // it (`rm` below does, as the container's root).
     let sub = std::fs::metadata(upper.join("sub")).unwrap();
-    assert_eq!(sub.uid(), learner.subordinate.0);
+    assert_eq!(sub.uid(), learner.user.subordinate.0);
     // The image directory is untouched.
-    assert!(image.join("etc/group").exists());
-    let diff = run_as(
-        &env,
-        &learner,
-        "ch03-overlayfs",
-        &["--root", state.to_str().unwrap(), "diff", "box"],
-    );
-    assert!(diff.status.success(), "{}", report(&diff));
-    assert_eq!(
-        stdout(&diff),
+    assert!(learner.image.join("etc/group").exists());
+    let diff = learner.run("ch03-overlayfs", &["diff", "box"]);
+    assert_printed(
+        &diff,
         "C /etc\nD /etc/group\nA /etc/new\nA /etc/sub\nA /etc/sub/f\n",
-        "{}",
-        report(&diff)
     );
-    let removed = run_as(
-        &env,
-        &learner,
-        "ch03-overlayfs",
-        &["--root", state.to_str().unwrap(), "rm", "box"],
-    );
+    let removed = learner.run("ch03-overlayfs", &["rm", "box"]);
     assert!(removed.status.success(), "{}", report(&removed));
     assert!(
         !containers[0].exists(),
@@ -220,22 +255,11 @@ fn an_overlay_root_works_in_a_user_namespace_and_its_layer_is_owned_inside_the_m
 #[test]
 fn without_user_an_ordinary_user_is_told_to_add_it() {
     let env = TestEnv::new();
-    let learner = User::learner();
-    let image = own_image(&env, &learner);
-    let state = learner.own_dir(env.path(), "state");
-    let output = run_as(
-        &env,
-        &learner,
+    let learner = Learner::new(&env);
+    let image = learner.image.to_str().unwrap();
+    let output = learner.run(
         "ch03-overlayfs",
-        &[
-            "--root",
-            state.to_str().unwrap(),
-            "run",
-            "--image-dir",
-            image.to_str().unwrap(),
-            "--",
-            "true",
-        ],
+        &["run", "--image-dir", image, "--", "true"],
     );
     assert_eq!(output.status.code(), Some(125), "{}", report(&output));
     assert!(
@@ -254,28 +278,8 @@ fn no_delegation_expected() -> &'static str {
 #[test]
 fn limits_without_a_delegated_cgroup_are_refused_and_no_limit_runs_with_a_warning() {
     let env = TestEnv::new();
-    let learner = User::learner();
-    let image = own_image(&env, &learner);
-    let state = learner.own_dir(env.path(), "state");
-    let root = state.to_str().unwrap();
-    let image = image.to_str().unwrap();
-    let limited = run_as(
-        &env,
-        &learner,
-        "ch03-overlayfs",
-        &[
-            "--root",
-            root,
-            "run",
-            "--user",
-            "--memory",
-            "64m",
-            "--image-dir",
-            image,
-            "--",
-            "true",
-        ],
-    );
+    let learner = Learner::new(&env);
+    let limited = learner.ch03_run(&["--memory", "64m"], &["true"]);
     assert_eq!(limited.status.code(), Some(125), "{}", report(&limited));
     let message = stderr(&limited);
     assert!(
@@ -283,21 +287,7 @@ fn limits_without_a_delegated_cgroup_are_refused_and_no_limit_runs_with_a_warnin
         "{}",
         report(&limited)
     );
-    let plain = run_as(
-        &env,
-        &learner,
-        "ch03-overlayfs",
-        &[
-            "--root",
-            root,
-            "run",
-            "--user",
-            "--image-dir",
-            image,
-            "--",
-            "true",
-        ],
-    );
+    let plain = learner.ch03_run(&[], &["true"]);
     assert!(plain.status.success(), "{}", report(&plain));
     let warning = stderr(&plain);
     assert!(
@@ -306,9 +296,7 @@ fn limits_without_a_delegated_cgroup_are_refused_and_no_limit_runs_with_a_warnin
         report(&plain)
     );
     // Nothing kept: the container's directory went with it.
-    let left: Vec<_> = std::fs::read_dir(Path::new(root).join("containers"))
-        .map(|d| d.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
+    let left = entries(&learner.state.join("containers"));
     assert!(left.is_empty(), "{left:?}");
     env.assert_no_leaks();
 }
@@ -316,28 +304,14 @@ fn limits_without_a_delegated_cgroup_are_refused_and_no_limit_runs_with_a_warnin
 #[test]
 fn an_image_of_several_owners_keeps_them_inside_mapped_into_the_users_range() {
     let env = TestEnv::new();
-    let learner = User::learner();
-    let image = own_image(&env, &learner);
-    let home = image.parent().unwrap().to_path_buf();
-    let state = learner.own_dir(env.path(), "state");
+    let learner = Learner::new(&env);
     // A layer tar as an image builder writes it: busybox as root's, /srv/www as www-data's
     // (33). A user may write any owner in a tar's headers; only unpacking gives them effect.
-    let script = "mkdir -p busybox/srv/www && \
-                  tar -C busybox --owner=0 --group=0 --exclude=./srv -cf layer.tar . && \
-                  tar -C busybox --owner=33 --group=33 -rf layer.tar ./srv";
-    let status = learner
-        .command("sh", &home)
-        .args(["-c", script])
-        .current_dir(&home)
-        .status()
-        .unwrap();
-    assert!(status.success(), "making the layer tar");
-    let images = |args: &[&str]| {
-        let mut all = vec!["--root", state.to_str().unwrap()];
-        all.extend_from_slice(args);
-        run_as(&env, &learner, "ch04-images", &all)
-    };
-    let tar = home.join("layer.tar");
+    learner.sh("mkdir -p busybox/srv/www && \
+         tar -C busybox --owner=0 --group=0 --exclude=./srv -cf layer.tar . && \
+         tar -C busybox --owner=33 --group=33 -rf layer.tar ./srv");
+    let images = |args: &[&str]| learner.run("ch04-images", args);
+    let tar = learner.home().join("layer.tar");
     let imported = images(&["import", tar.to_str().unwrap(), "owners"]);
     assert!(imported.status.success(), "{}", report(&imported));
     let run = images(&[
@@ -352,24 +326,17 @@ fn an_image_of_several_owners_keeps_them_inside_mapped_into_the_users_range() {
         "/srv",
         "/srv/www",
     ]);
-    assert!(run.status.success(), "{}", report(&run));
-    assert_eq!(
-        stdout(&run),
-        "0:0 /bin/busybox\n33:33 /srv\n33:33 /srv/www\n",
-        "{}",
-        report(&run)
-    );
+    assert_printed(&run, "0:0 /bin/busybox\n33:33 /srv\n33:33 /srv/www\n");
     // On the host, the unpacked layer's /srv/www belongs to subordinate uid 33.
-    let layers: Vec<PathBuf> = std::fs::read_dir(state.join("layers"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
+    let layers = entries(&learner.state.join("layers"));
     assert_eq!(layers.len(), 1, "{layers:?}");
     let www = std::fs::metadata(layers[0].join("srv/www")).unwrap();
     assert_eq!(
         (www.uid(), www.gid()),
-        (learner.subordinate.0 + 32, learner.subordinate.0 + 32)
+        (
+            learner.user.subordinate.0 + 32,
+            learner.user.subordinate.0 + 32
+        )
     );
     // Removing the image removes its layer, files of subordinate ids and all.
     let removed = images(&["rmi", "owners"]);
@@ -388,8 +355,7 @@ fn chapter_02_runs_a_users_command_without_a_cgroup_and_says_why() {
         "ch02-cgroups",
         &["run", "--", "echo", "ran"],
     );
-    assert!(output.status.success(), "{}", report(&output));
-    assert_eq!(stdout(&output), "ran\n", "{}", report(&output));
+    assert_printed(&output, "ran\n");
     assert!(
         stderr(&output).contains(no_delegation_expected()),
         "{}",
@@ -468,26 +434,10 @@ fn the_engine_client_starts_the_users_own_daemon_in_its_xdg_directories() {
 #[test]
 fn chapter_07_gives_a_user_a_loopback_network_and_refuses_bridges_and_volumes_clearly() {
     let env = TestEnv::new();
-    let learner = User::learner();
-    let image = own_image(&env, &learner);
-    let home = image.parent().unwrap().to_path_buf();
-    let state = learner.own_dir(env.path(), "state");
-    let tar = home.join("busybox.tar");
-    let status = learner
-        .command("tar", &home)
-        .arg("-C")
-        .arg(&image)
-        .arg("-cf")
-        .arg(&tar)
-        .arg(".")
-        .status()
-        .unwrap();
-    assert!(status.success(), "tar the image as the user");
-    let as_user = |binary: &str, args: &[&str]| {
-        let mut all = vec!["--root", state.to_str().unwrap()];
-        all.extend_from_slice(args);
-        run_as(&env, &learner, binary, &all)
-    };
+    let learner = Learner::new(&env);
+    learner.sh("tar -C busybox -cf busybox.tar .");
+    let tar = learner.home().join("busybox.tar");
+    let as_user = |binary: &str, args: &[&str]| learner.run(binary, args);
     let imported = as_user("ch04-images", &["import", tar.to_str().unwrap(), "bb"]);
     assert!(imported.status.success(), "{}", report(&imported));
     let alone = as_user(
@@ -503,8 +453,7 @@ fn chapter_07_gives_a_user_a_loopback_network_and_refuses_bridges_and_volumes_cl
             "/sys/class/net",
         ],
     );
-    assert!(alone.status.success(), "{}", report(&alone));
-    assert_eq!(stdout(&alone), "lo\n", "{}", report(&alone));
+    assert_printed(&alone, "lo\n");
     let bridge = as_user(
         "ch07-volumes-network",
         &["run", "--user", "bb", "--", "true"],
