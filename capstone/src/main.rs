@@ -25,11 +25,12 @@ use std::path::PathBuf;
     about = "A small Docker-compatible engine built from the baleia course's chapters"
 )]
 struct Cli {
-    /// The daemon's socket.
-    #[arg(short = 'H', long, global = true, env = "BALEIA_HOST", default_value = baleia_wire::DEFAULT_HOST)]
+    /// The daemon's socket (an ordinary user's: $XDG_RUNTIME_DIR/baleia/baleia.sock).
+    #[arg(short = 'H', long, global = true, env = "BALEIA_HOST", default_value_t = baleia_wire::default_host())]
     host: String,
-    /// The state root (containers, images, layers).
-    #[arg(long, global = true, env = "BALEIA_ROOT", default_value = ch03_overlayfs::cli::DEFAULT_ROOT)]
+    /// The state root (containers, images, layers; an ordinary user's:
+    /// $XDG_DATA_HOME/baleia).
+    #[arg(long, global = true, env = "BALEIA_ROOT", default_value_os_t = ch03_overlayfs::cli::default_root())]
     root: PathBuf,
     /// Narrate every kernel-level step (the daemon passes it on to supervisors, whose
     /// narration goes to each container's shim.log).

@@ -14,6 +14,7 @@
 
 pub mod capstone;
 pub mod http;
+pub mod learner;
 pub mod proxy;
 pub mod registry;
 

@@ -265,21 +265,36 @@ fn bad_input_is_refused_with_a_clear_error() {
         .args(["--tmpfs", "../tmp", "--", "true"])
         .output()
         .unwrap();
-    let user = env
-        .cmd(BIN)
-        .arg("run")
-        .arg("--image-dir")
-        .arg(busybox_rootfs())
-        .args(["--user", "--", "true"])
-        .output()
-        .unwrap();
     assert_snapshot!(format!(
-        "== missing image dir\n{}== unknown container\n{}== tmpfs outside the container\n{}== user namespace\n{}",
+        "== missing image dir\n{}== unknown container\n{}== tmpfs outside the container\n{}",
         report(&missing),
         report(&no_container),
         report(&relative_tmpfs),
-        report(&user)
     ));
+}
+
+#[test]
+fn with_user_the_overlay_root_is_mounted_in_a_user_namespace_with_userxattr() {
+    let env = TestEnv::new();
+    let output = run_sh(
+        &env,
+        "userns",
+        &["--user"],
+        "id -u; cat /proc/self/uid_map; grep ' / ' /proc/self/mounts | grep -c userxattr",
+    );
+    assert!(output.status.success(), "{}", report(&output));
+    let text = stdout(&output);
+    let lines: Vec<Vec<&str>> = text
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        lines,
+        [vec!["0"], vec!["0", "0", "1"], vec!["1"]],
+        "{}",
+        report(&output)
+    );
+    env.assert_no_leaks();
 }
 
 #[test]

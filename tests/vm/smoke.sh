@@ -11,33 +11,8 @@ DOCKER=/mnt/vm/docker
 SOCK=unix:///run/baleia/baleia.sock
 passed=0 failed=0
 
-# check NAME COMMAND...: COMMAND must succeed; its output is shown when it does not.
-check() {
-    local name=$1 out
-    shift
-    if out=$("$@" 2>&1); then
-        echo "ok   $name"
-        passed=$((passed + 1))
-    else
-        echo "FAIL $name"
-        echo "$out" | sed 's/^/       /'
-        failed=$((failed + 1))
-    fi
-}
-# expect NAME PATTERN COMMAND...: COMMAND's output (stdout and stderr) must match PATTERN.
-expect() {
-    local name=$1 pattern=$2 out
-    shift 2
-    out=$("$@" 2>&1)
-    if echo "$out" | grep -Eq -- "$pattern"; then
-        echo "ok   $name"
-        passed=$((passed + 1))
-    else
-        echo "FAIL $name (expected /$pattern/)"
-        echo "$out" | sed 's/^/       /'
-        failed=$((failed + 1))
-    fi
-}
+# shellcheck source=tests/vm/checks.sh
+. "$(dirname "$0")/checks.sh"
 bridges() { for d in /sys/class/net/*/bridge; do [ -d "$d" ] && basename "$(dirname "$d")"; done; }
 # The pid of the daemon a client started, from its "started one in the background (pid N" line.
 started_pid() { grep -o 'background (pid [0-9]*' "$1" | tail -1 | grep -o '[0-9]*$'; }

@@ -95,7 +95,7 @@ impl Client {
                     std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
                 ) =>
             {
-                if !nix::unistd::geteuid().is_root() {
+                if !self.may_start_daemon() {
                     bail!(
                         "Cannot connect to the baleia daemon at unix://{}: is the daemon running? (root starts it: baleia daemon)",
                         self.socket.display()
@@ -130,6 +130,21 @@ impl Client {
             "permission denied while trying to connect to the baleia daemon socket at unix://{}{who}",
             self.socket.display()
         )
+    }
+
+    /// Whether this client may start the daemon it did not find: root may; an ordinary user
+    /// may start its own, whose socket lies in a directory of its own (its runtime directory,
+    /// the default), never one in a directory of root's.
+    fn may_start_daemon(&self) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let me = nix::unistd::geteuid();
+        me.is_root()
+            || self
+                .socket
+                .ancestors()
+                .skip(1)
+                .find_map(|dir| std::fs::metadata(dir).ok())
+                .is_some_and(|meta| meta.uid() == me.as_raw())
     }
 
     /// Start `baleia daemon` in its own session, logging to `ROOT/daemon.log`, and wait (up to

@@ -237,8 +237,13 @@ fn listen(socket: &Path, group: &str) -> Result<UnixListener> {
     made.map(|()| listener)
 }
 
-/// `root:GROUP` (`root:root` without that group), mode 0660.
+/// `root:GROUP` (`root:root` without that group), mode 0660. An ordinary user's daemon
+/// runs containers as that user only: its socket stays the user's own, mode 0600 (as bound),
+/// in the user's private runtime directory.
 fn set_owner_and_mode(socket: &Path, group: &str) -> Result<()> {
+    if !nix::unistd::geteuid().is_root() {
+        return Ok(());
+    }
     let gid = nix::unistd::Group::from_name(group)
         .ok()
         .flatten()

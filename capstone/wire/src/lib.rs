@@ -23,8 +23,25 @@ pub mod time;
 use anyhow::{bail, Result};
 use std::path::PathBuf;
 
-/// The daemon's socket when neither `-H` nor `BALEIA_HOST` says another.
+/// Root's daemon socket when neither `-H` nor `BALEIA_HOST` says another.
 pub const DEFAULT_HOST: &str = "unix:///run/baleia/baleia.sock";
+
+/// The daemon's socket when neither `-H` nor `BALEIA_HOST` says another: [`DEFAULT_HOST`] for
+/// root; for an ordinary user, its own daemon's, in its runtime directory (the XDG Base
+/// Directory specification's `$XDG_RUNTIME_DIR`, `/run/user/UID` under systemd-logind, made
+/// at login and private to the user): `unix://$XDG_RUNTIME_DIR/baleia/baleia.sock`. Without
+/// one, `/run/user/UID` all the same: connecting then says it is missing.
+pub fn default_host() -> String {
+    let uid = nix::unistd::geteuid();
+    if uid.is_root() {
+        return DEFAULT_HOST.to_string();
+    }
+    let runtime = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|dir| dir.is_absolute())
+        .unwrap_or_else(|| PathBuf::from(format!("/run/user/{uid}")));
+    format!("unix://{}", runtime.join("baleia/baleia.sock").display())
+}
 
 /// `-H unix:///path/to.sock` (or a bare path) → the socket's path: the client connects to it,
 /// the daemon listens on it.

@@ -157,10 +157,20 @@ impl RunArgs {
     }
 
     /// A [`Container`] configured from the flags, ready for more steps or to spawn.
+    /// An ordinary user without subordinate ids is warned (on stderr) of what the one-id
+    /// map costs.
     pub fn container(&self) -> Result<Container> {
-        let mut container = Container::new(&self.command, self.namespaces())?
+        let namespaces = self.namespaces();
+        let mut container = Container::new(&self.command, namespaces)?
             .init(self.init)
             .security(self.security()?);
+        if namespaces.contains(Namespace::User) {
+            let (mappings, warning) = crate::idmap::IdMappings::for_caller();
+            if let Some(warning) = warning {
+                eprintln!("warning: {warning}");
+            }
+            container = container.id_mappings(mappings);
+        }
         if let Some(name) = &self.hostname {
             container = container.hostname(name);
         }

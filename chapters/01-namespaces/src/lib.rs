@@ -24,12 +24,14 @@ pub mod explain;
 pub mod idmap;
 pub mod init;
 pub mod inside;
+pub mod mapped;
 pub mod namespace;
 pub mod process;
 pub mod seccomp;
 pub mod seccomp_profile;
 pub mod security;
 pub mod signals;
+pub mod subids;
 pub mod syscall_names;
 
 pub use common::ExitCode;

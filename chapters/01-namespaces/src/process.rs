@@ -88,11 +88,12 @@ pub struct Container {
 }
 
 impl Container {
-    /// Run `argv` in new namespaces of the given kinds.
+    /// Run `argv` in new namespaces of the given kinds. A new user namespace gets
+    /// [`IdMappings::for_caller`] (its warning is the caller's to show).
     pub fn new(argv: &[String], namespaces: NamespaceSet) -> Result<Self> {
         let id_mappings = namespaces
             .contains(Namespace::User)
-            .then(IdMappings::caller_as_root);
+            .then(|| IdMappings::for_caller().0);
         Self::with_entry(argv, Entry::Create(namespaces), id_mappings)
     }
 

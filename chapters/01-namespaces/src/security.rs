@@ -140,6 +140,15 @@ impl Security {
         let Some(kept) = &self.capabilities else {
             return Ok(());
         };
+        if !caps::has_cap(None, CapSet::Effective, caps::Capability::CAP_SETPCAP).unwrap_or(false) {
+            // An ordinary user outside any user namespace of its own: it holds no capability
+            // to give up, and may not narrow the bounding set (that takes CAP_SETPCAP). What a
+            // setuid program could grant it, no_new_privs withholds.
+            explain!(
+                "no CAP_SETPCAP (an ordinary user, no user namespace): the bounding set stays"
+            );
+            return Ok(());
+        }
         explain!(
             "prctl(PR_CAPBSET_DROP) for every capability but {}: the most any execve can grant",
             names(kept)

@@ -3,6 +3,7 @@
 
 use crate::attach::Attacher;
 use crate::cgroup::{ContainerCgroup, DEFAULT_PARENT};
+use crate::delegation::{self, Delegation};
 use crate::error::{Error, Result};
 use crate::limits::{check_pids, check_shares, parse_cpus, parse_memory, CpuQuota, Limits};
 use crate::mode::Layout;
@@ -85,7 +86,10 @@ pub fn run_limited(
     // runs: one arriving while the cgroup is being made would kill us before we could remove
     // it. They stay pending, and `run_to_exit` passes them on to the container.
     let _held = SignalForwarding::block()?;
-    let layout = Layout::detect()?;
+    let layout = match delegation::for_caller(&Layout::detect()?)? {
+        Delegation::Delegated(layout) => layout,
+        Delegation::Missing(why) => return run_without_cgroup(container, args, pid_file, &why),
+    };
     let name = match &args.name {
         Some(name) => name.clone(),
         None => random_id()?,
@@ -100,6 +104,29 @@ pub fn run_limited(
     let usage = Usage::read(&cgroup);
     cgroup.remove()?;
     Ok(Finished { exit_code, usage })
+}
+
+/// An ordinary user without a delegated cgroup subtree: refuse limits (they could not be
+/// kept), otherwise run the container in the caller's own cgroup, and say so.
+fn run_without_cgroup(
+    container: Container,
+    args: &CgroupArgs,
+    pid_file: Option<&Path>,
+    why: &str,
+) -> Result<Finished> {
+    if !args.limits().is_empty() {
+        return Err(Error::Invalid(format!(
+            "{why}; without one, --memory, --cpus, --cpu-shares and --pids-limit cannot be kept"
+        )));
+    }
+    eprintln!(
+        "warning: {why}; the container runs in your own cgroup, without limits or accounting"
+    );
+    let exit_code = run_to_exit(container, pid_file)?;
+    Ok(Finished {
+        exit_code,
+        usage: Usage::default(),
+    })
 }
 
 /// `exec`: run `command` in the namespaces *and the cgroups* of the running process `target`,

@@ -18,6 +18,7 @@ pub mod apply;
 pub mod attach;
 pub mod cgroup;
 pub mod cli;
+pub mod delegation;
 pub mod error;
 pub mod limits;
 pub mod mode;

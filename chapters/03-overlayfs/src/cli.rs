@@ -16,9 +16,29 @@ pub const DEFAULT_ROOT: &str = "/var/lib/baleia";
 /// The state root flag every stateful binary shares.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RootArg {
-    /// The state root (containers, images, layers).
-    #[arg(long = "root", env = "BALEIA_ROOT", value_name = "DIR", default_value = DEFAULT_ROOT)]
+    /// The state root (containers, images, layers); an ordinary user's default is
+    /// $XDG_DATA_HOME/baleia (~/.local/share/baleia).
+    #[arg(long = "root", env = "BALEIA_ROOT", value_name = "DIR", default_value_os_t = default_root())]
     pub root: PathBuf,
+}
+
+/// [`DEFAULT_ROOT`] for root; for anyone else their own data directory, as the XDG Base
+/// Directory specification names it: `$XDG_DATA_HOME/baleia`, or `~/.local/share/baleia`.
+pub fn default_root() -> PathBuf {
+    if nix::unistd::geteuid().is_root() {
+        return PathBuf::from(DEFAULT_ROOT);
+    }
+    let absolute = |var: &str| {
+        std::env::var_os(var)
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+    };
+    match (absolute("XDG_DATA_HOME"), absolute("HOME")) {
+        (Some(data), _) => data.join("baleia"),
+        (None, Some(home)) => home.join(".local/share/baleia"),
+        // No home: the directory root's would be, which then says plainly it is not ours.
+        (None, None) => PathBuf::from(DEFAULT_ROOT),
+    }
 }
 
 /// The flags that give a container its root file system.
@@ -150,10 +170,9 @@ pub fn run_container(
     run: &RunArgs,
     customize: impl FnOnce(&ContainerDirs, Container) -> Result<Container>,
 ) -> Result<Ended> {
-    if run.user || run.all {
+    if !run.user && !run.all && !nix::unistd::geteuid().is_root() {
         return Err(Error::Invalid(
-            "user namespaces are not supported with an image root yet: overlayfs in a user \
-             namespace ignores the trusted.overlay.* attributes image layers rely on"
+            "mounting a root file system needs root, or a user namespace of your own: add --user"
                 .into(),
         ));
     }

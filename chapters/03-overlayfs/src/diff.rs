@@ -5,7 +5,7 @@
 //! - anything else that also exists in a lower layer was changed (copied up): `C`;
 //! - anything that exists in no lower layer was added: `A`.
 //!
-//! An opaque directory (xattr `trusted.overlay.opaque=y`) hides everything below it, so the
+//! An opaque directory (xattr `trusted.overlay.opaque=y`, `user.` in a user namespace) hides everything below it, so the
 //! lower layers' entries in it that upper does not have again are deleted too.
 
 use crate::error::{Error, Result};
@@ -42,10 +42,7 @@ pub fn is_whiteout(meta: &std::fs::Metadata) -> bool {
     meta.file_type().is_char_device() && meta.rdev() == 0
 }
 
-/// Is `dir` marked opaque?
-pub fn is_opaque(dir: &Path) -> bool {
-    matches!(xattr::get(dir, "trusted.overlay.opaque"), Ok(Some(v)) if v == b"y")
-}
+pub use crate::overlay::is_opaque;
 
 /// The changes in `upper` relative to `lowers`, sorted by path.
 pub fn changes(upper: &Path, lowers: &[PathBuf]) -> Result<Vec<Change>> {

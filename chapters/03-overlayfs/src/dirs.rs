@@ -152,14 +152,25 @@ impl ContainerDirs {
 
     /// Remove the container's directories. `merged` is removed with `rmdir`, never
     /// recursively: if something were still mounted there, a recursive delete would walk into
-    /// the image.
+    /// the image. An ordinary user's container may have left files of its subordinate ids,
+    /// which only the container's root may remove: the removal runs as that root (see
+    /// [`ch01_namespaces::mapped`]).
     pub fn remove(&self) -> Result<()> {
         explain!("remove {}", self.dir.display());
-        let merged = self.merged();
-        if merged.exists() {
-            std::fs::remove_dir(&merged).map_err(Error::file("remove", &merged))?;
+        let (merged, dir) = (self.merged(), self.dir.clone());
+        let remove = move || -> Result<()> {
+            if merged.exists() {
+                std::fs::remove_dir(&merged).map_err(Error::file("remove", &merged))?;
+            }
+            std::fs::remove_dir_all(&dir).map_err(Error::file("remove", &dir))
+        };
+        if nix::unistd::geteuid().is_root() {
+            return remove();
         }
-        std::fs::remove_dir_all(&self.dir).map_err(Error::file("remove", &self.dir))
+        Ok(ch01_namespaces::mapped::as_mapped_root(
+            "remove the container's directories",
+            || remove().map_err(|e| e.to_string()),
+        )?)
     }
 }
 

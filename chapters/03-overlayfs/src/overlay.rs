@@ -62,13 +62,46 @@ impl Overlay {
     }
 
     /// Mount the overlay at `target`, read-only if asked (writes then fail with EROFS).
+    ///
+    /// In a user namespace (Linux 5.11 and later let its root mount overlayfs), the overlay
+    /// keeps its own marks (opaque directories, redirects) in `user.overlay.*` attributes,
+    /// asked for by the `userxattr` option: `trusted.*` ones need CAP_SYS_ADMIN over the
+    /// host, which no user namespace has. Marks a lower layer carries as `trusted.overlay.*`
+    /// are then not seen (read overlayfs.rst, "Permission model" and "User xattr").
     pub fn mount(&self, target: &Path, read_only: bool) -> Result<()> {
         let mut flags = MsFlags::empty();
         if read_only {
             flags |= MsFlags::MS_RDONLY;
         }
-        mount_fs("overlay", target, "overlay", flags, Some(&self.options()?))
+        let mut options = self.options()?;
+        if crate::devices::in_user_namespace() {
+            options.push_str(",userxattr");
+        }
+        mount_fs("overlay", target, "overlay", flags, Some(&options))
     }
+}
+
+/// The extended attributes overlayfs marks an opaque directory with: `trusted.overlay.opaque`,
+/// or `user.overlay.opaque` on an overlay mounted with `userxattr` (in a user namespace).
+pub const OPAQUE_XATTRS: [&str; 2] = ["trusted.overlay.opaque", "user.overlay.opaque"];
+
+/// Is `dir` marked opaque, in either namespace of attributes?
+pub fn is_opaque(dir: &Path) -> bool {
+    OPAQUE_XATTRS
+        .iter()
+        .any(|name| matches!(xattr::get(dir, name), Ok(Some(v)) if v == b"y"))
+}
+
+/// The attribute that marks a directory opaque for an overlay this process would mount: the
+/// `user.` one inside a user namespace, which may not set `trusted.` ones.
+pub fn opaque_xattr_here() -> &'static str {
+    OPAQUE_XATTRS[usize::from(crate::devices::in_user_namespace())]
+}
+
+/// Whether an extended attribute steers overlayfs (`trusted.overlay.*`, `user.overlay.*`):
+/// an image layer may not carry one, or it could hide or redirect what lies below it.
+pub fn is_overlay_xattr(name: &str) -> bool {
+    name.starts_with("trusted.overlay.") || name.starts_with("user.overlay.")
 }
 
 #[cfg(test)]

@@ -106,13 +106,7 @@ impl RootFs {
             MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
             None,
         )?;
-        mount_fs(
-            "sysfs",
-            &root.join("sys"),
-            "sysfs",
-            MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-            None,
-        )?;
+        mount_sys(&root.join("sys"))?;
         devices::populate(&root.join("dev"), self.own_ipc)?;
         for device in &self.devices {
             device.make_under(root)?;
@@ -158,5 +152,22 @@ impl RootFs {
             remount_read_only(root, MsFlags::empty())?;
         }
         pivot_into(root)
+    }
+}
+
+/// A fresh, read-only sysfs at `target`. The kernel lets a user namespace's root mount sysfs
+/// only if that namespace also owns the network namespace (sysfs shows its interfaces): a
+/// container in a user namespace that shares the host's network gets the host's /sys bound
+/// instead, read-only, as runc does for rootless containers.
+fn mount_sys(target: &std::path::Path) -> Result<()> {
+    let flags = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    match mount_fs("sysfs", target, "sysfs", flags, None) {
+        Err(crate::Error::Syscall(error))
+            if error.errno == nix::errno::Errno::EPERM && devices::in_user_namespace() =>
+        {
+            bind(std::path::Path::new("/sys"), target, MsFlags::MS_REC)?;
+            remount_read_only(target, crate::mounts::kept_flags(target)?)
+        }
+        other => other,
     }
 }

@@ -19,11 +19,12 @@ use std::path::{Path, PathBuf};
 pub struct StateArgs {
     /// State root: images in ROOT/oci, unpacked layers in ROOT/layers, containers in
     /// ROOT/containers (and, in later chapters, volumes, networks, the build cache's pins).
+    /// An ordinary user's default is $XDG_DATA_HOME/baleia (~/.local/share/baleia).
     #[arg(
         long,
         global = true,
         env = "BALEIA_ROOT",
-        default_value = "/var/lib/baleia"
+        default_value_os_t = ch03_overlayfs::cli::default_root()
     )]
     pub root: PathBuf,
     /// Narrate every step (system calls, mounts, blobs, HTTP requests...) on standard error.

@@ -232,7 +232,7 @@ impl<W: Write> Packer<'_, W> {
         let mut pairs: Vec<(String, Vec<u8>)> = Vec::new();
         for name in names {
             let Some(name) = name.to_str() else { continue };
-            if name.starts_with("trusted.overlay.") {
+            if ch03_overlayfs::overlay::is_overlay_xattr(name) {
                 continue; // overlayfs's own bookkeeping, not the file's
             }
             if let Some(value) = xattr::get(full, name).map_err(Error::file("lgetxattr", full))? {
@@ -262,5 +262,5 @@ fn header_from(meta: &std::fs::Metadata) -> tar::Header {
 }
 
 fn is_opaque(dir: &Path) -> bool {
-    matches!(xattr::get(dir, whiteout::OPAQUE_XATTR), Ok(Some(v)) if v == whiteout::OPAQUE_VALUE)
+    ch03_overlayfs::overlay::is_opaque(dir)
 }

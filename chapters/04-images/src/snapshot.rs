@@ -17,12 +17,12 @@ use crate::error::{Error, Result};
 use crate::explain;
 use crate::image::Image;
 use crate::store::Store;
-use crate::unpack::unpack;
+use crate::unpack::{unpack, UnpackStats};
 use ch01_namespaces::common::Failure;
 use oci_spec::image::{Descriptor, Digest, MediaType};
 use std::io::{BufReader, Read};
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The directory of the unpacked layer with this chain id.
 pub fn layer_dir(store: &Store, chain_id: &Digest) -> PathBuf {
@@ -75,22 +75,10 @@ pub fn ensure_layer(
         layer.media_type(),
         scratch.path().display()
     );
-    let blob = BufReader::new(store.open_blob(layer.digest())?);
-    let mut tar_stream = HashingReader::new(decompressor(layer.media_type(), blob)?);
-    let stats = unpack(&mut tar_stream, scratch.path()).map_err(|error| match error {
-        Error::Invalid(reason) => Error::Invalid(format!("layer {}: {reason}", layer.digest())),
-        other => other,
-    })?;
-    // Read what follows the end-of-archive marker too, so the diff id covers every byte.
-    std::io::copy(&mut tar_stream, &mut std::io::sink())
-        .map_err(Error::file("read layer", store.blob_path(layer.digest())))?;
-    let (actual, _) = tar_stream.finish();
-    if &actual != diff_id {
-        return Err(Error::DigestMismatch {
-            expected: diff_id.to_string(),
-            actual: actual.to_string(),
-        });
-    }
+    let stats = as_layer_owner(|| {
+        unpack_checked(store, layer, diff_id, scratch.path()).map(|s| s.to_line())
+    })
+    .and_then(|line| UnpackStats::from_line(&line))?;
     std::fs::set_permissions(scratch.path(), std::fs::Permissions::from_mode(0o755))
         .map_err(Error::file("chmod", scratch.path()))?;
     let scratch = scratch.keep();
@@ -111,6 +99,53 @@ pub fn ensure_layer(
     }
     crate::store::sync_dir(&store.layers_dir())?;
     Ok(target)
+}
+
+/// Unpack `layer`'s blob into `target`, checking its diff id.
+fn unpack_checked(
+    store: &Store,
+    layer: &Descriptor,
+    diff_id: &Digest,
+    target: &Path,
+) -> Result<UnpackStats> {
+    let blob = BufReader::new(store.open_blob(layer.digest())?);
+    let mut tar_stream = HashingReader::new(decompressor(layer.media_type(), blob)?);
+    let stats = unpack(&mut tar_stream, target).map_err(|error| match error {
+        Error::Invalid(reason) => Error::Invalid(format!("layer {}: {reason}", layer.digest())),
+        other => other,
+    })?;
+    // Read what follows the end-of-archive marker too, so the diff id covers every byte.
+    std::io::copy(&mut tar_stream, &mut std::io::sink())
+        .map_err(Error::file("read layer", store.blob_path(layer.digest())))?;
+    let (actual, _) = tar_stream.finish();
+    if &actual != diff_id {
+        return Err(Error::DigestMismatch {
+            expected: diff_id.to_string(),
+            actual: actual.to_string(),
+        });
+    }
+    Ok(stats)
+}
+
+/// Run `work` on layer files as their owner: root does it itself; an ordinary user does it as
+/// root of a user namespace with its subordinate ids (see [`ch01_namespaces::mapped`]), so a
+/// layer's files get the owners the image gives them (mapped into the user's range), and a
+/// layer with such files can be removed again. What `work` answers travels back as a line of
+/// text: it runs in another process.
+fn as_layer_owner(work: impl FnOnce() -> Result<String>) -> Result<String> {
+    if nix::unistd::geteuid().is_root() {
+        return work();
+    }
+    let (reader, writer) = std::io::pipe().map_err(Error::file("pipe", "(layer work)"))?;
+    let mut writer = Some(writer);
+    ch01_namespaces::mapped::as_mapped_root("work on layer files as their owner", || {
+        let answer = work().map_err(|error| error.to_string())?;
+        let mut writer = writer.take().ok_or("run twice")?;
+        std::io::Write::write_all(&mut writer, answer.as_bytes()).map_err(|e| e.to_string())
+    })
+    .map_err(ch03_overlayfs::Error::from)?;
+    drop(writer);
+    std::io::read_to_string(reader).map_err(Error::file("read", "(layer work)"))
 }
 
 /// A reader of the tar inside a layer blob, by media type.
@@ -135,5 +170,9 @@ pub fn remove_layer(store: &Store, dir_name: &str) -> Result<()> {
     let doomed = store.tmp_dir().join(format!("remove-{dir_name}"));
     explain!("rename({}, {}); rm -r", dir.display(), doomed.display());
     std::fs::rename(&dir, &doomed).map_err(Error::file("rename layer out of", &dir))?;
-    std::fs::remove_dir_all(&doomed).map_err(Error::file("remove", &doomed))
+    as_layer_owner(|| {
+        std::fs::remove_dir_all(&doomed).map_err(Error::file("remove", &doomed))?;
+        Ok(String::new())
+    })
+    .map(drop)
 }

@@ -12,8 +12,8 @@
 //!   business (chapter 03 gives a container a fresh `/dev`). A device node smuggled into an image
 //!   is a way to reach host hardware if the device cgroup ever lets it through. FIFOs are fine.
 //! - A whiteout of `.` or `..` (`.wh..`, `.wh...`): refused.
-//! - `trusted.overlay.*` xattrs in the tar: dropped. They steer overlayfs itself (opaque dirs,
-//!   redirects) and must only come from whiteout markers we translate ourselves.
+//! - `trusted.overlay.*` and `user.overlay.*` xattrs in the tar: dropped. They steer overlayfs
+//!   (opaque dirs, redirects) and must only come from whiteout markers we translate ourselves.
 //!
 //! This writes into a directory nobody else writes into (the snapshotter gives it a fresh
 //! temporary one and renames it into place only after a complete, successful unpack).
@@ -39,6 +39,33 @@ pub struct UnpackStats {
     pub whiteouts: u64,
     pub opaque_dirs: u64,
     pub bytes: u64,
+}
+
+impl UnpackStats {
+    /// One line of four numbers, to send from a helper process (see `snapshot`).
+    pub fn to_line(&self) -> String {
+        format!(
+            "{} {} {} {}",
+            self.entries, self.whiteouts, self.opaque_dirs, self.bytes
+        )
+    }
+
+    /// What [`to_line`](Self::to_line) wrote.
+    pub fn from_line(line: &str) -> Result<UnpackStats> {
+        let numbers: Vec<u64> = line
+            .split_whitespace()
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        match numbers[..] {
+            [entries, whiteouts, opaque_dirs, bytes] => Ok(UnpackStats {
+                entries,
+                whiteouts,
+                opaque_dirs,
+                bytes,
+            }),
+            _ => Err(Error::Invalid(format!("unpack answered {line:?}"))),
+        }
+    }
 }
 
 /// gzip's first two bytes (RFC 1952): how a layer file, or an archive ADD unpacks, says it is
@@ -264,7 +291,7 @@ fn apply_metadata<R: Read>(
             else {
                 continue;
             };
-            if name.starts_with("trusted.overlay.") {
+            if ch03_overlayfs::overlay::is_overlay_xattr(name) {
                 continue; // only our own whiteout translation may steer overlayfs
             }
             xattr::set(path, name, extension.value_bytes())
@@ -279,13 +306,15 @@ fn apply_metadata<R: Read>(
 }
 
 /// Mark a directory opaque: overlayfs then shows none of the lower layers' entries in it.
+/// In a user namespace the mark is `user.overlay.opaque`, which an overlay mounted there
+/// with `userxattr` reads (see [`ch03_overlayfs::overlay::opaque_xattr_here`]).
 fn make_opaque(dir: &Path, shown: &str, root: &Path) -> Result<()> {
+    let name = ch03_overlayfs::overlay::opaque_xattr_here();
     explain!(
-        "{shown}: setxattr({}, trusted.overlay.opaque, y)",
+        "{shown}: setxattr({}, {name}, y)",
         dir.strip_prefix(root).unwrap_or(dir).display()
     );
-    xattr::set(dir, whiteout::OPAQUE_XATTR, whiteout::OPAQUE_VALUE)
-        .map_err(Error::file("setxattr trusted.overlay.opaque on", dir))
+    xattr::set(dir, name, whiteout::OPAQUE_VALUE).map_err(Error::file("setxattr (opaque) on", dir))
 }
 
 /// Remove whatever is at `path` (a later entry replaces an earlier one of the same name).

@@ -9,7 +9,7 @@
 //! | meaning | in a layer tar | on an overlay directory |
 //! |---|---|---|
 //! | `name` deleted | empty file `.wh.name` | character device 0/0 called `name` |
-//! | directory `d` opaque | empty file `d/.wh..wh..opq` | xattr `trusted.overlay.opaque=y` on `d` |
+//! | directory `d` opaque | empty file `d/.wh..wh..opq` | xattr `trusted.overlay.opaque=y` on `d` (`user.overlay.opaque` in a user namespace) |
 //!
 //! Unpacking turns the left column into the right ([`classify`], then `unpack`); commit turns the
 //! right into the left (`pack`).

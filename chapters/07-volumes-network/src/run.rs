@@ -48,6 +48,32 @@ impl Default for RunOptions {
     }
 }
 
+/// What this chapter cannot give an ordinary user yet, refused before anything is made, with
+/// what works instead. A bridge, its veth pairs and NAT rules are the host's network: making
+/// them takes CAP_NET_ADMIN over the host's network namespace (netlink answers EPERM). A
+/// volume is mounted from the host's mount namespace (`open_tree`, `move_mount`), which only
+/// root may change.
+fn refuse_what_a_user_cannot_have_yet(options: &RunOptions) -> Result<()> {
+    if nix::unistd::geteuid().is_root() {
+        return Ok(());
+    }
+    if let NetworkMode::Bridge(name) = &options.network {
+        return Err(Error::Invalid(format!(
+            "network {name:?}: a bridge network needs root (creating a bridge and veth pairs in \
+             the host's network namespace takes CAP_NET_ADMIN there: netlink answers EPERM); as \
+             an ordinary user, run with --network none (a loopback of its own) or --network host"
+        )));
+    }
+    if !options.volumes.is_empty() {
+        return Err(Error::Invalid(
+            "-v: volumes for an ordinary user are not supported yet (they are mounted from the \
+             host's mount namespace, which only root may change)"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 fn to_rootfs_error(error: Error) -> ch03_overlayfs::Error {
     ch03_overlayfs::Error::Invalid(error.to_string())
 }
@@ -64,6 +90,7 @@ pub fn run(
     on_start: impl FnMut(&[Published]) + 'static,
 ) -> Result<Ended> {
     let root = store.root().to_path_buf();
+    refuse_what_a_user_cannot_have_yet(options)?;
     let mut run = run.clone();
     let network = match &options.network {
         NetworkMode::Host => {
