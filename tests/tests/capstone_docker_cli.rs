@@ -633,7 +633,10 @@ fn save_load_export_and_cp_stream_through_the_docker_cli() {
     ok(&daemon, &["create", "--name", "box", "busybox", "true"]);
     ok(&daemon, &["cp", &path("data"), "box:/data"]);
     ok(&daemon, &["cp", "box:/data", &path("back")]);
-    assert!(std::fs::read(path("back")).unwrap() == data, "cp changed the file");
+    assert!(
+        std::fs::read(path("back")).unwrap() == data,
+        "cp changed the file"
+    );
 
     ok(&daemon, &["export", "-o", &path("box.tar"), "box"]);
     let listing = std::process::Command::new("tar")

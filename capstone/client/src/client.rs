@@ -231,7 +231,13 @@ impl Client {
         path: &str,
         body: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
     ) -> Result<Reply> {
-        self.send(method, path, "application/x-tar", Upload::Writer(body), false)
+        self.send(
+            method,
+            path,
+            "application/x-tar",
+            Upload::Writer(body),
+            false,
+        )
     }
 
     fn send(
@@ -302,9 +308,7 @@ impl Client {
         let mut input: Box<dyn Read> = if file == std::path::Path::new("-") {
             Box::new(std::io::stdin().lock())
         } else {
-            Box::new(
-                std::fs::File::open(file).with_context(|| format!("open {}", file.display()))?,
-            )
+            Box::new(std::fs::File::open(file).with_context(|| format!("open {}", file.display()))?)
         };
         self.request_streamed(method, path, &mut |out| {
             std::io::copy(&mut input, out).map(|_| ())

@@ -36,8 +36,7 @@ impl Framing {
                 .find(|(k, _)| k.eq_ignore_ascii_case(name))
                 .map(|(_, v)| v.as_str())
         };
-        if header("Transfer-Encoding").is_some_and(|t| t.to_ascii_lowercase().contains("chunked"))
-        {
+        if header("Transfer-Encoding").is_some_and(|t| t.to_ascii_lowercase().contains("chunked")) {
             return Some(Framing::Chunked);
         }
         match header("Content-Length") {
@@ -54,7 +53,10 @@ enum State {
     Length(u64),
     /// Inside a chunked body: this many bytes of the current chunk left (0: the next size
     /// line comes; `first`: no chunk was read yet, so no CRLF precedes it).
-    Chunked { left: u64, first: bool },
+    Chunked {
+        left: u64,
+        first: bool,
+    },
     UntilClose,
     Done,
 }
@@ -183,7 +185,9 @@ impl<R: BufRead> BufRead for BodyReader<R> {
             ));
         }
         let n = left.map_or(available.len(), |left| {
-            available.len().min(usize::try_from(left).unwrap_or(usize::MAX))
+            available
+                .len()
+                .min(usize::try_from(left).unwrap_or(usize::MAX))
         });
         Ok(&available[..n])
     }

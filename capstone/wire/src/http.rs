@@ -164,7 +164,12 @@ impl Request {
     /// The streamed body, for the handler of a route that streams it (once; an empty body
     /// for other routes and after the first call).
     pub fn take_upload(&self) -> Box<dyn BufRead + Send> {
-        let taken = self.upload.0.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let taken = self
+            .upload
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         match taken {
             Some(upload) => Box::new(upload),
             None => Box::new(io::empty()),
@@ -355,7 +360,10 @@ fn read_request(
         Some(framing) => framing,
         None => {
             let length = header("Content-Length").unwrap_or_default();
-            return Err(Refused::new(400, format!("invalid Content-Length: {length}")));
+            return Err(Refused::new(
+                400,
+                format!("invalid Content-Length: {length}"),
+            ));
         }
     };
     let (body, upload) = if streams_body(&method, path) {

@@ -208,19 +208,35 @@ impl Drop for RemoveDirOnDrop {
 
 /// On the calling thread (which then ends): a mount namespace of its own, the read-only
 /// overlay of `layers` at `target`, and its tar on `out`.
-fn export_in_own_namespace(layers: &[std::path::PathBuf], target: &Path, out: &mut dyn Write) -> ApiResult<()> {
+fn export_in_own_namespace(
+    layers: &[std::path::PathBuf],
+    target: &Path,
+    out: &mut dyn Write,
+) -> ApiResult<()> {
     use nix::mount::{mount, MsFlags};
     use nix::sched::{unshare, CloneFlags};
     unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_FS)
         .map_err(|errno| ApiError::internal(format!("unshare(CLONE_NEWNS): {errno}")))?;
     // The copy of the host's mounts is still *shared* with the host (mount_namespaces(7)):
     // made private first, or the overlay below would appear on the host too.
-    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
-        .map_err(|errno| ApiError::internal(format!("mount --make-rprivate /: {errno}")))?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(|errno| ApiError::internal(format!("mount --make-rprivate /: {errno}")))?;
     let lowers: Vec<String> = layers.iter().map(|l| l.display().to_string()).collect();
     let options = format!("lowerdir={}", lowers.join(":"));
-    ch03_overlayfs::mounts::mount_fs("overlay", target, "overlay", MsFlags::MS_RDONLY, Some(&options))
-        .map_err(ApiError::internal)?;
+    ch03_overlayfs::mounts::mount_fs(
+        "overlay",
+        target,
+        "overlay",
+        MsFlags::MS_RDONLY,
+        Some(&options),
+    )
+    .map_err(ApiError::internal)?;
     let root = ContainerRoot::at(target).map_err(ApiError::internal)?;
     archive::archive_out(&root, "/", out)
         .map(|_| ())
