@@ -167,6 +167,29 @@ fn copy_in(client: &Client, src: &Path, container: &str, path: &str) -> Result<i
     Ok(0)
 }
 
+/// `baleia export CONTAINER [-o FILE]`: the container's file system as a tar, written as it
+/// arrives (to standard output without `-o`, which a terminal would not survive: refused).
+pub fn export(client: &Client, container: &str, output: Option<&Path>) -> Result<i32> {
+    use std::io::IsTerminal;
+    if output.is_none() && std::io::stdout().is_terminal() {
+        bail!("refusing to write a tar to a terminal: use -o FILE or redirect the output");
+    }
+    let path = format!("/containers/{}/export", encode(container));
+    let mut reply = client.request("GET", &path, None, false)?;
+    if reply.status >= 400 {
+        reply.json()?;
+        return Ok(1);
+    }
+    match output {
+        Some(file) => reply.save_to(file)?,
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            std::io::copy(&mut reply.reader, &mut stdout).context("write the tar")?;
+        }
+    }
+    Ok(0)
+}
+
 fn stat_is_dir(reply: &crate::client::Reply) -> bool {
     use base64::Engine as _;
     let Some(value) = reply.header("X-Docker-Container-Path-Stat") else {

@@ -365,6 +365,12 @@ pub enum Command {
         #[arg(required = true)]
         images: Vec<String>,
     },
+    /// Write a container's file system to a tar archive (standard output without -o).
+    Export {
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        container: String,
+    },
     /// Load images from an archive (Docker or OCI format).
     Load {
         #[arg(short, long)]
@@ -628,6 +634,9 @@ pub fn dispatch(host: &str, root: &Path, command: Command) -> Result<i32> {
                 println!("{letter} {}", change["Path"].as_str().unwrap_or_default());
             }
             Ok(0)
+        }
+        Command::Export { output, container } => {
+            cli_cp::export(&client, &container, output.as_deref())
         }
         Command::Save { output, images } => {
             let names: Vec<String> = images

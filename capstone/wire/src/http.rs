@@ -123,7 +123,39 @@ pub type UploadReader = BodyReader<BufReader<io::Chain<io::Cursor<Vec<u8>>, Unix
 
 /// A streamed request body, taken once by its handler ([`Request::take_upload`]).
 #[derive(Default)]
-pub struct Upload(Mutex<Option<UploadReader>>);
+pub struct Upload(Mutex<Option<Draining>>);
+
+/// At most this much of a body its handler left unread is read and dropped before the
+/// connection closes.
+const DRAIN_LIMIT: u64 = 1024 * 1024;
+
+/// A streamed body that, when dropped, reads what its handler left of it (up to
+/// [`DRAIN_LIMIT`]; a tar's zero padding after its end, say) so that the connection does not
+/// close with bytes unread: unix(7) sockets, like TCP, then tell the client
+/// `ECONNRESET` instead of the end of the answer. A body that failed early with much left
+/// is not read through: the client's next write then fails (`EPIPE`) and it reads the answer.
+pub struct Draining(UploadReader);
+
+impl Drop for Draining {
+    fn drop(&mut self) {
+        let _ = io::copy(&mut Read::take(&mut self.0, DRAIN_LIMIT), &mut io::sink());
+    }
+}
+
+impl Read for Draining {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl BufRead for Draining {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.0.fill_buf()
+    }
+    fn consume(&mut self, amount: usize) {
+        self.0.consume(amount)
+    }
+}
 
 impl std::fmt::Debug for Upload {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -394,7 +426,7 @@ fn read_request(
             .collect(),
         headers,
         body,
-        upload: Upload(Mutex::new(upload)),
+        upload: Upload(Mutex::new(upload.map(Draining))),
     }))
 }
 
