@@ -655,7 +655,10 @@ fn large_bodies_stream_through_the_daemon_in_bounded_memory() {
 
     // `export`: the container's whole file system, the file in it.
     let exported = env.path().join("export.tar");
-    step("export", &["export", "-o", exported.to_str().unwrap(), "loaded"]);
+    step(
+        "export",
+        &["export", "-o", exported.to_str().unwrap(), "loaded"],
+    );
     let listing = std::process::Command::new("tar")
         .arg("-tf")
         .arg(env.path().join("export.tar"))

@@ -213,27 +213,19 @@ fn export_in_own_namespace(
     target: &Path,
     out: &mut dyn Write,
 ) -> ApiResult<()> {
-    use nix::mount::{mount, MsFlags};
     use nix::sched::{unshare, CloneFlags};
     unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_FS)
         .map_err(|errno| ApiError::internal(format!("unshare(CLONE_NEWNS): {errno}")))?;
     // The copy of the host's mounts is still *shared* with the host (mount_namespaces(7)):
-    // made private first, or the overlay below would appear on the host too.
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .map_err(|errno| ApiError::internal(format!("mount --make-rprivate /: {errno}")))?;
+    // made private first (chapter 01's step), or the overlay below would appear on the host.
+    ch01_namespaces::inside::make_mounts_private().map_err(ApiError::internal)?;
     let lowers: Vec<String> = layers.iter().map(|l| l.display().to_string()).collect();
     let options = format!("lowerdir={}", lowers.join(":"));
     ch03_overlayfs::mounts::mount_fs(
         "overlay",
         target,
         "overlay",
-        MsFlags::MS_RDONLY,
+        nix::mount::MsFlags::MS_RDONLY,
         Some(&options),
     )
     .map_err(ApiError::internal)?;
