@@ -7,7 +7,6 @@ Environment: DOCKER_HOST, SDK_MARK (a label value of this run's own), SDK_BRIDGE
 name the test owns, at most 15 bytes), SDK_SUBNET (a free /24 for it).
 """
 
-import json
 import os
 import time
 
@@ -164,12 +163,12 @@ try:
         pass
     step("volumes.create(labels), list, use, remove")
 
-    # Events of this run's labelled containers only, between start and now.
-    # Read raw and split into lines: baleia's streams are not chunked (docs/compat.md), and
-    # the SDK's `decode=True` then parses the whole body as one JSON value.
-    parts = client.events(since=start, until=int(time.time()) + 1, filters=by_label)
-    raw = "".join(p.decode() if isinstance(p, bytes) else p for p in parts)
-    events = [json.loads(line) for line in raw.splitlines() if line.strip()]
+    # Events of this run's labelled containers only, between start and now, decoded by the
+    # SDK as a user would: it reads the chunked stream one JSON message at a time.
+    events = list(
+        client.events(since=start, until=int(time.time()) + 1, filters=by_label, decode=True)
+    )
+    assert len(events) >= 2 and all(isinstance(e, dict) for e in events), events
     ids = {e["Actor"]["ID"] for e in events if e.get("Type") == "container"}
     assert {web.id, short.id} <= ids, (ids, events)
     assert other.id not in ids, "an unlabelled container's events passed the label filter"

@@ -32,3 +32,25 @@ pub fn page(port: u16, path: &str) -> String {
         }
     }
 }
+
+/// A `Transfer-Encoding: chunked` body as its bytes (RFC 9112, section 7.1): each chunk is its
+/// size in hex and CRLF, the bytes and CRLF; size 0 ends it. Panics on a body that is not.
+pub fn dechunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = body
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("a chunk size line");
+        let size_line = String::from_utf8_lossy(&body[..line_end]);
+        let size = usize::from_str_radix(size_line.split(';').next().unwrap().trim(), 16)
+            .unwrap_or_else(|_| panic!("not a chunk size: {size_line:?}"));
+        body = &body[line_end + 2..];
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&body[..size]);
+        assert_eq!(&body[size..size + 2], b"\r\n", "a chunk ends with CRLF");
+        body = &body[size + 2..];
+    }
+}

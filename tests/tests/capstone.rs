@@ -587,3 +587,95 @@ fn run_with_a_terminal() {
     ok(&daemon, &["wait", "tty"]);
     assert_eq!(ok(&daemon, &["logs", "tty"]), "hi\r\n");
 }
+
+/// The daemon's peak resident memory (VmHWM, proc(5)) since the last [`reset_peak`], in KiB.
+fn peak_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/PID/status")
+}
+
+/// Start the peak over: `5` in /proc/PID/clear_refs resets VmHWM to the current RSS (proc(5)).
+fn reset_peak(pid: u32) {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").unwrap();
+}
+
+#[test]
+fn large_bodies_stream_through_the_daemon_in_bounded_memory() {
+    use std::io::Read;
+    const SIZE: usize = 128 << 20;
+    // Well below the body: a daemon that held it whole would need at least SIZE.
+    const BOUND_KIB: u64 = 48 << 10;
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    let pid = daemon.pid().unwrap();
+    daemon.import_busybox();
+    // Random bytes: gzip (layers, `cp` of a .tar.gz) cannot shrink them.
+    let big = env.path().join("big");
+    let mut noise = vec![0u8; SIZE];
+    std::fs::File::open("/dev/urandom")
+        .unwrap()
+        .read_exact(&mut noise)
+        .unwrap();
+    std::fs::write(&big, &noise).unwrap();
+    drop(noise);
+    let same_as_big = |path: &std::path::Path| {
+        let copy = std::fs::read(path).unwrap();
+        let original = std::fs::read(&big).unwrap();
+        copy.len() == original.len() && copy == original
+    };
+    let mut peaks = Vec::new();
+    let mut step = |what: &str, args: &[&str]| {
+        reset_peak(pid);
+        ok(&daemon, args);
+        peaks.push((what.to_string(), peak_kib(pid)));
+    };
+
+    ok(&daemon, &["create", "--name", "box", "busybox", "true"]);
+    step("cp in", &["cp", big.to_str().unwrap(), "box:/big"]);
+    let out = env.path().join("out");
+    step("cp out", &["cp", "box:/big", out.to_str().unwrap()]);
+    assert!(same_as_big(&out), "cp in and out changed the file");
+    std::fs::remove_file(&out).unwrap();
+
+    ok(&daemon, &["commit", "box", "big:1"]);
+    let archive = env.path().join("big.tar");
+    step("save", &["save", "-o", archive.to_str().unwrap(), "big:1"]);
+    assert!(std::fs::metadata(&archive).unwrap().len() > SIZE as u64);
+    ok(&daemon, &["rm", "box"]);
+    ok(&daemon, &["rmi", "big:1"]);
+    step("load", &["load", "-i", archive.to_str().unwrap()]);
+    std::fs::remove_file(&archive).unwrap();
+    ok(&daemon, &["create", "--name", "loaded", "big:1", "true"]);
+    ok(&daemon, &["cp", "loaded:/big", out.to_str().unwrap()]);
+    assert!(same_as_big(&out), "save and load changed the file");
+
+    // `export`: the container's whole file system, the file in it.
+    let exported = env.path().join("export.tar");
+    step(
+        "export",
+        &["export", "-o", exported.to_str().unwrap(), "loaded"],
+    );
+    let listing = std::process::Command::new("tar")
+        .arg("-tf")
+        .arg(env.path().join("export.tar"))
+        .output()
+        .unwrap();
+    let listing = stdout(&listing);
+    assert!(
+        listing.lines().any(|l| l == "big") && listing.lines().any(|l| l == "bin/busybox"),
+        "{listing}"
+    );
+    ok(&daemon, &["rm", "loaded"]);
+
+    for (what, peak) in &peaks {
+        assert!(
+            *peak < BOUND_KIB,
+            "{what}: the daemon's peak RSS was {peak} KiB for a body of {} KiB: {peaks:?}",
+            SIZE >> 10
+        );
+    }
+}

@@ -618,3 +618,52 @@ fn import_system_df_and_prunes() {
     assert!(pruned.contains("untagged: busybox:latest"), "{pruned}");
     assert_eq!(ok(&daemon, &["images", "-q"]), "");
 }
+
+#[test]
+fn save_load_export_and_cp_stream_through_the_docker_cli() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    let path = |name: &str| env.path().join(name).to_str().unwrap().to_string();
+    // A few MiB, so each body takes many chunks.
+    let data: Vec<u8> = (0..5_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    std::fs::write(path("data"), &data).unwrap();
+    ok(&daemon, &["create", "--name", "box", "busybox", "true"]);
+    ok(&daemon, &["cp", &path("data"), "box:/data"]);
+    ok(&daemon, &["cp", "box:/data", &path("back")]);
+    assert!(
+        std::fs::read(path("back")).unwrap() == data,
+        "cp changed the file"
+    );
+
+    ok(&daemon, &["export", "-o", &path("box.tar"), "box"]);
+    let listing = std::process::Command::new("tar")
+        .args(["-tf", &path("box.tar")])
+        .output()
+        .unwrap();
+    let listing = text(&listing.stdout);
+    assert!(
+        listing.lines().any(|l| l == "data") && listing.lines().any(|l| l == "bin/busybox"),
+        "{listing}"
+    );
+
+    ok(&daemon, &["save", "-o", &path("busybox.tar"), "busybox"]);
+    ok(&daemon, &["rm", "box"]);
+    ok(&daemon, &["rmi", "busybox"]);
+    let loaded = ok(&daemon, &["load", "-i", &path("busybox.tar")]);
+    assert!(loaded.contains("Loaded image: busybox:latest"), "{loaded}");
+    assert_eq!(
+        ok(&daemon, &["run", "--rm", "busybox", "echo", "loaded"]),
+        "loaded\n"
+    );
+    // An unknown container: an error from the daemon, not a cut stream.
+    let missing = daemon.docker(&["export", "-o", &path("none.tar"), "no-such-box"]);
+    assert!(!missing.status.success());
+    assert!(
+        text(&missing.stderr).contains("No such container"),
+        "{}",
+        report(&missing)
+    );
+}

@@ -667,10 +667,15 @@ fn raw_post(daemon: &Daemon, path: &str, body: &[u8]) -> (String, String) {
     );
     stream.write_all(head.as_bytes()).unwrap();
     stream.write_all(body).unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
-    (head.to_string(), body.to_string())
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    let split = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&answer[..split]).into_owned();
+    let mut body = answer[split + 4..].to_vec();
+    if head.contains("Transfer-Encoding: chunked") {
+        body = harness::http::dechunk(&body);
+    }
+    (head, String::from_utf8_lossy(&body).into_owned())
 }
 
 #[test]

@@ -490,7 +490,7 @@ pub fn run(client: &Client, flags: &RunFlags) -> Result<i32> {
     // Our standard input to the container (see crate::client_terminal).
     let detached = match flags.interactive {
         true => Some(crate::client_terminal::send_input(
-            attach.reader.get_ref(),
+            attach.socket(),
             crate::client_terminal::detach_keys(flags.tty, flags.detach_keys.as_deref())?,
         )?),
         false => None,

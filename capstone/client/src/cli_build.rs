@@ -50,7 +50,6 @@ pub fn build(client: &Client, flags: &BuildFlags) -> Result<i32> {
         Ok(relative) => (relative.to_string_lossy().into_owned(), None),
         Err(_) => (OUTSIDE_DOCKERFILE.to_string(), Some(canonical_file.clone())),
     };
-    let tar = context_tar(&canonical_context, &name_in_tar, extra.as_deref())?;
 
     let mut path = format!("/build?dockerfile={}", encode(&name_in_tar));
     for tag in &flags.tags {
@@ -81,7 +80,11 @@ pub fn build(client: &Client, flags: &BuildFlags) -> Result<i32> {
     if let Some(target) = &flags.target {
         path.push_str(&format!("&target={}", encode(target)));
     }
-    let reply = client.request_bytes("POST", &path, &tar)?;
+    // The context is made as it is sent: no copy of a large context in memory.
+    let reply = client.request_streamed("POST", &path, &mut |out| {
+        context_tar(&canonical_context, &name_in_tar, extra.as_deref(), out)
+            .map_err(|e| std::io::Error::other(format!("{e:#}")))
+    })?;
     if reply.status >= 400 {
         reply.json()?;
         return Ok(1);
@@ -114,13 +117,18 @@ pub fn build(client: &Client, flags: &BuildFlags) -> Result<i32> {
 }
 
 /// The context as a tar: every file `.dockerignore` does not exclude, plus the Dockerfile and
-/// `.dockerignore` themselves (the builder reads them even when ignored).
-fn context_tar(context: &Path, dockerfile: &str, outside: Option<&Path>) -> Result<Vec<u8>> {
+/// `.dockerignore` themselves (the builder reads them even when ignored), written to `out`.
+fn context_tar(
+    context: &Path,
+    dockerfile: &str,
+    outside: Option<&Path>,
+    out: &mut dyn Write,
+) -> Result<()> {
     let ignore = match std::fs::read_to_string(context.join(".dockerignore")) {
         Ok(text) => DockerIgnore::parse(&text)?,
         Err(_) => DockerIgnore::parse("")?,
     };
-    let mut builder = tar::Builder::new(Vec::new());
+    let mut builder = tar::Builder::new(out);
     builder.follow_symlinks(false);
     let mut pending = vec![PathBuf::new()];
     while let Some(relative) = pending.pop() {
@@ -151,5 +159,6 @@ fn context_tar(context: &Path, dockerfile: &str, outside: Option<&Path>) -> Resu
     if let Some(file) = outside {
         builder.append_path_with_name(file, OUTSIDE_DOCKERFILE)?;
     }
-    Ok(builder.into_inner()?)
+    builder.into_inner()?.flush()?;
+    Ok(())
 }

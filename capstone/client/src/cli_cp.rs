@@ -44,7 +44,6 @@ fn copy_out(client: &Client, container: &str, path: &str, dest: &Path) -> Result
         reply.json()?;
         return Ok(1);
     }
-    let tar = reply.body()?;
     let (dir, rename) = if dest.is_dir() {
         (dest.to_path_buf(), None)
     } else {
@@ -57,7 +56,8 @@ fn copy_out(client: &Client, container: &str, path: &str, dest: &Path) -> Result
             .with_context(|| format!("{}: no file name", dest.display()))?;
         (parent, Some(name.to_os_string()))
     };
-    let mut archive = tar::Archive::new(tar.as_slice());
+    // Unpacked as it arrives; a tar cut short (the daemon failed half-way) is an error.
+    let mut archive = tar::Archive::new(reply.reader);
     archive.set_preserve_permissions(true);
     archive.set_overwrite(true);
     for entry in archive.entries()? {
@@ -152,16 +152,41 @@ fn copy_in(client: &Client, src: &Path, container: &str, path: &str) -> Result<i
             .to_os_string();
         (parent, name)
     };
-    let mut builder = tar::Builder::new(Vec::new());
-    builder.follow_symlinks(false);
-    if meta.is_dir() {
-        builder.append_dir_all(&name, src)?;
-    } else {
-        builder.append_path_with_name(src, &name)?;
-    }
-    let tar = builder.into_inner()?;
-    let reply = client.request_bytes("PUT", &archive_path(container, &dir), &tar)?;
+    // The tar is made as it is sent.
+    let reply = client.request_streamed("PUT", &archive_path(container, &dir), &mut |out| {
+        let mut builder = tar::Builder::new(out);
+        builder.follow_symlinks(false);
+        if meta.is_dir() {
+            builder.append_dir_all(&name, src)?;
+        } else {
+            builder.append_path_with_name(src, &name)?;
+        }
+        builder.into_inner()?.flush()
+    })?;
     reply.json()?;
+    Ok(0)
+}
+
+/// `baleia export CONTAINER [-o FILE]`: the container's file system as a tar, written as it
+/// arrives (to standard output without `-o`, which a terminal would not survive: refused).
+pub fn export(client: &Client, container: &str, output: Option<&Path>) -> Result<i32> {
+    use std::io::IsTerminal;
+    if output.is_none() && std::io::stdout().is_terminal() {
+        bail!("refusing to write a tar to a terminal: use -o FILE or redirect the output");
+    }
+    let path = format!("/containers/{}/export", encode(container));
+    let mut reply = client.request("GET", &path, None, false)?;
+    if reply.status >= 400 {
+        reply.json()?;
+        return Ok(1);
+    }
+    match output {
+        Some(file) => reply.save_to(file)?,
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            std::io::copy(&mut reply.reader, &mut stdout).context("write the tar")?;
+        }
+    }
     Ok(0)
 }
 

@@ -4,7 +4,7 @@
 use crate::client::{encode, Client};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
-use std::io::{BufRead, Write};
+use std::io::Write;
 
 /// `--since`/`--until`: unix seconds (`1700000000`, `1700000000.5`), or a duration back from
 /// now (`10m`, `1h30m`, `45s`), as the docker CLI accepts them; sent as seconds.
@@ -105,19 +105,16 @@ pub fn events(
         reply.json()?;
         return Ok(1);
     }
-    let mut reader = reply.reader;
-    let mut line = String::new();
     let mut out = std::io::stdout();
-    while reader.read_line(&mut line)? > 0 {
-        if let Ok(event) = serde_json::from_str::<Value>(line.trim()) {
-            let line = match &template {
-                Some(template) => template.render(&event)?,
-                None => event_line(&event),
-            };
-            writeln!(out, "{line}")?;
-            out.flush()?;
-        }
-        line.clear();
+    // Each event as soon as its chunk arrives.
+    for event in reply.messages() {
+        let event = event?;
+        let line = match &template {
+            Some(template) => template.render(&event)?,
+            None => event_line(&event),
+        };
+        writeln!(out, "{line}")?;
+        out.flush()?;
     }
     Ok(0)
 }

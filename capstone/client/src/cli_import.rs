@@ -2,7 +2,7 @@
 //! (`POST /images/create?fromSrc=-`).
 
 use crate::client::{encode, Client};
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use serde_json::Value;
 
 /// `import FILE|- [REPOSITORY[:TAG]] [-c CHANGE] [-m MESSAGE]`.
@@ -13,13 +13,6 @@ pub fn import(
     changes: &[String],
     message: Option<&str>,
 ) -> Result<i32> {
-    let tar = if file == "-" {
-        let mut bytes = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)?;
-        bytes
-    } else {
-        std::fs::read(file).with_context(|| format!("read {file}"))?
-    };
     let mut path = String::from("/images/create?fromSrc=-");
     if let Some(reference) = reference {
         let normal = ch04_images::reference::normalize(reference)?;
@@ -32,7 +25,8 @@ pub fn import(
     if let Some(message) = message {
         path.push_str(&format!("&message={}", encode(message)));
     }
-    let reply = client.request_bytes("POST", &path, &tar)?;
+    // The file is read as it is sent: a rootfs of gigabytes passes through in pieces.
+    let reply = client.send_file("POST", &path, std::path::Path::new(file))?;
     let status = reply.status;
     let body = reply.body()?;
     let text = String::from_utf8_lossy(&body);

@@ -1,10 +1,13 @@
 //! The client's side of the API: HTTP/1.1 over the daemon's unix socket, by hand (a request
 //! is a few lines of text; `ureq` and friends speak TCP only). One connection per request,
-//! `Connection: close`, so a body simply ends where the connection does.
+//! `Connection: close`. A body is read by its framing (`Content-Length` or chunks, see
+//! `baleia_wire::body`), and an archive is sent in chunks as it is read or made, so neither
+//! end holds a 1 GiB `load`, `import` or `cp` whole.
 //!
 //! If no daemon answers on the socket, the client starts one in the background, says so, and
 //! waits for it: a newcomer's first `baleia run hello-world` just works.
 
+use crate::body::{BodyReader, ChunkedWriter, Framing};
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -28,11 +31,11 @@ pub struct Client {
     pub root: PathBuf,
 }
 
-/// A response whose head has been read; the body is still in `reader`.
+/// A response whose head has been read; the body is still in `reader`, which ends where the
+/// body does (chunks decoded).
 pub struct Reply {
     pub status: u16,
-    pub reader: BufReader<UnixStream>,
-    pub content_length: Option<usize>,
+    pub reader: BodyReader<BufReader<UnixStream>>,
     /// The body is one raw stream (a container with a terminal), not multiplexed frames.
     pub raw_stream: bool,
     pub headers: Vec<(String, String)>,
@@ -46,18 +49,38 @@ impl Reply {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The whole body (for small answers; archives are read from `reader` as they come).
     pub fn body(mut self) -> Result<Vec<u8>> {
         let mut body = Vec::new();
-        match self.content_length {
-            Some(n) => {
-                body.resize(n, 0);
-                self.reader.read_exact(&mut body)?;
-            }
-            None => {
-                self.reader.read_to_end(&mut body)?;
-            }
-        }
+        self.reader.read_to_end(&mut body)?;
         Ok(body)
+    }
+
+    /// Write the body to the file at `path` as it arrives. A body cut short (the daemon
+    /// failed half-way) is an error, and the partial file is removed.
+    pub fn save_to(mut self, path: &std::path::Path) -> Result<()> {
+        let mut file =
+            std::fs::File::create(path).with_context(|| format!("create {}", path.display()))?;
+        let copied = std::io::copy(&mut self.reader, &mut file);
+        if let Err(e) = copied {
+            let _ = std::fs::remove_file(path);
+            return Err(e).with_context(|| format!("write {}", path.display()));
+        }
+        Ok(())
+    }
+
+    /// The connection itself, to write to once it is hijacked (`attach`'s standard input).
+    pub fn socket(&self) -> &UnixStream {
+        self.reader.get_ref().get_ref()
+    }
+
+    /// The body as a stream of JSON messages, each as soon as it arrives (pull, push, load,
+    /// build, events, stats): Docker separates them with newlines, but a reader of JSON needs
+    /// no separator at all. The stream ends where the body does; one cut short is an error.
+    pub fn messages(self) -> impl Iterator<Item = Result<Value>> {
+        serde_json::Deserializer::from_reader(self.reader)
+            .into_iter::<Value>()
+            .map(|message| message.map_err(|e| anyhow!("reading the daemon's answer: {e}")))
     }
 
     /// The body as JSON; an error status becomes a [`DaemonError`].
@@ -211,7 +234,25 @@ impl Client {
         upgrade: bool,
     ) -> Result<Reply> {
         let body = body.map(|b| b.to_string()).unwrap_or_default();
-        self.send(method, path, "application/json", body.as_bytes(), upgrade)
+        let body = Upload::Bytes(body.as_bytes());
+        self.send(method, path, "application/json", body, upgrade)
+    }
+
+    /// A request whose body (an archive) is written by `body` as it goes, and sent in chunks:
+    /// a file read as it is sent, or a tar made as it is sent.
+    pub fn request_streamed(
+        &self,
+        method: &str,
+        path: &str,
+        body: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
+    ) -> Result<Reply> {
+        self.send(
+            method,
+            path,
+            "application/x-tar",
+            Upload::Writer(body),
+            false,
+        )
     }
 
     fn send(
@@ -219,7 +260,7 @@ impl Client {
         method: &str,
         path: &str,
         content_type: &str,
-        body: &[u8],
+        body: Upload,
         upgrade: bool,
     ) -> Result<Reply> {
         let mut stream = self.connect()?;
@@ -233,7 +274,7 @@ impl Client {
         } else {
             head.push_str("Connection: close\r\n");
         }
-        if !body.is_empty() {
+        if !matches!(body, Upload::Bytes(b"")) {
             head.push_str(&format!("Content-Type: {content_type}\r\n"));
         }
         if let Some(auth) = crate::cli_login::registry_auth(path) {
@@ -244,53 +285,102 @@ impl Client {
                 head.push_str(&format!("X-Registry-Config: {config}\r\n"));
             }
         }
-        head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
-        stream.write_all(head.as_bytes())?;
-        stream.write_all(body)?;
-        let mut reader = BufReader::new(stream);
-        let mut raw = Vec::new();
-        loop {
-            let before = raw.len();
-            if reader.read_until(b'\n', &mut raw)? == 0 {
-                bail!("the daemon closed the connection without answering {method} {path}");
+        let sent = match body {
+            Upload::Bytes(bytes) => {
+                head.push_str(&format!("Content-Length: {}\r\n\r\n", bytes.len()));
+                stream
+                    .write_all(head.as_bytes())
+                    .and_then(|()| stream.write_all(bytes))
             }
-            if &raw[before..] == b"\r\n" {
-                break;
+            Upload::Writer(write_body) => {
+                head.push_str("Transfer-Encoding: chunked\r\n\r\n");
+                stream.write_all(head.as_bytes())?;
+                let mut chunked = ChunkedWriter::new(&stream);
+                write_body(&mut chunked).and_then(|()| chunked.finish().map(|_| ()))
+            }
+        };
+        if let Err(e) = &sent {
+            if !matches!(
+                e.kind(),
+                std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+            ) {
+                // Our side failed (a file we read): the daemon sees the body cut short.
+                return Err(sent.unwrap_err()).with_context(|| format!("send {method} {path}"));
             }
         }
-        let mut headers = [httparse::EMPTY_HEADER; 64];
-        let mut response = httparse::Response::new(&mut headers);
-        response
-            .parse(&raw)
-            .map_err(|e| anyhow!("bad response from the daemon: {e}"))?;
-        let content_length = response
-            .headers
-            .iter()
-            .find(|h| h.name.eq_ignore_ascii_case("Content-Length"))
-            .and_then(|h| std::str::from_utf8(h.value).ok()?.trim().parse().ok());
-        let raw_stream = response.headers.iter().any(|h| {
-            h.name.eq_ignore_ascii_case("Content-Type")
-                && h.value == b"application/vnd.docker.raw-stream"
-        });
-        let headers = crate::http::owned_headers(response.headers);
-        Ok(Reply {
-            status: response.code.unwrap_or(500),
-            reader,
-            content_length,
-            raw_stream,
-            headers,
-        })
+        let reply = read_reply(stream, method);
+        match (sent, reply) {
+            (_, Ok(reply)) => Ok(reply),
+            // The daemon stopped reading and answered (a 404, a full disk): that answer says
+            // why, and the write that failed (EPIPE) does not.
+            (Err(e), Err(_)) => Err(e).with_context(|| format!("send {method} {path}")),
+            (Ok(()), Err(e)) => Err(e.context(format!("{method} {path}"))),
+        }
     }
 
-    /// A request with a raw body (an archive for `load`).
-    pub fn request_bytes(&self, method: &str, path: &str, body: &[u8]) -> Result<Reply> {
-        self.send(method, path, "application/x-tar", body, false)
+    /// A request whose body is the file at `file` (`-`: standard input), read as it is sent.
+    pub fn send_file(&self, method: &str, path: &str, file: &std::path::Path) -> Result<Reply> {
+        let mut input: Box<dyn Read> = if file == std::path::Path::new("-") {
+            Box::new(std::io::stdin().lock())
+        } else {
+            Box::new(std::fs::File::open(file).with_context(|| format!("open {}", file.display()))?)
+        };
+        self.request_streamed(method, path, &mut |out| {
+            std::io::copy(&mut input, out).map(|_| ())
+        })
     }
 
     /// A request with a JSON answer.
     pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value> {
         self.request(method, path, body, false)?.json()
     }
+}
+
+/// What a request carries.
+enum Upload<'a> {
+    Bytes(&'a [u8]),
+    /// Written as it goes, in chunks.
+    Writer(&'a mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>),
+}
+
+/// Read the response head; the body stays on the connection, framed as the head says.
+fn read_reply(stream: UnixStream, method: &str) -> Result<Reply> {
+    let mut reader = BufReader::new(stream);
+    let mut raw = Vec::new();
+    loop {
+        let before = raw.len();
+        if reader.read_until(b'\n', &mut raw)? == 0 {
+            bail!("the daemon closed the connection without answering");
+        }
+        if &raw[before..] == b"\r\n" {
+            break;
+        }
+    }
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut response = httparse::Response::new(&mut headers);
+    response
+        .parse(&raw)
+        .map_err(|e| anyhow!("bad response from the daemon: {e}"))?;
+    let status = response.code.unwrap_or(500);
+    let raw_stream = response.headers.iter().any(|h| {
+        h.name.eq_ignore_ascii_case("Content-Type")
+            && h.value == b"application/vnd.docker.raw-stream"
+    });
+    let headers = crate::http::owned_headers(response.headers);
+    // RFC 9112, section 6.3: no body after HEAD, 204 or 304; a hijacked connection is raw.
+    let framing = match status {
+        101 => Framing::UntilClose,
+        204 | 304 => Framing::Length(0),
+        _ if method == "HEAD" => Framing::Length(0),
+        _ => Framing::from_headers(&headers)
+            .ok_or_else(|| anyhow!("bad Content-Length from the daemon"))?,
+    };
+    Ok(Reply {
+        status,
+        reader: BodyReader::new(reader, framing),
+        raw_stream,
+        headers,
+    })
 }
 
 /// Percent-encode a query value.

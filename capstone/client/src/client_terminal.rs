@@ -178,7 +178,7 @@ pub fn attached_session(
 ) -> Result<bool> {
     let detached = match with_input {
         true => Some(send_input(
-            reply.reader.get_ref(),
+            reply.socket(),
             detach_keys(tty, detach_keys_flag)?,
         )?),
         false => None,

@@ -32,7 +32,7 @@ mod client_terminal;
 mod template;
 
 // The shared modules, under the names the client's modules use.
-use baleia_wire::{http, logs, stdin, terminal, time};
+use baleia_wire::{body, http, logs, stdin, terminal, time};
 
 pub use cli::Exit;
 
@@ -365,6 +365,12 @@ pub enum Command {
         #[arg(required = true)]
         images: Vec<String>,
     },
+    /// Write a container's file system to a tar archive (standard output without -o).
+    Export {
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        container: String,
+    },
     /// Load images from an archive (Docker or OCI format).
     Load {
         #[arg(short, long)]
@@ -629,6 +635,9 @@ pub fn dispatch(host: &str, root: &Path, command: Command) -> Result<i32> {
             }
             Ok(0)
         }
+        Command::Export { output, container } => {
+            cli_cp::export(&client, &container, output.as_deref())
+        }
         Command::Save { output, images } => {
             let names: Vec<String> = images
                 .iter()
@@ -644,12 +653,11 @@ pub fn dispatch(host: &str, root: &Path, command: Command) -> Result<i32> {
                 reply.json()?;
                 return Ok(1);
             }
-            std::fs::write(&output, reply.body()?)?;
+            reply.save_to(&output)?;
             Ok(0)
         }
         Command::Load { input } => {
-            let archive = std::fs::read(&input)?;
-            let reply = client.request_bytes("POST", "/images/load", &archive)?;
+            let reply = client.send_file("POST", "/images/load", &input)?;
             let body = reply.body()?;
             for line in String::from_utf8_lossy(&body).lines() {
                 let v: serde_json::Value = serde_json::from_str(line).unwrap_or_default();

@@ -133,6 +133,7 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
         ("GET", ["containers", id, "top"]) => Ok(Response::json(200, &engine.top(id)?)),
         ("GET", ["containers", id, "stats"]) => stats(engine, id, req),
         ("GET" | "HEAD" | "PUT", ["containers", id, "archive"]) => archive(engine, id, req),
+        ("GET", ["containers", id, "export"]) => export(engine, id),
         ("GET", ["containers", id, "changes"]) => Ok(Response::json(200, &engine.changes(id)?)),
         ("POST", ["commit"]) => {
             let id = engine.commit(
@@ -149,7 +150,7 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
             save(engine, &[rest[..rest.len() - 1].join("/").as_str()])
         }
         ("POST", ["images", "load"]) => {
-            let names = engine.load(&req.body)?;
+            let names = engine.load(req.take_upload())?;
             let messages: Vec<Value> = names
                 .iter()
                 .map(|n| json!({ "stream": format!("Loaded image: {n}\n") }))
@@ -211,7 +212,7 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
         ("POST", ["images", "create"]) => {
             let Some(image) = req.query("fromImage") else {
                 let id = engine.import(
-                    &req.body,
+                    req.take_upload(),
                     req.query("repo"),
                     req.query("tag"),
                     &req.query_all("changes"),
@@ -327,19 +328,44 @@ fn archive(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Response>
             Ok(with_stat(&stat, Response::text(200, "")))
         }
         "GET" => {
-            let (stat, tar) = engine.archive_get(id, path)?;
-            let body = Response::Full {
-                status: 200,
-                content_type: "application/x-tar",
-                body: tar,
-            };
+            // The stat goes in the headers, so it is taken first; then the tar streams.
+            let stat = engine.archive_stat(id, path)?;
+            let (engine, id, path) = (engine.clone(), id.to_string(), path.to_string());
+            let body = Response::stream("application/x-tar", move |out| {
+                engine
+                    .archive_get(&id, &path, out)
+                    .map_err(cut_short("GET /containers/{id}/archive"))
+            });
             Ok(with_stat(&stat, body))
         }
         _ => {
-            engine.archive_put(id, path, &req.body)?;
+            engine.archive_put(id, path, req.take_upload())?;
             Ok(Response::json(200, &json!({})))
         }
     }
+}
+
+/// The error of a stream that failed after its `200` went out: only the daemon's log can say
+/// why (the client sees the body cut short, its last chunk missing).
+fn cut_short(what: &'static str) -> impl Fn(ApiError) -> std::io::Error {
+    move |error| {
+        eprintln!(
+            "baleia daemon: {what}: {} (the answer was cut short)",
+            error.message
+        );
+        std::io::Error::other(error.message)
+    }
+}
+
+/// `GET /containers/{id}/export`: the container's file system as a tar, streamed.
+fn export(engine: &Arc<Engine>, id: &str) -> ApiResult<Response> {
+    let id = engine.find(id)?.id().to_string();
+    let engine = engine.clone();
+    Ok(Response::stream("application/x-tar", move |out| {
+        engine
+            .export(&id, out)
+            .map_err(cut_short("GET /containers/{id}/export"))
+    }))
 }
 
 /// `GET /containers/{id}/stats`: one sample (`stream=0`), or one a second until the client
@@ -372,14 +398,16 @@ fn stats(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Response> {
     })
 }
 
-/// `docker save`: a Docker-format archive (chapter 04), which `docker load` reads too.
+/// `docker save`: a Docker-format archive (chapter 04), which `docker load` reads too,
+/// streamed as it is made.
 fn save(engine: &Arc<Engine>, names: &[&str]) -> ApiResult<Response> {
-    let body = engine.save(names)?;
-    Ok(Response::Full {
-        status: 200,
-        content_type: "application/x-tar",
-        body,
-    })
+    let images = engine.save_images(names)?;
+    let engine = engine.clone();
+    Ok(Response::stream("application/x-tar", move |out| {
+        engine
+            .save(&images, out)
+            .map_err(cut_short("GET /images/get"))
+    }))
 }
 
 /// A JSON body: `400` with serde's words (line, column, what was expected) when it is not

@@ -2,6 +2,7 @@
 //! runtime are separate processes, and this crate is all they share.
 //!
 //! - [`http`]: the Engine API's framing (HTTP/1.1 on a unix socket), both ends.
+//! - [`body`]: HTTP bodies as streams (lengths and chunks), both ends and both ways.
 //! - [`logs`]: a container's log file and the multiplexed stream of `logs`/`attach`.
 //! - [`record`] and [`attachments`]: the records kept on disk under `ROOT/containers/ID`,
 //!   written by the daemon and the supervisor, read by both.
@@ -11,6 +12,7 @@
 //! - [`time`]: the timestamps all of them print.
 
 pub mod attachments;
+pub mod body;
 pub mod http;
 pub mod journal;
 pub mod logs;

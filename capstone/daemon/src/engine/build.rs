@@ -96,7 +96,8 @@ impl Engine {
     /// messages too (the status is already 200 by then, as with Docker).
     pub fn build(self: &std::sync::Arc<Self>, req: &Request) -> ApiResult<Response> {
         let query = BuildQuery::from_request(req)?;
-        let context = req.body.clone();
+        // The context is read off the connection as it is unpacked, after the headers.
+        let context = req.take_upload();
         let engine = self.clone();
         Ok(Response::Stream {
             status: 200,
@@ -105,7 +106,7 @@ impl Engine {
                 let dir = engine.root.join("builds").join(
                     ch03_overlayfs::dirs::random_id().unwrap_or_else(|_| "build".to_string()),
                 );
-                let result = engine.build_in(&dir, &context, &query, out);
+                let result = engine.build_in(&dir, context, &query, out);
                 // Gone before the last message: a client that stops reading there finds the
                 // daemon done.
                 let _ = std::fs::remove_dir_all(&dir);
@@ -122,7 +123,7 @@ impl Engine {
     fn build_in(
         &self,
         dir: &Path,
-        context: &[u8],
+        context: Box<dyn std::io::BufRead + Send>,
         query: &BuildQuery,
         out: &mut dyn Write,
     ) -> Result<Option<String>, String> {
@@ -266,11 +267,15 @@ fn registry_auth_for(config: Option<&str>, reference: &str) -> Option<String> {
 
 /// Unpack the context (a tar, maybe gzip'd) into `dir`. The tar crate refuses entries that
 /// would land outside `dir` (`..`, or through a symlink the archive made).
-fn unpack_context(context: &[u8], dir: &Path) -> Result<(), String> {
-    if context.is_empty() {
+fn unpack_context(mut context: impl std::io::BufRead, dir: &Path) -> Result<(), String> {
+    let empty = context
+        .fill_buf()
+        .map_err(|e| format!("read the build context: {e}"))?
+        .is_empty();
+    if empty {
         return Ok(());
     }
-    let plain = ch04_images::unpack::plain_tar(std::io::BufReader::new(context))
+    let plain = ch04_images::unpack::plain_tar(context)
         .map_err(|e| format!("read the build context: {e}"))?;
     let mut archive = tar::Archive::new(plain);
     archive.set_preserve_permissions(true);

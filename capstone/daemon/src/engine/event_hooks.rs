@@ -36,13 +36,14 @@ pub fn before(engine: &Engine, req: &Request) -> Before {
 
 /// Record the event a successful request caused, as Docker's daemon does.
 pub fn after(engine: &Engine, req: &Request, before: Before, response: &Response) {
-    let Response::Full { status, body, .. } = response else {
-        return;
+    // The answer's JSON: a full body, or the first message of a stream of them (import's id).
+    let reply: Value = match response {
+        Response::Full { status, body, .. } if *status < 300 => {
+            serde_json::from_slice(body).unwrap_or_default()
+        }
+        Response::Messages(messages) => messages.first().cloned().unwrap_or_default(),
+        _ => return,
     };
-    if *status >= 300 {
-        return;
-    }
-    let reply: Value = serde_json::from_slice(body).unwrap_or_default();
     let parts: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
     let root = &engine.root;
     let for_container = |action: &str, found: &super::Found| {

@@ -228,25 +228,28 @@ impl Engine {
         Ok(image.id().to_string())
     }
 
-    /// `docker save`: the images as one Docker-format archive.
-    pub fn save(&self, names: &[&str]) -> ApiResult<Vec<u8>> {
+    /// `docker save`, before the answer's headers: the images the names name (a name that
+    /// names none is a `404` while one can still be answered).
+    pub fn save_images(&self, names: &[&str]) -> ApiResult<Vec<Image>> {
         let _lock = self.store.lock()?;
-        let images = names
-            .iter()
-            .map(|n| self.resolve_image(n))
-            .collect::<ApiResult<Vec<_>>>()?;
-        let mut out = Vec::new();
-        ch04_images::archive::save(
-            &self.store,
-            &images,
-            ch04_images::archive::Format::Docker,
-            &mut out,
-        )?;
-        Ok(out)
+        names.iter().map(|n| self.resolve_image(n)).collect()
     }
 
-    /// `docker load`: an archive (Docker or OCI format) into the store.
-    pub fn load(&self, archive: &[u8]) -> ApiResult<Vec<String>> {
+    /// `docker save`: `images` as one Docker-format archive, written to `out` as it is made
+    /// (chapter 04 reads each blob from the store as it goes).
+    pub fn save(&self, images: &[Image], out: &mut dyn std::io::Write) -> ApiResult<()> {
+        let _lock = self.store.lock()?;
+        ch04_images::archive::save(
+            &self.store,
+            images,
+            ch04_images::archive::Format::Docker,
+            out,
+        )?;
+        Ok(())
+    }
+
+    /// `docker load`: an archive (Docker or OCI format) into the store, read as it arrives.
+    pub fn load(&self, archive: impl std::io::Read) -> ApiResult<Vec<String>> {
         let _lock = self.store.lock()?;
         Ok(ch04_images::archive::load(&self.store, archive)?)
     }

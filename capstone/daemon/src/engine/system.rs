@@ -284,7 +284,7 @@ impl Engine {
     /// instructions for its config (`CMD ["sh"]`).
     pub fn import(
         &self,
-        tar: &[u8],
+        tar: impl std::io::Read,
         repo: Option<&str>,
         tag: Option<&str>,
         changes: &[&str],
