@@ -60,9 +60,19 @@ pub fn push(
     let repository = &target.repository;
     let mut blobs: Vec<&Descriptor> = image.layers().iter().collect();
     blobs.push(image.manifest.config());
+    let layers = image.layers().len();
+    for layer in image.layers() {
+        options.progress.note(short(layer.digest()), "Preparing");
+    }
     let mut outcomes = Vec::new();
-    for blob in blobs {
-        let outcome = push_blob(client, store, target, blob, options)?;
+    for (i, blob) in blobs.into_iter().enumerate() {
+        // The config is no layer: Docker's progress does not show it.
+        let shown = if i < layers {
+            options.progress.clone()
+        } else {
+            Progress::off()
+        };
+        let outcome = push_blob(client, store, target, blob, options.chunk_size, &shown)?;
         sources::record(store, blob.digest(), &target.registry, repository);
         outcomes.push((blob.digest().clone(), outcome));
     }
@@ -104,11 +114,12 @@ fn push_blob(
     store: &Store,
     target: &Reference,
     blob: &Descriptor,
-    options: &PushOptions,
+    chunk_size: u64,
+    progress: &Progress,
 ) -> Result<Outcome> {
     let repository = &target.repository;
     let digest = blob.digest();
-    let bar = options.progress.bar(short(digest), blob.size());
+    let bar = progress.bar(short(digest), blob.size());
     let head = client.send(
         "HEAD",
         &format!("/v2/{repository}/blobs/{digest}"),
@@ -128,7 +139,7 @@ fn push_blob(
         let url = format!("/v2/{repository}/blobs/uploads/?mount={digest}&from={from}");
         let response = client.expect("POST", &url, &[], Body::Empty, &[201, 202])?;
         if response.status() == 201 {
-            bar.finish("Mounted");
+            bar.finish(&format!("Mounted from {from}"));
             return Ok(Outcome::Mounted(from));
         }
         explain!("the registry declined the mount and opened an upload session instead");
@@ -145,9 +156,9 @@ fn push_blob(
     };
     let path = store.blob_path(digest);
     let size = blob.size();
-    bar.message("Pushing");
+    bar.moving("Pushing");
     let digest_text = digest.to_string();
-    let final_body = if size <= options.chunk_size {
+    let final_body = if size <= chunk_size {
         Body::File {
             path: &path,
             offset: 0,
@@ -156,7 +167,7 @@ fn push_blob(
     } else {
         let mut offset = 0;
         while offset < size {
-            let len = options.chunk_size.min(size - offset);
+            let len = chunk_size.min(size - offset);
             let range = format!("{offset}-{}", offset + len - 1);
             let response = client.expect(
                 "PATCH",
@@ -187,6 +198,7 @@ fn push_blob(
         final_body,
         &[201, 204],
     )?;
+    bar.set_position(size);
     bar.finish("Pushed");
     Ok(Outcome::Pushed)
 }
