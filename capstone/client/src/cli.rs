@@ -641,10 +641,6 @@ pub fn images(client: &Client, quiet: bool, reference: Option<&str>) -> Result<(
     for image in list.as_array().cloned().unwrap_or_default() {
         let id = image["Id"].as_str().unwrap_or_default();
         let short: String = id.trim_start_matches("sha256:").chars().take(12).collect();
-        if quiet {
-            println!("{short}");
-            continue;
-        }
         let tags: Vec<String> = image["RepoTags"]
             .as_array()
             .map(|a| {
@@ -659,6 +655,11 @@ pub fn images(client: &Client, quiet: bool, reference: Option<&str>) -> Result<(
             tags
         };
         for tag in tags {
+            // As docker's: one id a row, so an image with two tags is listed twice.
+            if quiet {
+                println!("{short}");
+                continue;
+            }
             let (repo, t) = ch04_images::reference::split(&tag);
             let created = image["Created"].as_i64().unwrap_or(0);
             rows.push(vec![

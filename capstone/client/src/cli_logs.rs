@@ -70,6 +70,8 @@ pub fn logs(client: &Client, query: &LogsQuery) -> Result<()> {
     };
     let tty = found["Config"]["Tty"] == true;
     let mut resume = Resume::new(tty, query.timestamps, query.tail.is_some());
+    // Since when the daemon has not given a whole stream: a follower gives up after a while.
+    let mut breaks: Option<Instant> = None;
     loop {
         let asked = match resume.since() {
             // Resumed without a terminal: every entry after the last one shown.
@@ -81,34 +83,51 @@ pub fn logs(client: &Client, query: &LogsQuery) -> Result<()> {
             }
             None => path(tail, since.as_deref(), resume.wants_times()),
         };
-        let streamed = client
-            .request("GET", &asked, None, false)
-            .and_then(Reply::success)
-            .and_then(|mut reply| resume.copy(&mut reply));
-        let broken = streamed.is_err() || !client.daemon_answers();
-        if broken && !wait_for_daemon(client) {
-            bail!(
-                "the daemon at {} went away and did not answer again within {} s; \
-                 `baleia logs -f {}` follows again once it is back",
-                client.socket.display(),
-                DAEMON_BACK_WITHIN.as_secs(),
-                query.container
-            );
-        }
-        if until.as_deref().is_some_and(|u| past(u)) {
-            return Ok(());
-        }
-        let state = match client.call("GET", &format!("/containers/{id}/json"), None) {
-            Ok(state) => state,
-            // Removed meanwhile: its log went with it.
-            Err(_) => return Ok(()),
+        let streamed = match client.request("GET", &asked, None, false) {
+            Ok(reply) => match reply.success() {
+                Ok(mut reply) => {
+                    breaks = None;
+                    resume.copy(&mut reply)
+                }
+                // The daemon's own answer (the container removed meanwhile): final.
+                Err(refused) if resume.started() && is_not_found(&refused) => return Ok(()),
+                Err(refused) => return Err(refused),
+            },
+            Err(unreachable) => Err(unreachable),
         };
-        if state["State"]["Running"] != true && !broken {
+        if streamed.is_err() || !client.daemon_answers() {
+            // The daemon went away (or is going): wait for it, then ask for the rest, whatever
+            // became of the container meanwhile; a stream for a stopped container ends once
+            // it has sent what is left.
+            let given_up = breaks.is_some_and(|since| since.elapsed() > DAEMON_BACK_WITHIN);
+            if given_up || !wait_for_daemon(client) {
+                bail!(
+                    "the daemon at {} went away and did not answer again within {} s; \
+                     `baleia logs -f {}` follows again once it is back",
+                    client.socket.display(),
+                    DAEMON_BACK_WITHIN.as_secs(),
+                    query.container
+                );
+            }
+            breaks.get_or_insert_with(Instant::now);
+            std::thread::sleep(Duration::from_millis(100));
+            continue;
+        }
+        if until.as_deref().is_some_and(past) {
             return Ok(());
         }
-        // Running on (the daemon came back), or ended while the daemon was away: ask for the
-        // rest; a stream for a stopped container ends once it has sent it.
+        // The stream ended with the daemon up: the container stopped, unless it was restarted.
+        let state = client.call("GET", &format!("/containers/{id}/json"), None);
+        if !state.is_ok_and(|state| state["State"]["Running"] == true) {
+            return Ok(());
+        }
     }
+}
+
+fn is_not_found(error: &anyhow::Error) -> bool {
+    error
+        .downcast_ref::<crate::client::DaemonError>()
+        .is_some_and(|e| e.status == 404)
 }
 
 /// Wait until the daemon's socket answers again; false if it does not in time.

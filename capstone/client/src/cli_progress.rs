@@ -5,7 +5,7 @@
 //! {"status":"Pulling fs layer","id":"9ad63333ebc9"}             9ad63333ebc9: Pulling fs layer
 //! {"status":"Downloading","progressDetail":{"current":…,"total":…},"id":"9ad63333ebc9"}
 //!                                  on a terminal, that same line redrawn in place:
-//!                                  9ad63333ebc9: Downloading [=====>      ] 1.2 MiB/3.4 MiB
+//!                                  9ad63333ebc9: Downloading [=====>      ] 1.2 MB/3.4 MB
 //!                                  piped: nothing (a log wants the steps, not the bytes)
 //! {"status":"Digest: sha256:…"}                                 Digest: sha256:…
 //! {"stream":"Step 1/2 : FROM busybox\n"}                        Step 1/2 : FROM busybox
@@ -14,9 +14,8 @@
 
 use crate::client::Reply;
 use anyhow::Result;
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use ch04_images::report::human_size;
 use serde_json::Value;
-use std::collections::HashMap;
 use std::io::{BufRead, IsTerminal, Write};
 
 /// Where the messages go: `pull` prints on standard output; `run`'s implicit pull on standard
@@ -39,13 +38,6 @@ impl Target {
         match self {
             Target::Stdout => write_flushed(&mut std::io::stdout(), text),
             Target::Stderr => write_flushed(&mut std::io::stderr(), text),
-        }
-    }
-
-    fn draw_target(self) -> ProgressDrawTarget {
-        match self {
-            Target::Stdout => ProgressDrawTarget::stdout(),
-            Target::Stderr => ProgressDrawTarget::stderr(),
         }
     }
 }
@@ -84,13 +76,12 @@ pub fn show(reply: Reply, target: Target, quiet: bool) -> Result<Option<Value>> 
         target,
         terminal: !quiet && target.is_terminal(),
         quiet,
-        bars: None,
+        lines: Vec::new(),
     };
     let mut aux = None;
     for message in messages(reply)? {
         let message = message?;
         if let Some(error) = message["error"].as_str() {
-            screen.finish();
             return Err(StreamError(error.to_string()).into());
         }
         if message["aux"].is_object() {
@@ -98,7 +89,6 @@ pub fn show(reply: Reply, target: Target, quiet: bool) -> Result<Option<Value>> 
         }
         screen.show(&message)?;
     }
-    screen.finish();
     Ok(aux)
 }
 
@@ -107,8 +97,9 @@ struct Screen {
     target: Target,
     terminal: bool,
     quiet: bool,
-    /// The lines with an id, in the order they came, until a line without one ends them.
-    bars: Option<(MultiProgress, HashMap<String, ProgressBar>)>,
+    /// The ids with a line of their own, in the order they came (the cursor is below the
+    /// last), until a line without an id ends them.
+    lines: Vec<String>,
 }
 
 impl Screen {
@@ -120,14 +111,13 @@ impl Screen {
         let status = message["status"].as_str().unwrap_or_default();
         let bytes = bytes(message);
         if let (true, Some(id)) = (self.terminal, id) {
-            self.redraw(id, status, bytes);
-            return Ok(());
+            return self.redraw(id, &line(id, status, bytes));
         }
         if !self.terminal && bytes.is_some() {
             // As the docker CLI piped: byte counts are for eyes, not logs.
             return Ok(());
         }
-        self.finish();
+        self.lines.clear();
         if let Some(text) = message["stream"].as_str() {
             return self.target.write(text);
         }
@@ -140,45 +130,49 @@ impl Screen {
         }
     }
 
-    /// The line of `id`, made or redrawn: a bar while bytes move, else just its status.
-    fn redraw(&mut self, id: &str, status: &str, bytes: Option<(u64, u64)>) {
-        let target = self.target;
-        let (multi, bars) = self.bars.get_or_insert_with(|| {
-            (
-                MultiProgress::with_draw_target(target.draw_target()),
-                HashMap::new(),
-            )
-        });
-        let bar = bars.entry(id.to_string()).or_insert_with(|| {
-            let bar = multi.add(ProgressBar::new(0));
-            bar.set_prefix(id.to_string());
-            bar
-        });
-        match bytes {
-            Some((current, total)) => {
-                bar.set_style(style("{prefix}: {msg} [{bar:50}] {bytes}/{total_bytes}"));
-                bar.set_length(total);
-                bar.set_position(current);
+    /// The line of `id`: a new one below the others, or its own redrawn in place (up to it
+    /// with `ESC [ n A`, erase it with `ESC [ 2 K`, back down with `ESC [ n B`; console_codes(4)),
+    /// as the docker CLI does.
+    fn redraw(&mut self, id: &str, text: &str) -> Result<()> {
+        match self.lines.iter().position(|known| known == id) {
+            None => {
+                self.lines.push(id.to_string());
+                self.target.write(&format!("{text}\n"))
             }
-            None => bar.set_style(style("{prefix}: {msg}")),
-        }
-        bar.set_message(status.to_string());
-    }
-
-    /// Leave the lines drawn as they are; what comes next goes below them.
-    fn finish(&mut self) {
-        if let Some((_, bars)) = self.bars.take() {
-            for bar in bars.values() {
-                bar.finish();
+            Some(at) => {
+                let up = self.lines.len() - at;
+                self.target
+                    .write(&format!("\x1b[{up}A\r\x1b[2K{text}\r\x1b[{up}B"))
             }
         }
     }
 }
 
-fn style(template: &str) -> ProgressStyle {
-    ProgressStyle::with_template(template)
-        .expect("a valid progress template")
-        .progress_chars("=> ")
+/// One id's line: `9ad63333ebc9: Downloading [=====>     ] 1.2 MB/3.4 MB`, or its status.
+/// As the docker CLI, the bar only on a terminal wider than 110 columns; and never wider than
+/// the terminal: a line that wrapped would throw off the count of lines to move up.
+fn line(id: &str, status: &str, bytes: Option<(u64, u64)>) -> String {
+    const BAR: u64 = 50;
+    let columns = crate::terminal::size().map_or(80, |(_, columns)| usize::from(columns));
+    let text = match bytes.filter(|(_, total)| *total > 0) {
+        None => format!("{id}: {status}"),
+        Some((current, total)) => {
+            let filled = (BAR * current.min(total) / total) as usize;
+            let bar = match filled {
+                _ if columns <= 110 => String::new(),
+                0 => format!("[{}] ", " ".repeat(BAR as usize)),
+                n => format!("[{}>{}] ", "=".repeat(n - 1), " ".repeat(BAR as usize - n)),
+            };
+            format!(
+                "{id}: {status} {bar}{}/{}",
+                human_size(current),
+                human_size(total)
+            )
+        }
+    };
+    text.chars()
+        .take(columns.saturating_sub(1).max(1))
+        .collect()
 }
 
 /// `progressDetail`'s (current, total), when it has both.
