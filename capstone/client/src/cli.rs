@@ -446,7 +446,7 @@ pub fn create(client: &Client, flags: &RunFlags) -> Result<String> {
 /// container's output alone is on standard output; `-q` keeps them to itself.
 fn pull_for_create(client: &Client, reference: &str, quiet: bool) -> Result<()> {
     let reply = client.request("POST", &pull_path(reference), None, false)?;
-    crate::cli_progress::show(reply, crate::cli_progress::Target::Stderr, quiet)?;
+    crate::cli_progress::show_transfer(reply, crate::cli_progress::Target::Stderr, quiet, "pull")?;
     Ok(())
 }
 
@@ -1030,7 +1030,7 @@ pub fn push(client: &Client, reference: &str, quiet: bool) -> Result<()> {
     let (name, tag) = ch04_images::reference::split(reference);
     let path = format!("/images/{name}/push?tag={}", encode(tag));
     let reply = client.request("POST", &path, None, false)?;
-    crate::cli_progress::show(reply, crate::cli_progress::Target::Stdout, quiet)?;
+    crate::cli_progress::show_transfer(reply, crate::cli_progress::Target::Stdout, quiet, "push")?;
     if quiet {
         println!("{}", crate::cli_progress::full_name(reference));
     }
@@ -1045,7 +1045,7 @@ pub fn pull(client: &Client, reference: &str, quiet: bool) -> Result<()> {
         println!("Using default tag: latest");
     }
     let reply = client.request("POST", &pull_path(reference), None, false)?;
-    crate::cli_progress::show(reply, crate::cli_progress::Target::Stdout, quiet)?;
+    crate::cli_progress::show_transfer(reply, crate::cli_progress::Target::Stdout, quiet, "pull")?;
     println!("{}", crate::cli_progress::full_name(reference));
     Ok(())
 }

@@ -69,16 +69,36 @@ pub fn messages(reply: Reply) -> Result<impl Iterator<Item = Result<Value>>> {
 #[error("{0}")]
 pub struct StreamError(pub String);
 
+/// A pull's or push's messages on `target` (see [`show`]); a stream that ends before its last
+/// line (a pull's `Status:`, a push's digest in `aux`) is a daemon gone in the middle, not a
+/// success.
+pub fn show_transfer(reply: Reply, target: Target, quiet: bool, what: &str) -> Result<()> {
+    let (aux, last) = show_with_last(reply, target, quiet)?;
+    let pulled = last.starts_with("Status: ");
+    if !pulled && aux.is_none_or(|aux| aux["Digest"].is_null()) {
+        anyhow::bail!(
+            "the daemon closed the connection before the {what} ended; its log says why, \
+             and the {what} can be run again"
+        );
+    }
+    Ok(())
+}
+
 /// Show a reply's messages on `target` (nothing with `quiet`, but errors still fail). Returns
 /// the last `aux` object (`build`'s image id, `push`'s digest).
 pub fn show(reply: Reply, target: Target, quiet: bool) -> Result<Option<Value>> {
+    Ok(show_with_last(reply, target, quiet)?.0)
+}
+
+/// [`show`], and the last status seen.
+fn show_with_last(reply: Reply, target: Target, quiet: bool) -> Result<(Option<Value>, String)> {
     let mut screen = Screen {
         target,
         terminal: !quiet && target.is_terminal(),
         quiet,
         lines: Vec::new(),
     };
-    let mut aux = None;
+    let (mut aux, mut last) = (None, String::new());
     for message in messages(reply)? {
         let message = message?;
         if let Some(error) = message["error"].as_str() {
@@ -87,9 +107,12 @@ pub fn show(reply: Reply, target: Target, quiet: bool) -> Result<Option<Value>> 
         if message["aux"].is_object() {
             aux = Some(message["aux"].clone());
         }
+        if let Some(status) = message["status"].as_str() {
+            last = status.to_string();
+        }
         screen.show(&message)?;
     }
-    Ok(aux)
+    Ok((aux, last))
 }
 
 /// What is on screen: on a terminal, one line per id, redrawn in place.
