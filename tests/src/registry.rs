@@ -66,3 +66,32 @@ pub fn distribution(env: &TestEnv) -> Server {
     wait_for_port(&addr);
     Server { child, addr }
 }
+
+/// The busybox fixture pushed to `registry` as `lib/busybox:1` with chapter 06, from a root of
+/// its own (not the test's daemon's); its name there.
+pub fn busybox_pushed(env: &TestEnv, registry: &Server) -> String {
+    let src = env.path().join("src");
+    let tar = crate::busybox_tar(env);
+    let import = env
+        .cmd("ch04-images")
+        .env("BALEIA_ROOT", &src)
+        .args([
+            "import",
+            tar.to_str().unwrap(),
+            "busybox",
+            "-c",
+            r#"CMD ["sh"]"#,
+        ])
+        .output()
+        .unwrap();
+    assert!(import.status.success(), "{}", crate::report(&import));
+    let remote = format!("{}/lib/busybox:1", registry.addr);
+    let push = env
+        .cmd("ch06-registry")
+        .env("BALEIA_ROOT", &src)
+        .args(["push", "busybox", &remote])
+        .output()
+        .unwrap();
+    assert!(push.status.success(), "{}", crate::report(&push));
+    remote
+}

@@ -679,3 +679,185 @@ fn large_bodies_stream_through_the_daemon_in_bounded_memory() {
         );
     }
 }
+
+/// `baleia ARGS...` in the background, for a test that signals it or restarts the daemon
+/// under it: what it prints is gathered as it comes.
+struct Background {
+    child: std::process::Child,
+    out: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    err: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Background {
+    fn start(daemon: &Daemon, args: &[&str]) -> Background {
+        let mut child = daemon
+            .env
+            .std_cmd("baleia")
+            .env("BALEIA_HOST", daemon.host())
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start baleia");
+        let gather = |mut from: Box<dyn std::io::Read + Send>| {
+            let into = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+            let sink = into.clone();
+            let reader = std::thread::spawn(move || {
+                let mut buffer = [0u8; 4096];
+                while let Ok(n @ 1..) = from.read(&mut buffer) {
+                    sink.lock().unwrap().extend_from_slice(&buffer[..n]);
+                }
+            });
+            (into, reader)
+        };
+        let (out, out_reader) = gather(Box::new(child.stdout.take().unwrap()));
+        let (err, err_reader) = gather(Box::new(child.stderr.take().unwrap()));
+        Background {
+            child,
+            out,
+            err,
+            readers: vec![out_reader, err_reader],
+        }
+    }
+
+    fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.out.lock().unwrap()).into_owned()
+    }
+
+    fn wait_for(&self, text: &str) {
+        wait_until(&format!("{text:?} on the client's stdout"), || {
+            self.stdout().contains(text)
+        });
+    }
+
+    fn signal(&self, signal: nix::sys::signal::Signal) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, signal).unwrap();
+    }
+
+    /// Wait for it to end: its status, stdout and stderr.
+    fn finish(mut self) -> (std::process::ExitStatus, String, String) {
+        let status = self.child.wait().unwrap();
+        for reader in self.readers.drain(..) {
+            reader.join().unwrap();
+        }
+        let err = String::from_utf8_lossy(&self.err.lock().unwrap()).into_owned();
+        (status, self.stdout(), err)
+    }
+}
+
+#[test]
+fn signals_sent_to_the_client_reach_the_container_unless_sig_proxy_is_false() {
+    use nix::sys::signal::Signal::{SIGINT, SIGTERM};
+    use std::os::unix::process::ExitStatusExt;
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    let script = "trap 'echo got INT' INT; trap 'echo got TERM; exit 3' TERM; echo ready; \
+                  while true; do sleep 0.1; done";
+    // `run` without -t: SIGINT and SIGTERM go to the container, whose traps answer; the
+    // client streams on until the container ends, and exits with its code.
+    let run = Background::start(&daemon, &["run", "--rm", "busybox", "sh", "-c", script]);
+    run.wait_for("ready\n");
+    run.signal(SIGINT);
+    run.wait_for("got INT\n");
+    run.signal(SIGTERM);
+    let (status, out, err) = run.finish();
+    assert_eq!(out, "ready\ngot INT\ngot TERM\n", "{err}");
+    assert_eq!(status.code(), Some(3), "{err}");
+
+    // `attach` proxies the same way.
+    ok(
+        &daemon,
+        &[
+            "run", "-d", "--name", "trapper", "busybox", "sh", "-c", script,
+        ],
+    );
+    wait_until("the traps set", || {
+        ok(&daemon, &["logs", "trapper"]).contains("ready")
+    });
+    let attach = Background::start(&daemon, &["attach", "trapper"]);
+    std::thread::sleep(Duration::from_millis(500));
+    attach.signal(SIGTERM);
+    let (status, out, err) = attach.finish();
+    assert_eq!(out, "got TERM\n", "{err}");
+    assert_eq!(status.code(), Some(3), "{err}");
+
+    // --sig-proxy=false: the signal ends the client alone; the container runs on.
+    let run = Background::start(
+        &daemon,
+        &[
+            "run",
+            "--sig-proxy=false",
+            "--name",
+            "kept",
+            "busybox",
+            "sh",
+            "-c",
+            script,
+        ],
+    );
+    run.wait_for("ready\n");
+    run.signal(SIGTERM);
+    let (status, _, err) = run.finish();
+    assert_eq!(status.signal(), Some(SIGTERM as i32), "{err}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        ok(&daemon, &["logs", "kept"]),
+        "ready\n",
+        "the container heard nothing"
+    );
+    assert_eq!(
+        ok(&daemon, &["inspect", "-f", "{{.State.Running}}", "kept"]),
+        "true\n"
+    );
+}
+
+#[test]
+fn logs_follow_goes_on_across_a_daemon_restart_without_losing_or_repeating_a_line() {
+    let env = TestEnv::new();
+    let mut daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    let count = 60;
+    let script = format!(
+        "i=1; while [ $i -le {count} ]; do echo line $i; echo err $i >&2; i=$((i+1)); \
+         sleep 0.05; done"
+    );
+    for (name, tty) in [("plain", false), ("terminal", true)] {
+        let mut args = vec!["run", "-d", "--name", name];
+        if tty {
+            args.push("-t");
+        }
+        args.extend(["busybox", "sh", "-c", &script]);
+        ok(&daemon, &args);
+        let follow = Background::start(&daemon, &["logs", "-f", name]);
+        follow.wait_for(if tty { "line 5\r\n" } else { "line 5\n" });
+        daemon.kill();
+        // The container goes on writing into its log while no daemon runs.
+        std::thread::sleep(Duration::from_millis(700));
+        assert!(
+            !follow.stdout().contains(&format!("line {count}")),
+            "{name}: the restart came before the end"
+        );
+        daemon.restart();
+        let (status, out, err) = follow.finish();
+        assert!(status.success(), "{name}: {err}");
+        if tty {
+            // One stream, as the terminal wrote it: the same bytes `logs` gives at the end.
+            // (Not always all 60 lines: a container with a terminal may end when the daemon
+            // that held it is killed; what it wrote still shows exactly once.)
+            assert_eq!(out, ok(&daemon, &["logs", name]), "{name}: {err}");
+            assert!(
+                out.contains("line 6\r\n"),
+                "{name}: followed past the break: {out}"
+            );
+        } else {
+            let wanted =
+                |what: &str| -> String { (1..=count).map(|i| format!("{what} {i}\n")).collect() };
+            assert_eq!(out, wanted("line"), "{name}: every line once, in order");
+            assert_eq!(err, wanted("err"), "{name}");
+        }
+    }
+}

@@ -2,7 +2,7 @@
 //! `DOCKER_HOST` pointing at a baleia daemon the test starts. Run:
 //! `cargo test -p baleia-tests --test capstone_docker_cli` (as root).
 
-use harness::capstone::{redact, Daemon};
+use harness::capstone::{ok as baleia_ok, redact, Daemon};
 use harness::http::page;
 use harness::{assert_snapshot, report, TestEnv};
 use std::process::Output;
@@ -370,33 +370,108 @@ fn network_create_ls_inspect_rm() {
 }
 
 #[test]
+fn piped_pull_push_and_load_print_what_the_docker_cli_prints_and_q_only_the_name() {
+    let env = TestEnv::new();
+    let registry = harness::registry::distribution(&env);
+    let remote = harness::registry::busybox_pushed(&env, &registry);
+    let daemon = Daemon::start(&env);
+
+    // Piped, both print the steps without byte counts, then the digest, status and name.
+    let docker = ok(&daemon, &["pull", &remote]);
+    ok(&daemon, &["rmi", &remote]);
+    let baleia = baleia_ok(&daemon, &["pull", &remote]);
+    assert_eq!(baleia, docker);
+    let lines: Vec<&str> = baleia.lines().collect();
+    assert_eq!(lines[0], "1: Pulling from lib/busybox", "{baleia}");
+    assert!(lines[1].ends_with(": Pulling fs layer"), "{baleia}");
+    assert!(
+        baleia.contains(": Pull complete\nDigest: sha256:"),
+        "{baleia}"
+    );
+    assert!(
+        !baleia.contains("Downloading"),
+        "no byte counts when piped: {baleia}"
+    );
+    assert_eq!(lines.last(), Some(&remote.as_str()), "{baleia}");
+
+    // -q: the name alone, from both.
+    ok(&daemon, &["rmi", &remote]);
+    assert_eq!(
+        baleia_ok(&daemon, &["pull", "-q", &remote]),
+        format!("{remote}\n")
+    );
+    ok(&daemon, &["rmi", &remote]);
+    assert_eq!(ok(&daemon, &["pull", "-q", &remote]), format!("{remote}\n"));
+
+    // `run` pulls what is missing, its steps on stderr; -q keeps them to itself.
+    ok(&daemon, &["rmi", &remote]);
+    let run = daemon.baleia(&["run", "--rm", &remote, "echo", "hi"]);
+    assert_eq!(text(&run.stdout), "hi\n", "{}", report(&run));
+    assert!(
+        text(&run.stderr).contains("Pull complete"),
+        "{}",
+        report(&run)
+    );
+    ok(&daemon, &["rmi", &remote]);
+    let quiet = daemon.baleia(&["run", "-q", "--rm", &remote, "echo", "hi"]);
+    assert_eq!(text(&quiet.stdout), "hi\n", "{}", report(&quiet));
+    assert_eq!(
+        text(&quiet.stderr),
+        format!("Unable to find image '{remote}' locally\n"),
+        "as docker's, only that line"
+    );
+
+    // push: the steps, then the tag's digest; the same as docker's once the layer is there.
+    let other = remote.replace("lib/busybox:1", "lib/copy:2");
+    ok(&daemon, &["tag", &remote, &other]);
+    let first = baleia_ok(&daemon, &["push", &other]);
+    assert!(
+        first.starts_with(&format!(
+            "The push refers to repository [{}]\n",
+            other.trim_end_matches(":2")
+        )),
+        "{first}"
+    );
+    assert!(first.contains(": Preparing\n"), "{first}");
+    assert!(first.contains(": Mounted from lib/busybox\n"), "{first}");
+    assert!(first.contains("2: digest: sha256:"), "{first}");
+    assert_eq!(
+        baleia_ok(&daemon, &["push", &other]),
+        ok(&daemon, &["push", &other])
+    );
+    assert_eq!(
+        baleia_ok(&daemon, &["push", "-q", &other]),
+        format!("{other}\n")
+    );
+
+    // load -q: only the `Loaded image:` lines, as docker's.
+    let archive = env.path().join("copy.tar");
+    baleia_ok(&daemon, &["save", "-o", archive.to_str().unwrap(), &other]);
+    ok(&daemon, &["rmi", &other]);
+    let loaded = baleia_ok(&daemon, &["load", "-q", "-i", archive.to_str().unwrap()]);
+    assert!(
+        loaded.lines().all(|l| l.starts_with("Loaded image: "))
+            && loaded.contains(&format!("Loaded image: {other}\n")),
+        "{loaded}"
+    );
+
+    // The lists' -q: ids (names for volumes) alone, as docker's.
+    ok(&daemon, &["volume", "create", "quiet-volume"]);
+    for args in [
+        &["images", "-q"][..],
+        &["ps", "-aq"],
+        &["volume", "ls", "-q"],
+        &["network", "ls", "-q"],
+    ] {
+        assert_eq!(baleia_ok(&daemon, args), ok(&daemon, args), "{args:?}");
+    }
+}
+
+#[test]
 fn pull_from_a_local_registry_then_run_it() {
     let env = TestEnv::new();
     let registry = harness::registry::distribution(&env);
-    // Push the busybox fixture there with chapter 06, from a root of its own.
-    let src = env.path().join("src");
-    let tar = harness::busybox_tar(&env);
-    let import = env
-        .cmd("ch04-images")
-        .env("BALEIA_ROOT", &src)
-        .args([
-            "import",
-            tar.to_str().unwrap(),
-            "busybox",
-            "-c",
-            r#"CMD ["sh"]"#,
-        ])
-        .output()
-        .unwrap();
-    assert!(import.status.success(), "{}", report(&import));
-    let remote = format!("{}/lib/busybox:1", registry.addr);
-    let push = env
-        .cmd("ch06-registry")
-        .env("BALEIA_ROOT", &src)
-        .args(["push", "busybox", &remote])
-        .output()
-        .unwrap();
-    assert!(push.status.success(), "{}", report(&push));
+    let remote = harness::registry::busybox_pushed(&env, &registry);
 
     let daemon = Daemon::start(&env);
     let pulled = ok(&daemon, &["pull", &remote]);

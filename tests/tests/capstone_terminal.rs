@@ -208,3 +208,53 @@ fn resize_and_detach_keys_for_run_exec_and_attach() {
     assert!(!running(&daemon, "tt"));
     ok(&daemon, &["rm", "tt"]);
 }
+
+#[test]
+fn pull_redraws_each_layers_progress_in_place_on_a_terminal() {
+    use harness::proxy::{Direction, Proxy};
+    let env = TestEnv::new();
+    let registry = harness::registry::distribution(&env);
+    let remote = harness::registry::busybox_pushed(&env, &registry);
+    // Through a proxy that stalls the download a little way in: the bar is caught moving.
+    let proxy = Proxy::start(&registry.addr, Direction::Down, 64 * 1024);
+    let through = remote.replace(&registry.addr, &proxy.addr);
+    // A stalled read gives up after 2 s; the next attempt goes through (Range: the rest).
+    let daemon = Daemon::start_with_env(&env, &[], &[("BALEIA_REGISTRY_TIMEOUT", "2")]);
+    let tmux = Tmux::new(&daemon);
+    // 120 columns: wide enough for docker's bar (more than 110); the pull waits for the
+    // window's size to be set.
+    tmux.start(
+        "pull",
+        (120, 20),
+        &format!("sleep 0.5; baleia pull {through}; echo pull-exit=$?"),
+    );
+    tmux.wait_for("pull", "kB/");
+    let during = tmux.screen("pull");
+    proxy.unstall();
+    tmux.wait_for("pull", "pull-exit=");
+    let after = tmux.screen("pull");
+    let bar = during
+        .lines()
+        .find(|l| l.contains(": Downloading ["))
+        .unwrap_or_else(|| panic!("no bar while downloading:\n{during}"));
+    let id = bar.split(':').next().unwrap();
+    assert_eq!(id.len(), 12, "{bar}");
+    // The layer's line was redrawn in place: one line for it, at its last state.
+    let layer_lines: Vec<&str> = after.lines().filter(|l| l.starts_with(id)).collect();
+    assert_eq!(layer_lines, [format!("{id}: Pull complete")], "{after}");
+    assert!(
+        during.starts_with("1: Pulling from lib/busybox\n"),
+        "{during}"
+    );
+    // Then the last lines below it. (tmux's screen of a dead pane has been seen to lose its
+    // first line; the bytes written are right, so only what follows the layer is checked.)
+    let text: Vec<&str> = after.lines().filter(|l| !l.is_empty()).collect();
+    let layer = text.iter().position(|l| l.starts_with(id)).unwrap();
+    assert!(text[layer + 1].starts_with("Digest: sha256:"), "{after}");
+    assert_eq!(
+        text[layer + 2],
+        format!("Status: Downloaded newer image for {through}")
+    );
+    assert_eq!(text[layer + 3], through);
+    assert_eq!(text[layer + 4], "pull-exit=0");
+}

@@ -122,6 +122,14 @@ pub struct RunFlags {
     /// A supplementary group id for the container's processes.
     #[arg(long = "group-add", value_name = "GID")]
     pub group_add: Vec<String>,
+    /// Without -t: send the signals the client receives to the container (`=false`: not).
+    #[arg(long, value_name = "BOOL", default_value = "true", num_args = 0..=1,
+          require_equals = true, default_missing_value = "true",
+          value_parser = crate::cli_signals::parse_switch)]
+    pub sig_proxy: bool,
+    /// Pull the image (if it must be) without printing the pull's progress.
+    #[arg(short, long)]
+    pub quiet: bool,
     /// The image.
     pub image: String,
     /// The command and its arguments (replace the image's CMD).
@@ -343,7 +351,10 @@ pub fn port(client: &Client, container: &str, wanted: Option<&str>) -> Result<i3
     }
     if lines.is_empty() {
         if let Some(w) = wanted {
-            bail!("Error: No public port '{w}' published for {container}");
+            bail!(
+                "Error: No public port '{w}' published for {container}; \
+                 `baleia port {container}` lists the ones published"
+            );
         }
     }
     for line in lines {
@@ -411,7 +422,7 @@ pub fn create(client: &Client, flags: &RunFlags) -> Result<String> {
     }
     let body = flags.body()?;
     if flags.pull == "always" {
-        pull_quietly(client, &flags.image)?;
+        pull_for_create(client, &flags.image, flags.quiet)?;
     }
     let reply = client.request("POST", &path, Some(&body), false)?;
     let reply = if reply.status == 404 && flags.pull == "missing" {
@@ -423,7 +434,7 @@ pub fn create(client: &Client, flags: &RunFlags) -> Result<String> {
             return Err(error);
         }
         eprintln!("Unable to find image '{}' locally", flags.image);
-        pull_quietly(client, &flags.image)?;
+        pull_for_create(client, &flags.image, flags.quiet)?;
         client.call("POST", &path, Some(&body))?
     } else {
         reply.json()?
@@ -432,32 +443,23 @@ pub fn create(client: &Client, flags: &RunFlags) -> Result<String> {
 }
 
 /// A pull for `run`/`create`: its messages go to standard error, as docker's, so that the
-/// container's output alone is on standard output.
-fn pull_quietly(client: &Client, reference: &str) -> Result<()> {
+/// container's output alone is on standard output; `-q` keeps them to itself.
+fn pull_for_create(client: &Client, reference: &str, quiet: bool) -> Result<()> {
+    let reply = client.request("POST", &pull_path(reference), None, false)?;
+    crate::cli_progress::show_transfer(reply, crate::cli_progress::Target::Stderr, quiet, "pull")?;
+    Ok(())
+}
+
+/// `POST /images/create` for NAME[:TAG] or NAME@DIGEST.
+fn pull_path(reference: &str) -> String {
     let (image, tag) = reference
         .split_once('@')
         .unwrap_or_else(|| ch04_images::reference::split(reference));
-    let path = format!(
+    format!(
         "/images/create?fromImage={}&tag={}",
         encode(image),
         encode(tag)
-    );
-    let reply = client.request("POST", &path, None, false)?;
-    if reply.status >= 400 {
-        reply.json()?;
-        return Ok(());
-    }
-    let body = reply.body()?;
-    for line in String::from_utf8_lossy(&body).lines() {
-        let message: Value = serde_json::from_str(line).unwrap_or(Value::Null);
-        if let Some(error) = message["error"].as_str() {
-            bail!("{error}");
-        }
-        if let Some(status) = message["status"].as_str() {
-            eprintln!("{status}");
-        }
-    }
-    Ok(())
+    )
 }
 
 /// `run`: create, then either start and print the id (`-d`), or attach, wait, start, stream
@@ -469,19 +471,17 @@ pub fn run(client: &Client, flags: &RunFlags) -> Result<i32> {
         println!("{id}");
         return Ok(0);
     }
-    let mut attach = client.request(
-        "POST",
-        &format!(
-            "/containers/{id}/attach?stream=1&stdout=1&stderr=1&stdin={}",
-            flags.interactive as u8
-        ),
-        None,
-        true,
-    )?;
-    if attach.status >= 400 {
-        attach.json()?;
-        bail!("attach failed");
-    }
+    let mut attach = client
+        .request(
+            "POST",
+            &format!(
+                "/containers/{id}/attach?stream=1&stdout=1&stderr=1&stdin={}",
+                flags.interactive as u8
+            ),
+            None,
+            true,
+        )?
+        .success()?;
     // Raw mode before anything reads our input: a shell's first question to the terminal
     // (where is the cursor?) must not wait in a line buffer for an Enter.
     let _raw = (flags.tty && flags.interactive)
@@ -504,6 +504,9 @@ pub fn run(client: &Client, flags: &RunFlags) -> Result<i32> {
     )?;
     // With a terminal, one raw stream: what the terminal gave, as it came.
     let output = std::thread::spawn(move || copy_stream(&mut attach));
+    if flags.sig_proxy && !flags.tty {
+        crate::cli_signals::forward(client, &id)?;
+    }
     if let Err(error) = start_or_exit(client, &id) {
         if flags.rm {
             let _ = wait.json();
@@ -623,35 +626,6 @@ pub fn ps(
     Ok(())
 }
 
-/// `logs`.
-pub fn logs(
-    client: &Client,
-    id: &str,
-    (follow, timestamps): (bool, bool),
-    tail: Option<&str>,
-    (since, until): (Option<&str>, Option<&str>),
-) -> Result<()> {
-    let mut path = format!(
-        "/containers/{}/logs?stdout=1&stderr=1&follow={}&timestamps={}&tail={}",
-        encode(id),
-        follow as u8,
-        timestamps as u8,
-        encode(tail.unwrap_or("all"))
-    );
-    for (key, value) in [("since", since), ("until", until)] {
-        if let Some(value) = value {
-            let seconds = crate::cli_events::timestamp(value)?;
-            path.push_str(&format!("&{key}={}", encode(&seconds)));
-        }
-    }
-    let mut reply = client.request("GET", &path, None, false)?;
-    if reply.status >= 400 {
-        reply.json()?;
-        return Ok(());
-    }
-    copy_stream(&mut reply)
-}
-
 /// `images`.
 pub fn images(client: &Client, quiet: bool, reference: Option<&str>) -> Result<()> {
     let mut path = "/images/json".to_string();
@@ -667,10 +641,6 @@ pub fn images(client: &Client, quiet: bool, reference: Option<&str>) -> Result<(
     for image in list.as_array().cloned().unwrap_or_default() {
         let id = image["Id"].as_str().unwrap_or_default();
         let short: String = id.trim_start_matches("sha256:").chars().take(12).collect();
-        if quiet {
-            println!("{short}");
-            continue;
-        }
         let tags: Vec<String> = image["RepoTags"]
             .as_array()
             .map(|a| {
@@ -685,6 +655,11 @@ pub fn images(client: &Client, quiet: bool, reference: Option<&str>) -> Result<(
             tags
         };
         for tag in tags {
+            // As docker's: one id a row, so an image with two tags is listed twice.
+            if quiet {
+                println!("{short}");
+                continue;
+            }
             let (repo, t) = ch04_images::reference::split(&tag);
             let created = image["Created"].as_i64().unwrap_or(0);
             rows.push(vec![
@@ -752,7 +727,7 @@ pub fn inspect(client: &Client, names: &[String]) -> Result<i32> {
             Err(_) => match client.call("GET", &format!("/images/{name}/json"), None) {
                 Ok(v) => out.push(v),
                 Err(_) => {
-                    eprintln!("Error: No such object: {name}");
+                    eprintln!("{}", crate::hints::no_such_object(name));
                     code = 1;
                 }
             },
@@ -1049,43 +1024,30 @@ pub fn network(client: &Client, command: crate::NetworkCommand) -> Result<()> {
     Ok(())
 }
 
-/// `push NAME[:TAG]`: the daemon pushes (chapter 06); we print its messages.
-pub fn push(client: &Client, reference: &str) -> Result<()> {
+/// `push NAME[:TAG]`: the daemon pushes (chapter 06); we show its progress, or with `-q`
+/// only the full name pushed, as docker does.
+pub fn push(client: &Client, reference: &str, quiet: bool) -> Result<()> {
     let (name, tag) = ch04_images::reference::split(reference);
     let path = format!("/images/{name}/push?tag={}", encode(tag));
-    print_messages(client.request("POST", &path, None, false)?)
-}
-
-/// A JSON message stream (pull, push): each `status` printed, an `error` ends it.
-fn print_messages(reply: crate::client::Reply) -> Result<()> {
-    if reply.status >= 400 {
-        reply.json()?;
-        return Ok(());
-    }
-    let body = reply.body()?;
-    for line in String::from_utf8_lossy(&body).lines() {
-        let message: Value = serde_json::from_str(line).unwrap_or(Value::Null);
-        if let Some(error) = message["error"].as_str() {
-            bail!("{error}");
-        }
-        if let Some(status) = message["status"].as_str() {
-            println!("{status}");
-        }
+    let reply = client.request("POST", &path, None, false)?;
+    crate::cli_progress::show_transfer(reply, crate::cli_progress::Target::Stdout, quiet, "push")?;
+    if quiet {
+        println!("{}", crate::cli_progress::full_name(reference));
     }
     Ok(())
 }
 
-/// `pull NAME[:TAG|@DIGEST]`: the daemon pulls (chapter 06); we print its messages.
-pub fn pull(client: &Client, reference: &str) -> Result<()> {
-    let (image, tag) = reference
-        .split_once('@')
-        .unwrap_or_else(|| ch04_images::reference::split(reference));
-    let path = format!(
-        "/images/create?fromImage={}&tag={}",
-        encode(image),
-        encode(tag)
-    );
-    print_messages(client.request("POST", &path, None, false)?)
+/// `pull NAME[:TAG|@DIGEST]`: the daemon pulls (chapter 06); we show its progress, then the
+/// full name pulled (only that with `-q`), as docker does.
+pub fn pull(client: &Client, reference: &str, quiet: bool) -> Result<()> {
+    let named = reference.rsplit('/').next().unwrap_or(reference);
+    if !quiet && !named.contains(':') && !named.contains('@') {
+        println!("Using default tag: latest");
+    }
+    let reply = client.request("POST", &pull_path(reference), None, false)?;
+    crate::cli_progress::show_transfer(reply, crate::cli_progress::Target::Stdout, quiet, "pull")?;
+    println!("{}", crate::cli_progress::full_name(reference));
+    Ok(())
 }
 
 /// `--security-opt seccomp=FILE`: as docker does, the client reads the profile and sends its

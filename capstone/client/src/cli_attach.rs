@@ -14,6 +14,12 @@ pub struct AttachFlags {
     /// The keys that detach from the container and leave it running.
     #[arg(long, value_name = "KEYS")]
     pub detach_keys: Option<String>,
+    /// Without a terminal: send the signals the client receives to the container
+    /// (`=false`: not).
+    #[arg(long, value_name = "BOOL", default_value = "true", num_args = 0..=1,
+          require_equals = true, default_missing_value = "true",
+          value_parser = crate::cli_signals::parse_switch)]
+    pub sig_proxy: bool,
     pub container: String,
 }
 
@@ -32,19 +38,17 @@ pub fn attach(client: &Client, flags: &AttachFlags) -> Result<i32> {
     }
     let tty = found["Config"]["Tty"] == true;
     let stdin = !flags.no_stdin && found["Config"]["OpenStdin"] == true;
-    let mut attach = client.request(
-        "POST",
-        &format!(
-            "/containers/{id}/attach?stream=1&stdout=1&stderr=1&stdin={}",
-            stdin as u8
-        ),
-        None,
-        true,
-    )?;
-    if attach.status >= 400 {
-        attach.json()?;
-        bail!("attach failed");
-    }
+    let mut attach = client
+        .request(
+            "POST",
+            &format!(
+                "/containers/{id}/attach?stream=1&stdout=1&stderr=1&stdin={}",
+                stdin as u8
+            ),
+            None,
+            true,
+        )?
+        .success()?;
     // Asked before the stream ends, so a container that ends at once still gives its code.
     let wait = client.request(
         "POST",
@@ -52,6 +56,9 @@ pub fn attach(client: &Client, flags: &AttachFlags) -> Result<i32> {
         None,
         false,
     )?;
+    if flags.sig_proxy && !tty {
+        crate::cli_signals::forward(client, &id)?;
+    }
     // Raw mode before anything reads our input: a shell's first question to the terminal
     // (where is the cursor?) must not wait in a line buffer for an Enter.
     let _raw = (tty && stdin)

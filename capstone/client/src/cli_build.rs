@@ -5,7 +5,7 @@ use crate::client::{encode, Client};
 use anyhow::{bail, Context, Result};
 use ch05_dockerfile::dockerignore::DockerIgnore;
 use serde_json::Value;
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, clap::Args)]
@@ -36,7 +36,11 @@ const OUTSIDE_DOCKERFILE: &str = ".baleia-dockerfile";
 pub fn build(client: &Client, flags: &BuildFlags) -> Result<i32> {
     let context = &flags.context;
     if !context.is_dir() {
-        bail!("unable to prepare context: path {:?} not found", context);
+        bail!(
+            "unable to prepare context: path {:?} not found; give the directory to build \
+             from, e.g. `baleia build -t NAME .`",
+            context
+        );
     }
     let dockerfile = flags
         .file
@@ -89,31 +93,23 @@ pub fn build(client: &Client, flags: &BuildFlags) -> Result<i32> {
         reply.json()?;
         return Ok(1);
     }
-    let mut stdout = std::io::stdout();
-    let mut reader = reply.reader;
-    let mut line = String::new();
-    // A build ends with the image's id (`aux`) or an error: a stream that stops before either
-    // is a daemon gone in the middle, not a success.
-    let mut built = false;
-    while reader.read_line(&mut line)? > 0 {
-        let message: Value = serde_json::from_str(line.trim()).unwrap_or_default();
-        line.clear();
-        if let Some(error) = message["error"].as_str() {
-            eprintln!("{error}");
-            return Ok(1);
-        }
-        built |= message["aux"]["ID"].is_string();
-        if let Some(text) = message["stream"].as_str() {
-            stdout.write_all(text.as_bytes())?;
-        } else if let Some(status) = message["status"].as_str() {
-            writeln!(stdout, "{status}")?;
-        }
-        stdout.flush()?;
+    // The steps' output as it comes (with `-q` the daemon sends only the image's id). A build
+    // ends with the image's id (`aux`) or an error: a stream that stops before either is a
+    // daemon gone in the middle, not a success.
+    match crate::cli_progress::show(reply, crate::cli_progress::Target::Stdout, false) {
+        Ok(Some(aux)) if aux["ID"].is_string() => Ok(0),
+        Ok(_) => bail!(
+            "the daemon closed the connection before the build ended; its log says why \
+             (`daemon.log` in its state root when the client started it)"
+        ),
+        Err(error) => match error.downcast_ref::<crate::cli_progress::StreamError>() {
+            Some(failed) => {
+                eprintln!("{failed}");
+                Ok(1)
+            }
+            None => Err(error),
+        },
     }
-    if !built {
-        bail!("the daemon closed the connection before the build ended");
-    }
-    Ok(0)
 }
 
 /// The context as a tar: every file `.dockerignore` does not exclude, plus the Dockerfile and

@@ -270,7 +270,7 @@ pub fn inspect(client: &Client, names: &[String], format: &str) -> Result<i32> {
                 }
             },
             Err(_) => {
-                eprintln!("Error: No such object: {name}");
+                eprintln!("{}", crate::hints::no_such_object(name));
                 code = 1;
             }
         }

@@ -16,19 +16,34 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-/// An error the daemon answered with: its status and message.
-#[derive(Debug, thiserror::Error)]
-#[error("Error response from daemon: {message}")]
+/// An error the daemon answered with: its status and message, then what to do next when
+/// [`crate::hints`] knows.
+#[derive(Debug)]
 pub struct DaemonError {
     pub status: u16,
     pub message: String,
 }
 
+impl std::fmt::Display for DaemonError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Error response from daemon: {}", self.message)?;
+        match crate::hints::next_step(self.status, &self.message) {
+            Some(hint) => write!(f, "; {hint}"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl std::error::Error for DaemonError {}
+
+#[derive(Clone)]
 pub struct Client {
     pub socket: PathBuf,
     pub host: String,
     /// The state root a daemon started by us uses.
     pub root: PathBuf,
+    /// Start a daemon when none answers (a follower waiting for a restart must not).
+    pub autostart: bool,
 }
 
 /// A response whose head has been read; the body is still in `reader`, which ends where the
@@ -83,6 +98,18 @@ impl Reply {
             .map(|message| message.map_err(|e| anyhow!("reading the daemon's answer: {e}")))
     }
 
+    /// The reply itself if its status is a success; else its [`DaemonError`].
+    pub fn success(self) -> Result<Reply> {
+        if self.status < 400 {
+            return Ok(self);
+        }
+        let status = self.status;
+        Err(self
+            .json()
+            .err()
+            .unwrap_or_else(|| anyhow!("the daemon answered {status}")))
+    }
+
     /// The body as JSON; an error status becomes a [`DaemonError`].
     pub fn json(self) -> Result<Value> {
         let status = self.status;
@@ -118,7 +145,7 @@ impl Client {
                     std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
                 ) =>
             {
-                if !self.may_start_daemon() {
+                if !self.autostart || !self.may_start_daemon() {
                     bail!(
                         "Cannot connect to the baleia daemon at unix://{}: is the daemon running? (root starts it: baleia daemon)",
                         self.socket.display()
@@ -222,6 +249,12 @@ impl Client {
             self.socket.display(),
             log_path.display()
         )
+    }
+
+    /// Whether a daemon answers on the socket now (without starting one): a follower whose
+    /// stream broke asks, to tell a daemon restarting from a container that ended.
+    pub fn daemon_answers(&self) -> bool {
+        UnixStream::connect(&self.socket).is_ok()
     }
 
     /// Send a request and read the response head. `upgrade` asks to hijack the connection
@@ -350,7 +383,10 @@ fn read_reply(stream: UnixStream, method: &str) -> Result<Reply> {
     loop {
         let before = raw.len();
         if reader.read_until(b'\n', &mut raw)? == 0 {
-            bail!("the daemon closed the connection without answering");
+            bail!(
+                "the daemon closed the connection without answering {method}; is it still \
+                 running? (`baleia version` asks it)"
+            );
         }
         if &raw[before..] == b"\r\n" {
             break;

@@ -26,11 +26,7 @@ pub const DEFAULT_DETACH_KEYS: &str = "ctrl-p,ctrl-q";
 /// The first sends are retried for a moment: an exec's terminal only exists once its process
 /// has started, a little after the request that starts it (docker's CLI retries too).
 pub fn forward_size(client: &Client, path: &str) -> Result<()> {
-    let client = Client {
-        socket: client.socket.clone(),
-        host: client.host.clone(),
-        root: client.root.clone(),
-    };
+    let client = client.clone();
     let path = path.to_string();
     // Registered before the first send: a resize between the two is not lost.
     let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGWINCH])?;
@@ -76,12 +72,18 @@ pub fn parse_detach_keys(text: &str) -> Result<Vec<u8>> {
                     b']' => 29,
                     b'^' => 30,
                     b'_' => 31,
-                    _ => bail!("invalid detach keys: {text:?}: unknown character {key:?}"),
+                    _ => bail!(
+                        "invalid detach keys: {text:?}: unknown character {key:?}; \
+                         keys are letters or ctrl-X, comma-separated, e.g. ctrl-p,ctrl-q"
+                    ),
                 };
                 keys.push(code);
             }
             _ if key.len() == 1 => keys.push(key.as_bytes()[0]),
-            _ => bail!("invalid detach keys: {text:?}: unknown character {key:?}"),
+            _ => bail!(
+                "invalid detach keys: {text:?}: unknown character {key:?}; \
+                         keys are letters or ctrl-X, comma-separated, e.g. ctrl-p,ctrl-q"
+            ),
         }
     }
     Ok(keys)

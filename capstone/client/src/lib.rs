@@ -25,10 +25,14 @@ mod cli_events;
 mod cli_format;
 mod cli_import;
 mod cli_login;
+mod cli_logs;
+mod cli_progress;
+mod cli_signals;
 mod cli_stats;
 mod cli_system;
 mod client;
 mod client_terminal;
+mod hints;
 mod template;
 
 // The shared modules, under the names the client's modules use.
@@ -335,9 +339,19 @@ pub enum Command {
     /// Give an image another name.
     Tag { source: String, target: String },
     /// Pull an image from a registry (chapter 06): NAME[:TAG] or NAME@DIGEST.
-    Pull { reference: String },
+    Pull {
+        /// Print only the image's full name, no progress.
+        #[arg(short, long)]
+        quiet: bool,
+        reference: String,
+    },
     /// Push an image to the registry its name says (chapter 06): NAME[:TAG].
-    Push { reference: String },
+    Push {
+        /// Print only the image's full name, no progress.
+        #[arg(short, long)]
+        quiet: bool,
+        reference: String,
+    },
     /// Named volumes: create, ls, inspect, rm, prune (chapter 07).
     #[command(subcommand)]
     Volume(VolumeCommand),
@@ -375,6 +389,9 @@ pub enum Command {
     Load {
         #[arg(short, long)]
         input: PathBuf,
+        /// Only the `Loaded image:` lines, no progress.
+        #[arg(short, long)]
+        quiet: bool,
     },
     /// The layers of every image as one tree (chapter 04).
     Tree,
@@ -391,6 +408,7 @@ pub fn dispatch(host: &str, root: &Path, command: Command) -> Result<i32> {
         socket: baleia_wire::socket_path(host)?,
         host: host.to_string(),
         root: root.to_path_buf(),
+        autostart: true,
     };
     let each = |names: &[String], f: &dyn Fn(&str) -> Result<()>| -> Result<i32> {
         let mut code = 0;
@@ -504,12 +522,16 @@ pub fn dispatch(host: &str, root: &Path, command: Command) -> Result<i32> {
             timestamps,
             since,
             until,
-        } => cli::logs(
+        } => cli_logs::logs(
             &client,
-            &container,
-            (follow, timestamps),
-            tail.as_deref(),
-            (since.as_deref(), until.as_deref()),
+            &cli_logs::LogsQuery {
+                container: &container,
+                follow,
+                timestamps,
+                tail: tail.as_deref(),
+                since: since.as_deref(),
+                until: until.as_deref(),
+            },
         )
         .map(|()| 0),
         Command::Stop {
@@ -590,8 +612,8 @@ pub fn dispatch(host: &str, root: &Path, command: Command) -> Result<i32> {
         Command::Rmi { images } => cli::rmi(&client, &images).map(|()| 0),
         Command::Tag { source, target } => cli::tag(&client, &source, &target).map(|()| 0),
         Command::Volume(command) => cli::volume(&client, command).map(|()| 0),
-        Command::Pull { reference } => cli::pull(&client, &reference).map(|()| 0),
-        Command::Push { reference } => cli::push(&client, &reference).map(|()| 0),
+        Command::Pull { quiet, reference } => cli::pull(&client, &reference, quiet).map(|()| 0),
+        Command::Push { quiet, reference } => cli::push(&client, &reference, quiet).map(|()| 0),
         Command::Network(command) => cli::network(&client, command).map(|()| 0),
         Command::History { image } => cli::history(&client, &image).map(|()| 0),
         Command::Commit {
@@ -656,16 +678,11 @@ pub fn dispatch(host: &str, root: &Path, command: Command) -> Result<i32> {
             reply.save_to(&output)?;
             Ok(0)
         }
-        Command::Load { input } => {
-            let reply = client.send_file("POST", "/images/load", &input)?;
-            let body = reply.body()?;
-            for line in String::from_utf8_lossy(&body).lines() {
-                let v: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
-                if let Some(m) = v["message"].as_str() {
-                    anyhow::bail!("Error response from daemon: {m}");
-                }
-                print!("{}", v["stream"].as_str().unwrap_or_default());
-            }
+        Command::Load { input, quiet } => {
+            let path = format!("/images/load?quiet={}", quiet as u8);
+            let reply = client.send_file("POST", &path, &input)?;
+            // `-q` asks the daemon for no progress; the `Loaded image:` lines stay, as docker's.
+            cli_progress::show(reply, cli_progress::Target::Stdout, false)?;
             Ok(0)
         }
         Command::Tree => {

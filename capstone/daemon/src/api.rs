@@ -6,7 +6,7 @@
 
 use crate::engine::filters::{keys, Filters};
 use crate::engine::record::CreateBody;
-use crate::engine::{containers::POLL, images, ApiError, ApiResult, Engine};
+use crate::engine::{containers::POLL, images, registry, ApiError, ApiResult, Engine};
 use crate::http::{Request, Response, API_VERSION, MIN_API_VERSION};
 use crate::logs;
 use serde_json::{json, Value};
@@ -220,21 +220,31 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
                 )?;
                 return Ok(Response::json_lines(&[json!({ "status": id })]));
             };
-            let lines = engine.pull(
-                image,
-                req.query("tag"),
-                req.query("platform"),
-                req.header("X-Registry-Auth"),
-            )?;
-            Ok(Response::json_lines(&lines))
+            let (engine, image) = (engine.clone(), image.to_string());
+            let (tag, platform, auth) = (
+                req.query("tag").map(String::from),
+                req.query("platform").map(String::from),
+                req.header("X-Registry-Auth").map(String::from),
+            );
+            registry::streamed(move |report| {
+                engine.pull(
+                    &image,
+                    tag.as_deref(),
+                    platform.as_deref(),
+                    auth.as_deref(),
+                    report,
+                )
+            })
         }
         ("POST", ["images", rest @ ..]) if rest.len() > 1 && rest.last() == Some(&"push") => {
-            let lines = engine.push(
-                &rest[..rest.len() - 1].join("/"),
-                req.query("tag"),
-                req.header("X-Registry-Auth"),
-            )?;
-            Ok(Response::json_lines(&lines))
+            let (engine, name) = (engine.clone(), rest[..rest.len() - 1].join("/"));
+            let (tag, auth) = (
+                req.query("tag").map(String::from),
+                req.header("X-Registry-Auth").map(String::from),
+            );
+            registry::streamed(move |report| {
+                engine.push(&name, tag.as_deref(), auth.as_deref(), report)
+            })
         }
         ("POST", ["build"]) => engine.build(req),
         ("POST", ["build", "prune"]) => Ok(Response::json(200, &engine.build_prune()?)),

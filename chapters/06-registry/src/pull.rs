@@ -95,6 +95,14 @@ pub fn pull(
         top.clone()
     };
     let image_manifest: ImageManifest = manifest::parse(&chosen, "manifest")?;
+    // Docker's first lines: what is pulled, then each layer to download, waiting its turn.
+    let progress = &options.progress;
+    progress.note(&reference.object(), &format!("Pulling from {repository}"));
+    for layer in image_manifest.layers() {
+        if !store.has_blob(layer.digest()) {
+            progress.note(short(layer.digest()), "Pulling fs layer");
+        }
+    }
 
     // Config first (it is small), then the layers, a few at a time.
     let mut blobs: Vec<&Descriptor> = vec![image_manifest.config()];
@@ -102,6 +110,7 @@ pub fn pull(
     let outcomes: Mutex<Vec<Option<Outcome>>> = Mutex::new(vec![None; blobs.len()]);
     let next = Mutex::new(0usize);
     let failure: Mutex<Option<Error>> = Mutex::new(None);
+    let quiet = Progress::off();
     std::thread::scope(|scope| {
         for _ in 0..PARALLEL.min(blobs.len()) {
             scope.spawn(|| loop {
@@ -113,7 +122,9 @@ pub fn pull(
                     *next += 1;
                     *next - 1
                 };
-                match fetch_blob(client, store, repository, blobs[i], &options.progress) {
+                // The config is no layer: Docker's progress does not show it.
+                let shown = if i == 0 { &quiet } else { progress };
+                match fetch_blob(client, store, repository, blobs[i], shown) {
                     Ok(outcome) => outcomes.lock().expect("outcomes")[i] = Some(outcome),
                     Err(error) => {
                         failure.lock().expect("failure").get_or_insert(error);
@@ -195,7 +206,7 @@ fn fetch_blob(
         bar.finish("Already exists");
         return Ok(Outcome::AlreadyExists);
     }
-    bar.message("Downloading");
+    bar.moving("Downloading");
     let url = format!("/v2/{repository}/blobs/{digest}");
     let mut writer = store.blob_writer()?;
     let mut have = 0u64;
@@ -220,9 +231,10 @@ fn fetch_blob(
             Err(error) => return Err(error),
         }
     }
-    bar.message("Verifying");
+    bar.message("Verifying Checksum");
     // The store hashes what was written and refuses (deletes) it unless it is `digest`.
     writer.commit(Some(digest))?;
+    bar.message("Download complete");
     bar.finish("Pull complete");
     Ok(Outcome::Downloaded)
 }
@@ -306,15 +318,23 @@ pub fn report(reference: &Reference, pulled: &Pulled) -> String {
         };
         out += &format!("{}: {what}\n", short(digest));
     }
-    out += &format!("Digest: {}\n", pulled.digest);
+    for line in summary(reference, pulled) {
+        out += &line;
+        out.push('\n');
+    }
+    out
+}
+
+/// The last two lines of `docker pull`: the digest, and whether the tag moved.
+pub fn summary(reference: &Reference, pulled: &Pulled) -> [String; 2] {
     let name = pulled
         .tag
         .clone()
         .unwrap_or_else(|| format!("{}@{}", reference.familiar_name(), pulled.digest));
-    if pulled.changed {
-        out += &format!("Status: Downloaded newer image for {name}\n");
+    let status = if pulled.changed {
+        format!("Status: Downloaded newer image for {name}")
     } else {
-        out += &format!("Status: Image is up to date for {name}\n");
-    }
-    out
+        format!("Status: Image is up to date for {name}")
+    };
+    [format!("Digest: {}", pulled.digest), status]
 }

@@ -60,9 +60,19 @@ pub fn push(
     let repository = &target.repository;
     let mut blobs: Vec<&Descriptor> = image.layers().iter().collect();
     blobs.push(image.manifest.config());
+    let layers = image.layers().len();
+    for layer in image.layers() {
+        options.progress.note(short(layer.digest()), "Preparing");
+    }
     let mut outcomes = Vec::new();
-    for blob in blobs {
-        let outcome = push_blob(client, store, target, blob, options)?;
+    for (i, blob) in blobs.into_iter().enumerate() {
+        // The config is no layer: Docker's progress does not show it.
+        let shown = if i < layers {
+            options.progress.clone()
+        } else {
+            Progress::off()
+        };
+        let outcome = push_blob(client, store, target, blob, options.chunk_size, &shown)?;
         sources::record(store, blob.digest(), &target.registry, repository);
         outcomes.push((blob.digest().clone(), outcome));
     }
@@ -104,18 +114,19 @@ fn push_blob(
     store: &Store,
     target: &Reference,
     blob: &Descriptor,
-    options: &PushOptions,
+    chunk_size: u64,
+    progress: &Progress,
 ) -> Result<Outcome> {
     let repository = &target.repository;
     let digest = blob.digest();
-    let bar = options.progress.bar(short(digest), blob.size());
+    let bar = progress.bar(short(digest), blob.size());
     let session = match what_the_registry_has(client, store, target, digest)? {
         Presence::Whole => {
             bar.finish("Layer already exists");
             return Ok(Outcome::AlreadyExists);
         }
         Presence::MountedFrom(from) => {
-            bar.finish("Mounted");
+            bar.finish(&format!("Mounted from {from}"));
             return Ok(Outcome::Mounted(from));
         }
         Presence::Missing { session } => session,
@@ -130,9 +141,9 @@ fn push_blob(
     };
     let path = store.blob_path(digest);
     let size = blob.size();
-    bar.message("Pushing");
+    bar.moving("Pushing");
     let digest_text = digest.to_string();
-    let final_body = if size <= options.chunk_size {
+    let final_body = if size <= chunk_size {
         Body::File {
             path: &path,
             offset: 0,
@@ -141,7 +152,7 @@ fn push_blob(
     } else {
         let mut offset = 0;
         while offset < size {
-            let len = options.chunk_size.min(size - offset);
+            let len = chunk_size.min(size - offset);
             let range = format!("{offset}-{}", offset + len - 1);
             let response = client.expect(
                 "PATCH",
@@ -172,6 +183,7 @@ fn push_blob(
         final_body,
         &[201, 204],
     )?;
+    bar.set_position(size);
     bar.finish("Pushed");
     Ok(Outcome::Pushed)
 }

@@ -19,12 +19,14 @@
 //! The context's `.dockerignore` is applied twice, as Docker does: by the client, which does
 //! not send what is ignored, and by chapter 05's builder, which refuses to COPY it.
 
+use super::registry::Reporter;
 use super::{ApiError, ApiResult, Engine};
 use crate::http::{Request, Response};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Component, Path, PathBuf};
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 
 /// What `POST /build` was asked (its query parameters).
 #[derive(Debug, Clone)]
@@ -233,10 +235,20 @@ impl Engine {
                 continue;
             }
             let auth = registry_auth_for(query.registry_config.as_deref(), reference);
+            // The pull's steps, less the byte counts (a build's output is a log), then its
+            // last lines.
+            let steps = Arc::new(Mutex::new(Vec::new()));
+            let kept = steps.clone();
+            let report: Reporter = Arc::new(move |m: Value| {
+                if m.get("progressDetail").is_none() {
+                    kept.lock().expect("pull steps").push(m);
+                }
+            });
             let lines = self
-                .pull(reference, None, None, auth.as_deref())
+                .pull(reference, None, None, auth.as_deref(), &report)
                 .map_err(|e| format!("FROM {reference}: {}", e.message))?;
-            for line in lines {
+            let steps = std::mem::take(&mut *steps.lock().expect("pull steps"));
+            for line in steps.into_iter().chain(lines) {
                 let _ = writeln!(out, "{line}");
             }
             let _ = out.flush();
