@@ -27,6 +27,9 @@ pub fn handle(engine: &Arc<Engine>, request: Request) -> Response {
 fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
     let method = req.method.as_str();
     let parts: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
+    if let Some(refused) = no_swarm(&parts) {
+        return Err(refused);
+    }
     match (method, parts.as_slice()) {
         ("GET" | "HEAD", ["_ping"]) => Ok(Response::text(200, "OK")),
         ("GET", ["version"]) => Ok(Response::json(200, &version())),
@@ -281,6 +284,23 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
             "page not found: {method} {}",
             req.path
         ))),
+    }
+}
+
+/// baleia has no swarm mode (`info` says `"LocalNodeState": "inactive"`): the swarm's own
+/// calls get the answer dockerd gives on a node that is in no swarm, a 503 with dockerd's
+/// words, which clients recognise (the SDK's `leave_swarm(force=True)` takes it as done).
+fn no_swarm(parts: &[&str]) -> Option<ApiError> {
+    match parts {
+        ["swarm", "leave"] => Some(ApiError::new(503, "This node is not part of a swarm")),
+        ["swarm" | "services" | "nodes" | "tasks" | "secrets" | "configs", ..] => {
+            Some(ApiError::new(
+                503,
+                "This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm \
+                 join\" to connect this node to swarm and try again.",
+            ))
+        }
+        _ => None,
     }
 }
 
@@ -713,4 +733,35 @@ fn attach(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Response> 
             }
         }),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::no_swarm;
+
+    #[test]
+    fn swarm_calls_get_dockerd_s_answer_for_a_node_in_no_swarm() {
+        let leave = no_swarm(&["swarm", "leave"]).expect("swarm leave");
+        assert_eq!(
+            (leave.status, leave.message.as_str()),
+            (503, "This node is not part of a swarm")
+        );
+        for parts in [
+            &["swarm"][..],
+            &["services", "create"],
+            &["nodes"],
+            &["secrets", "x"],
+        ] {
+            let refused = no_swarm(parts).expect("a swarm call");
+            assert_eq!(refused.status, 503);
+            assert!(
+                refused
+                    .message
+                    .starts_with("This node is not a swarm manager."),
+                "{}",
+                refused.message
+            );
+        }
+        assert!(no_swarm(&["containers", "json"]).is_none());
+    }
 }
