@@ -309,18 +309,22 @@ fn no_swarm(parts: &[&str]) -> Option<ApiError> {
 fn exec_start(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Response> {
     let body: Value = optional_json_body(req)?;
     if body["Detach"].as_bool() == Some(true) {
-        engine.exec_start(id, None, None)?;
-        return Ok(Response::json(200, &json!({})));
+        engine.exec_start(id, None, None, false)?;
+        // dockerd's answer: 200 and no body.
+        return Ok(Response::text(200, ""));
     }
     // Checked before hijacking, so that an error is still an HTTP answer.
-    let tty = engine.exec_inspect(id)?["ProcessConfig"]["tty"] == json!(true);
+    let created_tty = engine.exec_inspect(id)?["ProcessConfig"]["tty"] == json!(true);
+    // As dockerd's: the start's own `Tty` decides whether the output is framed (the SDK sends
+    // `"Tty": false` unless told otherwise, and then reads frames); without it, the exec's.
+    let tty = body["Tty"].as_bool().unwrap_or(created_tty);
     let engine = engine.clone();
     let id = id.to_string();
     Ok(Response::Upgrade {
         content_type: stream_type(tty),
         body: Box::new(move |out, client| {
             engine
-                .exec_start(&id, Some(out), Some(client))
+                .exec_start(&id, Some(out), Some(client), tty)
                 .map(|_| ())
                 .map_err(|e| std::io::Error::other(e.message))
         }),
