@@ -308,6 +308,14 @@ fn create_start_restart_kill_and_wait() {
         ok(&daemon, &["logs", "job"]) == "run\nrun\n"
     });
     assert_eq!(ok(&daemon, &["kill", "job"]), "job\n");
+    // A SIGKILL is answered once the container has ended (as dockerd's): no wait needed.
+    let state = [
+        "inspect",
+        "-f",
+        "{{.State.Status}} {{.State.ExitCode}}",
+        "job",
+    ];
+    assert_eq!(ok(&daemon, &state), "exited 137\n");
     assert_eq!(ok(&daemon, &["wait", "job"]), "137\n");
     let refused = daemon.baleia(&["kill", "job"]);
     assert!(String::from_utf8_lossy(&refused.stderr).contains("is not running"));

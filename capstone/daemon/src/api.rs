@@ -27,6 +27,9 @@ pub fn handle(engine: &Arc<Engine>, request: Request) -> Response {
 fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
     let method = req.method.as_str();
     let parts: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
+    if let Some(refused) = no_swarm(&parts) {
+        return Err(refused);
+    }
     match (method, parts.as_slice()) {
         ("GET" | "HEAD", ["_ping"]) => Ok(Response::text(200, "OK")),
         ("GET", ["version"]) => Ok(Response::json(200, &version())),
@@ -295,23 +298,44 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
     }
 }
 
+/// baleia has no swarm mode (`info` says `"LocalNodeState": "inactive"`): the swarm's own
+/// calls get the answer dockerd gives on a node that is in no swarm, a 503 with dockerd's
+/// words, which clients recognise (the SDK's `leave_swarm(force=True)` takes it as done).
+fn no_swarm(parts: &[&str]) -> Option<ApiError> {
+    match parts {
+        ["swarm", "leave"] => Some(ApiError::new(503, "This node is not part of a swarm")),
+        ["swarm" | "services" | "nodes" | "tasks" | "secrets" | "configs", ..] => {
+            Some(ApiError::new(
+                503,
+                "This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm \
+                 join\" to connect this node to swarm and try again.",
+            ))
+        }
+        _ => None,
+    }
+}
+
 /// `POST /exec/{id}/start`: detached, it answers at once; attached, the connection is
 /// hijacked and carries the process's output until it ends.
 fn exec_start(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Response> {
     let body: Value = optional_json_body(req)?;
     if body["Detach"].as_bool() == Some(true) {
-        engine.exec_start(id, None, None)?;
-        return Ok(Response::json(200, &json!({})));
+        engine.exec_start(id, None, None, false)?;
+        // dockerd's answer: 200 and no body.
+        return Ok(Response::text(200, ""));
     }
     // Checked before hijacking, so that an error is still an HTTP answer.
-    let tty = engine.exec_inspect(id)?["ProcessConfig"]["tty"] == json!(true);
+    let created_tty = engine.exec_inspect(id)?["ProcessConfig"]["tty"] == json!(true);
+    // As dockerd's: the start's own `Tty` decides whether the output is framed (the SDK sends
+    // `"Tty": false` unless told otherwise, and then reads frames); without it, the exec's.
+    let tty = body["Tty"].as_bool().unwrap_or(created_tty);
     let engine = engine.clone();
     let id = id.to_string();
     Ok(Response::Upgrade {
         content_type: stream_type(tty),
         body: Box::new(move |out, client| {
             engine
-                .exec_start(&id, Some(out), Some(client))
+                .exec_start(&id, Some(out), Some(client), tty)
                 .map(|_| ())
                 .map_err(|e| std::io::Error::other(e.message))
         }),
@@ -751,4 +775,35 @@ fn attach(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Response> 
             }
         }),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::no_swarm;
+
+    #[test]
+    fn swarm_calls_get_dockerd_s_answer_for_a_node_in_no_swarm() {
+        let leave = no_swarm(&["swarm", "leave"]).expect("swarm leave");
+        assert_eq!(
+            (leave.status, leave.message.as_str()),
+            (503, "This node is not part of a swarm")
+        );
+        for parts in [
+            &["swarm"][..],
+            &["services", "create"],
+            &["nodes"],
+            &["secrets", "x"],
+        ] {
+            let refused = no_swarm(parts).expect("a swarm call");
+            assert_eq!(refused.status, 503);
+            assert!(
+                refused
+                    .message
+                    .starts_with("This node is not a swarm manager."),
+                "{}",
+                refused.message
+            );
+        }
+        assert!(no_swarm(&["containers", "json"]).is_none());
+    }
 }

@@ -20,6 +20,9 @@ use std::time::{Duration, Instant};
 /// that cannot be watched by pidfd, the backoff of restart policies.
 pub const POLL: Duration = Duration::from_millis(20);
 
+/// How long `kill` with SIGKILL waits for the container to end before it says it did not.
+const KILL_WAIT: Duration = Duration::from_secs(10);
+
 /// Docker's rule for names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
 pub fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
@@ -493,10 +496,21 @@ impl Engine {
     pub fn kill(&self, wanted: &str, signal: Option<&str>) -> ApiResult<()> {
         let found = self.find(wanted)?;
         let signal = parse_signal(signal.unwrap_or("SIGKILL"))?;
-        if found.running() && matches!(signal, Signal::SIGKILL | Signal::SIGTERM) {
+        let running = found.running();
+        if running && matches!(signal, Signal::SIGKILL | Signal::SIGTERM) {
             mark_stopped_by_user(&found);
         }
-        self.signal(&found, signal)
+        self.signal(&found, signal)?;
+        // As dockerd's (moby's daemon/kill.go): a SIGKILL is answered once the container has
+        // ended, so the client's next inspect already sees it exited, with its exit code.
+        if running && signal == Signal::SIGKILL && !self.wait_stopped(found.id(), KILL_WAIT) {
+            return Err(ApiError::internal(format!(
+                "sent SIGKILL to {}, still running after {}s",
+                found.id(),
+                KILL_WAIT.as_secs()
+            )));
+        }
+        Ok(())
     }
 
     /// Wait until the container is not running any more, up to `timeout`; true if it ended.

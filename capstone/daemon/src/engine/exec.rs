@@ -109,13 +109,15 @@ impl Engine {
         }))
     }
 
-    /// `POST /exec/{id}/start`: start the helper; `out` receives the framed output (`None`
-    /// for a detached exec). Returns once the exec has ended (or at once when detached).
+    /// `POST /exec/{id}/start`: start the helper; `out` receives the output (`None` for a
+    /// detached exec), as it comes when `raw`, else in stdout/stderr frames. Returns once the
+    /// exec has ended (or at once when detached).
     pub fn exec_start(
         self: &Arc<Self>,
         id: &str,
         out: Option<&mut dyn Write>,
         client: Option<std::io::BufReader<std::os::unix::net::UnixStream>>,
+        raw: bool,
     ) -> ApiResult<Option<std::thread::JoinHandle<()>>> {
         let exec = self.exec_get(id)?;
         if exec.exit_code.is_some() || exec.running {
@@ -147,7 +149,6 @@ impl Engine {
             // What the client sends, to the process; its end closes the process's input.
             std::thread::spawn(move || crate::stdin::pump(&mut client, &mut input));
         }
-        let tty = exec.config.tty;
         let stdout = child.stdout.take();
         let stderr = child.stderr.take();
         let engine = self.clone();
@@ -185,7 +186,7 @@ impl Engine {
             }))),
             Some(out) => {
                 for (stream, chunk) in received {
-                    let bytes = if tty {
+                    let bytes = if raw {
                         chunk
                     } else {
                         crate::logs::frame(stream, &chunk)
