@@ -65,6 +65,7 @@ impl Engine {
             progress: Progress::off(),
         };
         let pushed = push::push(&client, &self.store, &local, &target, &options)?;
+        self.event("image", "push", &text, json!({ "name": text }));
         Ok(push::report(&target, &pushed)
             .lines()
             .map(|line| json!({ "status": line }))
@@ -95,6 +96,7 @@ impl Engine {
             progress: Progress::off(),
         };
         let pulled = pull::pull(&client, &self.store, &reference, &options)?;
+        self.event("image", "pull", &text, json!({ "name": text }));
         Ok(pull::report(&reference, &pulled)
             .lines()
             .map(|line| json!({ "status": line }))
