@@ -310,7 +310,8 @@ fn send(
         .lines()
         .find_map(|l| l.strip_prefix("Content-Length: "))
         .and_then(|l| l.trim().parse::<usize>().ok());
-    let Some(length) = length else {
+    // A HEAD answer announces a length it does not send.
+    let Some(length) = length.filter(|_| method != "HEAD") else {
         return (status, None);
     };
     let mut answer = vec![0; length];
@@ -471,9 +472,12 @@ fn random_requests_to_every_route_never_hurt_the_daemon() {
     let mut requests = 0;
     while Instant::now() < deadline {
         if requests % 100 == 0 {
-            // Keep the test's containers there: the fuzz removes and renames them.
+            // Keep the test's containers there: the fuzz removes and renames them. `--pull
+            // never`: the fuzz may have removed busybox, and no pull may leave this machine.
             let _ = daemon.baleia(&[
                 "create",
+                "--pull",
+                "never",
                 "--name",
                 "fz",
                 "--network",
@@ -501,10 +505,19 @@ fn random_requests_to_every_route_never_hurt_the_daemon() {
         "the daemon's memory grew from {before} KiB to {after} KiB over {requests} requests (seed {seed})"
     );
     assert_eq!(send(&daemon.socket, "GET", "/_ping", b"").0, 200);
-    ok(
-        &daemon,
-        &["run", "--rm", "--network", "none", "busybox", "true"],
-    );
+    daemon.import_busybox(); // the fuzz may have removed or retagged it
+    let still = [
+        "run",
+        "--rm",
+        "--pull",
+        "never",
+        "--network",
+        "none",
+        "busybox",
+        "echo",
+        "still",
+    ];
+    assert_eq!(ok(&daemon, &still), "still\n");
 
     // What the fuzz made that lives outside the state root: networks (connect may not make
     // them, but remove whatever is there) and containers (the daemon's drop removes them).
