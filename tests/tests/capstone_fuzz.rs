@@ -262,14 +262,7 @@ fn body(rng: &mut Rng, seeds: &[Value]) -> Vec<u8> {
 }
 
 fn percent_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
 /// One request; the status of its answer, and the body when it was a complete response
@@ -398,39 +391,40 @@ fn one_round(rng: &mut Rng, daemon: &Daemon, names: &[String], seeds: &[Value]) 
     }
 }
 
+/// The test's created container. `--pull never`: the fuzz may remove busybox, and no pull
+/// may leave this machine.
+const CREATE_FZ: [&str; 10] = [
+    "create",
+    "--pull",
+    "never",
+    "--name",
+    "fz",
+    "--network",
+    "none",
+    "busybox",
+    "sleep",
+    "1000",
+];
+
 #[test]
 fn random_requests_to_every_route_never_hurt_the_daemon() {
     harness::require_root();
     let env = TestEnv::new();
     let daemon = Daemon::start(&env);
     daemon.import_busybox();
-    ok(
-        &daemon,
-        &[
-            "create",
-            "--name",
-            "fz",
-            "--network",
-            "none",
-            "busybox",
-            "sleep",
-            "1000",
-        ],
-    );
-    ok(
-        &daemon,
-        &[
-            "run",
-            "-d",
-            "--name",
-            "fzr",
-            "--network",
-            "none",
-            "busybox",
-            "sleep",
-            "1000",
-        ],
-    );
+    ok(&daemon, &CREATE_FZ);
+    let run_fzr = [
+        "run",
+        "-d",
+        "--name",
+        "fzr",
+        "--network",
+        "none",
+        "busybox",
+        "sleep",
+        "1000",
+    ];
+    ok(&daemon, &run_fzr);
     ok(&daemon, &["volume", "create", "fzvol"]);
     let pid = daemon.pid().unwrap();
     let seed: u64 = std::env::var("BALEIA_FUZZ_SEED")
@@ -472,20 +466,8 @@ fn random_requests_to_every_route_never_hurt_the_daemon() {
     let mut requests = 0;
     while Instant::now() < deadline {
         if requests % 100 == 0 {
-            // Keep the test's containers there: the fuzz removes and renames them. `--pull
-            // never`: the fuzz may have removed busybox, and no pull may leave this machine.
-            let _ = daemon.baleia(&[
-                "create",
-                "--pull",
-                "never",
-                "--name",
-                "fz",
-                "--network",
-                "none",
-                "busybox",
-                "sleep",
-                "1000",
-            ]);
+            // Keep the test's container there: the fuzz removes and renames it.
+            let _ = daemon.baleia(&CREATE_FZ);
         }
         one_round(&mut rng, &daemon, &names, &seeds);
         requests += 1;

@@ -591,7 +591,7 @@ fn wait(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Response> {
         content_type: "application/json".into(),
         body: Box::new(move |out| {
             let code = engine.wait(&baseline, &condition);
-            let body = api::ContainerWaitResponse {
+            let body = api::Wait {
                 status_code: code.into(),
                 error: None,
             };

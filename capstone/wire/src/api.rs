@@ -13,10 +13,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use bollard_stubs::models::{
-    ContainerCreateBody, ContainerCreateResponse, ContainerPruneResponse, ContainerWaitResponse,
-    DeviceMapping, EndpointSettings, ErrorResponse, ExecConfig, ExecStartConfig, HostConfig,
-    HostConfigLogConfig, IdResponse, ImageDeleteResponseItem, ImagePruneResponse, LocalNodeState,
-    Mount, MountTmpfsOptions, MountType, NetworkConnectRequest, NetworkCreateRequest,
+    ContainerCreateBody, ContainerCreateResponse, ContainerPruneResponse, DeviceMapping,
+    EndpointSettings, ErrorResponse, ExecConfig, ExecStartConfig, HostConfig, HostConfigLogConfig,
+    IdResponse, ImageDeleteResponseItem, ImagePruneResponse, LocalNodeState, Mount,
+    MountTmpfsOptions, MountType, NetworkConnectRequest, NetworkCreateRequest,
     NetworkCreateResponse, NetworkDisconnectRequest, NetworkPruneResponse, NetworkingConfig,
     PluginsInfo, PortBinding, PortMap, RestartPolicy, RestartPolicyNameEnum, Runtime, SwarmInfo,
     SystemInfo, SystemInfoCgroupDriverEnum, SystemInfoCgroupVersionEnum, SystemInfoIsolationEnum,
@@ -31,6 +31,17 @@ pub use bollard_stubs::models::{
 pub struct Id {
     #[serde(rename = "Id")]
     pub id: String,
+}
+
+/// `POST /containers/{id}/wait`'s answer. bollard's `ContainerWaitResponse` leaves `Error`
+/// out when there is none; dockerd writes `"Error": null`, and clients of older APIs look for
+/// the key.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Wait {
+    #[serde(rename = "StatusCode")]
+    pub status_code: i64,
+    #[serde(rename = "Error")]
+    pub error: Option<bollard_stubs::models::ContainerWaitExitError>,
 }
 
 /// Read a request body as `T`, refusing any key `T` has no field for: `Err` names it (as a
