@@ -120,6 +120,11 @@ pub struct Engine {
     pub index: Mutex<index::Index>,
 }
 
+/// 64 hexadecimal digits: a container's full id (its directory's name).
+fn is_full_id(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// A container found on disk: its directory, what `create` decided, and its state now.
 #[derive(Debug, Clone)]
 pub struct Found {
@@ -160,8 +165,18 @@ impl Engine {
     /// Find a container as Docker does: full id, then name (with or without its `/`), then a
     /// unique id prefix. The index says which; only that container's files are read.
     pub fn find(&self, wanted: &str) -> ApiResult<Found> {
-        let id = self.index().resolve(wanted)?;
-        self.read_container(&id)
+        let resolved = self.index().resolve(wanted);
+        match resolved {
+            Ok(id) => self.read_container(&id),
+            // A full id the index lacks: a record put back by hand (an administrator's
+            // repair) is found by its one directory, and known from then on.
+            Err(error) if error.status == 404 && is_full_id(wanted) => {
+                let found = self.read_container(wanted).map_err(|_| error)?;
+                self.index_insert(&found.record);
+                Ok(found)
+            }
+            Err(error) => Err(error),
+        }
     }
 
     /// One container's record and state, from its directory.
