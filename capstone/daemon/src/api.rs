@@ -160,7 +160,9 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
         }
         ("POST", ["containers", id, "exec"]) => {
             let raw: Value = json_body(req)?;
-            let body: api::ExecConfig = strict(&raw, &["Detach"])?;
+            // Keys of older APIs: `Detach` (the start says it), `Container` (the Python SDK
+            // sends the id the path already names).
+            let body: api::ExecConfig = strict(&raw, &["Detach", "Container"])?;
             let config = crate::engine::exec::ExecConfig::from_api(body)?;
             let id = engine.exec_create(id, config)?;
             Ok(Response::json(201, &api::Id { id }))
