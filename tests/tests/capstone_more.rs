@@ -301,8 +301,10 @@ fn events_record_a_run_and_since_works_across_a_daemon_restart() {
     ok(&daemon, &["network", "rm", "evnet"]);
     ok(&daemon, &["rmi", "other:1"]);
     let until = now_seconds();
+    // As dockerd's: `run` attaches before it starts.
     let expected = [
         "container create ev",
+        "container attach ev",
         "container start ev",
         "container die ev",
         "container destroy ev",
@@ -348,7 +350,7 @@ fn events_record_a_run_and_since_works_across_a_daemon_restart() {
     assert!(docker.status.success(), "{}", report(&docker));
     assert_eq!(
         stdout(&docker),
-        "container create ev\ncontainer start ev\ncontainer die ev\ncontainer destroy ev\n"
+        "container create ev\ncontainer attach ev\ncontainer start ev\ncontainer die ev\ncontainer destroy ev\n"
     );
 }
 
@@ -600,7 +602,7 @@ fn events_follows_what_happens_from_now_on() {
                 Err(_) => break,
             }
         }
-        let expected: Vec<String> = ["create", "start", "die", "destroy"]
+        let expected: Vec<String> = ["create", "attach", "start", "die", "destroy"]
             .iter()
             .map(|action| format!("container {action} {name}"))
             .collect();

@@ -2,8 +2,10 @@
 
 use crate::client::{copy_stream, encode, Client, DaemonError};
 use anyhow::{bail, Result};
+use baleia_wire::api;
 use ch04_images::report::{human_size, table};
 use serde_json::{json, Value};
+use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
 
 /// `run`'s (and `create`'s) flags.
@@ -109,7 +111,7 @@ pub struct RunFlags {
     /// A host device in the container: HOST[:CONTAINER][:PERMISSIONS] (some of rwm, default
     /// all three), e.g. /dev/net/tun or /dev/sdb:/dev/xvdb:r.
     #[arg(long = "device", value_name = "HOST[:CONTAINER][:rwm]", value_parser = parse_device)]
-    pub devices: Vec<Value>,
+    pub devices: Vec<api::DeviceMapping>,
     /// Allow more devices: TYPE MAJOR:MINOR ACCESS, e.g. 'c 1:11 rw' (nodes you make).
     #[arg(long = "device-cgroup-rule", value_name = "RULE")]
     pub device_cgroup_rules: Vec<String>,
@@ -138,8 +140,8 @@ pub struct RunFlags {
 }
 
 impl RunFlags {
-    /// The body of `POST /containers/create`.
-    pub fn body(&self) -> Result<Value> {
+    /// The body of `POST /containers/create`, in Docker's own type (shared with the daemon).
+    pub fn body(&self) -> Result<api::ContainerCreateBody> {
         let mut pairs = Vec::new();
         for file in &self.env_files {
             let text = std::fs::read_to_string(file)
@@ -154,111 +156,128 @@ impl RunFlags {
                 false => std::env::var(e).ok().map(|v| format!("{e}={v}")),
             })
             .collect();
-        let labels: serde_json::Map<String, Value> = self
+        let labels: HashMap<String, String> = self
             .labels
             .iter()
             .map(|l| {
                 let (k, v) = l.split_once('=').unwrap_or((l, ""));
-                (k.to_string(), json!(v))
+                (k.to_string(), v.to_string())
             })
             .collect();
-        let tmpfs: serde_json::Map<String, Value> = self
+        let tmpfs: HashMap<String, String> = self
             .tmpfs
             .iter()
             .map(|d| match d.split_once(':') {
-                Some((dir, options)) => (dir.to_string(), json!(options)),
-                None => (d.clone(), json!("")),
+                Some((dir, options)) => (dir.to_string(), options.to_string()),
+                None => (d.clone(), String::new()),
             })
             .collect();
         // As Docker's CLI: `-v /dst` is an anonymous volume in Config.Volumes, the others
         // are HostConfig.Binds.
-        let (anonymous, binds): (Vec<&String>, Vec<&String>) =
-            self.volumes.iter().partition(|v| !v.contains(':'));
-        let volumes: serde_json::Map<String, Value> = anonymous
-            .iter()
-            .map(|v| (v.to_string(), json!({})))
-            .collect();
-        let mut exposed = serde_json::Map::new();
-        let mut bindings = serde_json::Map::new();
+        let (anonymous, binds): (Vec<String>, Vec<String>) =
+            self.volumes.iter().cloned().partition(|v| !v.contains(':'));
+        let mut exposed = BTreeSet::new();
+        let mut bindings: api::PortMap = HashMap::new();
         for (key, binding) in self.publish.iter().map(|p| port_binding(p)) {
-            exposed.insert(key.clone(), json!({}));
-            if let Some(list) = bindings
+            exposed.insert(key.clone());
+            bindings
                 .entry(key)
-                .or_insert_with(|| json!([]))
-                .as_array_mut()
-            {
-                list.push(binding);
-            }
+                .or_insert_with(|| Some(Vec::new()))
+                .get_or_insert_with(Vec::new)
+                .push(binding);
         }
-        Ok(json!({
-            "Image": self.image,
-            "Cmd": if self.command.is_empty() { Value::Null } else { json!(self.command) },
-            "Entrypoint": self.entrypoint.as_ref().map(|e| if e.is_empty() { json!([]) } else { json!([e]) }),
-            "Env": env,
-            "WorkingDir": self.workdir.clone().unwrap_or_default(),
-            "User": self.user.clone().unwrap_or_default(),
-            "Hostname": self.hostname.clone().unwrap_or_default(),
-            "Labels": labels,
-            "StopSignal": self.stop_signal,
-            "StopTimeout": self.stop_timeout,
-            "Tty": self.tty,
-            "Volumes": volumes,
-            "ExposedPorts": exposed,
-            "OpenStdin": self.interactive,
-            "StdinOnce": self.interactive && !self.detach,
-            "AttachStdin": self.interactive && !self.detach,
-            "AttachStdout": !self.detach,
-            "AttachStderr": !self.detach,
-            "HostConfig": {
-                // With -t: the terminal's first size, as docker's CLI sends it.
-                "ConsoleSize": crate::terminal::size().filter(|_| self.tty).map(|(r, c)| [r, c]),
-                "CapAdd": self.cap_add,
-                "CapDrop": self.cap_drop,
-                "Privileged": self.privileged,
-                "SecurityOpt": security_opts(&self.security_opt),
-                "Devices": self.devices,
-                "DeviceCgroupRules": self.device_cgroup_rules,
-                "AutoRemove": self.rm,
-                "ReadonlyRootfs": self.read_only,
-                "Memory": self.memory.unwrap_or(0),
-                "NanoCpus": self.cpus.map(|c| (c * 1e9) as i64).unwrap_or(0),
-                "CpuShares": self.cpu_shares.unwrap_or(0),
-                "PidsLimit": self.pids_limit,
-                "Tmpfs": tmpfs,
-                "Binds": binds,
-                "Mounts": self.mounts.iter().map(|m| mount_json(m)).collect::<Vec<_>>(),
-                "PortBindings": bindings,
-                "PublishAllPorts": self.publish_all,
-                "Dns": self.dns,
-                "NetworkMode": self.network.clone().unwrap_or_default(),
-                "GroupAdd": self.group_add,
-                "RestartPolicy": {
-                    "Name": self.restart.split(':').next().unwrap_or_default(),
-                    "MaximumRetryCount": self
-                        .restart
+        let restart = self.restart.split(':').next().unwrap_or_default();
+        let restart_name = restart
+            .parse::<api::RestartPolicyNameEnum>()
+            .map_err(|_| anyhow::anyhow!("invalid restart policy '{restart}'"))?;
+        let host_config = api::HostConfig {
+            // With -t: the terminal's first size, as docker's CLI sends it.
+            console_size: crate::terminal::size()
+                .filter(|_| self.tty)
+                .map(|(r, c)| vec![r.into(), c.into()]),
+            cap_add: Some(self.cap_add.clone()),
+            cap_drop: Some(self.cap_drop.clone()),
+            privileged: Some(self.privileged),
+            security_opt: Some(security_opts(&self.security_opt)),
+            devices: Some(self.devices.clone()),
+            device_cgroup_rules: Some(self.device_cgroup_rules.clone()),
+            auto_remove: Some(self.rm),
+            readonly_rootfs: Some(self.read_only),
+            memory: Some(i64::try_from(self.memory.unwrap_or(0))?),
+            nano_cpus: Some(self.cpus.map(|c| (c * 1e9) as i64).unwrap_or(0)),
+            cpu_shares: Some(self.cpu_shares.unwrap_or(0)),
+            pids_limit: self.pids_limit,
+            tmpfs: Some(tmpfs),
+            binds: Some(binds),
+            mounts: Some(
+                self.mounts
+                    .iter()
+                    .map(|m| parse_mount(m))
+                    .collect::<Result<_>>()?,
+            ),
+            port_bindings: Some(bindings),
+            publish_all_ports: Some(self.publish_all),
+            dns: Some(self.dns.clone()),
+            network_mode: Some(self.network.clone().unwrap_or_default()),
+            group_add: Some(self.group_add.clone()),
+            restart_policy: Some(api::RestartPolicy {
+                name: Some(restart_name),
+                maximum_retry_count: Some(
+                    self.restart
                         .split_once(':')
                         .and_then(|(_, n)| n.parse::<i64>().ok())
                         .unwrap_or(0),
-                },
-            },
-            "NetworkingConfig": self.networking_config(),
-        }))
+                ),
+            }),
+            ..Default::default()
+        };
+        Ok(api::ContainerCreateBody {
+            image: Some(self.image.clone()),
+            cmd: (!self.command.is_empty()).then(|| self.command.clone()),
+            entrypoint: self.entrypoint.as_ref().map(|e| match e.is_empty() {
+                true => Vec::new(),
+                false => vec![e.clone()],
+            }),
+            env: Some(env),
+            working_dir: Some(self.workdir.clone().unwrap_or_default()),
+            user: Some(self.user.clone().unwrap_or_default()),
+            hostname: Some(self.hostname.clone().unwrap_or_default()),
+            labels: Some(labels),
+            stop_signal: self.stop_signal.clone(),
+            stop_timeout: self.stop_timeout,
+            tty: Some(self.tty),
+            volumes: Some(anonymous),
+            exposed_ports: Some(exposed.into_iter().collect()),
+            open_stdin: Some(self.interactive),
+            stdin_once: Some(self.interactive && !self.detach),
+            attach_stdin: Some(self.interactive && !self.detach),
+            attach_stdout: Some(!self.detach),
+            attach_stderr: Some(!self.detach),
+            host_config: Some(host_config),
+            networking_config: self.networking_config(),
+            ..Default::default()
+        })
     }
 
     /// `--network-alias` as Docker's CLI sends it: the aliases of the network given.
-    fn networking_config(&self) -> Value {
-        match &self.network {
-            Some(network) if !self.network_aliases.is_empty() => json!({
-                "EndpointsConfig": { network: { "Aliases": self.network_aliases } },
-            }),
-            _ => Value::Null,
-        }
+    fn networking_config(&self) -> Option<api::NetworkingConfig> {
+        let network = self
+            .network
+            .as_ref()
+            .filter(|_| !self.network_aliases.is_empty())?;
+        let endpoint = api::EndpointSettings {
+            aliases: Some(self.network_aliases.clone()),
+            ..Default::default()
+        };
+        Some(api::NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(network.clone(), endpoint)])),
+        })
     }
 }
 
 /// `-p [IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]` → (`80/tcp`, `{"HostIp", "HostPort"}`), as
 /// Docker's CLI sends it. A malformed one is sent as it is: the daemon says what is wrong.
-fn port_binding(text: &str) -> (String, Value) {
+fn port_binding(text: &str) -> (String, api::PortBinding) {
     let (rest, protocol) = text.rsplit_once('/').unwrap_or((text, "tcp"));
     let parts: Vec<&str> = rest.rsplitn(3, ':').collect();
     let (container, host_port, host_ip) = match parts.as_slice() {
@@ -267,34 +286,46 @@ fn port_binding(text: &str) -> (String, Value) {
         [c, h, ip] => (*c, *h, *ip),
         _ => (rest, "", ""),
     };
-    (
-        format!("{container}/{protocol}"),
-        json!({ "HostIp": host_ip, "HostPort": host_port }),
-    )
+    let binding = api::PortBinding {
+        host_ip: Some(host_ip.to_string()),
+        host_port: Some(host_port.to_string()),
+    };
+    (format!("{container}/{protocol}"), binding)
 }
 
-/// `--mount type=bind,source=/srv,target=/www,readonly` → Docker's `Mount` object.
-fn mount_json(text: &str) -> Value {
-    let mut mount = json!({ "Type": "volume" });
+/// `--mount type=bind,source=/srv,target=/www,readonly` → Docker's `Mount`.
+fn parse_mount(text: &str) -> Result<api::Mount> {
+    let mut mount = api::Mount {
+        typ: Some(api::MountType::VOLUME),
+        ..Default::default()
+    };
     for pair in text.split(',') {
         let (key, value) = pair.split_once('=').unwrap_or((pair, "true"));
         match key {
-            "type" => mount["Type"] = json!(value),
-            "source" | "src" => mount["Source"] = json!(value),
-            "target" | "destination" | "dst" => mount["Target"] = json!(value),
-            "readonly" | "ro" => mount["ReadOnly"] = json!(value != "false" && value != "0"),
+            "type" => {
+                let kind = value
+                    .parse()
+                    .map_err(|_| anyhow::anyhow!("--mount {text}: invalid type {value:?}"))?;
+                mount.typ = Some(kind);
+            }
+            "source" | "src" => mount.source = Some(value.to_string()),
+            "target" | "destination" | "dst" => mount.target = Some(value.to_string()),
+            "readonly" | "ro" => mount.read_only = Some(value != "false" && value != "0"),
             "tmpfs-size" => {
-                let size = parse_size(value).unwrap_or(0);
-                mount["TmpfsOptions"]["SizeBytes"] = json!(size);
+                let size = parse_size(value).unwrap_or(0).try_into()?;
+                tmpfs_options(&mut mount).size_bytes = Some(size);
             }
             "tmpfs-mode" => {
-                let mode = u32::from_str_radix(value, 8).unwrap_or(0);
-                mount["TmpfsOptions"]["Mode"] = json!(mode);
+                tmpfs_options(&mut mount).mode = Some(i64::from_str_radix(value, 8).unwrap_or(0));
             }
             _ => {}
         }
     }
-    mount
+    Ok(mount)
+}
+
+fn tmpfs_options(mount: &mut api::Mount) -> &mut api::MountTmpfsOptions {
+    mount.tmpfs_options.get_or_insert_with(Default::default)
 }
 
 /// `64k`, `1m`, `2g`, `4096` → bytes.
@@ -420,7 +451,7 @@ pub fn create(client: &Client, flags: &RunFlags) -> Result<String> {
     if let Some(name) = &flags.name {
         path.push_str(&format!("?name={}", encode(name)));
     }
-    let body = flags.body()?;
+    let body = serde_json::to_value(flags.body()?)?;
     if flags.pull == "always" {
         pull_for_create(client, &flags.image, flags.quiet)?;
     }
@@ -1055,7 +1086,7 @@ pub fn pull(client: &Client, reference: &str, quiet: bool) -> Result<()> {
 /// and the daemon says it is not a profile.
 /// `--device HOST[:CONTAINER][:PERMISSIONS]` as Docker's CLI reads it: a second part that is
 /// only `r`, `w`, `m` letters is the permissions, else the path in the container.
-fn parse_device(text: &str) -> Result<Value, String> {
+fn parse_device(text: &str) -> Result<api::DeviceMapping, String> {
     let is_mode = |p: &str| !p.is_empty() && p.chars().all(|c| matches!(c, 'r' | 'w' | 'm'));
     let parts: Vec<&str> = text.split(':').collect();
     let (host, inside, perms) = match parts[..] {
@@ -1070,11 +1101,11 @@ fn parse_device(text: &str) -> Result<Value, String> {
     {
         return Err(format!("{text:?}: device paths are absolute"));
     }
-    Ok(json!({
-        "PathOnHost": host,
-        "PathInContainer": if inside.is_empty() { host } else { inside },
-        "CgroupPermissions": perms,
-    }))
+    Ok(api::DeviceMapping {
+        path_on_host: Some(host.to_string()),
+        path_in_container: Some(if inside.is_empty() { host } else { inside }.to_string()),
+        cgroup_permissions: Some(perms.to_string()),
+    })
 }
 
 fn security_opts(options: &[String]) -> Vec<String> {
@@ -1097,32 +1128,37 @@ mod network_flag_tests {
 
     #[test]
     fn publish_and_mount_flags_become_dockers_json() {
+        let json = |(key, binding): (String, api::PortBinding)| {
+            (key, serde_json::to_value(binding).unwrap())
+        };
         assert_eq!(
-            port_binding("127.0.0.1:8080:80"),
+            json(port_binding("127.0.0.1:8080:80")),
             (
                 "80/tcp".to_string(),
                 json!({ "HostIp": "127.0.0.1", "HostPort": "8080" })
             )
         );
         assert_eq!(
-            port_binding("5353:53/udp"),
+            json(port_binding("5353:53/udp")),
             (
                 "53/udp".to_string(),
                 json!({ "HostIp": "", "HostPort": "5353" })
             )
         );
         assert_eq!(
-            port_binding("80").1,
+            json(port_binding("80")).1,
             json!({ "HostIp": "", "HostPort": "" })
         );
+        let mount = |text| serde_json::to_value(parse_mount(text).unwrap()).unwrap();
         assert_eq!(
-            mount_json("type=bind,src=/srv,dst=/www,readonly"),
+            mount("type=bind,src=/srv,dst=/www,readonly"),
             json!({ "Type": "bind", "Source": "/srv", "Target": "/www", "ReadOnly": true })
         );
         assert_eq!(
-            mount_json("type=tmpfs,target=/t,tmpfs-size=64k")["TmpfsOptions"]["SizeBytes"],
+            mount("type=tmpfs,target=/t,tmpfs-size=64k")["TmpfsOptions"]["SizeBytes"],
             65536
         );
+        assert!(parse_mount("type=nfs,target=/t").is_err());
         assert_eq!(parse_size("1m"), Some(1 << 20));
         assert_eq!(parse_size("12"), Some(12));
         assert_eq!(parse_size("1x"), None);
@@ -1149,7 +1185,11 @@ mod device_flag_tests {
 
     #[test]
     fn device_flags_read_as_dockers_cli_reads_them() {
-        let device = |host: &str, inside: &str, perms: &str| json!({"PathOnHost": host, "PathInContainer": inside, "CgroupPermissions": perms});
+        let device = |host: &str, inside: &str, perms: &str| api::DeviceMapping {
+            path_on_host: Some(host.into()),
+            path_in_container: Some(inside.into()),
+            cgroup_permissions: Some(perms.into()),
+        };
         assert_eq!(
             parse_device("/dev/kmsg"),
             Ok(device("/dev/kmsg", "/dev/kmsg", "rwm"))

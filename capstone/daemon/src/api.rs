@@ -5,23 +5,25 @@
 //! saying so.
 
 use crate::engine::filters::{keys, Filters};
-use crate::engine::record::CreateBody;
 use crate::engine::{containers::POLL, images, registry, ApiError, ApiResult, Engine};
 use crate::http::{Request, Response, API_VERSION, MIN_API_VERSION};
 use crate::logs;
+use baleia_wire::api;
 use serde_json::{json, Value};
 use std::io::Write;
 use std::sync::Arc;
 
 /// Answer one request.
 pub fn handle(engine: &Arc<Engine>, request: Request) -> Response {
-    let before = crate::engine::event_hooks::before(engine, &request);
-    let response = match route(engine, &request) {
+    match route(engine, &request) {
         Ok(response) => response,
-        Err(error) => Response::json(error.status, &json!({ "message": error.message })),
-    };
-    crate::engine::event_hooks::after(engine, &request, before, &response);
-    response
+        Err(error) => Response::json(
+            error.status,
+            &api::ErrorResponse {
+                message: error.message,
+            },
+        ),
+    }
 }
 
 fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
@@ -74,12 +76,13 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
         }
         ("POST", ["containers", "create"]) => {
             let raw: Value = json_body(req)?;
-            crate::engine::unsupported::check_create(&raw)?;
-            let mut body: CreateBody = serde_json::from_value(raw.clone())
-                .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
-            body.aliases = crate::engine::unsupported::aliases(&raw)?;
-            let id = engine.create(req.query("name"), body)?;
-            Ok(Response::json(201, &json!({ "Id": id, "Warnings": [] })))
+            let request = crate::engine::unsupported::read_create(&raw)?;
+            let id = engine.create(req.query("name"), request)?;
+            let created = api::ContainerCreateResponse {
+                id,
+                warnings: Vec::new(),
+            };
+            Ok(Response::json(201, &created))
         }
         ("GET", ["containers", id, "json"]) => {
             Ok(Response::json(200, &engine.find(id)?.inspect(engine)))
@@ -102,8 +105,7 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
         }
         ("POST", ["containers", id, "restart"]) => {
             let timeout = req.query("t").and_then(|t| t.parse().ok());
-            engine.stop(id, timeout, req.query("signal"))?;
-            engine.start(id)?;
+            engine.restart(id, timeout, req.query("signal"))?;
             Ok(Response::no_content())
         }
         ("POST", ["containers", id, "rename"]) => {
@@ -146,7 +148,7 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
                 req.query("author"),
                 req.query("comment"),
             )?;
-            Ok(Response::json(201, &json!({ "Id": id })))
+            Ok(Response::json(201, &api::Id { id }))
         }
         ("GET", ["images", "get"]) => save(engine, &req.query_all("names")),
         ("GET", ["images", rest @ ..]) if rest.last() == Some(&"get") => {
@@ -161,8 +163,13 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
             Ok(Response::json_lines(&messages))
         }
         ("POST", ["containers", id, "exec"]) => {
-            let id = engine.exec_create(id, json_body(req)?)?;
-            Ok(Response::json(201, &json!({ "Id": id })))
+            let raw: Value = json_body(req)?;
+            // Keys of older APIs: `Detach` (the start says it), `Container` (the Python SDK
+            // sends the id the path already names).
+            let body: api::ExecConfig = strict(&raw, &["Detach", "Container"])?;
+            let config = crate::engine::exec::ExecConfig::from_api(body)?;
+            let id = engine.exec_create(id, config)?;
+            Ok(Response::json(201, &api::Id { id }))
         }
         ("POST", ["exec", id, "start"]) => exec_start(engine, id, req),
         ("GET", ["exec", id, "json"]) => Ok(Response::json(200, &engine.exec_inspect(id)?)),
@@ -252,7 +259,7 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
         ("POST", ["build"]) => engine.build(req),
         ("POST", ["build", "prune"]) => Ok(Response::json(200, &engine.build_prune()?)),
         ("POST", ["volumes", "create"]) => {
-            let body: Value = optional_json_body(req)?;
+            let body: api::VolumeCreateRequest = strict(&optional_json_body(req)?, &[])?;
             Ok(Response::json(201, &engine.volume_create(&body)?))
         }
         ("GET", ["volumes"]) => {
@@ -270,6 +277,8 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
         }
         ("POST", ["networks", "create"]) => {
             let body: Value = json_body(req)?;
+            // `CheckDuplicate`: API < 1.44 (always on since).
+            strict::<api::NetworkCreateRequest>(&body, &["CheckDuplicate"])?;
             Ok(Response::json(201, &engine.network_create(&body)?))
         }
         ("GET", ["networks"]) => {
@@ -278,11 +287,13 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
         }
         ("POST", ["networks", id, "connect"]) => {
             let body: Value = json_body(req)?;
+            strict::<api::NetworkConnectRequest>(&body, &[])?;
             engine.network_connect(id, &body)?;
             Ok(Response::json(200, &json!({})))
         }
         ("POST", ["networks", id, "disconnect"]) => {
             let body: Value = json_body(req)?;
+            strict::<api::NetworkDisconnectRequest>(&body, &[])?;
             engine.network_disconnect(id, &body)?;
             Ok(Response::json(200, &json!({})))
         }
@@ -318,8 +329,8 @@ fn no_swarm(parts: &[&str]) -> Option<ApiError> {
 /// `POST /exec/{id}/start`: detached, it answers at once; attached, the connection is
 /// hijacked and carries the process's output until it ends.
 fn exec_start(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Response> {
-    let body: Value = optional_json_body(req)?;
-    if body["Detach"].as_bool() == Some(true) {
+    let body: api::ExecStartConfig = strict(&optional_json_body(req)?, &[])?;
+    if body.detach == Some(true) {
         engine.exec_start(id, None, None, false)?;
         // dockerd's answer: 200 and no body.
         return Ok(Response::text(200, ""));
@@ -328,7 +339,7 @@ fn exec_start(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Respon
     let created_tty = engine.exec_inspect(id)?["ProcessConfig"]["tty"] == json!(true);
     // As dockerd's: the start's own `Tty` decides whether the output is framed (the SDK sends
     // `"Tty": false` unless told otherwise, and then reads frames); without it, the exec's.
-    let tty = body["Tty"].as_bool().unwrap_or(created_tty);
+    let tty = body.tty.unwrap_or(created_tty);
     let engine = engine.clone();
     let id = id.to_string();
     Ok(Response::Upgrade {
@@ -455,6 +466,14 @@ fn json_body<T: serde::de::DeserializeOwned>(req: &Request) -> ApiResult<T> {
         .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
 }
 
+/// A body read as Docker's type `T`, refusing keys `T` does not have ([`api::parse_strict`]).
+fn strict<T: serde::de::DeserializeOwned + serde::Serialize>(
+    body: &Value,
+    legacy: &[&str],
+) -> ApiResult<T> {
+    api::parse_strict(body, legacy).map_err(ApiError::bad_request)
+}
+
 /// The same for bodies a client may leave out (`{}` then).
 fn optional_json_body(req: &Request) -> ApiResult<Value> {
     if req.body.iter().all(u8::is_ascii_whitespace) {
@@ -468,35 +487,44 @@ fn filters(req: &Request, accepted: &[&str]) -> ApiResult<Filters> {
     Filters::parse(req.query("filters"), accepted)
 }
 
-fn version() -> Value {
+fn version() -> api::SystemVersion {
     let uname = nix::sys::utsname::uname().ok();
     let kernel = uname
         .map(|u| u.release().to_string_lossy().into_owned())
         .unwrap_or_default();
-    let version = env!("CARGO_PKG_VERSION");
-    json!({
-        "Platform": { "Name": "baleia" },
-        "Components": [{
-            "Name": "Engine",
-            "Version": version,
-            "Details": {
-                "ApiVersion": API_VERSION,
-                "MinAPIVersion": MIN_API_VERSION,
-                "Os": "linux",
-                "Arch": std::env::consts::ARCH,
-                "KernelVersion": kernel,
-            },
-        }],
-        "Version": version,
-        "ApiVersion": API_VERSION,
-        "MinAPIVersion": MIN_API_VERSION,
-        "GitCommit": "",
-        "GoVersion": "rust",
-        "Os": "linux",
-        "Arch": go_arch(),
-        "KernelVersion": kernel,
-        "BuildTime": "",
-    })
+    let version = env!("CARGO_PKG_VERSION").to_string();
+    let details = [
+        ("ApiVersion", API_VERSION),
+        ("MinAPIVersion", MIN_API_VERSION),
+        ("Os", "linux"),
+        ("Arch", std::env::consts::ARCH),
+        ("KernelVersion", &kernel),
+    ];
+    api::SystemVersion {
+        platform: Some(api::SystemVersionPlatform {
+            name: "baleia".into(),
+        }),
+        components: Some(vec![api::SystemVersionComponents {
+            name: "Engine".into(),
+            version: version.clone(),
+            details: Some(
+                details
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
+        }]),
+        version: Some(version),
+        api_version: Some(API_VERSION.into()),
+        min_api_version: Some(MIN_API_VERSION.into()),
+        git_commit: Some(String::new()),
+        go_version: Some("rust".into()),
+        os: Some("linux".into()),
+        arch: Some(go_arch().into()),
+        kernel_version: Some(kernel),
+        experimental: None,
+        build_time: Some(String::new()),
+    }
 }
 
 fn go_arch() -> &'static str {
@@ -507,7 +535,7 @@ fn go_arch() -> &'static str {
     }
 }
 
-fn info(engine: &Engine) -> Value {
+fn info(engine: &Engine) -> api::SystemInfo {
     let all = engine.all();
     let running = all.iter().filter(|f| f.running()).count();
     let images = ch04_images::image::list(&engine.store)
@@ -533,56 +561,81 @@ fn info(engine: &Engine) -> Value {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .unwrap_or(0)
         * 1024;
-    json!({
-        "ID": "",
-        "Containers": all.len(),
-        "ContainersRunning": running,
-        "ContainersPaused": 0,
-        "ContainersStopped": all.len() - running,
-        "Images": images,
-        "Driver": "overlay",
-        "DriverStatus": [["Backing Filesystem", "overlayfs layers unpacked by chapter 04"]],
-        "Plugins": { "Volume": [], "Network": [], "Authorization": null, "Log": ["json-file"] },
-        "MemoryLimit": true,
-        "SwapLimit": true,
-        "CpuCfsPeriod": true,
-        "CpuCfsQuota": true,
-        "CPUShares": true,
-        "PidsLimit": true,
-        "IPv4Forwarding": std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward")
-            .is_ok_and(|v| v.trim() == "1"),
-        "Debug": false,
-        "NFd": 0,
-        "NGoroutines": 0,
-        "SystemTime": crate::time::rfc3339_nanos(crate::time::now_nanos()),
-        "LoggingDriver": "json-file",
-        "CgroupDriver": "cgroupfs",
-        "CgroupVersion": if engine.cgroup_v2 { "2" } else { "1" },
-        "KernelVersion": field(|u| u.release()),
-        "OperatingSystem": os,
-        "OSType": "linux",
-        "Architecture": field(|u| u.machine()),
-        "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-        "MemTotal": mem_total,
-        "IndexServerAddress": "",
-        "DockerRootDir": engine.root,
-        "Name": field(|u| u.nodename()),
-        "Labels": [],
-        "ExperimentalBuild": false,
-        "ServerVersion": env!("CARGO_PKG_VERSION"),
-        "Runtimes": { "baleia": { "path": engine.exe } },
-        "DefaultRuntime": "baleia",
-        "Swarm": { "LocalNodeState": "inactive", "ControlAvailable": false },
-        "LiveRestoreEnabled": true,
-        "Isolation": "",
-        "InitBinary": "",
-        "SecurityOptions": [],
+    let strings = |list: &[&str]| Some(list.iter().map(|s| s.to_string()).collect());
+    let runtime = api::Runtime {
+        path: Some(engine.exe.to_string_lossy().into_owned()),
+        ..Default::default()
+    };
+    api::SystemInfo {
+        id: Some(String::new()),
+        containers: Some(all.len() as i64),
+        containers_running: Some(running as i64),
+        containers_paused: Some(0),
+        containers_stopped: Some((all.len() - running) as i64),
+        images: Some(images as i64),
+        driver: Some("overlay".into()),
+        driver_status: Some(vec![vec![
+            "Backing Filesystem".into(),
+            "overlayfs layers unpacked by chapter 04".into(),
+        ]]),
+        plugins: Some(api::PluginsInfo {
+            volume: Some(Vec::new()),
+            network: Some(Vec::new()),
+            authorization: None,
+            log: strings(&["json-file"]),
+        }),
+        memory_limit: Some(true),
+        swap_limit: Some(true),
+        cpu_cfs_period: Some(true),
+        cpu_cfs_quota: Some(true),
+        cpu_shares: Some(true),
+        pids_limit: Some(true),
+        ipv4_forwarding: Some(
+            std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").is_ok_and(|v| v.trim() == "1"),
+        ),
+        debug: Some(false),
+        nfd: Some(0),
+        n_goroutines: Some(0),
+        system_time: Some(crate::time::rfc3339_nanos(crate::time::now_nanos())),
+        logging_driver: Some("json-file".into()),
+        cgroup_driver: Some(api::SystemInfoCgroupDriverEnum::CGROUPFS),
+        cgroup_version: Some(if engine.cgroup_v2 {
+            api::SystemInfoCgroupVersionEnum::_2
+        } else {
+            api::SystemInfoCgroupVersionEnum::_1
+        }),
+        kernel_version: Some(field(|u| u.release())),
+        operating_system: Some(os),
+        os_type: Some("linux".into()),
+        architecture: Some(field(|u| u.machine())),
+        ncpu: Some(std::thread::available_parallelism().map_or(1, |n| n.get()) as i64),
+        mem_total: Some(mem_total as i64),
+        index_server_address: Some(String::new()),
+        docker_root_dir: Some(engine.root.to_string_lossy().into_owned()),
+        name: Some(field(|u| u.nodename())),
+        labels: Some(Vec::new()),
+        experimental_build: Some(false),
+        server_version: Some(env!("CARGO_PKG_VERSION").into()),
+        runtimes: Some([("baleia".to_string(), runtime)].into()),
+        default_runtime: Some("baleia".into()),
+        swarm: Some(api::SwarmInfo {
+            local_node_state: Some(api::LocalNodeState::INACTIVE),
+            control_available: Some(false),
+            ..Default::default()
+        }),
+        live_restore_enabled: Some(true),
+        isolation: Some(api::SystemInfoIsolationEnum::EMPTY),
+        init_binary: Some(String::new()),
+        security_options: Some(Vec::new()),
         // As dockerd's: what works less well than it should on this host, said once here.
-        "Warnings": ch07_volumes_network::network::nat::check()
-            .err()
-            .map(|unavailable| vec![format!("WARNING: {unavailable}")])
-            .unwrap_or_default(),
-    })
+        warnings: Some(
+            ch07_volumes_network::network::nat::check()
+                .err()
+                .map(|unavailable| vec![format!("WARNING: {unavailable}")])
+                .unwrap_or_default(),
+        ),
+        ..Default::default()
+    }
 }
 
 /// `POST /containers/{id}/wait`: the headers go out at once (clients wait for them before
@@ -602,8 +655,12 @@ fn wait(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Response> {
         content_type: "application/json".into(),
         body: Box::new(move |out| {
             let code = engine.wait(&baseline, &condition);
-            let body = json!({ "StatusCode": code, "Error": null });
-            out.write_all(format!("{body}\n").as_bytes())
+            let body = api::Wait {
+                status_code: code.into(),
+                error: None,
+            };
+            let line = serde_json::to_string(&body).unwrap_or_default();
+            out.write_all(format!("{line}\n").as_bytes())
         }),
     })
     // end of exercise capstone.3
@@ -715,6 +772,7 @@ fn container_logs(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Re
 /// as it is written to its log, from now until its run ends. (No standard input yet.)
 fn attach(engine: &Arc<Engine>, id: &str, req: &Request) -> ApiResult<Response> {
     let found = engine.find(id)?;
+    engine.container_event("attach", &found.record, json!({}));
     let stdin = req.flag("stdin") && found.record.config.open_stdin;
     let tty = found.record.config.tty;
     let (stdout, stderr) = (req.flag("stdout"), req.flag("stderr"));

@@ -111,6 +111,9 @@ pub fn run(options: Options) -> Result<()> {
         removed: Mutex::new(HashMap::new()),
         execs: Mutex::new(HashMap::new()),
         changes: Default::default(),
+        index: Mutex::new(crate::engine::index::Index::load(
+            &options.root.join("containers"),
+        )),
     });
     // Before serving: a crashed supervisor's lease must not hold an address a new container
     // could have.

@@ -157,9 +157,8 @@ fn supervise(root: &Path, dir: &Dir, mut handshake: File) -> Result<()> {
     // `start` is recorded here, not by the daemon after it answers: a container that ends at
     // once must still show `start` before `die`, and this process writes both, in order.
     if let Some(root) = dir.0.parent().and_then(|containers| containers.parent()) {
-        let (name, image) = (&record.name, &record.config.image);
         let none = serde_json::json!({});
-        baleia_wire::journal::container(root, "start", &record.id, name, image, none);
+        baleia_wire::journal::container(root, "start", &record, none);
     }
     let _ = writeln!(handshake, "{}", serde_json::json!({ "pid": pid }));
     drop(handshake);
@@ -214,8 +213,7 @@ fn supervise(root: &Path, dir: &Dir, mut handshake: File) -> Result<()> {
     // `die` before the state says so: whoever waited for the exit then finds the event.
     if let Some(root) = dir.0.parent().and_then(|containers| containers.parent()) {
         let code = serde_json::json!({ "exitCode": exit_code.to_string() });
-        let (name, image) = (&record.name, &record.config.image);
-        baleia_wire::journal::container(root, "die", &record.id, name, image, code);
+        baleia_wire::journal::container(root, "die", &record, code);
     }
     dir.write_state(&state)
 }

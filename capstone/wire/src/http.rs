@@ -251,7 +251,8 @@ pub enum Response {
 }
 
 impl Response {
-    pub fn json(status: u16, value: &serde_json::Value) -> Response {
+    /// A JSON answer: one of [`crate::api`]'s types (or, where none is typed yet, a `Value`).
+    pub fn json(status: u16, value: &impl serde::Serialize) -> Response {
         Response::Full {
             status,
             content_type: "application/json",

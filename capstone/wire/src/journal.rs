@@ -1,7 +1,7 @@
 //! The events journal, `ROOT/events.jsonl`: one Docker event message a line.
 //!
-//! Shared because two roles write it: the daemon the events of the API calls it answers, each
-//! supervisor its container's `start` and `die` (the daemon may not be running then). Every
+//! Shared because two roles write it: the daemon's engine each change it makes, where it makes
+//! it, each supervisor its container's `start` and `die` (the daemon may not be running then). Every
 //! event is one `write(2)` with `O_APPEND` (open(2)), so lines from several processes never
 //! interleave. The daemon's `GET /events` reads and follows it (see the daemon's
 //! `engine::events`).
@@ -59,21 +59,17 @@ pub fn append(root: &Path, message: &Value) {
     }
 }
 
-/// A container's event, its name and image as attributes.
-pub fn container(root: &Path, action: &str, id: &str, name: &str, image: &str, extra: Value) {
-    // The container's labels first (Docker's events carry them), so that `extra` wins.
-    let record = root.join("containers").join(id).join("container.json");
-    let labels = crate::record::read_json::<crate::record::Record>(&record)
-        .ok()
-        .and_then(|r| r.config.labels)
-        .unwrap_or_default();
-    let mut attributes = json!(labels);
+/// A container's event: its labels (Docker's events carry them, for `--filter label=`), its
+/// name and image, then `extra` (which wins). The caller holds the record already: nothing is
+/// read from disk for an event.
+pub fn container(root: &Path, action: &str, record: &crate::record::Record, extra: Value) {
+    let mut attributes = json!(record.config.labels.clone().unwrap_or_default());
     if let Some(map) = attributes.as_object_mut() {
-        map.insert("name".into(), json!(name));
-        map.insert("image".into(), json!(image));
+        map.insert("name".into(), json!(record.name));
+        map.insert("image".into(), json!(record.config.image));
+        if let Some(more) = extra.as_object() {
+            map.extend(more.clone());
+        }
     }
-    if let (Some(map), Some(more)) = (attributes.as_object_mut(), extra.as_object()) {
-        map.extend(more.clone());
-    }
-    append(root, &event("container", action, id, attributes));
+    append(root, &event("container", action, &record.id, attributes));
 }

@@ -3,16 +3,19 @@
 //!
 //! - [`http`]: the Engine API's framing (HTTP/1.1 on a unix socket), both ends.
 //! - [`body`]: HTTP bodies as streams (lengths and chunks), both ends and both ways.
+//! - [`api`]: the Engine API's request and response bodies (Docker's own types).
 //! - [`logs`]: a container's log file and the multiplexed stream of `logs`/`attach`.
-//! - [`record`] and [`attachments`]: the records kept on disk under `ROOT/containers/ID`,
+//! - [`record`] (with [`create`], a request becoming a record) and [`attachments`]: the records kept on disk under `ROOT/containers/ID`,
 //!   written by the daemon and the supervisor, read by both.
 //! - [`journal`]: the events journal, written by the daemon and the supervisors.
 //! - [`stdin`], [`pty`], [`terminal`]: a container's standard input and terminal, passed
 //!   from one process to the next (fds over `SCM_RIGHTS`, bytes through pipes).
 //! - [`time`]: the timestamps all of them print.
 
+pub mod api;
 pub mod attachments;
 pub mod body;
+pub mod create;
 pub mod http;
 pub mod journal;
 pub mod logs;

@@ -21,8 +21,10 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// Docker's container `Config` (the body of `POST /containers/create`), the fields we honour.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// Docker's container `Config` as the record keeps it: the fields of the create request
+/// ([`crate::api::ContainerCreateBody`]) baleia honours, with what `create` filled in (the
+/// hostname, the image's command and environment). `inspect` shows it as `Config`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct Config {
     pub hostname: String,
@@ -46,8 +48,9 @@ pub struct Config {
     pub volumes: Option<serde_json::Value>,
 }
 
-/// Docker's `HostConfig`, the fields we honour or refuse.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// Docker's `HostConfig` as the record keeps it: the fields baleia honours (the request's
+/// others are refused when set, see the daemon's `engine::unsupported`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct HostConfig {
     /// With a terminal: its first size, `[rows, columns]` (`[0, 0]`: none given).
@@ -87,7 +90,7 @@ pub struct HostConfig {
 }
 
 /// One `--device HOST[:CONTAINER][:PERMISSIONS]`, as Docker's API carries it.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct DeviceMapping {
     pub path_on_host: String,
@@ -97,14 +100,14 @@ pub struct DeviceMapping {
     pub cgroup_permissions: String,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct RestartPolicy {
     pub name: String,
     pub maximum_retry_count: i64,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct LogConfig {
     #[serde(rename = "Type")]
@@ -112,22 +115,17 @@ pub struct LogConfig {
     pub config: BTreeMap<String, String>,
 }
 
-/// The body of `POST /containers/create`: a `Config` with a `HostConfig` inside.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct CreateBody {
-    #[serde(flatten)]
-    pub config: Config,
-    pub host_config: HostConfig,
-    /// `NetworkingConfig`'s aliases on the container's network (see
-    /// [`super::unsupported::aliases`]).
-    #[serde(skip)]
-    pub aliases: Vec<String>,
-}
+/// The version of `container.json` this code writes. 0: the records written before the
+/// field existed (the same fields otherwise); [`Dir::read_record`] reads both.
+pub const RECORD_VERSION: u32 = 1;
 
-/// `container.json`: what the daemon decided at `create`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// `container.json`: what the daemon decided at `create`. Its own type, not the API's: the
+/// request may change with Docker's API, what is on disk must stay readable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
+    /// The record's format ([`RECORD_VERSION`]); absent (0) in records from before.
+    #[serde(default)]
+    pub version: u32,
     pub id: String,
     pub name: String,
     /// Nanoseconds since the epoch.
@@ -217,8 +215,10 @@ impl Dir {
             .unwrap_or(0)
     }
 
+    /// The record, in today's format whatever the format it was written in.
     pub fn read_record(&self) -> Result<Record> {
-        read_json(&self.record())
+        let path = self.record();
+        migrate(read_json(&path)?).with_context(|| format!("parse {}", path.display()))
     }
 
     /// The state, or a fresh "created" one when the container was never started.
@@ -234,6 +234,22 @@ impl Dir {
     }
 }
 
+/// A record as read from disk → today's [`Record`]. Version 0 has today's fields without the
+/// version; a version this code does not know (written by a newer baleia) is refused rather
+/// than read wrong.
+pub fn migrate(mut raw: serde_json::Value) -> Result<Record> {
+    let version = raw.get("version").and_then(|v| v.as_u64()).unwrap_or(0);
+    if version > u64::from(RECORD_VERSION) {
+        anyhow::bail!(
+            "container record version {version}: this baleia reads up to {RECORD_VERSION}"
+        );
+    }
+    if version == 0 {
+        raw["version"] = RECORD_VERSION.into();
+    }
+    Ok(serde_json::from_value(raw)?)
+}
+
 pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     let bytes = std::fs::read(path).with_context(|| format!("read {}", path.display()))?;
     serde_json::from_slice(&bytes).with_context(|| format!("parse {}", path.display()))
@@ -245,4 +261,56 @@ pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
     let bytes = serde_json::to_vec_pretty(value)?;
     std::fs::write(&tmp, bytes).with_context(|| format!("write {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("rename to {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `container.json` written by the code before records had a version (its own
+    /// `Record` and `write_json`, for a `docker create --name web -t -e A=1 -l tier=front
+    /// -p 127.0.0.1:8080:80 --restart on-failure:2 --memory 64m -v /data --mount
+    /// type=bind,...` body as the docker CLI sends it).
+    const VERSION_0: &str = include_str!("../fixtures/container-v0.json");
+
+    #[test]
+    fn a_record_from_before_versions_reads_as_the_same_container() {
+        let dir = std::env::temp_dir().join(format!("baleia-record-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("container.json"), VERSION_0).unwrap();
+        let record = Dir(dir.clone()).read_record().unwrap();
+        assert_eq!(record.version, RECORD_VERSION);
+        assert_eq!(record.name, "web");
+        assert_eq!(record.path, "sh");
+        assert_eq!(record.args, ["-c", "echo hi"]);
+        assert_eq!(record.created, 1_796_000_000_123_456_789);
+        assert_eq!(record.config.image, "busybox");
+        assert!(record.config.tty);
+        assert_eq!(record.config.labels.as_ref().unwrap()["tier"], "front");
+        let host = &record.host_config;
+        assert_eq!(host.memory, 64 << 20);
+        assert_eq!(host.console_size, Some([24, 80]));
+        assert_eq!(host.restart_policy.name, "on-failure");
+        assert_eq!(host.restart_policy.maximum_retry_count, 2);
+        assert_eq!(
+            host.port_bindings.as_ref().unwrap()["80/tcp"][0]["HostPort"],
+            "8080"
+        );
+        assert_eq!(host.mounts.as_ref().unwrap()[0]["Target"], "/www");
+        // Written again (a rename does), it is today's format and reads back the same.
+        write_json(&Dir(dir.clone()).record(), &record).unwrap();
+        let again = Dir(dir.clone()).read_record().unwrap();
+        assert_eq!(again, record);
+        let text = std::fs::read_to_string(dir.join("container.json")).unwrap();
+        assert!(text.contains("\"version\": 1"), "{text}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_record_from_a_newer_baleia_is_refused() {
+        let mut raw: serde_json::Value = serde_json::from_str(VERSION_0).unwrap();
+        raw["version"] = (RECORD_VERSION + 1).into();
+        let error = migrate(raw).unwrap_err().to_string();
+        assert!(error.contains("reads up to"), "{error}");
+    }
 }

@@ -119,15 +119,7 @@ impl Engine {
         plan.network = Some(config.name.clone());
         plan.aliases = aliases;
         self.set_network(&found, &plan, &config.name)?;
-        super::events::append(
-            &self.root,
-            &super::events::event(
-                "network",
-                "connect",
-                &super::networks::network_id(&config.name),
-                serde_json::json!({ "container": found.id(), "name": config.name, "type": "bridge" }),
-            ),
-        );
+        self.network_event("connect", &config.name, found.id());
         Ok(())
     }
 
@@ -152,15 +144,7 @@ impl Engine {
         plan.network = None;
         plan.aliases.clear();
         self.set_network(&found, &plan, "none")?;
-        super::events::append(
-            &self.root,
-            &super::events::event(
-                "network",
-                "disconnect",
-                &super::networks::network_id(&config.name),
-                serde_json::json!({ "container": found.id(), "name": config.name, "type": "bridge" }),
-            ),
-        );
+        self.network_event("disconnect", &config.name, found.id());
         Ok(())
     }
 }

@@ -1,7 +1,7 @@
 //! The life of a container: create, start (through a supervisor), stop, kill, wait, remove;
 //! and, when the daemon starts, re-adopting containers whose supervisors kept them running.
 
-use super::record::{write_json, CreateBody, Dir, Record, Status};
+use super::record::{write_json, Config, Dir, HostConfig, Record, Status, RECORD_VERSION};
 use super::spec::{self, Inputs};
 use super::{changes, ApiError, ApiResult, Engine, Found};
 use crate::time::now_nanos;
@@ -71,10 +71,18 @@ pub fn shim_alive(shim_pid: i32, id: &str) -> bool {
     !zombie && cmdline.split(|b| *b == 0).any(|arg| arg == id.as_bytes())
 }
 
+/// A create request in the engine's terms (read by [`super::unsupported::read_create`]).
+pub struct CreateRequest {
+    pub config: Config,
+    pub host_config: HostConfig,
+    /// `NetworkingConfig`'s aliases on the container's network.
+    pub aliases: Vec<String>,
+}
+
 impl Engine {
     /// `POST /containers/create`.
-    pub fn create(&self, name: Option<&str>, body: CreateBody) -> ApiResult<String> {
-        let CreateBody {
+    pub fn create(&self, name: Option<&str>, body: CreateRequest) -> ApiResult<String> {
+        let CreateRequest {
             config,
             mut host_config,
             aliases,
@@ -86,8 +94,7 @@ impl Engine {
             ));
         }
         let _names = self.names.lock().unwrap_or_else(|e| e.into_inner());
-        let existing = self.all();
-        let taken = |n: &str| existing.iter().find(|f| f.record.name == n).cloned();
+        let taken = |n: &str| self.index().named(n).map(String::from);
         let id = ch03_overlayfs::dirs::random_id().map_err(ApiError::internal)?;
         // Docker's `/?[a-zA-Z0-9][a-zA-Z0-9_.-]+`: one leading slash at most.
         let name = match name
@@ -103,8 +110,7 @@ impl Engine {
                 }
                 if let Some(other) = taken(name) {
                     return Err(ApiError::conflict(format!(
-                        "Conflict. The container name \"/{name}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
-                        other.record.id
+                        "Conflict. The container name \"/{name}\" is already in use by container \"{other}\". You have to remove (or rename) that container to be able to reuse that name."
                     )));
                 }
                 name.to_string()
@@ -218,6 +224,7 @@ impl Engine {
             }
             config.volumes = keys(volumes);
             let record = Record {
+                version: RECORD_VERSION,
                 id: id.clone(),
                 name: name.clone(),
                 created: now_nanos(),
@@ -233,7 +240,11 @@ impl Engine {
         })();
         drop(lock);
         match made {
-            Ok(_) => Ok(id),
+            Ok(record) => {
+                self.index_insert(&record);
+                self.container_event("create", &record, serde_json::json!({}));
+                Ok(id)
+            }
             Err(error) => {
                 if dirs.dir.exists() {
                     let _ = dirs.remove();
@@ -400,11 +411,7 @@ impl Engine {
             engine.changes.notify();
             if record.host_config.auto_remove {
                 engine.remember_removed(&id, state.exit_code);
-                if engine.remove(&id, true).is_ok() {
-                    let (name, image) = (&record.name, &record.config.image);
-                    let none = serde_json::json!({});
-                    super::events::container(&engine.root, "destroy", &id, name, image, none);
-                }
+                let _ = engine.remove(&id, true);
             } else if let Some(delay) = engine.restart_delay(&dir, &record, &state) {
                 std::thread::sleep(delay);
                 // Stopped or removed by the user while we waited?
@@ -501,6 +508,12 @@ impl Engine {
             mark_stopped_by_user(&found);
         }
         self.signal(&found, signal)?;
+        let number = (signal as i32).to_string();
+        self.container_event(
+            "kill",
+            &found.record,
+            serde_json::json!({ "signal": number }),
+        );
         // As dockerd's (moby's daemon/kill.go): a SIGKILL is answered once the container has
         // ended, so the client's next inspect already sees it exited, with its exit code.
         if running && signal == Signal::SIGKILL && !self.wait_stopped(found.id(), KILL_WAIT) {
@@ -563,12 +576,26 @@ impl Engine {
         )?;
         let timeout = timeout.or(config.stop_timeout).unwrap_or(10);
         let _ = self.signal(&found, signal);
-        if timeout >= 0 && self.wait_stopped(found.id(), Duration::from_secs(timeout as u64)) {
-            return Ok(true);
+        if timeout < 0 || !self.wait_stopped(found.id(), Duration::from_secs(timeout as u64)) {
+            let _ = self.signal(&found, Signal::SIGKILL);
+            self.wait_stopped(found.id(), Duration::from_secs(30));
         }
-        let _ = self.signal(&found, Signal::SIGKILL);
-        self.wait_stopped(found.id(), Duration::from_secs(30));
+        self.container_event("stop", &found.record, serde_json::json!({}));
         Ok(true)
+    }
+
+    /// `POST /containers/{id}/restart`: stop (if running), then start.
+    pub fn restart(
+        self: &Arc<Self>,
+        wanted: &str,
+        timeout: Option<i64>,
+        signal: Option<&str>,
+    ) -> ApiResult<()> {
+        let found = self.find(wanted)?;
+        self.stop(found.id(), timeout, signal)?;
+        self.start(found.id())?;
+        self.container_event("restart", &found.record, serde_json::json!({}));
+        Ok(())
     }
 
     /// `DELETE /containers/{id}`; its anonymous volumes go with it if it was made with `--rm`.
@@ -602,6 +629,8 @@ impl Engine {
         if dirs.dir.exists() {
             dirs.remove().map_err(ApiError::internal)?;
         }
+        self.index_remove(&found.record);
+        self.container_event("destroy", &found.record, serde_json::json!({}));
         // Its exec instances go with it, as Docker's do (`GET /exec/ID/json` is 404 after).
         self.execs
             .lock()

@@ -2,9 +2,11 @@
 //! as Docker's JSON messages, one a line.
 //!
 //! **The journal is the bus.** Every event is one line appended (`O_APPEND`, one `write(2)`,
-//! so lines from several processes never interleave) to `ROOT/events.jsonl`. The daemon writes
-//! the events of the API calls it answers; each supervisor writes its container's `die` (the
-//! daemon may not even be running then). A `GET /events` reads the journal from `since` and,
+//! so lines from several processes never interleave) to `ROOT/events.jsonl`. The engine writes
+//! each event where it makes the change ([`Engine::container_event`], [`Engine::event`]: in
+//! `create`, `kill`, `remove`, `tag`...), so a change made without an API call of its own
+//! (`--rm`'s removal, a prune's removals) is recorded too; each supervisor writes its
+//! container's `start` and `die` (the daemon may not even be running then). A `GET /events` reads the journal from `since` and,
 //! without `until` in the past, keeps following it as `logs --follow` does (a poll every
 //! 100 ms). So `since` works across a daemon restart, and no event of a shim is missed.
 //!
@@ -21,6 +23,29 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 pub use baleia_wire::journal::{append, container, event, journal, previous, MAX_BYTES};
+
+impl Engine {
+    /// Record an event of a container (its labels, name and image are its attributes, with
+    /// `extra`), as Docker's daemon does.
+    pub fn container_event(&self, action: &str, record: &super::record::Record, extra: Value) {
+        container(&self.root, action, record, extra);
+    }
+
+    /// Record an event of an image, a volume or a network.
+    pub fn event(&self, kind: &str, action: &str, id: &str, attributes: Value) {
+        append(&self.root, &event(kind, action, id, attributes));
+    }
+
+    /// A network's event (`container`: the container connected or disconnected, if any).
+    pub fn network_event(&self, action: &str, network: &str, container: &str) {
+        let mut attributes = json!({ "name": network, "type": "bridge" });
+        if !container.is_empty() {
+            attributes["container"] = json!(container);
+        }
+        let id = super::networks::network_id(network);
+        self.event("network", action, &id, attributes);
+    }
+}
 
 /// What `GET /events` asked for.
 #[derive(Debug, Clone, Default)]

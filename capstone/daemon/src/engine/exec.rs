@@ -9,16 +9,16 @@
 use super::record::{read_json, Dir};
 use super::spec::resolve_user;
 use super::{ApiError, ApiResult, Engine};
+use baleia_wire::api;
 use oci_spec::runtime::Spec;
-use serde::Deserialize;
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, PoisonError};
 
-/// The body of `POST /containers/{id}/exec`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
+/// What an exec runs: the body of `POST /containers/{id}/exec` ([`api::ExecConfig`]), the
+/// fields baleia honours.
+#[derive(Debug, Clone, Default)]
 pub struct ExecConfig {
     pub cmd: Vec<String>,
     pub env: Option<Vec<String>>,
@@ -28,6 +28,36 @@ pub struct ExecConfig {
     pub attach_stdin: bool,
     /// The terminal's first size, `[rows, columns]` (docker's CLI sends it, API 1.42+).
     pub console_size: Option<[u16; 2]>,
+}
+
+impl ExecConfig {
+    /// Docker's request → ours; what baleia would not honour is refused, naming the field.
+    pub fn from_api(body: api::ExecConfig) -> ApiResult<ExecConfig> {
+        if body.privileged == Some(true) {
+            return Err(ApiError::bad_request(
+                "Privileged is not supported by baleia for exec (the container's capabilities apply)",
+            ));
+        }
+        let console_size = match body.console_size.as_deref() {
+            None => None,
+            Some(&[rows, columns]) => Some([rows, columns].map(|n| u16::try_from(n).unwrap_or(0))),
+            Some(_) => return Err(ApiError::bad_request("ConsoleSize: want [rows, columns]")),
+        };
+        Ok(ExecConfig {
+            cmd: body.cmd.unwrap_or_default(),
+            env: body.env,
+            user: body.user.unwrap_or_default(),
+            working_dir: body.working_dir.unwrap_or_default(),
+            tty: body.tty.unwrap_or_default(),
+            attach_stdin: body.attach_stdin.unwrap_or_default(),
+            console_size,
+        })
+    }
+
+    /// `exec_start: sh -c ...`: how Docker's exec events name the command.
+    fn event(&self, action: &str) -> String {
+        format!("{action}: {}", self.cmd.join(" "))
+    }
 }
 
 /// One exec, as `GET /exec/{id}/json` shows it.
@@ -69,10 +99,12 @@ impl Engine {
             exit_code: None,
             pid: 0,
         };
+        let action = exec.config.event("exec_create");
         self.execs
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(id.clone(), exec);
+        self.container_event(&action, &found.record, json!({ "execID": id }));
         Ok(id)
     }
 
@@ -145,6 +177,8 @@ impl Engine {
             e.running = true;
             e.pid = child.id();
         });
+        let action = exec.config.event("exec_start");
+        self.container_event(&action, &found.record, json!({ "execID": id }));
         if let (Some(mut input), Some(mut client)) = (child.stdin.take(), client) {
             // What the client sends, to the process; its end closes the process's input.
             std::thread::spawn(move || crate::stdin::pump(&mut client, &mut input));
@@ -153,12 +187,15 @@ impl Engine {
         let stderr = child.stderr.take();
         let engine = self.clone();
         let id = id.to_string();
+        let record = found.record.clone();
         let finish = move |child: &mut std::process::Child| {
             let code = child.wait().ok().and_then(|s| s.code()).unwrap_or(126);
             engine.update_exec(&id, |e| {
                 e.running = false;
                 e.exit_code = Some(code);
             });
+            let attributes = json!({ "execID": id, "exitCode": code.to_string() });
+            engine.container_event("exec_die", &record, attributes);
         };
         // Both pipes are read by threads that hand their chunks to this one, which alone
         // writes to the connection (the stream cannot be shared between threads).

@@ -3,6 +3,7 @@
 
 use super::filters::Filters;
 use super::{ApiError, ApiResult, Engine};
+use baleia_wire::api;
 use ch04_images::{gc, image, reference, Image};
 use serde_json::{json, Value};
 
@@ -192,6 +193,8 @@ impl Engine {
             reference::normalize(&full).map_err(|e| ApiError::bad_request(e.to_string()))?;
         let descriptor = image.descriptor(&self.store)?;
         self.store.set_tag(&normal, &descriptor)?;
+        let id = image.id().to_string();
+        self.event("image", "tag", &id, json!({ "name": full, "from": name }));
         Ok(())
     }
 
@@ -225,7 +228,11 @@ impl Engine {
         };
         let image =
             ch04_images::commit::commit_container(&self.store, found.id(), &normal, &options)?;
-        Ok(image.id().to_string())
+        let id = image.id().to_string();
+        let attributes =
+            json!({ "imageID": id, "imageRef": full, "comment": comment.unwrap_or_default() });
+        self.container_event("commit", &found.record, attributes);
+        Ok(id)
     }
 
     /// `docker save`, before the answer's headers: the images the names name (a name that
@@ -251,11 +258,15 @@ impl Engine {
     /// `docker load`: an archive (Docker or OCI format) into the store, read as it arrives.
     pub fn load(&self, archive: impl std::io::Read) -> ApiResult<Vec<String>> {
         let _lock = self.store.lock()?;
-        Ok(ch04_images::archive::load(&self.store, archive)?)
+        let names = ch04_images::archive::load(&self.store, archive)?;
+        for name in &names {
+            self.event("image", "load", name, json!({ "name": name }));
+        }
+        Ok(names)
     }
 
     /// `DELETE /images/{name}`: Docker's list of `Untagged` and `Deleted` entries.
-    pub fn remove_image(&self, name: &str) -> ApiResult<Value> {
+    pub fn remove_image(&self, name: &str) -> ApiResult<Vec<api::ImageDeleteResponseItem>> {
         let _lock = self.store.lock()?;
         let image = self.resolve_image(name)?;
         let removed = gc::remove_image(&self.store, familiar(name)).map_err(|e| match e {
@@ -265,18 +276,27 @@ impl Engine {
             )),
             other => other.into(),
         })?;
-        let mut out: Vec<Value> = removed
-            .untagged
-            .iter()
-            .map(|t| json!({ "Untagged": t }))
-            .collect();
+        let untagged = |tag: &String| api::ImageDeleteResponseItem {
+            untagged: Some(tag.clone()),
+            deleted: None,
+        };
+        let deleted = |id: String| api::ImageDeleteResponseItem {
+            untagged: None,
+            deleted: Some(id),
+        };
+        let mut out: Vec<_> = removed.untagged.iter().map(untagged).collect();
+        let id = image.id().to_string();
+        for tag in &removed.untagged {
+            self.event("image", "untag", &id, json!({ "name": familiar(tag) }));
+        }
         if removed.blobs.iter().any(|b| b == image.id()) {
-            out.push(json!({ "Deleted": image.id().to_string() }));
+            out.push(deleted(id.clone()));
+            self.event("image", "delete", &id, json!({ "name": name }));
         }
         for blob in removed.blobs.iter().filter(|b| *b != image.id()) {
-            out.push(json!({ "Deleted": blob.to_string() }));
+            out.push(deleted(blob.to_string()));
         }
-        Ok(json!(out))
+        Ok(out)
     }
 }
 

@@ -11,12 +11,12 @@ pub mod check;
 pub mod connect;
 pub mod containers;
 pub mod devices;
-pub mod event_hooks;
 pub mod events;
 pub mod exec;
 pub mod exec_resize;
 pub mod filters;
 pub mod images;
+pub mod index;
 pub mod list_filters;
 pub mod meta;
 pub mod networks;
@@ -116,6 +116,13 @@ pub struct Engine {
     pub execs: Mutex<HashMap<String, exec::Exec>>,
     /// Wakes whoever waits for a container when one ends or is removed.
     pub changes: changes::Changes,
+    /// Which containers exist, by id and name ([`index`]).
+    pub index: Mutex<index::Index>,
+}
+
+/// 64 hexadecimal digits: a container's full id (its directory's name).
+fn is_full_id(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// A container found on disk: its directory, what `create` decided, and its state now.
@@ -144,54 +151,41 @@ impl Engine {
         Dir(self.containers_dir().join(id))
     }
 
-    /// Every complete container (one whose `container.json` exists), oldest first.
+    /// Every container ([`index`]), oldest first, as its files say now.
     pub fn all(&self) -> Vec<Found> {
-        let Ok(entries) = std::fs::read_dir(self.containers_dir()) else {
-            return Vec::new();
-        };
-        let mut found: Vec<Found> = entries
-            .flatten()
-            .filter_map(|entry| {
-                let dir = Dir(entry.path());
-                let record = dir.read_record().ok()?;
-                let state = dir.read_state().unwrap_or_default();
-                Some(Found { dir, record, state })
-            })
+        let ids = self.index().ids();
+        let mut found: Vec<Found> = ids
+            .iter()
+            .filter_map(|id| self.read_container(id).ok())
             .collect();
         found.sort_by_key(|f| f.record.created);
         found
     }
 
     /// Find a container as Docker does: full id, then name (with or without its `/`), then a
-    /// unique id prefix.
+    /// unique id prefix. The index says which; only that container's files are read.
     pub fn find(&self, wanted: &str) -> ApiResult<Found> {
-        // A full id (what clients hold after `create`) is a directory name: read that one
-        // container only, not every container's files.
-        if wanted.len() == 64 && wanted.bytes().all(|b| b.is_ascii_hexdigit()) {
-            let dir = self.dir_of(wanted);
-            if let Ok(record) = dir.read_record() {
-                let state = dir.read_state().unwrap_or_default();
-                return Ok(Found { dir, record, state });
+        let resolved = self.index().resolve(wanted);
+        match resolved {
+            Ok(id) => self.read_container(&id),
+            // A full id the index lacks: a record put back by hand (an administrator's
+            // repair) is found by its one directory, and known from then on.
+            Err(error) if error.status == 404 && is_full_id(wanted) => {
+                let found = self.read_container(wanted).map_err(|_| error)?;
+                self.index_insert(&found.record);
+                Ok(found)
             }
+            Err(error) => Err(error),
         }
-        let all = self.all();
-        let name = wanted.trim_start_matches('/');
-        if let Some(f) = all.iter().find(|f| f.record.id == wanted) {
-            return Ok(f.clone());
-        }
-        if let Some(f) = all.iter().find(|f| f.record.name == name) {
-            return Ok(f.clone());
-        }
-        let prefixed: Vec<&Found> = all
-            .iter()
-            .filter(|f| !wanted.is_empty() && f.record.id.starts_with(wanted))
-            .collect();
-        match prefixed.as_slice() {
-            [one] => Ok((*one).clone()),
-            [] => Err(ApiError::not_found(format!("No such container: {wanted}"))),
-            _ => Err(ApiError::bad_request(format!(
-                "multiple IDs found with provided prefix: {wanted}"
-            ))),
-        }
+    }
+
+    /// One container's record and state, from its directory.
+    fn read_container(&self, id: &str) -> ApiResult<Found> {
+        let dir = self.dir_of(id);
+        let record = dir
+            .read_record()
+            .map_err(|_| ApiError::not_found(format!("No such container: {id}")))?;
+        let state = dir.read_state().unwrap_or_default();
+        Ok(Found { dir, record, state })
     }
 }

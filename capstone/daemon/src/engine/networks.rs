@@ -149,7 +149,10 @@ impl Engine {
 
     /// `POST /networks/create`: `Name`, the subnet from `IPAM.Config[0].Subnet`, the bridge's
     /// name from the option `com.docker.network.bridge.name`.
-    pub fn network_create(&self, body: &Value) -> ApiResult<Value> {
+    pub fn network_create(
+        &self,
+        body: &Value,
+    ) -> ApiResult<baleia_wire::api::NetworkCreateResponse> {
         let name = body["Name"]
             .as_str()
             .filter(|n| !n.is_empty())
@@ -199,7 +202,9 @@ impl Engine {
         meta::write(&self.root, "networks", &config.name, &meta)?;
         // Docker's field for what the network lacks: no rules without iptables.
         let warning = network::warning(&config).unwrap_or_default();
-        Ok(json!({ "Id": network_id(&config.name), "Warning": warning }))
+        let id = network_id(&config.name);
+        self.network_event("create", &config.name, "");
+        Ok(baleia_wire::api::NetworkCreateResponse { id, warning })
     }
 
     /// `GET /networks`, filtered (see [`super::filters`]): `name` (part of the name), `id`
@@ -257,6 +262,7 @@ impl Engine {
         }
         network::remove(&self.root, &config.name)?;
         meta::remove(&self.root, "networks", &config.name);
+        self.network_event("destroy", &config.name, "");
         Ok(())
     }
 }

@@ -93,6 +93,8 @@ impl Engine {
                 } else {
                     let _ = std::fs::remove_file(marker(&found));
                 }
+                let action = if frozen { "pause" } else { "unpause" };
+                self.container_event(action, &found.record, serde_json::json!({}));
                 Ok(())
             }
         }

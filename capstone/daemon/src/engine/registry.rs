@@ -160,6 +160,7 @@ impl Engine {
             "status": format!("The push refers to repository [{}]", target.familiar_name())
         }));
         let pushed = push::push(&client, &self.store, &local, &target, &options)?;
+        self.event("image", "push", &text, json!({ "name": text }));
         let tag = target.tag.as_deref().unwrap_or("latest");
         Ok(vec![
             json!({ "status": format!("{tag}: digest: {} size: {}", pushed.digest, pushed.size) }),
@@ -195,6 +196,7 @@ impl Engine {
             progress: relayed(report),
         };
         let pulled = pull::pull(&client, &self.store, &reference, &options)?;
+        self.event("image", "pull", &text, json!({ "name": text }));
         Ok(pull::summary(&reference, &pulled)
             .into_iter()
             .map(|line| json!({ "status": line }))

@@ -24,10 +24,9 @@ impl Engine {
                 "Renaming a container with the same name as its current name: {new_name}"
             )));
         }
-        if let Some(other) = self.all().iter().find(|f| f.record.name == new_name) {
+        if let Some(other) = self.index().named(new_name) {
             return Err(ApiError::conflict(format!(
-                "Conflict. The container name \"/{new_name}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
-                other.record.id
+                "Conflict. The container name \"/{new_name}\" is already in use by container \"{other}\". You have to remove (or rename) that container to be able to reuse that name."
             )));
         }
         let old_name = found.record.name.clone();
@@ -37,14 +36,9 @@ impl Engine {
         let name_file = found.dir.0.join("name");
         std::fs::write(&name_file, format!("{new_name}\n"))
             .map_err(|e| ApiError::internal(format!("write {}: {e}", name_file.display())))?;
-        super::events::container(
-            &self.root,
-            "rename",
-            found.id(),
-            new_name,
-            &record.config.image,
-            serde_json::json!({ "oldName": format!("/{old_name}") }),
-        );
+        self.index_rename(&old_name, &record);
+        let old_name = serde_json::json!({ "oldName": format!("/{old_name}") });
+        self.container_event("rename", &record, old_name);
         Ok(())
     }
 }

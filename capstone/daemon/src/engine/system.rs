@@ -9,7 +9,8 @@
 //! networks every engine has (`bridge`, `host`, `none`) are kept.
 
 use super::filters::Filters;
-use super::{events, ApiError, ApiResult, Engine};
+use super::{ApiError, ApiResult, Engine};
+use baleia_wire::api;
 use ch04_images::{containers, gc, image};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -70,19 +71,14 @@ impl Engine {
             })
             .collect();
         let store = ch07_volumes_network::volumes::store::VolumeStore::new(&self.root);
-        let mut volumes: Vec<Value> = self.volume_list(&Filters::default())?["Volumes"]
-            .as_array()
-            .cloned()
+        let mut volumes = self
+            .volume_list(&Filters::default())?
+            .volumes
             .unwrap_or_default();
         for volume in volumes.iter_mut() {
-            let name = volume["Name"].as_str().unwrap_or_default().to_string();
-            let path = volume["Mountpoint"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-            volume["UsageData"] = json!({
-                "Size": disk_usage(Path::new(&path)),
-                "RefCount": store.users(&name).len(),
+            volume.usage_data = Some(api::VolumeUsageData {
+                size: disk_usage(Path::new(&volume.mountpoint)) as i64,
+                ref_count: store.users(&volume.name).len() as i64,
             });
         }
         Ok(json!({
@@ -166,7 +162,7 @@ impl Engine {
 
     /// `POST /containers/prune`: every container that is not running and passes the filters
     /// (`label`, `label!`, `until`).
-    pub fn containers_prune(&self, filters: &Filters) -> ApiResult<Value> {
+    pub fn containers_prune(&self, filters: &Filters) -> ApiResult<api::ContainerPruneResponse> {
         let mut deleted = Vec::new();
         let mut reclaimed = 0u64;
         let all = self.all();
@@ -179,24 +175,19 @@ impl Engine {
         for found in chosen {
             let size = disk_usage(&found.dir.0.join("upper"));
             self.remove(found.id(), false)?;
-            events::container(
-                &self.root,
-                "destroy",
-                found.id(),
-                &found.record.name,
-                &found.record.config.image,
-                json!({}),
-            );
             deleted.push(found.id().to_string());
             reclaimed += size;
         }
-        Ok(json!({ "ContainersDeleted": deleted, "SpaceReclaimed": reclaimed }))
+        Ok(api::ContainerPruneResponse {
+            containers_deleted: Some(deleted),
+            space_reclaimed: Some(reclaimed as i64),
+        })
     }
 
     /// `POST /images/prune`: untagged images no container uses; with the filter
     /// `dangling=false` (`docker image prune -a`), every image no container uses; only those
     /// that pass `label`, `label!` and `until`.
-    pub fn images_prune(&self, filters: &Filters) -> ApiResult<Value> {
+    pub fn images_prune(&self, filters: &Filters) -> ApiResult<api::ImagePruneResponse> {
         let all = filters.boolean("dangling")? == Some(false);
         let _lock = self.store.lock()?;
         let in_use: BTreeSet<String> = containers::images_in_use(&self.store)?
@@ -235,22 +226,28 @@ impl Engine {
                 .map(|(_, size)| size)
                 .sum::<u64>();
             for tag in &removed.untagged {
-                deleted.push(json!({ "Untagged": tag }));
+                deleted.push(api::ImageDeleteResponseItem {
+                    untagged: Some(tag.clone()),
+                    deleted: None,
+                });
             }
-            deleted.push(json!({ "Deleted": image.id().to_string() }));
+            deleted.push(api::ImageDeleteResponseItem {
+                untagged: None,
+                deleted: Some(image.id().to_string()),
+            });
             let name = image.tags.first().cloned().unwrap_or_default();
             let id = image.id().to_string();
-            events::append(
-                &self.root,
-                &events::event("image", "delete", &id, json!({ "name": name })),
-            );
+            self.event("image", "delete", &id, json!({ "name": name }));
         }
-        Ok(json!({ "ImagesDeleted": deleted, "SpaceReclaimed": reclaimed }))
+        Ok(api::ImagePruneResponse {
+            images_deleted: Some(deleted),
+            space_reclaimed: Some(reclaimed as i64),
+        })
     }
 
     /// `POST /networks/prune`: networks without containers (never the built-in ones) that
     /// pass the filters (`label`, `label!`, `until`).
-    pub fn networks_prune(&self, filters: &Filters) -> ApiResult<Value> {
+    pub fn networks_prune(&self, filters: &Filters) -> ApiResult<api::NetworkPruneResponse> {
         let mut deleted = Vec::new();
         let list = self.network_list(&Filters::default())?;
         for network in list.as_array().into_iter().flatten() {
@@ -263,20 +260,14 @@ impl Engine {
                 continue;
             }
             match self.network_remove(&name) {
-                Ok(()) => {
-                    let id = network["Id"].as_str().unwrap_or_default();
-                    let attributes = json!({ "name": name, "type": "bridge" });
-                    events::append(
-                        &self.root,
-                        &events::event("network", "destroy", id, attributes),
-                    );
-                    deleted.push(name);
-                }
+                Ok(()) => deleted.push(name),
                 Err(ApiError { status: 409, .. }) => {} // in use: kept
                 Err(other) => return Err(other),
             }
         }
-        Ok(json!({ "NetworksDeleted": deleted }))
+        Ok(api::NetworkPruneResponse {
+            networks_deleted: Some(deleted),
+        })
     }
 
     /// `POST /images/create?fromSrc=-` (`docker import`): a root file system tar (plain or
@@ -326,7 +317,9 @@ impl Engine {
             &changes,
             tag.as_deref(),
         )?;
-        Ok(image.id().to_string())
+        let id = image.id().to_string();
+        self.event("image", "import", &id, json!({ "name": id }));
+        Ok(id)
     }
 }
 

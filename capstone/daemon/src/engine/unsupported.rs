@@ -2,27 +2,44 @@
 //! naming the field, never dropped. A client that set `Healthcheck` or `Ulimits` and got a
 //! 201 would believe its container had them.
 //!
-//! The check reads the raw JSON body, before it becomes a [`super::record::CreateBody`]: a
-//! typed body forgets what it has no field for. A field counts as set when it is not `null`
+//! The check reads the raw JSON body, before it becomes Docker's typed request
+//! ([`baleia_wire::api::ContainerCreateBody`]): a field counts as set when it is not `null`
 //! and not its zero value (`""`, `0`, `false`, `[]`, `{}`): clients send zero values for
-//! everything they leave alone.
+//! everything they leave alone. A key Docker's API does not have at all is refused whatever
+//! its value ([`baleia_wire::api::parse_strict`]).
 
+use super::containers::CreateRequest;
+use super::record::{Config, HostConfig};
 use super::{ApiError, ApiResult};
+use baleia_wire::api;
 use serde_json::Value;
 
-/// `Config` fields refused when set.
-const CONFIG: &[&str] = &["Healthcheck", "MacAddress", "OnBuild", "Shell"];
+/// `Config` fields refused when set. `ArgsEscaped` is Windows' (the CLI sets it only there).
+const CONFIG: &[&str] = &[
+    "ArgsEscaped",
+    "Healthcheck",
+    "MacAddress",
+    "NetworkDisabled",
+    "OnBuild",
+    "Shell",
+];
 
 /// `HostConfig` fields refused when set.
 const HOST_CONFIG: &[&str] = &[
+    "Annotations",
     "BlkioDeviceReadBps",
     "BlkioDeviceReadIOps",
     "BlkioDeviceWriteBps",
     "BlkioDeviceWriteIOps",
     "BlkioWeight",
     "BlkioWeightDevice",
+    "Capabilities",
+    "Cgroup",
     "CgroupParent",
+    "CgroupnsMode",
     "ContainerIDFile",
+    "CpuCount",
+    "CpuPercent",
     "CpuRealtimePeriod",
     "CpuRealtimeRuntime",
     "CpusetCpus",
@@ -30,16 +47,22 @@ const HOST_CONFIG: &[&str] = &[
     "DnsOptions",
     "DnsSearch",
     "ExtraHosts",
+    "IOMaximumBandwidth",
+    "IOMaximumIOps",
     "Init",
     "IpcMode",
+    "Isolation",
     "KernelMemory",
     "KernelMemoryTCP",
     "Links",
+    "MaskedPaths",
     "MemoryReservation",
     "MemorySwappiness",
     "OomKillDisable",
     "OomScoreAdj",
     "PidMode",
+    "ReadonlyPaths",
+    "Runtime",
     "ShmSize",
     "StorageOpt",
     "Sysctls",
@@ -49,6 +72,30 @@ const HOST_CONFIG: &[&str] = &[
     "VolumeDriver",
     "VolumesFrom",
 ];
+
+/// Keys older versions of Docker's API had, which its swagger (and so the typed request) no
+/// longer lists: old clients still send them, empty. Set, [`check_create`] refuses them.
+const LEGACY: &[&str] = &[
+    "MacAddress",
+    "HostConfig.KernelMemory",
+    "HostConfig.KernelMemoryTCP",
+    "HostConfig.Capabilities",
+];
+
+/// `POST /containers/create`'s body → the engine's request: fields baleia does not do are
+/// refused by name ([`check_create`]), keys the API does not have too, then Docker's typed
+/// request becomes the record's `Config` and `HostConfig`.
+pub fn read_create(raw: &Value) -> ApiResult<CreateRequest> {
+    check_create(raw)?;
+    let body: api::ContainerCreateBody =
+        api::parse_strict(raw, LEGACY).map_err(ApiError::bad_request)?;
+    Ok(CreateRequest {
+        config: Config::from_api(&body),
+        host_config: HostConfig::from_api(&body.host_config.unwrap_or_default())
+            .map_err(ApiError::bad_request)?,
+        aliases: aliases(raw)?,
+    })
+}
 
 /// Is `value` something a client set (not null, not a zero value)?
 fn set(value: &Value) -> bool {
