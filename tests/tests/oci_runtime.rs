@@ -366,7 +366,8 @@ fn fs_type_at(dir: &str) -> Option<String> {
 /// enforces them. On a v2 host the runtime runs as it is; on a hybrid host it runs in a mount
 /// namespace of its own where the cgroup2 mount is at /sys/fs/cgroup, so it sees a v2 host
 /// (and its container stays in the root of the v1 devices hierarchy, which allows all: the
-/// program alone refuses). `exec` joins the same cgroup, and the same program.
+/// program alone refuses). `exec` joins the same cgroup, and the same program; `update -r`
+/// replaces the program with one of the new rules.
 #[test]
 fn device_rules_on_cgroup_v2_are_an_ebpf_program() {
     let env = TestEnv::new();
@@ -411,6 +412,10 @@ fn device_rules_on_cgroup_v2_are_an_ebpf_program() {
         echo exec:
         "$R" --root "$STATE" exec "$ID" sh -c \
             'grep ^0:: /proc/self/cgroup; mknod /dev/vdb b 254 0 && head -c 16 /dev/vdb 2>&1; true'
+        echo update:
+        "$R" --root "$STATE" update -r "$RULES" "$ID"
+        "$R" --root "$STATE" exec "$ID" sh -c \
+            '{ echo -n > /dev/kmsg && echo kmsg opened; } 2>&1; head -c 1 /dev/vdb 2>&1; true'
         "$R" --root "$STATE" delete --force "$ID""#;
     let mut cmd = if v2_host {
         Command::new("sh")
@@ -421,6 +426,11 @@ fn device_rules_on_cgroup_v2_are_an_ebpf_program() {
         cmd
     };
     let log = env.path().join("v2.log");
+    // `update -r`: a new program (deny all, allow writing /dev/kmsg) replaces the first.
+    let rules = env.path().join("rules.json");
+    let allow_kmsg = json!({"devices": [{"allow": false, "access": "rwm"},
+        {"allow": true, "type": "c", "major": 1, "minor": 11, "access": "w"}]});
+    std::fs::write(&rules, allow_kmsg.to_string()).unwrap();
     let output = cmd
         .arg("-c")
         .arg(script)
@@ -430,6 +440,7 @@ fn device_rules_on_cgroup_v2_are_an_ebpf_program() {
         .env("BUNDLE", &dir)
         .env("ID", &id)
         .env("LOG", &log)
+        .env("RULES", &rules)
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", report(&output));
@@ -443,7 +454,10 @@ fn device_rules_on_cgroup_v2_are_an_ebpf_program() {
     );
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
-        format!("exec:\n{cgroup}head: /dev/vdb: Operation not permitted\n")
+        format!(
+            "exec:\n{cgroup}head: /dev/vdb: Operation not permitted\nupdate:\nkmsg opened\n\
+             head: /dev/vdb: Operation not permitted\n"
+        )
     );
 }
 

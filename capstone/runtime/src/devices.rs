@@ -118,7 +118,7 @@ impl Rule {
         };
         let access = match rule.access().as_deref() {
             None | Some("") => access::ALL,
-            Some(text) => parse_access(text)?,
+            Some(text) => parse_access(text),
         };
         Ok(Rule {
             allow: rule.allow(),
@@ -143,16 +143,27 @@ impl Rule {
     }
 }
 
-/// `rwm` (any of them, in any order) as [`access`] bits.
-fn parse_access(text: &str) -> Result<u8> {
-    text.chars().try_fold(0, |bits, c| match c {
-        'r' => Ok(bits | access::READ),
-        'w' => Ok(bits | access::WRITE),
-        'm' => Ok(bits | access::MKNOD),
-        other => bail!(
-            "linux.resources.devices: access {text:?} has {other:?}; only r, w and m are known"
-        ),
-    })
+/// `rwm` (any of them, in any order) as [`access`] bits. Any other letter is left out with a
+/// warning, as runc leaves it out (its rules go through an emulator of v1 that reads only
+/// these three; runc's own suite writes `rwa`), rather than refusing a spec runc runs.
+fn parse_access(text: &str) -> u8 {
+    let mut unknown = String::new();
+    let bits = text.chars().fold(0, |bits, c| match c {
+        'r' => bits | access::READ,
+        'w' => bits | access::WRITE,
+        'm' => bits | access::MKNOD,
+        other => {
+            unknown.push(other);
+            bits
+        }
+    });
+    if !unknown.is_empty() {
+        eprintln!(
+            "warning: linux.resources.devices: access {text:?} has {unknown:?}, which is not \
+             r, w or m: left out, as runc does"
+        );
+    }
+    bits
 }
 
 /// The kernel v1 form of one rule, e.g. `c 1:3 rwm`.
@@ -186,7 +197,8 @@ pub fn rules_of(spec_rules: &[LinuxDeviceCgroup]) -> Result<Vec<Rule>> {
         .iter()
         .map(Rule::from_spec)
         .collect::<Result<Vec<_>>>()?;
-    rules.retain(|rule| !ALWAYS_ALLOWED.contains(rule));
+    // A rule left with no access (all its letters unknown) decides nothing.
+    rules.retain(|rule| rule.access != 0 && !ALWAYS_ALLOWED.contains(rule));
     rules.extend(ALWAYS_ALLOWED);
     Ok(rules)
 }
@@ -209,6 +221,51 @@ pub fn enforce_v2(cgroup_dir: &Path, rules: &[Rule]) -> Result<()> {
     super::devices_bpf::attach(&program, cgroup_dir)
 }
 
+/// `update` with device rules: the container at `relative` (below each hierarchy's root) gets
+/// `rules` in place of those it has. v2: a new program replaces the attached one
+/// ([`super::devices_bpf::replace`]). v1: the rules are written again to the container's
+/// devices directory, in order (a deny-all first, as engines write them, empties the
+/// kernel's list, and the allows after it fill it again); the caller freezes the container
+/// meanwhile, so that none of its processes sees the moment between.
+pub fn update(relative: &Path, rules: &[Rule], v2_dir: Option<&Path>) -> Result<()> {
+    if let Some(dir) = v2_dir {
+        let program = super::devices_bpf::program(rules);
+        explain!(
+            "bpf(BPF_PROG_LOAD) a {}-instruction device program from {} rules, attach it to {} \
+             and detach the one it replaces",
+            program.len(),
+            rules.len(),
+            dir.display()
+        );
+        return super::devices_bpf::replace(&program, dir);
+    }
+    let dir = Path::new(HIERARCHY).join(relative);
+    if !dir.join("devices.list").exists() {
+        bail!(
+            "linux.resources.devices: the container has no devices cgroup ({} is missing: it \
+             was made without device rules), and on cgroup v1 update cannot add one",
+            dir.display()
+        );
+    }
+    write_rules(&dir, rules)
+}
+
+/// Write `rules`, in order, to `dir`'s `devices.deny` and `devices.allow` (cgroup v1).
+fn write_rules(dir: &Path, rules: &[Rule]) -> Result<()> {
+    for rule in rules {
+        let file = if rule.allow {
+            "devices.allow"
+        } else {
+            "devices.deny"
+        };
+        let line = rule.to_string();
+        explain!("write {line:?} to {}/{file}", dir.display());
+        std::fs::write(dir.join(file), &line)
+            .with_context(|| format!("write {line:?} to {}/{file}", dir.display()))?;
+    }
+    Ok(())
+}
+
 /// The container's directory in the devices hierarchy; removed when dropped, unless released.
 pub struct DevicesCgroup {
     dir: PathBuf,
@@ -226,17 +283,7 @@ impl DevicesCgroup {
         explain!("mkdir {}: the container's devices cgroup", dir.display());
         std::fs::create_dir_all(&dir).with_context(|| format!("mkdir {}", dir.display()))?;
         let cgroup = DevicesCgroup { dir, owned: true };
-        for rule in rules {
-            let file = if rule.allow {
-                "devices.allow"
-            } else {
-                "devices.deny"
-            };
-            let line = rule.to_string();
-            explain!("write {line:?} to {}/{file}", cgroup.dir.display());
-            std::fs::write(cgroup.dir.join(file), &line)
-                .with_context(|| format!("write {line:?} to {}/{file}", cgroup.dir.display()))?;
-        }
+        write_rules(&cgroup.dir, rules)?;
         Ok(Some(cgroup))
     }
 

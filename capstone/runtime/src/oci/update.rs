@@ -3,7 +3,9 @@
 //! [`crate::resources`]; `-1` means "no limit". The bundle's config.json is left as
 //! it is: it describes how the container was made.
 
+use super::pause;
 use super::state::{Dir, Status};
+use crate::devices;
 use crate::resources::{self, Phase, Target};
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::LinuxResources;
@@ -75,7 +77,37 @@ pub fn update(root: &Path, args: &UpdateArgs) -> Result<()> {
         None => from_flags(args)?,
     };
     let relative = Path::new(&saved.cgroup_parent).join(&saved.cgroup_name);
-    resources::apply(&Target::new(&relative)?, &wanted, Phase::Update)
+    // Read first: a bad rule changes nothing.
+    let rules = devices::rules_of(wanted.devices().as_deref().unwrap_or_default())?;
+    resources::apply(&Target::new(&relative)?, &wanted, Phase::Update)?;
+    if !rules.is_empty() {
+        update_devices(&relative, &rules, pause::is_frozen(&saved))?;
+    }
+    Ok(())
+}
+
+/// New device rules in place of the container's (runc 1.1.5's `update` reads none from `-r`;
+/// see docs/compat.md). On cgroup v1 the container is frozen while its rules are written
+/// again (unless it is paused already), as runc freezes it on v1 to reapply them: a process
+/// opening /dev/null in the moment between the deny-all and the allows would be refused.
+fn update_devices(relative: &Path, rules: &[devices::Rule], paused: bool) -> Result<()> {
+    let layout = ch02_cgroups::Layout::detect()?;
+    if layout.mode.is_v2() {
+        let root = &layout
+            .hierarchies
+            .first()
+            .context("a cgroup v2 host with no hierarchy")?
+            .dir;
+        return devices::update(relative, rules, Some(&root.join(relative)));
+    }
+    if !paused {
+        pause::set_cgroup(relative, true)?;
+    }
+    let written = devices::update(relative, rules, None);
+    if !paused {
+        pause::set_cgroup(relative, false)?;
+    }
+    written
 }
 
 fn from_file(path: &Path) -> Result<LinuxResources> {
