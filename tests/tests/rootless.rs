@@ -487,3 +487,113 @@ fn chapter_07_gives_a_user_a_loopback_network_and_refuses_bridges_and_volumes_cl
     );
     env.assert_no_leaks();
 }
+
+/// The engine as the learner: its own daemon, started by the first client call, with its
+/// socket and state in XDG directories inside the test's directory.
+struct UserEngine<'a> {
+    env: &'a TestEnv,
+    user: User,
+    home: PathBuf,
+    runtime: PathBuf,
+    data: PathBuf,
+    daemon: std::cell::Cell<Option<i32>>,
+}
+
+impl<'a> UserEngine<'a> {
+    fn new(env: &'a TestEnv) -> Self {
+        use std::os::unix::fs::PermissionsExt;
+        let user = User::learner();
+        let home = user.own_dir(env.path(), &format!("home-{}", user.name));
+        let runtime = user.own_dir(env.path(), "runtime");
+        std::fs::set_permissions(&runtime, PermissionsExt::from_mode(0o700)).unwrap();
+        let data = home.join("data");
+        UserEngine {
+            env,
+            user,
+            home,
+            runtime,
+            data,
+            daemon: std::cell::Cell::new(None),
+        }
+    }
+
+    /// `baleia ARGS...` as the learner; the daemon the first call starts is remembered.
+    fn baleia(&self, args: &[&str]) -> Output {
+        let output = self
+            .user
+            .command(build_dir().join("baleia"), &self.home)
+            .args(args)
+            .env("XDG_RUNTIME_DIR", &self.runtime)
+            .env("XDG_DATA_HOME", &self.data)
+            .env("BALEIA_TEST_MARK", self.env.marker())
+            .current_dir(&self.home)
+            .output()
+            .unwrap();
+        let started = stderr(&output)
+            .split("background (pid ")
+            .nth(1)
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|pid| pid.parse().ok());
+        if started.is_some() {
+            self.daemon.set(started);
+        }
+        output
+    }
+
+    /// The busybox fixture imported as `busybox` into the user's engine.
+    fn import_busybox(&self) {
+        let tar = self.home.join("busybox.tar");
+        std::fs::copy(harness::busybox_tar(self.env), &tar).unwrap();
+        std::os::unix::fs::chown(&tar, Some(self.user.uid), Some(self.user.gid)).unwrap();
+        let import = self.baleia(&["import", tar.to_str().unwrap(), "busybox"]);
+        assert!(import.status.success(), "{}", report(&import));
+    }
+}
+
+impl Drop for UserEngine<'_> {
+    /// SIGTERM to the user's daemon, and wait until it is gone.
+    fn drop(&mut self) {
+        let Some(pid) = self.daemon.get() else {
+            return;
+        };
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while Path::new(&format!("/proc/{pid}")).exists() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+#[test]
+fn the_users_engine_refuses_a_bridge_and_names_the_missing_cgroup_delegation() {
+    let env = TestEnv::new();
+    {
+        let engine = UserEngine::new(&env);
+        engine.import_busybox();
+        // The default network is a bridge: refused before anything is made, with what works.
+        let bridged = engine.baleia(&["run", "--rm", "busybox", "true"]);
+        assert!(!bridged.status.success(), "{}", report(&bridged));
+        let message = stderr(&bridged);
+        assert!(
+            message.contains("cannot make bridges") && message.contains("--network none"),
+            "{}",
+            report(&bridged)
+        );
+        // Without a network, the container's cgroup: this host delegates none to the user,
+        // and the error says so instead of a bare EACCES.
+        let plain = engine.baleia(&["run", "--rm", "--network", "none", "busybox", "true"]);
+        assert!(!plain.status.success(), "{}", report(&plain));
+        assert!(
+            stderr(&plain).contains(no_delegation_expected()),
+            "{}",
+            report(&plain)
+        );
+        let left = engine.baleia(&["ps", "-aq"]);
+        assert!(left.status.success(), "{}", report(&left));
+        assert_eq!(stdout(&left), "", "{}", report(&left));
+    }
+    env.assert_no_leaks();
+}

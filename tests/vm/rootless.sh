@@ -90,6 +90,29 @@ expect "the pids limit holds: forks past it fail" "can't fork|Resource temporari
     in_scope "$bin/ch03-overlayfs" run --user --pids-limit 5 --image-dir "$home/img" -- sh -c 'for i in 1 2 3 4 5 6 7 8; do sleep 1 & done; wait'
 check "no cgroup is left under user@$uid.service/baleia" bash -c "[ -z \"\$(find '$service/baleia' -mindepth 1 -type d 2>/dev/null)\" ]"
 
+echo "== the engine, from outside the delegated subtree (the client starts the daemon in a scope)"
+rm -rf "$home/.local/share/baleia" "/run/user/$uid/baleia"
+as_user tar -C "$home/img" -cf "$home/busybox.tar" .
+as_user "$bin/baleia" import "$home/busybox.tar" busybox >/dev/null 2>/tmp/engine-start.log
+daemon=$(sed -n 's/.*background (pid \([0-9]*\),.*/\1/p' /tmp/engine-start.log)
+check "the client started the user's daemon" test -n "$daemon"
+expect "the daemon runs in a scope of user@$uid.service" "user@$uid.service/" cat "/proc/$daemon/cgroup"
+expect "a container runs as the user (--network none)" '^hi$' \
+    as_user "$bin/baleia" run --rm --network none busybox echo hi
+expect "its cgroup (its own root, in its cgroup namespace) has the memory limit" '^67108864$' \
+    as_user "$bin/baleia" run --rm --network none --memory 64m busybox cat /sys/fs/cgroup/memory.max
+as_user "$bin/baleia" run -d --network none busybox tail -f /dev/null >/dev/null
+expect "its cgroup is under user@$uid.service/baleia" "^$service/baleia/[0-9a-f]+$" \
+    find "$service/baleia" -mindepth 1 -maxdepth 1 -type d
+# shellcheck disable=SC2046
+as_user "$bin/baleia" rm -f $(as_user "$bin/baleia" ps -aq) >/dev/null 2>&1
+expect "the memory limit holds: the OOM killer ends the container (137)" 'exit 137' \
+    as_user bash -c "'$bin/baleia' run --rm --network none --memory 16m busybox sh -c 'head -c 64m /dev/zero | tail'; echo exit \$?"
+expect "the default bridge is refused, saying what works" 'cannot make bridges.*--network none' \
+    as_user "$bin/baleia" run --rm busybox true
+[ -n "$daemon" ] && kill "$daemon"
+check "no cgroup is left under user@$uid.service/baleia" bash -c "[ -z \"\$(find '$service/baleia' -mindepth 1 -type d 2>/dev/null)\" ]"
+
 loginctl disable-linger "$user"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -208,7 +208,7 @@ impl Client {
             .append(true)
             .open(&log_path)
             .with_context(|| format!("open {}", log_path.display()))?;
-        let mut command = std::process::Command::new(std::env::current_exe()?);
+        let mut command = daemon_command(std::env::current_exe()?);
         command
             .arg("--root")
             .arg(&self.root)
@@ -456,4 +456,35 @@ pub fn demux(reader: &mut impl Read) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The command that starts `exe` as the daemon. An ordinary user's daemon makes its
+/// containers' cgroups in the subtree systemd delegates to the user, `user@UID.service`
+/// (cgroups(7), "Cgroups v2 delegation"), which only a process already inside it may use. A
+/// login shell is not: its session scope stays root's. So when the caller's own cgroup is not
+/// delegated but the user's manager answers (its bus in `$XDG_RUNTIME_DIR`), the daemon starts
+/// in a transient scope of that manager, `systemd-run --user --scope` (systemd-run(1)), as
+/// podman's daemonless processes do through D-Bus. Elsewhere (a v1 or hybrid host, no user
+/// manager) it starts as it is, and says what it lacks when a container asks for limits.
+fn daemon_command(exe: std::path::PathBuf) -> std::process::Command {
+    let wrap = !nix::unistd::geteuid().is_root()
+        && ch02_cgroups::Layout::detect().is_ok_and(|host| {
+            host.mode.is_v2()
+                && matches!(
+                    ch02_cgroups::delegation::for_caller(&host),
+                    Ok(ch02_cgroups::delegation::Delegation::Missing(_))
+                )
+        })
+        && std::env::var_os("XDG_RUNTIME_DIR")
+            .is_some_and(|dir| std::path::Path::new(&dir).join("bus").exists())
+        && std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+            .any(|dir| dir.join("systemd-run").is_file());
+    if !wrap {
+        return std::process::Command::new(exe);
+    }
+    let mut command = std::process::Command::new("systemd-run");
+    command
+        .args(["--user", "--scope", "--quiet", "--collect", "--"])
+        .arg(exe);
+    command
 }

@@ -32,7 +32,7 @@ use baleia_wire::{pty, stdin, terminal, time};
 
 use anyhow::{anyhow, bail, Context, Result};
 use ch01_namespaces::{Container, ContainerProcess, IdMap, IdMappings, Namespace, NamespaceSet};
-use ch02_cgroups::{ContainerCgroup, Layout, Limits};
+use ch02_cgroups::{ContainerCgroup, Limits};
 use nix::unistd::{Gid, Uid};
 use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Spec};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -449,7 +449,7 @@ fn cgroup_for(spec: &Spec, default: Option<&Path>, join_existing: bool) -> Resul
             .filter(|l| *l > 0)
             .map(|l| l as u64);
     }
-    let layout = Layout::detect()?;
+    let layout = ch02_cgroups::delegation::layout_for_caller()?;
     let cgroup = if join_existing {
         let cgroup = ContainerCgroup::create_or_join(&layout, &parent, &name)?;
         let count = cgroup.pids().len();
@@ -569,7 +569,7 @@ fn exec_with(
     security: ch01_namespaces::Security,
 ) -> Result<i32> {
     let target = nix::unistd::Pid::from_raw(target);
-    let layout = Layout::detect()?;
+    let layout = ch02_cgroups::delegation::layout_for_caller()?;
     let attacher = ch02_cgroups::Attacher::of_process(&layout, target)?;
     let devices_dir = devices::DevicesCgroup::dir_of_process(target)?;
     // With a terminal: made inside the container as for `run -t`, its master sent back here.

@@ -38,13 +38,16 @@ pub enum Phase {
 pub struct Target {
     relative: PathBuf,
     v2: bool,
+    /// v2: the tree's top (`/sys/fs/cgroup`, or an ordinary user's delegated subtree).
+    v2_root: PathBuf,
     /// v1 hierarchies: (mount point, its controllers), from /proc/self/mountinfo.
     mounts: Vec<(PathBuf, Vec<String>)>,
 }
 
 impl Target {
     pub fn new(relative: &Path) -> Result<Target> {
-        let layout = ch02_cgroups::Layout::detect()?;
+        // An ordinary user's v2 cgroups lie under its delegated subtree, not the root.
+        let layout = ch02_cgroups::delegation::layout_for_caller()?;
         let mut mounts = Vec::new();
         let mountinfo =
             std::fs::read_to_string("/proc/self/mountinfo").context("read /proc/self/mountinfo")?;
@@ -63,6 +66,10 @@ impl Target {
         Ok(Target {
             relative: relative.to_path_buf(),
             v2: layout.mode.is_v2(),
+            v2_root: layout
+                .hierarchies
+                .first()
+                .map_or_else(|| PathBuf::from("/sys/fs/cgroup"), |h| h.dir.clone()),
             mounts,
         })
     }
@@ -70,7 +77,7 @@ impl Target {
     /// The directory holding `controller`'s files for this cgroup.
     fn dir(&self, controller: &str) -> Result<PathBuf> {
         if self.v2 {
-            return Ok(Path::new("/sys/fs/cgroup").join(&self.relative));
+            return Ok(self.v2_root.join(&self.relative));
         }
         self.mounts
             .iter()
@@ -93,7 +100,7 @@ impl Target {
     /// systemd enables what it uses (memory and pids on Debian 12) and chapter 02 adds memory,
     /// cpu and pids; any other (cpuset) is enabled here, from the root down, when first needed.
     fn enable_v2(&self, controller: &str) -> Result<()> {
-        let mut level = PathBuf::from("/sys/fs/cgroup");
+        let mut level = self.v2_root.clone();
         let parents: Vec<_> = self.relative.parent().into_iter().collect();
         let below = parents
             .iter()

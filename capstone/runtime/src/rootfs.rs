@@ -245,6 +245,8 @@ fn cgroup_view(rootfs: &mut RootFs, cgroup: &ContainerCgroup, read_only: bool) -
             .nth(cgroup.relative_path().components().count())
             .context("a cgroup directory outside its hierarchy")?;
         let destination = match hierarchy.strip_prefix(top) {
+            // v2's one tree, wherever it starts (an ordinary user's is its delegated subtree).
+            _ if cgroup.mode().is_v2() => top.to_path_buf(),
             Ok(name) if name.as_os_str().is_empty() => top.to_path_buf(),
             Ok(name) => top.join(name),
             Err(_) => bail!(

@@ -73,6 +73,16 @@ pub fn for_caller(host: &Layout) -> Result<Delegation> {
     }
 }
 
+/// The layout the caller makes its cgroups in: the host's for root, the delegated subtree
+/// for an ordinary user. Without one, an error naming what is missing (never a bare EACCES
+/// from a `mkdir` under a tree that is root's).
+pub fn layout_for_caller() -> Result<Layout> {
+    match for_caller(&Layout::detect()?)? {
+        Delegation::Delegated(layout) => Ok(layout),
+        Delegation::Missing(why) => Err(Error::Mode(why)),
+    }
+}
+
 /// The path of the v2 line (`0::/PATH`) of `/proc/self/cgroup`, without its leading `/`.
 fn v2_path(proc_cgroup: &str) -> Option<String> {
     proc_cgroup

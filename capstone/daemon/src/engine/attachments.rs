@@ -152,6 +152,15 @@ fn from_mount(
 impl Engine {
     /// The chapter 07 network a `NetworkMode` names: `(mode shown in HostConfig, network)`.
     fn network_for(&self, mode: &str) -> ApiResult<(String, Option<String>)> {
+        // An ordinary user may make no bridge, veth or iptables rule (they need CAP_NET_ADMIN
+        // over the host's network namespace): said before anything is made, not as netlink's
+        // EPERM halfway through.
+        if !nix::unistd::geteuid().is_root() && !matches!(mode, "none" | "host") {
+            return Err(ApiError::not_implemented(format!(
+                "network '{}': a daemon run by an ordinary user cannot make bridges (that needs                  CAP_NET_ADMIN on the host); use --network none or --network host (a user-mode                  network, pasta or slirp4netns, is not implemented yet)",
+                if mode.is_empty() { "default" } else { mode }
+            )));
+        }
         Ok(match mode {
             "" | "default" | "bridge" => match &self.default_bridge {
                 // dockerd -b none: no `bridge` network; containers without --network get a

@@ -150,7 +150,7 @@ fn supervisors(exe: &Path, root: &Path) -> Vec<(i32, String)> {
 /// for — and then PARENT if that was its last child (as chapter 02 does for the last
 /// container out).
 pub(super) fn remove_cgroup(parent: &str, name: &str) {
-    let Ok(layout) = ch02_cgroups::Layout::detect() else {
+    let Ok(layout) = ch02_cgroups::delegation::layout_for_caller() else {
         return;
     };
     let Ok(mut cgroup) = ch02_cgroups::ContainerCgroup::adopt(&layout, parent, name) else {

@@ -12,9 +12,9 @@ use ch01_namespaces::exec::DEFAULT_PATH;
 use ch04_images::run::Identity;
 use oci_spec::image::ImageConfiguration;
 use oci_spec::runtime::{
-    LinuxBuilder, LinuxCpuBuilder, LinuxMemoryBuilder, LinuxNamespaceBuilder, LinuxNamespaceType,
-    LinuxPidsBuilder, LinuxResourcesBuilder, Mount, MountBuilder, ProcessBuilder, RootBuilder,
-    Spec, UserBuilder,
+    LinuxBuilder, LinuxCpuBuilder, LinuxIdMapping, LinuxIdMappingBuilder, LinuxMemoryBuilder,
+    LinuxNamespaceBuilder, LinuxNamespaceType, LinuxPidsBuilder, LinuxResourcesBuilder, Mount,
+    MountBuilder, ProcessBuilder, RootBuilder, Spec, UserBuilder,
 };
 use std::path::{Path, PathBuf};
 
@@ -220,6 +220,10 @@ pub fn build(inputs: &Inputs) -> Result<Spec, ApiError> {
     if inputs.cgroup_v2 {
         kinds.push(LinuxNamespaceType::Cgroup);
     }
+    let rootless = !nix::unistd::geteuid().is_root();
+    if rootless {
+        kinds.push(LinuxNamespaceType::User);
+    }
     let namespaces = kinds
         .into_iter()
         .map(|typ| LinuxNamespaceBuilder::default().typ(typ).build())
@@ -244,7 +248,14 @@ pub fn build(inputs: &Inputs) -> Result<Spec, ApiError> {
     if !nodes.is_empty() {
         linux.set_devices(Some(nodes));
     }
-    if let Some(resources) = linux.resources_mut() {
+    if rootless {
+        // No device rules: they need CAP_SYS_ADMIN over the host (a v1 devices cgroup, a v2
+        // eBPF program), and a user namespace's root may not create device nodes anyway
+        // (mknod(2)); runc's rootless mode does the same.
+        let (uids, gids) = user_mappings()?;
+        linux.set_uid_mappings(Some(uids));
+        linux.set_gid_mappings(Some(gids));
+    } else if let Some(resources) = linux.resources_mut() {
         resources.set_devices(Some(rules));
     }
 
@@ -262,6 +273,32 @@ pub fn build(inputs: &Inputs) -> Result<Spec, ApiError> {
     spec.set_linux(Some(linux));
     spec.set_annotations(None);
     Ok(spec)
+}
+
+/// An ordinary user's daemon: the container's root is the user, and the user's subordinate
+/// ids (`/etc/subuid`, `/etc/subgid`) map from 1 up, so that images of several owners keep
+/// them (chapter 01's [`IdMappings::for_caller`]; the runtime writes them through
+/// newuidmap/newgidmap). Without ranges, the one-id map, and its cost said in the daemon's log.
+///
+/// [`IdMappings::for_caller`]: ch01_namespaces::idmap::IdMappings::for_caller
+fn user_mappings() -> Result<(Vec<LinuxIdMapping>, Vec<LinuxIdMapping>), ApiError> {
+    let (mappings, warning) = ch01_namespaces::idmap::IdMappings::for_caller();
+    if let Some(warning) = warning {
+        eprintln!("baleia daemon: warning: {warning}");
+    }
+    let convert = |maps: &[ch01_namespaces::idmap::IdMap]| {
+        maps.iter()
+            .map(|m| {
+                LinuxIdMappingBuilder::default()
+                    .container_id(m.inside)
+                    .host_id(m.outside)
+                    .size(m.count)
+                    .build()
+                    .map_err(ApiError::internal)
+            })
+            .collect::<Result<Vec<_>, _>>()
+    };
+    Ok((convert(&mappings.uids)?, convert(&mappings.gids)?))
 }
 
 /// What the container's processes may do: Docker's secure defaults, and the flags that

@@ -2,7 +2,7 @@
 //! (chapter 02), in the Docker API's shapes.
 
 use super::{ApiError, ApiResult, Engine, Found};
-use ch02_cgroups::{ContainerCgroup, Layout, Usage};
+use ch02_cgroups::{ContainerCgroup, Usage};
 use serde_json::{json, Value};
 use std::os::unix::fs::OpenOptionsExt;
 
@@ -14,7 +14,7 @@ impl Engine {
                 found.id()
             )));
         }
-        let layout = Layout::detect().map_err(ApiError::internal)?;
+        let layout = ch02_cgroups::delegation::layout_for_caller().map_err(ApiError::internal)?;
         ContainerCgroup::open(&layout, &self.cgroup_parent, found.id()).map_err(ApiError::internal)
     }
 

@@ -269,7 +269,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
     }
-    let layout = ch02_cgroups::Layout::detect()?;
+    let layout = ch02_cgroups::delegation::layout_for_caller()?;
     let relative = Path::new(&saved.cgroup_parent).join(&saved.cgroup_name);
     // Sub-cgroups the container made in its own (a writable /sys/fs/cgroup) go first.
     for hierarchy in &layout.hierarchies {

@@ -125,7 +125,7 @@ fn print_table(all: &[State]) {
 
 /// The container's cgroup (chapter 02's), to list or signal its processes.
 pub fn cgroup_of(saved: &Saved) -> Result<ch02_cgroups::ContainerCgroup> {
-    let layout = ch02_cgroups::Layout::detect()?;
+    let layout = ch02_cgroups::delegation::layout_for_caller()?;
     Ok(ch02_cgroups::ContainerCgroup::open(
         &layout,
         &saved.cgroup_parent,

@@ -28,7 +28,7 @@ fn freezer_at(relative: &Path) -> Option<Freezer> {
     if let Some(dir) = hierarchies::freezer_dir(&relative) {
         return Some(Freezer::V1(dir));
     }
-    let layout = ch02_cgroups::Layout::detect().ok()?;
+    let layout = ch02_cgroups::delegation::layout_for_caller().ok()?;
     if layout.mode.is_v2() {
         let dir = layout.hierarchies.first()?.dir.join(&relative);
         return Some(Freezer::V2(dir));
