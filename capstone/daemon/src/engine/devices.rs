@@ -82,7 +82,10 @@ fn device_cgroup_rule(text: &str) -> Result<Rule, ApiError> {
             .map(serde_json::Value::from)
             .map_err(|_| bad()),
     };
-    if !matches!(kind, "a" | "b" | "c") {
+    // Docker's own check (`[rwm]{1,3}`): the runtime only warns about other letters, as
+    // runc does for a spec, but a user's typing mistake is refused here.
+    let access_ok = (1..=3).contains(&access.len()) && access.chars().all(|c| "rwm".contains(c));
+    if !matches!(kind, "a" | "b" | "c") || !access_ok {
         return Err(bad());
     }
     let json = serde_json::json!({"allow": true, "type": kind, "major": number(major)?,
