@@ -155,7 +155,7 @@ fn client(reference: &Reference, remote: &Remote, auth_file: &Path) -> anyhow::R
     };
     Ok(Client::new(
         &reference.registry,
-        ch06_registry::reference::api_host(&reference),
+        ch06_registry::reference::api_host(reference),
         &options,
     )
     .with_timeout(std::time::Duration::from_secs_f64(remote.timeout.max(0.1))))

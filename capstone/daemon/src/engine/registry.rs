@@ -128,7 +128,7 @@ impl Engine {
         };
         Ok(Client::new(
             &reference.registry,
-            ch06_registry::reference::api_host(&reference),
+            ch06_registry::reference::api_host(reference),
             &ClientOptions {
                 insecure: false,
                 credentials,
