@@ -315,6 +315,7 @@ impl Engine {
             exposed,
             mounts,
             aliases: Vec::new(),
+            extra_hosts: Vec::new(),
         })
     }
 
