@@ -340,11 +340,6 @@ fn create_fields_are_honoured_or_refused_by_name() {
     daemon.import_busybox();
     fails(
         &daemon,
-        &["run", "--rm", "--ulimit", "nofile=10:10", "busybox", "true"],
-        "HostConfig.Ulimits is not supported",
-    );
-    fails(
-        &daemon,
         &["run", "--rm", "--health-cmd", "true", "busybox", "true"],
         "Healthcheck is not supported",
     );
@@ -353,17 +348,52 @@ fn create_fields_are_honoured_or_refused_by_name() {
         &["run", "--rm", "--log-opt", "max-size=1m", "busybox", "true"],
         "HostConfig.LogConfig.Config is not supported",
     );
-    fails(
+    // A namespaced sysctl is the container's own; on the host's network it would be the
+    // host's, and is refused naming the key.
+    let forward = ok(
         &daemon,
         &[
             "run",
             "--rm",
             "--sysctl",
             "net.ipv4.ip_forward=1",
+            "--sysctl",
+            "kernel.shmmni=1000",
+            "busybox",
+            "cat",
+            "/proc/sys/net/ipv4/ip_forward",
+            "/proc/sys/kernel/shmmni",
+        ],
+    );
+    assert_eq!(forward, "1\n1000\n");
+    fails(
+        &daemon,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "host",
+            "--sysctl",
+            "net.ipv4.ip_forward=1",
             "busybox",
             "true",
         ],
-        "HostConfig.Sysctls is not supported",
+        "HostConfig.Sysctls: sysctl \"net.ipv4.ip_forward\" needs the container's own network namespace",
+    );
+    let not_namespaced = daemon.baleia(&[
+        "run",
+        "--rm",
+        "--sysctl",
+        "vm.swappiness=1",
+        "busybox",
+        "true",
+    ]);
+    assert!(
+        !not_namespaced.status.success()
+            && String::from_utf8_lossy(&not_namespaced.stderr)
+                .contains("\"vm.swappiness\" is not namespaced"),
+        "{}",
+        report(&not_namespaced)
     );
     let groups = ok(
         &daemon,

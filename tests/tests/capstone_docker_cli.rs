@@ -80,6 +80,217 @@ fn device_flags_from_the_docker_cli() {
 }
 
 #[test]
+fn ulimit_and_shm_size_from_the_docker_cli_and_baleia_alike() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    let args = [
+        "run",
+        "--rm",
+        "--ulimit",
+        "nofile=100:200",
+        "--ulimit",
+        "core=0",
+        "--shm-size",
+        "8m",
+        "busybox",
+        "sh",
+        "-c",
+        "ulimit -Sn; ulimit -Hn; ulimit -c; df -k /dev/shm | tail -1 | tr -s ' ' | cut -d' ' -f2",
+    ];
+    let from_docker = ok(&daemon, &args);
+    assert_eq!(from_docker, "100\n200\n0\n8192\n");
+    let from_baleia = daemon.baleia(&args);
+    assert!(from_baleia.status.success(), "{}", report(&from_baleia));
+    assert_eq!(text(&from_baleia.stdout), from_docker);
+    // Without --shm-size: Docker's 64 MiB.
+    let default = ok(&daemon, &["run", "--rm", "busybox", "df", "-k", "/dev/shm"]);
+    assert!(default.contains(" 65536 "), "{default}");
+
+    // Refused at create, naming the limit: a hard limit above the kernel's ceiling for open
+    // files (and above the daemon's own, which without CAP_SYS_RESOURCE is said first), a
+    // name setrlimit(2) lacks.
+    let too_many = daemon.docker(&["create", "--ulimit", "nofile=4000000000", "busybox"]);
+    assert!(!too_many.status.success());
+    assert!(
+        text(&too_many.stderr).contains("RLIMIT_NOFILE: hard limit 4000000000 is above"),
+        "{}",
+        report(&too_many)
+    );
+    let unknown = daemon.baleia(&["create", "--ulimit", "files=1", "busybox"]);
+    assert!(!unknown.status.success());
+    assert!(
+        text(&unknown.stderr).contains("HostConfig.Ulimits: unknown limit \"files\""),
+        "{}",
+        report(&unknown)
+    );
+    assert_eq!(
+        ok(&daemon, &["ps", "-aq"]),
+        "",
+        "a refused create leaves no container"
+    );
+    drop(daemon);
+    env.assert_no_leaks();
+}
+
+#[test]
+fn add_host_lines_stay_in_etc_hosts_as_the_network_changes() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    let net = format!("hosts-{}", env.marker());
+    ok(
+        &daemon,
+        &["network", "create", "--subnet", "10.213.41.0/24", &net],
+    );
+    let run = |name: &str, extra: &[&str]| {
+        let mut args = vec!["run", "-d", "--name", name, "--network", &net];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["busybox", "sleep", "60"]);
+        ok(&daemon, &args);
+    };
+    run(
+        "first",
+        &["--add-host", "db:10.1.2.3", "--add-host", "gw:host-gateway"],
+    );
+    // A second member makes chapter 07 rewrite the first one's hosts file: the lines stay.
+    run("second", &[]);
+    let hosts = ok(&daemon, &["exec", "first", "cat", "/etc/hosts"]);
+    assert!(hosts.contains("10.1.2.3\tdb\n"), "{hosts}");
+    assert!(hosts.contains("10.213.41.1\tgw\n"), "{hosts}");
+    assert!(hosts.contains("\tsecond "), "{hosts}");
+    // Without a network: in the file written at create, through baleia's own CLI too.
+    let alone = daemon.baleia(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--add-host",
+        "db:10.1.2.3",
+        "busybox",
+        "grep",
+        "db",
+        "/etc/hosts",
+    ]);
+    assert!(alone.status.success(), "{}", report(&alone));
+    assert_eq!(text(&alone.stdout), "10.1.2.3\tdb\n");
+    // This daemon has no default bridge: host-gateway has no gateway to be, and says so.
+    let no_gateway = daemon.docker(&[
+        "create",
+        "--network",
+        "none",
+        "--add-host",
+        "gw:host-gateway",
+        "busybox",
+    ]);
+    assert!(
+        text(&no_gateway.stderr).contains("host-gateway needs a bridge"),
+        "{}",
+        report(&no_gateway)
+    );
+    let bad = daemon.docker(&["create", "--add-host", "db:not-an-ip", "busybox"]);
+    assert!(!bad.status.success());
+    let bad_words = text(&bad.stderr);
+    assert!(
+        bad_words.contains("invalid") && bad_words.contains("not-an-ip"),
+        "{}",
+        report(&bad)
+    );
+    ok(&daemon, &["rm", "-f", "first", "second"]);
+    ok(&daemon, &["network", "rm", &net]);
+    drop(daemon);
+    env.assert_no_leaks();
+}
+
+#[test]
+fn update_changes_a_running_containers_cgroup_and_record() {
+    let env = TestEnv::new();
+    let daemon = Daemon::start(&env);
+    daemon.import_busybox();
+    ok(
+        &daemon,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "lim",
+            "-m",
+            "64m",
+            "--pids-limit",
+            "50",
+            "busybox",
+            "sleep",
+            "60",
+        ],
+    );
+    // Inside, the container's own cgroup (v2: one directory; v1: one per controller).
+    let limits = || {
+        ok(
+            &daemon,
+            &[
+                "exec", "lim", "sh", "-c",
+                "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes; \
+                 cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max",
+            ],
+        )
+    };
+    assert_eq!(limits(), "67108864\n50\n");
+    let updated = ok(
+        &daemon,
+        &[
+            "update",
+            "-m",
+            "128m",
+            "--memory-swap",
+            "-1",
+            "--pids-limit",
+            "20",
+            "--restart",
+            "on-failure:2",
+            "lim",
+        ],
+    );
+    assert_eq!(updated, "lim\n");
+    assert_eq!(limits(), "134217728\n20\n");
+    let shown = ok(
+        &daemon,
+        &[
+            "inspect", "lim", "-f",
+            "{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}} {{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}",
+        ],
+    );
+    assert_eq!(shown, "134217728 20 on-failure:2\n");
+    // baleia's own CLI, the same call.
+    let again = daemon.baleia(&["update", "--pids-limit", "30", "lim"]);
+    assert!(again.status.success(), "{}", report(&again));
+    assert_eq!(limits(), "134217728\n30\n");
+    // What update does not take is named, and nothing changes.
+    let refused = daemon.docker(&[
+        "update",
+        "--cpuset-cpus",
+        "0",
+        "--blkio-weight",
+        "300",
+        "lim",
+    ]);
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("BlkioWeight, CpusetCpus cannot be updated"),
+        "{}",
+        report(&refused)
+    );
+    assert_eq!(limits(), "134217728\n30\n");
+    // A stopped container keeps the new limits for its next start.
+    ok(&daemon, &["stop", "-t", "0", "lim"]);
+    ok(&daemon, &["update", "-m", "96m", "lim"]);
+    ok(&daemon, &["start", "lim"]);
+    assert_eq!(limits(), "100663296\n30\n");
+    ok(&daemon, &["rm", "-f", "lim"]);
+    drop(daemon);
+    env.assert_no_leaks();
+}
+
+#[test]
 fn run_rm_gives_output_and_exit_code() {
     let env = TestEnv::new();
     let daemon = Daemon::start(&env);

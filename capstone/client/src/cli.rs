@@ -132,6 +132,21 @@ pub struct RunFlags {
     /// Pull the image (if it must be) without printing the pull's progress.
     #[arg(short, long)]
     pub quiet: bool,
+    /// A resource limit: NAME=SOFT[:HARD] (nofile, nproc, core, ...; `unlimited` or -1).
+    /// A hard limit above the daemon's own needs CAP_SYS_RESOURCE in the daemon.
+    #[arg(long = "ulimit", value_name = "NAME=SOFT[:HARD]", value_parser = parse_ulimit)]
+    pub ulimits: Vec<Value>,
+    /// The size of /dev/shm, e.g. 128m (default 64m).
+    #[arg(long, value_name = "SIZE", value_parser = parse_shm_size)]
+    pub shm_size: Option<u64>,
+    /// A namespaced kernel parameter for the container: KEY=VALUE (net.*, kernel.shm*,
+    /// kernel.msg*, kernel.sem, fs.mqueue.*).
+    #[arg(long = "sysctl", value_name = "KEY=VALUE")]
+    pub sysctls: Vec<String>,
+    /// A line in the container's /etc/hosts: NAME:ADDRESS (`host-gateway`: the bridge's
+    /// gateway, the host as the container reaches it).
+    #[arg(long = "add-host", value_name = "NAME:ADDRESS")]
+    pub add_hosts: Vec<String>,
     /// The image.
     pub image: String,
     /// The command and its arguments (replace the image's CMD).
@@ -156,14 +171,7 @@ impl RunFlags {
                 false => std::env::var(e).ok().map(|v| format!("{e}={v}")),
             })
             .collect();
-        let labels: HashMap<String, String> = self
-            .labels
-            .iter()
-            .map(|l| {
-                let (k, v) = l.split_once('=').unwrap_or((l, ""));
-                (k.to_string(), v.to_string())
-            })
-            .collect();
+        let labels = key_values(&self.labels);
         let tmpfs: HashMap<String, String> = self
             .tmpfs
             .iter()
@@ -220,6 +228,15 @@ impl RunFlags {
             dns: Some(self.dns.clone()),
             network_mode: Some(self.network.clone().unwrap_or_default()),
             group_add: Some(self.group_add.clone()),
+            ulimits: Some(
+                self.ulimits
+                    .iter()
+                    .map(|u| serde_json::from_value(u.clone()))
+                    .collect::<Result<_, _>>()?,
+            ),
+            shm_size: self.shm_size.map(i64::try_from).transpose()?,
+            sysctls: Some(key_values(&self.sysctls)),
+            extra_hosts: Some(self.add_hosts.clone()),
             restart_policy: Some(api::RestartPolicy {
                 name: Some(restart_name),
                 maximum_retry_count: Some(
@@ -326,6 +343,103 @@ fn parse_mount(text: &str) -> Result<api::Mount> {
 
 fn tmpfs_options(mount: &mut api::Mount) -> &mut api::MountTmpfsOptions {
     mount.tmpfs_options.get_or_insert_with(Default::default)
+}
+
+/// `--restart no|always|unless-stopped|on-failure[:N]` as the API's `RestartPolicy`.
+fn restart_policy(text: &str) -> Value {
+    json!({
+        "Name": text.split(':').next().unwrap_or_default(),
+        "MaximumRetryCount": text
+            .split_once(':')
+            .and_then(|(_, n)| n.parse::<i64>().ok())
+            .unwrap_or(0),
+    })
+}
+
+/// `baleia update`'s flags: new limits for containers (what is not given stays).
+#[derive(clap::Args)]
+pub struct UpdateFlags {
+    /// Memory limit, e.g. 128m.
+    #[arg(short, long, value_parser = ch02_cgroups::limits::parse_memory)]
+    pub memory: Option<u64>,
+    /// Memory + swap: -1, or the memory limit (swap is limited with memory).
+    #[arg(long, allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// CPUs, e.g. 0.5.
+    #[arg(long)]
+    pub cpus: Option<f64>,
+    /// Relative CPU weight.
+    #[arg(short = 'c', long)]
+    pub cpu_shares: Option<i64>,
+    /// CFS quota, µs per period.
+    #[arg(long)]
+    pub cpu_quota: Option<i64>,
+    /// CFS period, µs.
+    #[arg(long)]
+    pub cpu_period: Option<i64>,
+    /// Most processes at once (-1: no limit).
+    #[arg(long, allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Restart policy: no, always, unless-stopped, on-failure[:N].
+    #[arg(long)]
+    pub restart: Option<String>,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+impl UpdateFlags {
+    /// The body of `POST /containers/{id}/update`.
+    pub fn body(&self) -> Result<Value> {
+        let memory_swap = match self.memory_swap.as_deref() {
+            None => 0,
+            Some("-1") => -1,
+            Some(size) => parse_size(size)
+                .and_then(|s| i64::try_from(s).ok())
+                .ok_or_else(|| {
+                    anyhow::anyhow!("--memory-swap {size:?}: a size like 128m, or -1")
+                })?,
+        };
+        Ok(json!({
+            "Memory": self.memory.unwrap_or(0),
+            "MemorySwap": memory_swap,
+            "NanoCpus": self.cpus.map(|c| (c * 1e9) as i64).unwrap_or(0),
+            "CpuShares": self.cpu_shares.unwrap_or(0),
+            "CpuQuota": self.cpu_quota.unwrap_or(0),
+            "CpuPeriod": self.cpu_period.unwrap_or(0),
+            "PidsLimit": self.pids_limit,
+            "RestartPolicy": self.restart.as_deref().map(restart_policy),
+        }))
+    }
+}
+
+/// `KEY=VALUE` flags (`--label`, `--sysctl`) as a map (a bare KEY: an empty value).
+fn key_values(pairs: &[String]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (key.to_string(), value.to_string())
+        })
+        .collect()
+}
+
+/// `--ulimit nofile=1024:2048` (`nofile=1024`: soft and hard alike) as the API's `Ulimit`.
+fn parse_ulimit(text: &str) -> Result<Value, String> {
+    let (name, limits) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?}: expected NAME=SOFT[:HARD], e.g. nofile=1024:2048"))?;
+    let (soft, hard) = limits.split_once(':').unwrap_or((limits, limits));
+    let number = |n: &str| match n {
+        "unlimited" => Ok(-1),
+        n => n
+            .parse::<i64>()
+            .map_err(|_| format!("{text:?}: {n:?} is not a number (or `unlimited`)")),
+    };
+    Ok(json!({ "Name": name, "Soft": number(soft)?, "Hard": number(hard)? }))
+}
+
+fn parse_shm_size(text: &str) -> Result<u64, String> {
+    parse_size(text).ok_or_else(|| format!("{text:?}: expected a size like 64m, 512k or 1g"))
 }
 
 /// `64k`, `1m`, `2g`, `4096` → bytes.

@@ -292,6 +292,8 @@ pub enum Command {
         #[arg(required = true)]
         containers: Vec<String>,
     },
+    /// Change containers' limits and restart policy (a running one's at once).
+    Update(cli::UpdateFlags),
     /// Send a signal to containers (default SIGKILL).
     Kill {
         #[arg(short, long)]
@@ -548,6 +550,13 @@ pub fn dispatch(host: &str, root: &Path, command: Command) -> Result<i32> {
             }
             client.call("POST", &path, None).map(|_| ())
         }),
+        Command::Update(flags) => {
+            let body = flags.body()?;
+            each(&flags.containers, &|c| {
+                let path = format!("/containers/{}/update", client::encode(c));
+                client.call("POST", &path, Some(&body)).map(|_| ())
+            })
+        }
         Command::Kill { signal, containers } => each(&containers, &|c| {
             let signal = signal.as_deref().unwrap_or("KILL");
             let path = format!(

@@ -116,6 +116,11 @@ fn route(engine: &Arc<Engine>, req: &Request) -> ApiResult<Response> {
             engine.rename(id, name)?;
             Ok(Response::no_content())
         }
+        ("POST", ["containers", id, "update"]) => {
+            let body: Value = json_body(req)?;
+            engine.update(id, &body)?;
+            Ok(Response::json(200, &json!({ "Warnings": [] })))
+        }
         ("POST", ["containers", id, "pause"]) => {
             engine.pause(id, true)?;
             Ok(Response::no_content())

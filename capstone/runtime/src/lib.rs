@@ -10,13 +10,14 @@
 //! | `hostname`                        | chapter 01 (sethostname in the new UTS namespace)    |
 //! | `process.capabilities`, `noNewPrivileges`, `linux.seccomp` | chapter 01's [`Security`] ([`security`]) |
 //! | `process.rlimits`                 | [`security::apply_rlimits`] (a child-side step)      |
+//! | `linux.sysctl` (namespaced only)  | [`sysctl`] (a child-side step, before pivot_root)    |
 //! | `linux.cgroupsPath`, `resources`  | chapter 02's [`ContainerCgroup`] (a parent-side step)|
 //! | `linux.resources.devices`         | [`devices`]: v1's devices controller, or an eBPF program on v2 |
 //! | `root`, `mounts`, `maskedPaths`, `readonlyPaths` | chapter 03's [`RootFs`] ([`rootfs`]) |
 //! | `process.env`, `cwd`, `user`      | [`apply_process`] here (a child-side step, after pivot_root) |
 //! | `process.args`                    | chapter 01's exec (PATH lookup, 126/127)             |
 //!
-//! What none of them does (hooks, sysctls, AppArmor/SELinux labels, other resources) is
+//! What none of them does (hooks, AppArmor/SELinux labels, other resources) is
 //! refused with the field's name, never ignored; docs/decisions.md lists the exceptions.
 
 pub mod devices;
@@ -26,6 +27,7 @@ pub mod resources;
 mod rootfs;
 pub mod seccomp_agent;
 pub mod security;
+pub mod sysctl;
 
 // The shared modules, under the names the runtime's modules use.
 use baleia_wire::{pty, stdin, terminal, time};
@@ -160,6 +162,12 @@ pub fn start_with_options(
 
     let mut security = security::security_of(process, linux.seccomp().as_ref())?;
     let rlimits = security::rlimits_of(process)?;
+    let own = |kind: Namespace| namespaces.contains(kind) || joined.iter().any(|(k, _)| *k == kind);
+    let sysctls = sysctl::sysctls_of(
+        &linux.sysctl().clone().unwrap_or_default(),
+        own(Namespace::Net),
+        own(Namespace::Ipc),
+    )?;
     let agent = match linux.seccomp() {
         Some(seccomp) => seccomp_agent::Agent::prepare(seccomp, &options.id, bundle)?,
         None => None,
@@ -233,6 +241,9 @@ pub fn start_with_options(
         })
         .child_step("set the resource limits (setrlimit)", move || {
             security::apply_rlimits(&rlimits).map_err(|e| format!("{e:#}").into())
+        })
+        .child_step("set the namespaced sysctls (linux.sysctl)", move || {
+            sysctl::apply(&sysctls).map_err(|e| format!("{e:#}").into())
         })
         .child_step(
             "mount the root file system and pivot_root into it",
@@ -355,9 +366,6 @@ fn refuse_unsupported(spec: &Spec) -> Result<()> {
         }
     }
     if let Some(linux) = spec.linux() {
-        if linux.sysctl().as_ref().is_some_and(|s| !s.is_empty()) {
-            bail!("linux.sysctl is not supported by this runtime");
-        }
         if linux.mount_label().as_ref().is_some_and(|l| !l.is_empty()) {
             bail!("linux.mountLabel (SELinux) is not supported");
         }

@@ -83,6 +83,7 @@ pub fn rootfs_of(
             etc_files: None,
             read_only,
             own_ipc,
+            shm_size: ch03_overlayfs::devices::DEFAULT_SHM_SIZE,
             tmpfs: Vec::new(),
             binds: Vec::new(),
             devices: Vec::new(),
@@ -107,6 +108,16 @@ pub fn rootfs_of(
                 "/sys/fs/cgroup" => cgroup_view(&mut rootfs, cgroup, read_only)?,
                 // Made read-only last, once /dev/pts and the rest are mounted in it.
                 "/dev" if read_only => rootfs.read_only_mounts.push(PathBuf::from(&dest)),
+                // `size=` (the engine's `--shm-size`); the other options are chapter 03's.
+                "/dev/shm" => {
+                    if let Some(size) = options.iter().find_map(|o| o.strip_prefix("size=")) {
+                        rootfs.shm_size = crate::oci::update::parse_bytes(size)
+                            .ok()
+                            .and_then(|bytes| u64::try_from(bytes).ok())
+                            .filter(|bytes| *bytes > 0)
+                            .with_context(|| format!("mounts: /dev/shm size={size}: expected a size in bytes, or with k, m or g"))?;
+                    }
+                }
                 _ => {}
             }
             continue;

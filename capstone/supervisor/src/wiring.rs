@@ -81,6 +81,7 @@ pub fn prepare(root: &Path, dir: &Path, record: &Record) -> Result<(Extra, Wirin
         name: Some(names),
         hostname: dirs.hostname()?,
         hosts_file: dir.join("hosts"),
+        extra_hosts: plan.extra_hosts.clone(),
     };
     let (root, dir) = (root.to_path_buf(), dir.to_path_buf());
     let (attachment, proxy) = (wiring.attachment.clone(), wiring.proxy.clone());

@@ -59,6 +59,10 @@ pub struct Plan {
     /// `POST /networks/{id}/connect`): more names the container answers to on its network.
     #[serde(default)]
     pub aliases: Vec<String>,
+    /// `--add-host` (`HostConfig.ExtraHosts`), resolved at create: hosts(5) lines
+    /// (`ADDRESS\tNAME`) for the container's /etc/hosts.
+    #[serde(default)]
+    pub extra_hosts: Vec<String>,
 }
 
 impl Plan {

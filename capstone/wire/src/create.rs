@@ -3,7 +3,7 @@
 //! compiler sees both sides: a field renamed in either cannot be lost without an error here.
 
 use crate::api;
-use crate::record::{Config, DeviceMapping, HostConfig, LogConfig, RestartPolicy};
+use crate::record::{Config, DeviceMapping, HostConfig, LogConfig, RestartPolicy, Ulimit};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 
@@ -120,6 +120,19 @@ impl HostConfig {
                 config: sorted(&log.config).unwrap_or_default(),
             },
             group_add: host.group_add.clone(),
+            ulimits: host.ulimits.as_ref().map(|limits| {
+                limits
+                    .iter()
+                    .map(|u| Ulimit {
+                        name: u.name.clone().unwrap_or_default(),
+                        soft: u.soft.unwrap_or_default(),
+                        hard: u.hard.unwrap_or_default(),
+                    })
+                    .collect()
+            }),
+            shm_size: host.shm_size.unwrap_or_default(),
+            sysctls: sorted(&host.sysctls),
+            extra_hosts: host.extra_hosts.clone(),
         })
     }
 }

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Docker's cut-off for a line without a newline.
@@ -79,6 +80,21 @@ fn copy_lines(source: impl Read, stream: &'static str, log: Arc<Mutex<File>>, te
     }
 }
 
+/// Whether a failed write to the log was reported already. Once per process: a supervisor
+/// serves one container, and a full disk would otherwise fill its own log with the news.
+static WRITE_FAILURE_REPORTED: AtomicBool = AtomicBool::new(false);
+
+/// Say on stderr (the supervisor's log, `shim.log`) that the container's log is losing
+/// lines: the first time only.
+fn report_write_failure(error: &std::io::Error) {
+    if !WRITE_FAILURE_REPORTED.swap(true, Ordering::Relaxed) {
+        eprintln!(
+            "shim: the container's log lost a line, and loses every line it cannot write: \
+             write: {error} (said once)"
+        );
+    }
+}
+
 fn append(log: &Mutex<File>, stream: &str, bytes: &[u8]) {
     let entry = Entry {
         log: String::from_utf8_lossy(bytes).into_owned(),
@@ -88,7 +104,11 @@ fn append(log: &Mutex<File>, stream: &str, bytes: &[u8]) {
     let mut line = serde_json::to_vec(&entry).unwrap_or_default();
     line.push(b'\n');
     if let Ok(mut file) = log.lock() {
-        let _ = file.write_all(&line);
+        // The program must not block or die because its log cannot grow (ENOSPC): the line
+        // is dropped, and that is said once.
+        if let Err(error) = file.write_all(&line) {
+            report_write_failure(&error);
+        }
     }
 }
 
@@ -188,6 +208,16 @@ pub fn read_frame(reader: &mut impl Read) -> std::io::Result<Option<(u8, Vec<u8>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_log_that_cannot_grow_is_reported_and_the_copy_goes_on() {
+        // /dev/full: every write fails with ENOSPC (null(4)).
+        let full = Arc::new(Mutex::new(
+            File::options().write(true).open("/dev/full").unwrap(),
+        ));
+        copy_into(&b"one\ntwo\n"[..], "stdout", full);
+        assert!(WRITE_FAILURE_REPORTED.load(Ordering::Relaxed));
+    }
 
     #[test]
     fn lines_become_entries_and_frames_round_trip() {

@@ -87,6 +87,23 @@ pub struct HostConfig {
     /// `--group-add`: supplementary group ids of the container's processes (numeric only;
     /// names are refused by [`super::unsupported`]).
     pub group_add: Option<Vec<String>>,
+    /// `--ulimit NAME=SOFT[:HARD]`: the container's rlimits (setrlimit(2)).
+    pub ulimits: Option<Vec<Ulimit>>,
+    /// `--shm-size`: the bytes /dev/shm may hold (0: Docker's 64 MiB).
+    pub shm_size: i64,
+    /// `--sysctl KEY=VALUE`: namespaced kernel parameters (the runtime's `linux.sysctl`).
+    pub sysctls: Option<BTreeMap<String, String>>,
+    /// `--add-host NAME:IP` (`host-gateway` for the IP: the bridge's gateway).
+    pub extra_hosts: Option<Vec<String>>,
+}
+
+/// One `--ulimit`, as Docker's API carries it: `nofile`, `nproc`... (`-1`: unlimited).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Ulimit {
+    pub name: String,
+    pub soft: i64,
+    pub hard: i64,
 }
 
 /// One `--device HOST[:CONTAINER][:PERMISSIONS]`, as Docker's API carries it.

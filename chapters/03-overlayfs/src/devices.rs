@@ -30,9 +30,13 @@ const LINKS: [(&str, &str); 5] = [
     ("ptmx", "pts/ptmx"),
 ];
 
+/// Docker's size of a container's /dev/shm: 64 MiB (`--shm-size` changes it).
+pub const DEFAULT_SHM_SIZE: u64 = 64 << 20;
+
 /// Build the container's /dev at `dev` (inside the new root, before pivot_root).
 /// `own_ipc`: the container has its own IPC namespace, so it gets its own mqueue file system.
-pub fn populate(dev: &Path, own_ipc: bool) -> Result<()> {
+/// `shm_size`: the bytes /dev/shm may hold ([`DEFAULT_SHM_SIZE`] unless told otherwise).
+pub fn populate(dev: &Path, own_ipc: bool, shm_size: u64) -> Result<()> {
     mount_fs(
         "tmpfs",
         dev,
@@ -92,7 +96,7 @@ pub fn populate(dev: &Path, own_ipc: bool) -> Result<()> {
         &dev.join("shm"),
         "tmpfs",
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-        Some("mode=1777,size=65536k"),
+        Some(&format!("mode=1777,size={shm_size}")),
     )?;
     if own_ipc {
         // mqueue shows the message queues of the mounter's IPC namespace.

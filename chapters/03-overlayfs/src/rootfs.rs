@@ -33,6 +33,8 @@ pub struct RootFs {
     pub read_only: bool,
     /// The container has its own IPC namespace (then it gets its own /dev/mqueue).
     pub own_ipc: bool,
+    /// The size of /dev/shm, in bytes (a tmpfs: `size=` in tmpfs(5)).
+    pub shm_size: u64,
     /// Directories (absolute, as the container sees them) that get an empty tmpfs.
     pub tmpfs: Vec<Tmpfs>,
     /// Host paths bind-mounted inside, after the tmpfs mounts.
@@ -70,6 +72,7 @@ impl RootFs {
             etc_files: Some(dirs.dir.clone()),
             read_only,
             own_ipc,
+            shm_size: devices::DEFAULT_SHM_SIZE,
             tmpfs: Vec::new(),
             binds: Vec::new(),
             devices: Vec::new(),
@@ -107,7 +110,7 @@ impl RootFs {
             None,
         )?;
         mount_sys(&root.join("sys"))?;
-        devices::populate(&root.join("dev"), self.own_ipc)?;
+        devices::populate(&root.join("dev"), self.own_ipc, self.shm_size)?;
         for device in &self.devices {
             device.make_under(root)?;
         }

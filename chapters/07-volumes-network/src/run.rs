@@ -167,6 +167,7 @@ pub fn run(
                     .map(|n| n.trim().to_string()),
                 hostname: dirs.hostname()?,
                 hosts_file: dirs.dir.join("hosts"),
+                extra_hosts: Vec::new(),
             };
             let ports_file: PathBuf = dirs.dir.join("ports");
             let (root, attachment, proxy, on_start) = (

@@ -324,6 +324,7 @@ impl Engine {
             exposed,
             mounts,
             aliases: Vec::new(),
+            extra_hosts: Vec::new(),
         })
     }
 

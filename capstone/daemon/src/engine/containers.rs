@@ -3,7 +3,7 @@
 
 use super::record::{write_json, Config, Dir, HostConfig, Record, Status, RECORD_VERSION};
 use super::spec::{self, Inputs};
-use super::{changes, ApiError, ApiResult, Engine, Found};
+use super::{changes, extra_hosts, ApiError, ApiResult, Engine, Found};
 use crate::time::now_nanos;
 use ch03_overlayfs::ContainerDirs;
 use ch04_images::{containers as image_records, hello, image, snapshot};
@@ -131,6 +131,7 @@ impl Engine {
             )));
         }
         plan.aliases = aliases;
+        plan.extra_hosts = extra_hosts::lines(&host_config, || self.host_gateway(&plan))?;
         let hostname = match config.hostname.as_str() {
             "" => id[..12].to_string(),
             mine => mine.to_string(),
@@ -162,6 +163,7 @@ impl Engine {
             })?;
             dirs.create(&lowers, Some(&name), &hostname, &mount_points)
                 .map_err(ApiError::internal)?;
+            extra_hosts::append(&dirs.dir.join("hosts"), &plan.extra_hosts)?;
             if let Some(servers) = host_config.dns.as_ref().filter(|d| !d.is_empty()) {
                 // As chapter 07's --dns: the file chapter 03 bind-mounts over /etc/resolv.conf.
                 let mut text = String::new();

@@ -205,6 +205,10 @@ pub fn build(inputs: &Inputs) -> Result<Spec, ApiError> {
             ));
         }
     }
+    let rlimits = super::run_limits::rlimits(inputs.host)?;
+    if !rlimits.is_empty() {
+        process.set_rlimits(Some(rlimits));
+    }
     process.set_capabilities(Some(security.capabilities));
     process.set_no_new_privileges(Some(security.no_new_privileges));
 
@@ -244,6 +248,10 @@ pub fn build(inputs: &Inputs) -> Result<Spec, ApiError> {
         .map_err(ApiError::internal)?;
     let mut linux = linux;
     linux.set_seccomp(security.seccomp);
+    linux.set_sysctl(super::run_limits::sysctls(
+        inputs.host,
+        inputs.host.network_mode != "host",
+    )?);
     let (nodes, rules) = super::devices::of(inputs.host)?;
     if !nodes.is_empty() {
         linux.set_devices(Some(nodes));
@@ -393,9 +401,11 @@ fn security(host: &HostConfig) -> Result<SpecSecurity, ApiError> {
 }
 
 /// Docker's default mounts (oci-spec's defaults are runc's: /proc, /dev, /dev/pts, /dev/shm,
-/// /dev/mqueue, /sys, /sys/fs/cgroup), the engine's /etc files, and the `--tmpfs` mounts.
+/// /dev/mqueue, /sys, /sys/fs/cgroup; /dev/shm sized by `--shm-size`), the engine's /etc
+/// files, and the `--tmpfs` mounts.
 fn mounts(inputs: &Inputs) -> Result<Vec<Mount>, ApiError> {
     let mut mounts = oci_spec::runtime::get_default_mounts();
+    super::run_limits::size_shm(&mut mounts, inputs.host)?;
     for file in ["hostname", "hosts", "resolv.conf"] {
         mounts.push(
             MountBuilder::default()
@@ -438,7 +448,7 @@ fn mounts(inputs: &Inputs) -> Result<Vec<Mount>, ApiError> {
 }
 
 /// `-m`, `--cpus` (or `--cpu-quota`/`--cpu-period`), `--cpu-shares`, `--pids-limit`.
-fn resources(host: &HostConfig) -> Result<oci_spec::runtime::LinuxResources, ApiError> {
+pub fn resources(host: &HostConfig) -> Result<oci_spec::runtime::LinuxResources, ApiError> {
     let mut resources = LinuxResourcesBuilder::default();
     if host.memory > 0 {
         if (host.memory as u64) < ch02_cgroups::limits::MIN_MEMORY {

@@ -1,5 +1,5 @@
 //! Fields of `POST /containers/create` that baleia does not implement: refused with 400
-//! naming the field, never dropped. A client that set `Healthcheck` or `Ulimits` and got a
+//! naming the field, never dropped. A client that set `Healthcheck` or `OomScoreAdj` and got a
 //! 201 would believe its container had them.
 //!
 //! The check reads the raw JSON body, before it becomes Docker's typed request
@@ -46,7 +46,6 @@ const HOST_CONFIG: &[&str] = &[
     "CpusetMems",
     "DnsOptions",
     "DnsSearch",
-    "ExtraHosts",
     "IOMaximumBandwidth",
     "IOMaximumIOps",
     "Init",
@@ -63,10 +62,7 @@ const HOST_CONFIG: &[&str] = &[
     "PidMode",
     "ReadonlyPaths",
     "Runtime",
-    "ShmSize",
     "StorageOpt",
-    "Sysctls",
-    "Ulimits",
     "UsernsMode",
     "UTSMode",
     "VolumeDriver",
@@ -98,7 +94,7 @@ pub fn read_create(raw: &Value) -> ApiResult<CreateRequest> {
 }
 
 /// Is `value` something a client set (not null, not a zero value)?
-fn set(value: &Value) -> bool {
+pub fn is_set(value: &Value) -> bool {
     match value {
         Value::Null => false,
         Value::Bool(b) => *b,
@@ -116,7 +112,7 @@ fn refuse(field: &str, why: &str) -> ApiError {
 /// Refuse a create body that sets a field baleia would otherwise ignore.
 pub fn check_create(body: &Value) -> ApiResult<()> {
     for field in CONFIG {
-        if set(&body[field]) {
+        if is_set(&body[field]) {
             return Err(refuse(field, ""));
         }
     }
@@ -126,7 +122,7 @@ pub fn check_create(body: &Value) -> ApiResult<()> {
         if *field == "MemorySwappiness" && host[field].as_i64() == Some(-1) {
             continue;
         }
-        if set(&host[field]) {
+        if is_set(&host[field]) {
             return Err(refuse(&format!("HostConfig.{field}"), ""));
         }
     }
@@ -137,7 +133,7 @@ pub fn check_create(body: &Value) -> ApiResult<()> {
             return Err(refuse("HostConfig.MemorySwap", ""));
         }
     }
-    if set(&host["LogConfig"]["Config"]) {
+    if is_set(&host["LogConfig"]["Config"]) {
         return Err(refuse(
             "HostConfig.LogConfig.Config",
             " (log options: the json-file log is not rotated)",
@@ -183,7 +179,7 @@ fn check_networking(body: &Value) -> ApiResult<()> {
             "DriverOpts",
             "IPAddress",
         ] {
-            if set(&endpoint[field]) {
+            if is_set(&endpoint[field]) {
                 return Err(refuse(
                     &format!("NetworkingConfig.EndpointsConfig.{network}.{field}"),
                     "",
@@ -236,12 +232,11 @@ mod tests {
             "HostConfig": { "ShmSize": 0, "Ulimits": [], "Init": false, "LogConfig": { "Type": "", "Config": {} } },
         });
         check_create(&body).unwrap();
-        let body =
-            json!({ "HostConfig": { "Ulimits": [{ "Name": "nofile", "Soft": 1, "Hard": 1 }] } });
+        let body = json!({ "HostConfig": { "OomScoreAdj": 500 } });
         let error = check_create(&body).unwrap_err();
         assert_eq!(error.status, 400);
         assert!(
-            error.message.contains("HostConfig.Ulimits"),
+            error.message.contains("HostConfig.OomScoreAdj"),
             "{}",
             error.message
         );

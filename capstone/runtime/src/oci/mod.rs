@@ -34,7 +34,7 @@ mod list;
 pub mod pause;
 mod spec;
 pub mod state;
-mod update;
+pub(crate) mod update;
 
 use anyhow::{bail, Context, Result};
 use clap::{FromArgMatches, Parser, Subcommand};

@@ -168,7 +168,7 @@ fn from_flags(args: &UpdateArgs) -> Result<LinuxResources> {
 }
 
 /// `67108864`, `50M`, `1g`, `512k` (binary multiples, as runc and Docker read them); `-1`.
-fn parse_bytes(text: &str) -> Result<i64> {
+pub(crate) fn parse_bytes(text: &str) -> Result<i64> {
     if text == "-1" {
         return Ok(-1);
     }

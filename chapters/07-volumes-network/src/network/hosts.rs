@@ -12,7 +12,7 @@ use ch01_namespaces::common::Failure;
 use std::io::Write;
 
 /// The hosts file of the container holding `own`, on a network with `members` (itself
-/// included).
+/// included), and the lines of its own it asked for.
 pub fn render(own: &Lease, members: &[Lease]) -> String {
     let mut text =
         String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
@@ -29,6 +29,9 @@ pub fn render(own: &Lease, members: &[Lease]) -> String {
         .filter(|m| m.container_id != own.container_id)
     {
         text.push_str(&line(member));
+    }
+    for extra in &own.extra_hosts {
+        text.push_str(&format!("{extra}\n"));
     }
     text
 }
@@ -66,6 +69,7 @@ mod tests {
             start_time: 0,
             host_veth: String::new(),
             hosts_file: Default::default(),
+            extra_hosts: Vec::new(),
         };
         let members = [lease(2, Some("web")), lease(3, None)];
         assert_eq!(

@@ -31,6 +31,9 @@ pub struct Lease {
     pub host_veth: String,
     /// The container's /etc/hosts, as the host sees it (rewritten when members change).
     pub hosts_file: PathBuf,
+    /// More lines for that file (hosts(5): `ADDRESS\tNAME`), the engine's `--add-host`.
+    #[serde(default)]
+    pub extra_hosts: Vec<String>,
 }
 
 /// The start time of process `pid` (clock ticks since boot), if it exists and has not exited.
@@ -135,6 +138,7 @@ mod tests {
             start_time: start_time(std::process::id()).unwrap(),
             host_veth: format!("bv{id}"),
             hosts_file: PathBuf::from("/nonexistent"),
+            extra_hosts: Vec::new(),
         }
     }
 

@@ -471,6 +471,8 @@ pub struct Endpoint {
     pub hostname: String,
     /// The container's hosts file, as the host sees it.
     pub hosts_file: PathBuf,
+    /// More lines for it (hosts(5): `ADDRESS\tNAME`), kept when it is rewritten.
+    pub extra_hosts: Vec<String>,
 }
 
 /// A container's place on a network; [`detach`](Attachment::detach) it when the container
@@ -531,6 +533,7 @@ pub fn attach(state_root: &Path, name: &str, pid: u32, endpoint: &Endpoint) -> R
                 .ok_or_else(|| Error::Invalid(format!("the container's process {pid} is gone")))?,
             host_veth: host_veth.clone(),
             hosts_file: endpoint.hosts_file.clone(),
+            extra_hosts: endpoint.extra_hosts.clone(),
         },
     )?;
     explain!(
