@@ -194,10 +194,6 @@ impl RunFlags {
                 .get_or_insert_with(Vec::new)
                 .push(binding);
         }
-        let restart = self.restart.split(':').next().unwrap_or_default();
-        let restart_name = restart
-            .parse::<api::RestartPolicyNameEnum>()
-            .map_err(|_| anyhow::anyhow!("invalid restart policy '{restart}'"))?;
         let host_config = api::HostConfig {
             // With -t: the terminal's first size, as docker's CLI sends it.
             console_size: crate::terminal::size()
@@ -237,15 +233,7 @@ impl RunFlags {
             shm_size: self.shm_size.map(i64::try_from).transpose()?,
             sysctls: Some(key_values(&self.sysctls)),
             extra_hosts: Some(self.add_hosts.clone()),
-            restart_policy: Some(api::RestartPolicy {
-                name: Some(restart_name),
-                maximum_retry_count: Some(
-                    self.restart
-                        .split_once(':')
-                        .and_then(|(_, n)| n.parse::<i64>().ok())
-                        .unwrap_or(0),
-                ),
-            }),
+            restart_policy: Some(restart_policy(&self.restart)?),
             ..Default::default()
         };
         Ok(api::ContainerCreateBody {
@@ -345,14 +333,20 @@ fn tmpfs_options(mount: &mut api::Mount) -> &mut api::MountTmpfsOptions {
     mount.tmpfs_options.get_or_insert_with(Default::default)
 }
 
-/// `--restart no|always|unless-stopped|on-failure[:N]` as the API's `RestartPolicy`.
-fn restart_policy(text: &str) -> Value {
-    json!({
-        "Name": text.split(':').next().unwrap_or_default(),
-        "MaximumRetryCount": text
-            .split_once(':')
-            .and_then(|(_, n)| n.parse::<i64>().ok())
-            .unwrap_or(0),
+/// `--restart no|always|unless-stopped|on-failure[:N]` as the API's `RestartPolicy`, for
+/// `run`/`create` and `update` alike; a name the API does not know is refused here.
+fn restart_policy(text: &str) -> Result<api::RestartPolicy> {
+    let name = text.split(':').next().unwrap_or_default();
+    let name = name
+        .parse::<api::RestartPolicyNameEnum>()
+        .map_err(|_| anyhow::anyhow!("invalid restart policy '{name}'"))?;
+    Ok(api::RestartPolicy {
+        name: Some(name),
+        maximum_retry_count: Some(
+            text.split_once(':')
+                .and_then(|(_, n)| n.parse::<i64>().ok())
+                .unwrap_or(0),
+        ),
     })
 }
 
@@ -407,7 +401,7 @@ impl UpdateFlags {
             "CpuQuota": self.cpu_quota.unwrap_or(0),
             "CpuPeriod": self.cpu_period.unwrap_or(0),
             "PidsLimit": self.pids_limit,
-            "RestartPolicy": self.restart.as_deref().map(restart_policy),
+            "RestartPolicy": self.restart.as_deref().map(restart_policy).transpose()?,
         }))
     }
 }
