@@ -535,6 +535,16 @@ macro_rules! assert_cgroup_snapshot {
     };
 }
 
+/// A memory figure of process `pid` from /proc/PID/status, in KiB (`VmRSS`, the resident set;
+/// `VmHWM`, its peak: proc(5)); `None` once the process is gone.
+pub fn memory_kib(pid: u32, field: &str) -> Option<u64> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
 /// A command's standard output, as text.
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()

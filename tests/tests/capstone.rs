@@ -598,12 +598,7 @@ fn run_with_a_terminal() {
 
 /// The daemon's peak resident memory (VmHWM, proc(5)) since the last [`reset_peak`], in KiB.
 fn peak_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM in /proc/PID/status")
+    harness::memory_kib(pid, "VmHWM").expect("VmHWM in /proc/PID/status")
 }
 
 /// Start the peak over: `5` in /proc/PID/clear_refs resets VmHWM to the current RSS (proc(5)).

@@ -314,12 +314,7 @@ fn send(
 
 /// The daemon's resident memory, in KiB.
 fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
+    harness::memory_kib(pid, "VmRSS").unwrap_or(0)
 }
 
 /// The names a path parameter may take: the test's own objects, and junk.
